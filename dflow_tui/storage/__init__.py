@@ -1,0 +1,42 @@
+"""S3-compatible external storage: provider config, verify, streamed upload/download, delete.
+
+Only `dflow_tui.core` and libraries are imported here (no textual, no store).
+"""
+
+from dflow_tui.storage.errors import StorageError, UploadAborted, UploadNotAborted
+from dflow_tui.storage.multipart import UploadResult, upload_stream
+from dflow_tui.storage.provider import DEFAULT_PREFIX, InvalidStorageConfig, StorageConfig, VerifyResult
+from dflow_tui.storage.s3 import (
+    DownloadStream,
+    IncompleteUpload,
+    ObjectInfo,
+    S3Client,
+    abort_incomplete_uploads,
+    delete_all_versions,
+    download_stream,
+    head,
+    list_incomplete_uploads,
+)
+from dflow_tui.storage.verify import verify
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "DownloadStream",
+    "IncompleteUpload",
+    "InvalidStorageConfig",
+    "ObjectInfo",
+    "S3Client",
+    "StorageConfig",
+    "StorageError",
+    "UploadAborted",
+    "UploadNotAborted",
+    "UploadResult",
+    "VerifyResult",
+    "abort_incomplete_uploads",
+    "delete_all_versions",
+    "download_stream",
+    "head",
+    "list_incomplete_uploads",
+    "upload_stream",
+    "verify",
+]

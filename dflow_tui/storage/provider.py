@@ -1,0 +1,63 @@
+"""What it takes to reach one S3-compatible bucket, and what a verify found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from dflow_tui.core.errors import DflowError
+
+DEFAULT_PREFIX = "dflow/backups"
+
+
+class InvalidStorageConfig(DflowError):
+    pass
+
+
+def normalize_prefix(prefix: str | None) -> str:
+    """`/dflow/backups/` → `dflow/backups`; None or '' → '' (bucket root)."""
+    return "/".join(part for part in (prefix or "").split("/") if part)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """An S3-compatible provider. The secret comes from the keyring, never the DB.
+
+    `repr()` and `str()` never show the secret access key.
+    """
+
+    endpoint_url: str
+    region: str
+    bucket: str
+    prefix: str = DEFAULT_PREFIX
+    access_key_id: str = ""
+    secret_access_key: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.endpoint_url or "")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InvalidStorageConfig(
+                f"Invalid endpoint URL {self.endpoint_url!r}: give a full URL such as "
+                "'https://s3.eu-central-003.backblazeb2.com'"
+            )
+        if not (self.bucket or "").strip():
+            raise InvalidStorageConfig("The bucket name is empty")
+        if "/" in self.bucket:
+            raise InvalidStorageConfig(f"Invalid bucket name {self.bucket!r}: no '/' allowed")
+        object.__setattr__(self, "prefix", normalize_prefix(self.prefix))
+        object.__setattr__(self, "region", (self.region or "").strip() or "us-east-1")
+
+    def key_for(self, name: str) -> str:
+        """`{prefix}/{name}` (or just `name` with an empty prefix)."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    @property
+    def location(self) -> str:
+        """`s3://bucket/prefix/` for messages (no secret in it)."""
+        return f"s3://{self.bucket}/{self.prefix + '/' if self.prefix else ''}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    reason: str

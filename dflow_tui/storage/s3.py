@@ -1,0 +1,395 @@
+"""An async S3 client (aiobotocore) for one S3-compatible provider, and the object
+operations the backup jobs need: head, streamed download, delete every version.
+
+The client belongs to the event loop that opened it; open it with `async with`:
+
+    async with S3Client(config) as client:
+        info = await head(client, config.bucket, key)
+
+Every failure is raised as a `StorageError` (a `DflowError`) whose message is one
+clear sentence with the secret access key redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dflow_tui.storage.errors import (
+    StorageError,
+    error_code,
+    is_not_found,
+    redact,
+    storage_error,
+)
+from dflow_tui.storage.provider import StorageConfig
+
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 120.0
+DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+
+# What an S3 call can raise besides our own errors.
+CALL_ERRORS: tuple[type[BaseException], ...] = (
+    ClientError,
+    BotoCoreError,
+    ConnectionError,
+    asyncio.TimeoutError,
+)
+
+
+class S3Client:
+    """One aiobotocore S3 client for `config`, used as an async context manager.
+
+    - path-style addressing (works with MinIO, B2, Ceph, moto and AWS alike);
+    - botocore "standard" retries: 5xx, throttling and connection errors are
+      retried with exponential backoff and jitter, up to `max_attempts` tries per
+      request (an UploadPart retry re-sends the same in-memory part, so it is safe);
+    - connect/read timeouts;
+    - request checksums only where the API requires them, and response checksum
+      validation likewise: many S3-compatible providers reject the CRC32 trailers
+      that botocore >= 1.36 sends by default.
+    """
+
+    def __init__(
+        self,
+        config: StorageConfig,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_pool_connections: int = 10,
+    ):
+        self.config = config
+        self._aio_config = AioConfig(
+            region_name=config.region,
+            signature_version="s3v4",
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=max_pool_connections,
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            warm_up_loader_caches=True,
+        )
+        self._context: Any = None
+        self._raw: Any = None
+
+    @property
+    def raw(self) -> Any:
+        """The aiobotocore client (only inside `async with`)."""
+        if self._raw is None:
+            raise StorageError("The S3 client is not open: use it inside `async with S3Client(...)`")
+        return self._raw
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.config.endpoint_url
+
+    async def __aenter__(self) -> S3Client:
+        session = get_session()
+        try:
+            self._context = session.create_client(
+                "s3",
+                endpoint_url=self.config.endpoint_url,
+                region_name=self.config.region,
+                aws_access_key_id=self.config.access_key_id,
+                aws_secret_access_key=self.config.secret_access_key,
+                config=self._aio_config,
+            )
+            self._raw = await self._context.__aenter__()
+        except (ValueError, BotoCoreError) as exc:
+            self._context = None
+            raise StorageError(
+                redact(
+                    f"Cannot use endpoint URL {self.config.endpoint_url}: {exc}",
+                    self.config.secret_access_key,
+                )
+            ) from None
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        context, self._context, self._raw = self._context, None, None
+        if context is not None:
+            await context.__aexit__(exc_type, exc, tb)
+
+    def error(
+        self,
+        exc: BaseException,
+        *,
+        action: str,
+        bucket: str | None = None,
+        key: str | None = None,
+        cls: type[StorageError] = StorageError,
+    ) -> StorageError:
+        """`exc` as a StorageError with a clear, secret-free sentence."""
+        return storage_error(
+            exc,
+            action=action,
+            endpoint_url=self.endpoint_url,
+            bucket=bucket,
+            key=key,
+            secret=self.config.secret_access_key,
+            cls=cls,
+        )
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.config.secret_access_key)
+
+    async def call(self, action: str, *, bucket: str, key: str | None = None, **params: Any) -> dict:
+        """`client.<action>(Bucket=bucket, [Key=key], **params)`, errors mapped."""
+        method = getattr(self.raw, _snake(action))
+        if key is not None:
+            params["Key"] = key
+        try:
+            return await method(Bucket=bucket, **params)
+        except CALL_ERRORS as exc:
+            raise self.error(exc, action=action, bucket=bucket, key=key) from exc
+
+
+def _snake(action: str) -> str:
+    out = []
+    for index, char in enumerate(action):
+        if char.isupper() and index:
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- head
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str | None
+    version_id: str | None
+    last_modified: datetime | None
+
+
+async def head(
+    client: S3Client, bucket: str, key: str, *, version_id: str | None = None
+) -> ObjectInfo | None:
+    """The object's size, ETag, version and date; None when there is no such object."""
+    params: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+    try:
+        response = await client.raw.head_object(Bucket=bucket, Key=key, **params)
+    except CALL_ERRORS as exc:
+        if is_not_found(exc):
+            return None
+        raise client.error(exc, action="HeadObject", bucket=bucket, key=key) from exc
+    return ObjectInfo(
+        key=key,
+        size=int(response.get("ContentLength", 0)),
+        etag=response.get("ETag"),
+        version_id=_version(response.get("VersionId")),
+        last_modified=response.get("LastModified"),
+    )
+
+
+def _version(version_id: str | None) -> str | None:
+    """S3 says 'null' for objects of an unversioned bucket; we say None."""
+    return None if version_id in (None, "", "null") else version_id
+
+
+# ----------------------------------------------------------------------- download
+
+
+class DownloadStream:
+    """The body of one object, read in bounded chunks.
+
+        stream = await download_stream(client, bucket, key)
+        async with stream:
+            total = stream.size
+            async for chunk in stream:
+                ...
+
+    The HTTP response is released at the end of iteration, on error, and on
+    leaving the `async with` (also when the loop stops early).
+    """
+
+    def __init__(self, client: S3Client, bucket: str, key: str, response: dict, chunk_size: int):
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._body = response["Body"]
+        self._chunk_size = chunk_size
+        self.size: int = int(response.get("ContentLength", 0))
+        self.etag: str | None = response.get("ETag")
+        self.version_id: str | None = _version(response.get("VersionId"))
+        self.bytes_read = 0
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                try:
+                    chunk = await self._body.read(self._chunk_size)
+                except CALL_ERRORS as exc:
+                    raise self._client.error(
+                        exc, action="GetObject", bucket=self._bucket, key=self._key
+                    ) from exc
+                if not chunk:
+                    break
+                self.bytes_read += len(chunk)
+                yield chunk
+            if self.bytes_read != self.size:
+                raise StorageError(
+                    f"Download of s3://{self._bucket}/{self._key} ended after "
+                    f"{self.bytes_read} of {self.size} bytes"
+                )
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._body.close()
+
+    async def __aenter__(self) -> DownloadStream:
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        await self.aclose()
+
+
+async def download_stream(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    version_id: str | None = None,
+    chunk_size: int = DOWNLOAD_CHUNK_SIZE,
+) -> DownloadStream:
+    """Start a GetObject; the returned stream knows `.size` and yields chunks of at
+    most `chunk_size` bytes (memory stays bounded whatever the object's size)."""
+    params: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+    response = await client.call("GetObject", bucket=bucket, key=key, **params)
+    return DownloadStream(client, bucket, key, response, chunk_size)
+
+
+# ------------------------------------------------------------------------- delete
+
+
+async def _versions_of(client: S3Client, bucket: str, key: str) -> list[str] | None:
+    """Version ids of every version and delete marker of exactly `key`.
+
+    None when the provider has no ListObjectVersions (e.g. it does not do versioning).
+    """
+    found: list[str] = []
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": key}
+    while True:
+        try:
+            page = await client.raw.list_object_versions(**params)
+        except CALL_ERRORS as exc:
+            if error_code(exc) in ("NotImplemented", "501", "MethodNotAllowed", "405"):
+                return None
+            raise client.error(exc, action="ListObjectVersions", bucket=bucket, key=key) from exc
+        past_key = False
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if entry.get("Key") == key:
+                found.append(entry.get("VersionId") or "null")
+            elif entry.get("Key", "") > key:
+                past_key = True
+        # Keys come in order and `key` sorts before every longer key with its
+        # prefix: once past it there is nothing more for us.
+        if not page.get("IsTruncated") or past_key:
+            return found
+        params["KeyMarker"] = page.get("NextKeyMarker")
+        params["VersionIdMarker"] = page.get("NextVersionIdMarker")
+        if not params["KeyMarker"]:
+            return found
+
+
+async def delete_all_versions(client: S3Client, bucket: str, key: str) -> int:
+    """Delete every version and every delete marker of exactly `key` (never a
+    neighbour such as `key + '.bak'`). Works on unversioned buckets too.
+    Returns how many versions/markers were deleted (0 if there was nothing)."""
+    deleted = 0
+    for _ in range(5):
+        versions = await _versions_of(client, bucket, key)
+        if versions is None:  # no versioning at this provider: a plain delete is all
+            if await head(client, bucket, key) is None:
+                return deleted
+            await client.call("DeleteObject", bucket=bucket, key=key)
+            return deleted + 1
+        if not versions:
+            return deleted
+        for version_id in versions:
+            try:
+                await client.raw.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+            except CALL_ERRORS as exc:
+                if is_not_found(exc):
+                    continue
+                raise client.error(exc, action="DeleteObjectVersion", bucket=bucket, key=key) from exc
+            deleted += 1
+    raise StorageError(
+        f"New versions of s3://{bucket}/{key} keep appearing while deleting it; "
+        "something else is writing to that key"
+    )
+
+
+# --------------------------------------------------------------- orphaned uploads
+
+
+@dataclass(frozen=True)
+class IncompleteUpload:
+    key: str
+    upload_id: str
+    initiated: datetime | None
+
+
+async def list_incomplete_uploads(client: S3Client, bucket: str, prefix: str = "") -> list[IncompleteUpload]:
+    """Multipart uploads started under `prefix` and neither completed nor aborted."""
+    uploads: list[IncompleteUpload] = []
+    params: dict[str, Any] = {"Prefix": prefix} if prefix else {}
+    while True:
+        page = await client.call("ListMultipartUploads", bucket=bucket, **params)
+        for upload in page.get("Uploads", []) or []:
+            uploads.append(IncompleteUpload(upload["Key"], upload["UploadId"], upload.get("Initiated")))
+        if not page.get("IsTruncated"):
+            return uploads
+        params["KeyMarker"] = page.get("NextKeyMarker")
+        params["UploadIdMarker"] = page.get("NextUploadIdMarker")
+
+
+async def abort_incomplete_uploads(
+    client: S3Client,
+    bucket: str,
+    prefix: str,
+    *,
+    older_than: timedelta | None = timedelta(hours=3),
+) -> int:
+    """Abort multipart uploads under `prefix` started more than `older_than` ago
+    (None: all of them). The default is longer than any backup job may run (jobs
+    are marked stale after 2 hours), so a running upload is never cut short.
+    Returns how many were aborted. Safe to run at any time."""
+    now = datetime.now(timezone.utc)
+    aborted = 0
+    for upload in await list_incomplete_uploads(client, bucket, prefix):
+        if older_than is not None and upload.initiated is not None:
+            initiated = upload.initiated
+            if initiated.tzinfo is None:
+                initiated = initiated.replace(tzinfo=timezone.utc)
+            if now - initiated < older_than:
+                continue
+        try:
+            await client.raw.abort_multipart_upload(Bucket=bucket, Key=upload.key, UploadId=upload.upload_id)
+        except CALL_ERRORS as exc:
+            if error_code(exc) == "NoSuchUpload":
+                continue
+            raise client.error(exc, action="AbortMultipartUpload", bucket=bucket, key=upload.key) from exc
+        aborted += 1
+    return aborted
