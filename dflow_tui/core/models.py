@@ -1,0 +1,170 @@
+"""The state tables. Pure declarations: no engine, no I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Optional
+
+from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint, text
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC, always hands back timezone-aware datetimes (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _time(nullable: bool = True):
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class Engine(StrEnum):
+    POSTGRES = "postgres"
+    MYSQL = "mysql"
+    MARIADB = "mariadb"
+    MONGO = "mongo"
+    REDIS = "redis"
+
+
+class BackupType(StrEnum):
+    INTERNAL = "internal"
+    EXTERNAL = "external"
+
+
+class BackupStatus(StrEnum):
+    IN_PROGRESS = "in-progress"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+
+
+class OperationKind(StrEnum):
+    RESTORE = "restore"
+    DELETE = "delete"
+
+
+class OperationStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Server(SQLModel, table=True):
+    __tablename__ = "servers"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    local: bool = False
+    host: Optional[str] = None
+    port: int = 22
+    user: Optional[str] = None
+    key_path: Optional[str] = None
+    backup_dir: str = "dflow-backups"
+    created_at: Optional[datetime] = _time()
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    server_id: Optional[int] = Field(default=None, foreign_key="servers.id")
+    legacy: bool = False
+    created_at: Optional[datetime] = _time()
+
+
+class Environment(SQLModel, table=True):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    name: str
+    server_id: Optional[int] = Field(default=None, foreign_key="servers.id")
+    created_at: Optional[datetime] = _time()
+
+
+class Service(SQLModel, table=True):
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("environment_id", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    environment_id: int = Field(foreign_key="environments.id", index=True)
+    name: str
+    engine: str = Engine.POSTGRES.value
+    destination: str = BackupType.INTERNAL.value
+    created_at: Optional[datetime] = _time()
+
+
+_ONE_IN_PROGRESS = text("status = 'in-progress'")
+_ONE_ACTIVE_OPERATION = text("status IN ('queued', 'running')")
+
+
+class Backup(SQLModel, table=True):
+    __tablename__ = "backups"
+    # The database itself guarantees one running backup per service, whoever asks.
+    __table_args__ = (
+        Index("one_backup_in_progress_per_service", "service_id", unique=True,
+              sqlite_where=_ONE_IN_PROGRESS, postgresql_where=_ONE_IN_PROGRESS),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="services.id", index=True)
+    type: str = BackupType.INTERNAL.value
+    status: str = Field(default=BackupStatus.IN_PROGRESS.value, index=True)
+    trigger: str = Trigger.MANUAL.value
+    schedule_tier: Optional[str] = None
+    server_id: Optional[int] = Field(default=None, foreign_key="servers.id")
+    file_path: Optional[str] = None
+    bucket: Optional[str] = None
+    object_key: Optional[str] = None
+    provider_id: Optional[int] = None
+    size_bytes: Optional[int] = None
+    sha256: Optional[str] = None
+    error: Optional[str] = None
+    requested_by: Optional[str] = None
+    worker_id: Optional[str] = None
+    created_at: Optional[datetime] = _time()
+    started_at: Optional[datetime] = _time()
+    finished_at: Optional[datetime] = _time()
+    heartbeat_at: Optional[datetime] = _time()
+    deleted_at: Optional[datetime] = _time()
+
+
+class Operation(SQLModel, table=True):
+    """A restore or a delete acting on one backup."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        Index("one_active_operation_per_backup", "backup_id", unique=True,
+              sqlite_where=_ONE_ACTIVE_OPERATION, postgresql_where=_ONE_ACTIVE_OPERATION),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    backup_id: int = Field(foreign_key="backups.id", index=True)
+    kind: str
+    status: str = Field(default=OperationStatus.QUEUED.value, index=True)
+    progress: float = 0.0
+    error: Optional[str] = None
+    requested_by: Optional[str] = None
+    worker_id: Optional[str] = None
+    created_at: Optional[datetime] = _time()
+    started_at: Optional[datetime] = _time()
+    finished_at: Optional[datetime] = _time()
+    heartbeat_at: Optional[datetime] = _time()

@@ -1,0 +1,140 @@
+"""Names that reach a shell or a bucket: validation and the dump-name scheme.
+
+Everything here is pure. A name is validated before anything runs; the command
+builders quote it again anyway (defence in depth).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from dflow_tui.core.errors import InvalidName
+
+# Dokku's own rule for datastore service names.
+SERVICE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Projects, environments, servers, providers never reach a shell, but they form
+# the PROJECT/ENV/NAME path, so no slash and nothing invisible.
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$")
+USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$", re.IGNORECASE)
+BACKUP_DIR_RE = re.compile(r"^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$")
+TIMESTAMP_FORMAT = "%Y-%m-%d-%H-%M-%S"
+DUMP_SUFFIX = ".dump"
+PARTIAL_SUFFIX = ".partial"
+DUMP_NAME_RE = re.compile(
+    r"^(?P<service>[a-z0-9][a-z0-9_-]{0,62})-"
+    r"(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3})\.dump$"
+)
+
+
+def validate_service_name(name: str) -> str:
+    if not SERVICE_NAME_RE.fullmatch(name or ""):
+        raise InvalidName(
+            f"Invalid service name {name!r}: use lowercase letters, digits, '-' "
+            "and '_', starting with a letter or digit (as Dokku does)"
+        )
+    return name
+
+
+def validate_label(name: str, what: str) -> str:
+    if not LABEL_RE.fullmatch(name or ""):
+        raise InvalidName(
+            f"Invalid {what} name {name!r}: use letters, digits, '.', '-' and '_' "
+            "(no spaces or slashes), starting with a letter or digit"
+        )
+    return name
+
+
+def validate_host(host: str) -> str:
+    if not HOST_RE.fullmatch(host or "") or host.startswith("-"):
+        raise InvalidName(f"Invalid host {host!r}: give a hostname or an IP address")
+    return host
+
+
+def validate_port(port: int) -> int:
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InvalidName(f"Invalid port {port!r}: use a number from 1 to 65535")
+    return port
+
+
+def validate_user(user: str) -> str:
+    if not USER_RE.fullmatch(user or ""):
+        raise InvalidName(f"Invalid SSH user {user!r}")
+    return user
+
+
+def validate_backup_dir(path: str) -> str:
+    """A directory on the server: relative to the SSH user's home, or absolute.
+
+    No `..`, no `~`, no shell metacharacters, not the filesystem root.
+    """
+    if (
+        not BACKUP_DIR_RE.fullmatch(path or "")
+        or any(part in ("..", ".") for part in path.strip("/").split("/"))
+        or path.strip("/") == ""
+    ):
+        raise InvalidName(
+            f"Invalid backup directory {path!r}: use a plain path such as "
+            "'dflow-backups' or '/var/backups/dflow' (letters, digits, '.', '-', '_', '/'; no '..')"
+        )
+    return path.rstrip("/") if len(path) > 1 else path
+
+
+def format_timestamp(when: datetime) -> str:
+    when = when.astimezone(timezone.utc)
+    return f"{when.strftime(TIMESTAMP_FORMAT)}-{when.microsecond // 1000:03d}"
+
+
+def dump_file_name(service: str, when: datetime) -> str:
+    """`{service}-{YYYY-MM-DD-HH-MM-SS-mmm}.dump`, in UTC."""
+    validate_service_name(service)
+    return f"{service}-{format_timestamp(when)}{DUMP_SUFFIX}"
+
+
+def is_dump_file_name(file_name: str, service: str | None = None) -> bool:
+    match = DUMP_NAME_RE.fullmatch(file_name or "")
+    if not match:
+        return False
+    return service is None or match.group("service") == service
+
+
+def join_remote(directory: str, file_name: str) -> str:
+    """A file inside the backup directory; refuses anything that is not a dump name."""
+    validate_backup_dir(directory)
+    if not (is_dump_file_name(file_name) or (
+        file_name.endswith(PARTIAL_SUFFIX) and is_dump_file_name(file_name[: -len(PARTIAL_SUFFIX)])
+    )):
+        raise InvalidName(f"Refusing file {file_name!r}: not a dump file name")
+    return f"{directory.rstrip('/')}/{file_name}"
+
+
+def object_key(prefix: str, service: str, when: datetime) -> str:
+    """`{prefix}/{service}-{timestamp}.dump`."""
+    return f"{prefix.strip('/')}/{dump_file_name(service, when)}"
+
+
+def parse_service_path(path: str) -> tuple[str, str, str]:
+    """`PROJECT/ENV/NAME` → its three parts, each validated."""
+    parts = (path or "").split("/")
+    if len(parts) != 3:
+        raise InvalidName(
+            f"Invalid service path {path!r}: write it as PROJECT/ENV/NAME"
+        )
+    project, env, name = parts
+    return (
+        validate_label(project, "project"),
+        validate_label(env, "environment"),
+        validate_service_name(name),
+    )
+
+
+def dump_in_backup_dir(backup_dir: str, file_path: str) -> str:
+    """The file name of `file_path` if it is a dump directly inside `backup_dir`; else refuse."""
+    directory, _, file_name = (file_path or "").rpartition("/")
+    if directory != validate_backup_dir(backup_dir) or not is_dump_file_name(file_name):
+        raise InvalidName(
+            f"Refusing {file_path!r}: not a dump file directly inside the server's "
+            f"backup directory {backup_dir!r}"
+        )
+    return file_name

@@ -1,0 +1,98 @@
+"""Read-only shapes the faces (TUI, CLI) display. Plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    id: int
+    project: str
+    environment: str
+    name: str
+    engine: str
+    destination: str
+    server: str | None
+    legacy: bool
+
+    @property
+    def path(self) -> str:
+        return f"{self.project}/{self.environment}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ServerView:
+    id: int
+    name: str
+    local: bool
+    host: str | None
+    port: int
+    user: str | None
+    key_path: str | None
+    backup_dir: str
+
+    @property
+    def address(self) -> str:
+        if self.local:
+            return "local"
+        user = f"{self.user}@" if self.user else ""
+        return f"{user}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class BackupView:
+    id: int
+    service_path: str
+    type: str
+    status: str
+    trigger: str
+    schedule_tier: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    size_bytes: int | None
+    sha256: str | None
+    error: str | None
+    location: str | None
+    requested_by: str | None
+    operation_kind: str | None = None
+    operation_status: str | None = None
+    operation_error: str | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for key in ("created_at", "finished_at"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a running job, for a face to show."""
+
+    job: str
+    message: str
+    done_bytes: int | None = None
+    total_bytes: int | None = None
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@dataclass(frozen=True)
+class OperationView:
+    id: int
+    backup_id: int
+    kind: str
+    status: str
+    error: str | None

@@ -1,0 +1,29 @@
+"""Alembic environment: runs on the connection handed over by `store.db.migrate`."""
+
+from alembic import context
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+import dflow_tui.core.models  # noqa: F401  (registers the tables)
+
+target_metadata = SQLModel.metadata
+
+
+def run() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is None:  # run by hand, e.g. `alembic revision --autogenerate`
+        engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+        with engine.connect() as connection:
+            _run_on(connection)
+        return
+    _run_on(connection)
+
+
+def _run_on(connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()
