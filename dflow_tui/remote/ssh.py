@@ -1,0 +1,333 @@
+"""Commands on a server over SSH (asyncssh).
+
+One connection per transport; each command is its own session channel. The
+SSH user's login shell starts in their home directory, reports its process
+group on the first stderr line (hidden from callers) and execs `/bin/sh -c
+COMMAND`, so commands get the same shell as on the `local` transport and a
+kill (or a timeout) stops the whole process group on the server.
+
+Host keys are always checked against known_hosts: an unknown key raises
+HostKeyUnknown, a different key HostKeyChanged — never a silent accept.
+~/.ssh/config applies (HostName, User, IdentityFile, ProxyJump, ...) unless
+`ssh_config` says otherwise; ServerSpec.port and ServerSpec.user win over it.
+
+Streams are bounded: asyncssh stops granting window to the server while our
+stdout buffer is full, and stderr is drained into a fixed-size tail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import asyncssh
+
+from dflow_tui.core.errors import RemoteError
+from dflow_tui.remote import hostkeys
+from dflow_tui.remote.ssh_errors import connect_error, lost_error
+from dflow_tui.remote.stderr_tail import StderrTail, status_from_signal
+from dflow_tui.remote.transport import (
+    CHUNK_SIZE,
+    DEFAULT_CONNECT_TIMEOUT,
+    ExecResult,
+    ServerSpec,
+    default_known_hosts,
+    short_command,
+)
+
+KEEPALIVE_INTERVAL = 30.0
+KILLED_STATUS = 128 + 9
+KILL_WAIT = 3.0
+PGID_MARKER = "dflow-pgid:"
+
+
+def load_client_key(key_path: str) -> list[asyncssh.SSHKeyPair]:
+    """The private key (and its -cert.pub, if any) at key_path, or a RemoteError saying why not."""
+    path = Path(key_path).expanduser()
+    if not path.exists():
+        raise RemoteError(f"SSH key file {key_path} does not exist")
+    if not path.is_file():
+        raise RemoteError(f"SSH key file {key_path} is not a file")
+    try:
+        return list(asyncssh.load_keypairs([str(path)]))
+    except asyncssh.KeyImportError as exc:
+        if "passphrase" in str(exc).lower():
+            raise RemoteError(
+                f"SSH key file {key_path} is protected by a passphrase: add it to "
+                "ssh-agent and leave the key path empty, or use a key without one"
+            ) from exc
+        raise RemoteError(f"SSH key file {key_path} is not a usable private key: {exc}") from exc
+    except OSError as exc:
+        raise RemoteError(f"Cannot read SSH key file {key_path}: {exc.strerror or exc}") from exc
+
+
+def _host_key_rejected(exc: BaseException) -> bool:
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return True
+    # known_hosts pins an algorithm the server no longer offers.
+    return isinstance(exc, asyncssh.KeyExchangeFailed) and "host key" in str(exc.reason).lower()
+
+
+def _exit_status(proc: asyncssh.SSHClientProcess, killed: bool, where: str, command: str) -> int:
+    if proc.exit_signal:
+        return status_from_signal(proc.exit_signal[0])
+    status = proc.exit_status
+    if killed:
+        return status if status is not None and status > 0 else KILLED_STATUS
+    if status is not None and status >= 0:
+        return status
+    raise RemoteError(
+        f"Lost the SSH connection to {where} while running `{short_command(command)}`: "
+        "no exit status came back"
+    )
+
+
+def wrap_command(command: str) -> str:
+    """Run `command` with /bin/sh, after telling us (first stderr line) its process group.
+
+    sshd starts every session command in a new session, so the login shell's PID
+    is the process group of everything the command starts: killing that group
+    stops a whole pipeline (`dokku ... | ...`, `docker exec ...`), which
+    closing the channel or an SSH signal request (often refused by sshd) does not.
+    """
+    return f'echo "{PGID_MARKER}$$" >&2; exec /bin/sh -c {shlex.quote(command)}'
+
+
+class SSHProcess:
+    """A streaming command over SSH (implements `RemoteProcess`)."""
+
+    def __init__(
+        self,
+        proc: asyncssh.SSHClientProcess,
+        command: str,
+        where: str,
+        kill_group: Callable[[int], Awaitable[None]],
+    ) -> None:
+        self._proc = proc
+        self._command = command
+        self._where = where
+        self._kill_group = kill_group
+        self._killed = False
+        self._kill_task: asyncio.Future | None = None
+        self._finished = False
+        self._pgid: int | None = None
+        self._pgid_known = asyncio.Event()
+        self._tail = StderrTail()
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    async def _drain_stderr(self) -> None:
+        head = b""
+        try:
+            while chunk := await self._proc.stderr.read(CHUNK_SIZE):
+                if self._pgid_known.is_set():
+                    self._tail.feed(chunk)
+                    continue
+                head += chunk
+                if b"\n" in head or len(head) > 256:
+                    line, newline, rest = head.partition(b"\n")
+                    marker = PGID_MARKER.encode()
+                    if newline and line.startswith(marker) and line[len(marker) :].isdigit():
+                        self._pgid = int(line[len(marker) :])
+                        self._tail.feed(rest)
+                    else:
+                        self._tail.feed(head)
+                    head = b""
+                    self._pgid_known.set()
+        except Exception:  # noqa: BLE001 - a broken stream just ends the tail
+            pass
+        finally:
+            self._tail.feed(head)
+            self._pgid_known.set()
+
+    def _lost(self, exc: BaseException) -> RemoteError:
+        return lost_error(exc, where=self._where, doing=f"running `{short_command(self._command)}`")
+
+    async def read(self, n: int = CHUNK_SIZE) -> bytes:
+        if n <= 0:
+            raise ValueError("read size must be positive")
+        try:
+            return await self._proc.stdout.read(n)
+        except (asyncssh.Error, OSError) as exc:
+            if self._killed:
+                return b""
+            raise self._lost(exc) from exc
+
+    async def write(self, data: bytes) -> None:
+        try:
+            self._proc.stdin.write(data)
+            await self._proc.stdin.drain()
+        except BrokenPipeError as exc:
+            raise RemoteError(
+                f"`{short_command(self._command)}` stopped reading its input on {self._where}"
+            ) from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise self._lost(exc) from exc
+
+    async def write_eof(self) -> None:
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self._proc.stdin.write_eof()
+
+    async def wait(self) -> ExecResult:
+        if self._kill_task is not None:
+            await self._kill_task
+        await self.write_eof()
+        while await self.read(CHUNK_SIZE):
+            pass  # unread output is discarded, in bounded memory
+        await self._stderr_task
+        await self._proc.wait_closed()
+        self._finished = True
+        status = _exit_status(self._proc, self._killed, self._where, self._command)
+        return ExecResult(status, b"", self._tail.text())
+
+    def kill(self) -> None:
+        if self._killed:
+            return
+        self._killed = True
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self._proc.kill()  # an SSH signal request; sshd may ignore it
+        self._kill_task = asyncio.ensure_future(self._kill_tree())
+
+    async def _kill_tree(self) -> None:
+        """Kill the command's process group, then make sure the channel is gone."""
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pgid_known.wait(), KILL_WAIT)
+            if self._pgid is not None and self._proc.exit_status is None:
+                await self._kill_group(self._pgid)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait_closed(), KILL_WAIT)
+        finally:
+            self._proc.close()
+
+    async def killed(self) -> None:
+        """Wait until a kill() has done all it can (returns at once if not killed)."""
+        if self._kill_task is not None:
+            await self._kill_task
+
+
+class SSHTransport:
+    """Runs commands on one server over one SSH connection (implements `Transport`)."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, spec: ServerSpec) -> None:
+        self._conn = conn
+        self.spec = spec
+        self.label = spec.address
+        self._processes: set[SSHProcess] = set()
+
+    @classmethod
+    async def connect(
+        cls,
+        spec: ServerSpec,
+        *,
+        known_hosts: Path | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        ssh_config: Sequence[str | Path] | None = None,
+    ) -> SSHTransport:
+        host = hostkeys.plain_host(spec)
+        known_hosts_path = Path(known_hosts) if known_hosts is not None else default_known_hosts()
+        kwargs: dict = dict(
+            port=spec.port,
+            known_hosts=hostkeys.read_known_hosts(known_hosts_path),
+            config=hostkeys.config_arg(ssh_config),
+            connect_timeout=connect_timeout,
+            keepalive_interval=KEEPALIVE_INTERVAL,
+        )
+        if spec.user:
+            kwargs["username"] = spec.user
+        if spec.key_path:
+            kwargs["client_keys"] = load_client_key(spec.key_path)
+        try:
+            conn = await asyncssh.connect(host, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
+            if _host_key_rejected(exc):
+                raise await hostkeys.rejected_host_key(
+                    spec,
+                    known_hosts_path,
+                    connect_timeout=connect_timeout,
+                    ssh_config=ssh_config,
+                ) from None
+            user = spec.user
+            if not user:
+                user = (await hostkeys.resolve_target(spec, ssh_config)).user
+            raise connect_error(
+                exc,
+                host=host,
+                port=spec.port,
+                user=user,
+                key_path=spec.key_path,
+                timeout=connect_timeout,
+            ) from exc
+        return cls(conn, spec)
+
+    async def _open(self, command: str) -> asyncssh.SSHClientProcess:
+        try:
+            return await self._conn.create_process(wrap_command(command), encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            raise lost_error(
+                exc, where=self.label, doing=f"starting `{short_command(command)}`"
+            ) from exc
+
+    async def _kill_group(self, pgid: int) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self._conn.run(f"kill -s KILL -- -{int(pgid)}", check=False), KILL_WAIT
+            )
+
+    async def start(self, command: str) -> SSHProcess:
+        process = SSHProcess(await self._open(command), command, self.label, self._kill_group)
+        self._processes = {p for p in self._processes if not p.finished}
+        self._processes.add(process)
+        return process
+
+    async def run(
+        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
+    ) -> ExecResult:
+        process = await self.start(command)
+
+        async def feed() -> None:
+            if stdin:
+                await process.write(stdin)
+            await process.write_eof()
+
+        async def complete() -> ExecResult:
+            feeder = asyncio.ensure_future(feed())
+            try:
+                chunks = []
+                while chunk := await process.read():
+                    chunks.append(chunk)
+                result = await process.wait()
+            finally:
+                feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RemoteError):
+                await feeder
+            return ExecResult(result.exit_status, b"".join(chunks), result.stderr)
+
+        try:
+            return await asyncio.wait_for(complete(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.killed()
+            raise RemoteError(
+                f"`{short_command(command)}` timed out after {timeout:g}s on {self.label}"
+            ) from None
+        except BaseException:
+            process.kill()
+            raise
+
+    async def close(self) -> None:
+        """Kill commands still running, then close the connection."""
+        running = [p for p in self._processes if not p.finished]
+        for process in running:
+            process.kill()
+        if running:
+            await asyncio.wait([asyncio.ensure_future(p.killed()) for p in running])
+        self._conn.close()
+        with contextlib.suppress(Exception):
+            await self._conn.wait_closed()

@@ -1,0 +1,191 @@
+"""How commands reach a server: the contract, and the factory that picks a side.
+
+Commands are shell command strings whose every variable part was validated and
+`shlex.quote`d by `remote.dokku` / `remote.files`. Both transports run them with
+`/bin/sh -c` in the user's home directory (over SSH: the login shell starts
+there and execs `/bin/sh -c`), so a relative backup directory resolves the same
+way on both. Killing a command (or a run timeout) kills its whole process group.
+
+The implementations live next door — `remote.ssh` (asyncssh) and `remote.local`
+(asyncio subprocesses) — and are imported lazily, so importing this module does
+not load asyncssh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+DEFAULT_CONNECT_TIMEOUT = 15.0
+STDERR_KEEP_BYTES = 64 * 1024
+CHUNK_SIZE = 64 * 1024
+
+
+def default_known_hosts() -> Path:
+    """The user's OpenSSH known_hosts file (resolved when called, not at import)."""
+    return Path("~/.ssh/known_hosts").expanduser()
+
+
+def short_command(command: str, limit: int = 80) -> str:
+    """A command on one line, cut to `limit` characters, for messages."""
+    one_line = " ".join(command.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What is needed to reach one server."""
+
+    name: str
+    local: bool = False
+    host: str | None = None
+    port: int = 22
+    user: str | None = None
+    key_path: str | None = None
+
+    @property
+    def address(self) -> str:
+        """`host:port` as shown in messages (`local` for this machine)."""
+        if self.local:
+            return "local"
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    @property
+    def text(self) -> str:
+        """stdout decoded as UTF-8 (invalid bytes replaced)."""
+        return self.stdout.decode("utf-8", errors="replace")
+
+    def error_line(self) -> str:
+        """A one-line summary of a failure: the last non-empty stderr line."""
+        for line in reversed(self.stderr.splitlines()):
+            if line.strip():
+                return line.strip()
+        return f"exit status {self.exit_status}"
+
+
+class RemoteProcess(Protocol):
+    """A running command whose stdin/stdout are streamed (bounded memory).
+
+    stderr is drained in the background into a bounded tail (the last
+    `STDERR_KEEP_BYTES`), so a chatty command never stalls the stdout stream.
+    """
+
+    async def read(self, n: int = CHUNK_SIZE) -> bytes:
+        """Next chunk of stdout (at most n bytes); b'' at EOF."""
+
+    async def write(self, data: bytes) -> None:
+        """Send data to stdin, waiting while the other side is not keeping up."""
+
+    async def write_eof(self) -> None: ...
+
+    async def wait(self) -> ExecResult:
+        """Exit status and stderr (stdout=b'' here, it was streamed).
+
+        Any stdout not read yet is read and discarded first.
+        """
+
+    def kill(self) -> None:
+        """Kill the command (and close its streams); wait() still works afterwards."""
+
+
+class Transport(Protocol):
+    label: str
+    """Where commands run, for messages: `host:port` or `local`."""
+
+    async def run(
+        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
+    ) -> ExecResult:
+        """Run to completion; stdout kept in memory (small outputs only).
+
+        A timeout kills the command and raises RemoteError.
+        """
+
+    async def start(self, command: str) -> RemoteProcess: ...
+
+    async def close(self) -> None: ...
+
+
+@asynccontextmanager
+async def open_transport(
+    spec: ServerSpec,
+    *,
+    known_hosts: Path | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ssh_config: Sequence[str | Path] | None = None,
+) -> AsyncIterator[Transport]:
+    """Connect to `spec` (or take this machine when `spec.local`), close on exit.
+
+    known_hosts defaults to ~/.ssh/known_hosts; ssh_config to ~/.ssh/config
+    (pass [] to read no OpenSSH config at all).
+    """
+    transport: Transport
+    if spec.local:
+        from dflow_tui.remote.local import LocalTransport
+
+        transport = LocalTransport()
+    else:
+        from dflow_tui.remote.ssh import SSHTransport
+
+        transport = await SSHTransport.connect(
+            spec,
+            known_hosts=known_hosts,
+            connect_timeout=connect_timeout,
+            ssh_config=ssh_config,
+        )
+    try:
+        yield transport
+    finally:
+        await transport.close()
+
+
+async def fetch_host_key(
+    spec: ServerSpec,
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ssh_config: Sequence[str | Path] | None = None,
+) -> tuple[str, str]:
+    """The server's host key: (`SHA256:...` fingerprint, `ALGO BASE64` line)."""
+    from dflow_tui.remote import hostkeys
+
+    return await hostkeys.fetch_host_key(
+        spec, connect_timeout=connect_timeout, ssh_config=ssh_config
+    )
+
+
+async def trust_host_key(
+    spec: ServerSpec,
+    known_hosts: Path | None = None,
+    *,
+    expected_fingerprint: str | None = None,
+    replace: bool = False,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ssh_config: Sequence[str | Path] | None = None,
+) -> str:
+    """Add the server's current host key to known_hosts; returns its fingerprint.
+
+    See `remote.hostkeys.trust_host_key`.
+    """
+    from dflow_tui.remote import hostkeys
+
+    return await hostkeys.trust_host_key(
+        spec,
+        known_hosts,
+        expected_fingerprint=expected_fingerprint,
+        replace=replace,
+        connect_timeout=connect_timeout,
+        ssh_config=ssh_config,
+    )
