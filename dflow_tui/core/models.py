@@ -71,6 +71,28 @@ class OperationStatus(StrEnum):
     FAILED = "failed"
 
 
+class ProviderStatus(StrEnum):
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+
+
+class StorageProvider(SQLModel, table=True):
+    """An S3-compatible bucket. Its secret key lives in the OS keyring, never here."""
+
+    __tablename__ = "storage_providers"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    endpoint_url: str
+    region: str
+    bucket: str
+    prefix: str = "dflow/backups"
+    access_key_id: str
+    status: str = ProviderStatus.UNVERIFIED.value
+    status_reason: Optional[str] = None
+    verified_at: Optional[datetime] = _time()
+    created_at: Optional[datetime] = _time()
+
+
 class Server(SQLModel, table=True):
     __tablename__ = "servers"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -111,6 +133,7 @@ class Service(SQLModel, table=True):
     name: str
     engine: str = Engine.POSTGRES.value
     destination: str = BackupType.INTERNAL.value
+    provider_id: Optional[int] = Field(default=None, foreign_key="storage_providers.id")
     created_at: Optional[datetime] = _time()
 
 
@@ -135,7 +158,8 @@ class Backup(SQLModel, table=True):
     file_path: Optional[str] = None
     bucket: Optional[str] = None
     object_key: Optional[str] = None
-    provider_id: Optional[int] = None
+    provider_id: Optional[int] = Field(default=None, foreign_key="storage_providers.id")
+    version_id: Optional[str] = None
     size_bytes: Optional[int] = None
     sha256: Optional[str] = None
     error: Optional[str] = None

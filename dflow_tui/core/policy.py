@@ -10,6 +10,8 @@ from dflow_tui.core.models import (
     Operation,
     OperationStatus,
     Project,
+    ProviderStatus,
+    StorageProvider,
 )
 
 ACTIVE_OPERATION_STATUSES = (OperationStatus.QUEUED.value, OperationStatus.RUNNING.value)
@@ -56,4 +58,18 @@ def check_deletable(backup: Backup, active_operation: Operation | None) -> None:
         raise Conflict(
             f"Backup {backup.id} has a {active_operation.kind} {active_operation.status}; "
             "wait for it to finish"
+        )
+
+
+def check_provider_usable(provider: StorageProvider | None, service_path: str) -> None:
+    """External backups need the saved provider to exist and be verified."""
+    if provider is None:
+        raise NotAllowed(
+            f"{service_path} is set to external storage but has no provider; "
+            "save its destination again"
+        )
+    if provider.status != ProviderStatus.VERIFIED.value:
+        raise NotAllowed(
+            f"Storage provider {provider.name!r} is not verified ({provider.status_reason}); "
+            f"run `dflow-tui storage verify {provider.name}`"
         )

@@ -16,6 +16,7 @@ class ServiceView:
     destination: str
     server: str | None
     legacy: bool
+    provider: str | None = None
 
     @property
     def path(self) -> str:
@@ -96,3 +97,29 @@ class OperationView:
     kind: str
     status: str
     error: str | None
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    """A storage provider as shown; the secret key is never part of it."""
+
+    id: int
+    name: str
+    endpoint_url: str
+    region: str
+    bucket: str
+    prefix: str
+    access_key_id: str
+    status: str
+    status_reason: str | None
+    verified_at: datetime | None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        if data["verified_at"] is not None:
+            data["verified_at"] = data["verified_at"].isoformat()
+        return data
