@@ -1,0 +1,3 @@
+from dflow_tui.cli import main
+
+main()

@@ -1,0 +1,393 @@
+"""The scriptable face: `dflow-tui ...`. Exit 0 on success; one line on stderr and exit 1 otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from dataclasses import asdict
+from typing import Any, Awaitable, Callable
+
+import click
+
+from dflow_tui.core.errors import DflowError, HostKeyUnknown
+from dflow_tui.core.models import BackupStatus, OperationStatus
+from dflow_tui.core.views import Progress, human_size
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = Settings()
+    if ctx.obj.get("db"):
+        settings.db_url = ctx.obj["db"]
+    return settings
+
+
+def with_app(action: Callable[..., Awaitable[Any]]):
+    """Runs an async command body with an open Dflow, turning DflowError into one clean line."""
+
+    @click.pass_context
+    @functools.wraps(action)
+    def command(ctx: click.Context, *args, **kwargs):
+        async def main():
+            app = await Dflow.open(_settings(ctx))
+            try:
+                return await action(app, *args, **kwargs)
+            finally:
+                await app.close()
+
+        try:
+            return asyncio.run(main())
+        except DflowError as error:
+            raise click.ClickException(str(error)) from None
+
+    return command
+
+
+def print_progress(progress: Progress) -> None:
+    click.echo(f"[{progress.job}] {progress.message}", err=True)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    cells = [headers] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+
+
+@click.group(invoke_without_command=True)
+@click.option("--db", metavar="URL", envvar="DFLOW_TUI_DB",
+              help="State database URL (default: SQLite in the user's data dir).")
+@click.option("--demo", is_flag=True, help="Open the app on a throwaway demo sandbox.")
+@click.version_option(package_name="dflow-tui")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, demo: bool) -> None:
+    """dflow-tui: database backups for Dokku servers."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    if ctx.invoked_subcommand is not None:
+        return
+    if demo:
+        from dflow_tui.demo.sandbox import open_demo_settings
+
+        settings = open_demo_settings()
+    else:
+        settings = _settings(ctx)
+    from dflow_tui.ui.app import run_app
+
+    try:
+        run_app(settings)
+    except DflowError as error:
+        raise click.ClickException(str(error)) from None
+
+
+# --- servers -----------------------------------------------------------------
+
+
+@main.group()
+def server() -> None:
+    """Servers reached over SSH (or this machine, with --local)."""
+
+
+@server.command("add")
+@click.argument("name")
+@click.option("--host")
+@click.option("--port", type=int, default=22, show_default=True)
+@click.option("--user")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Private key file.")
+@click.option("--backup-dir", default="dflow-backups", show_default=True,
+              help="Where dumps live on the server (relative to the SSH user's home, or absolute).")
+@click.option("--local", is_flag=True, help="This machine, without SSH.")
+@with_app
+async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, local):
+    view = await app.inventory.add_server(
+        name, local=local, host=host, port=port, user=user, key_path=key_path, backup_dir=backup_dir,
+    )
+    click.echo(f"Added server {view.name} ({view.address}), backups in {view.backup_dir}")
+
+
+@server.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def server_list(app: Dflow, as_json):
+    servers = await app.inventory.list_servers()
+    if as_json:
+        return print_json([asdict(s) for s in servers])
+    print_table(["NAME", "ADDRESS", "BACKUP DIR"], [[s.name, s.address, s.backup_dir] for s in servers])
+
+
+@server.command("check")
+@click.argument("name")
+@with_app
+async def server_check(app: Dflow, name):
+    """Connect (verifying the host key) and ask Dokku for its version."""
+    try:
+        result = await app.inventory.check_server(name)
+    except HostKeyUnknown as unknown:
+        if not (sys.stdin.isatty() and click.confirm(
+            f"Host key of {unknown.host}:{unknown.port} is not known.\n"
+            f"Fingerprint: {unknown.fingerprint}\nTrust it?", default=False, err=True,
+        )):
+            raise
+        await app.inventory.trust_server(name, unknown.fingerprint)
+        result = await app.inventory.check_server(name)
+    click.echo(f"{result.server} ({result.address}): OK — {result.dokku_version}")
+
+
+@server.command("trust")
+@click.argument("name")
+@click.option("--fingerprint", help="Trust only if the server's key has this SHA256 fingerprint.")
+@click.option("--yes", is_flag=True, help="Trust whatever key the server presents now.")
+@with_app
+async def server_trust(app: Dflow, name, fingerprint, yes):
+    """Add the server's host key to known_hosts, after you checked its fingerprint."""
+    from dflow_tui.core.errors import RemoteError
+
+    shown = await app.inventory.host_key_fingerprint(name)
+    if fingerprint and fingerprint != shown:
+        raise RemoteError(f"Server {name} presents {shown}, not {fingerprint}: not trusted")
+    if not (fingerprint or yes):
+        if not sys.stdin.isatty():
+            raise RemoteError(
+                f"Server {name} presents {shown}; confirm with --fingerprint {shown} (or --yes)"
+            )
+        click.confirm(f"Fingerprint: {shown}\nTrust it?", default=False, abort=True, err=True)
+    trusted = await app.inventory.trust_server(name, fingerprint or shown)
+    click.echo(f"Trusted {name}: {trusted}")
+
+
+@server.command("discover")
+@click.argument("name")
+@click.option("--project", required=True)
+@click.option("--env", "environment", default="production", show_default=True)
+@with_app
+async def server_discover(app: Dflow, name, project, environment):
+    """Import the databases `dokku <engine>:list` reports."""
+    found = await app.inventory.discover(name, project, environment)
+    if not found:
+        click.echo(f"No databases found on {name}")
+    for item in found:
+        click.echo(f"{'added' if item.added else 'known'}  {item.path}  ({item.engine})")
+
+
+# --- projects, environments, services ------------------------------------------
+
+
+@main.group()
+def project() -> None:
+    """Projects (applications) that hold environments."""
+
+
+@project.command("add")
+@click.argument("name")
+@click.option("--server", help="Default server of the project's environments.")
+@click.option("--legacy", is_flag=True, help="A legacy managed project (backups are refused).")
+@with_app
+async def project_add(app: Dflow, name, server, legacy):
+    await app.inventory.add_project(name, server=server, legacy=legacy)
+    click.echo(f"Added project {name}")
+
+
+@main.group("env")
+def environment() -> None:
+    """Environments of a project."""
+
+
+@environment.command("add")
+@click.argument("project")
+@click.argument("name")
+@click.option("--server", help="Server of this environment (overrides the project's).")
+@with_app
+async def env_add(app: Dflow, project, name, server):
+    await app.inventory.add_environment(project, name, server=server)
+    click.echo(f"Added environment {project}/{name}")
+
+
+@main.group()
+def service() -> None:
+    """Database services (PROJECT/ENV/NAME)."""
+
+
+@service.command("add")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.option("--engine", required=True, help="postgres, mysql, mariadb, mongo or redis.")
+@with_app
+async def service_add(app: Dflow, path, engine):
+    view = await app.inventory.add_service(path, engine)
+    click.echo(f"Added {view.engine} service {view.path}")
+
+
+@service.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def service_list(app: Dflow, as_json):
+    services = await app.inventory.list_services()
+    if as_json:
+        return print_json([asdict(s) | {"path": s.path} for s in services])
+    print_table(
+        ["SERVICE", "ENGINE", "SERVER", "DESTINATION"],
+        [[s.path, s.engine, s.server or "(none)",
+          s.destination + (f" ({s.provider})" if s.provider else "")] for s in services],
+    )
+
+
+# --- storage and destination ------------------------------------------------------
+
+
+@main.group()
+def storage() -> None:
+    """S3-compatible Backup Storage (the secret key lives in the OS keyring)."""
+
+
+def read_secret() -> str:
+    """From a pipe (`... | dflow-tui storage add ...`), or a hidden prompt: never an argument."""
+    if sys.stdin.isatty():
+        return click.prompt("Secret access key", hide_input=True, err=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@storage.command("add")
+@click.argument("name")
+@click.option("--endpoint", required=True, help="Endpoint URL, e.g. https://s3.eu-central-003.backblazeb2.com")
+@click.option("--region", required=True)
+@click.option("--bucket", required=True)
+@click.option("--prefix", default="dflow/backups", show_default=True)
+@click.option("--access-key", required=True, help="Access key id (the secret is read from stdin or prompted).")
+@with_app
+async def storage_add(app: Dflow, name, endpoint, region, bucket, prefix, access_key):
+    view = await app.storage.add(
+        name, endpoint_url=endpoint, region=region, bucket=bucket, prefix=prefix,
+        access_key_id=access_key, secret_access_key=read_secret(),
+    )
+    click.echo(f"Added storage provider {view.name} (s3://{view.bucket}/{view.prefix}); "
+               f"verify it with `dflow-tui storage verify {view.name}`")
+
+
+@storage.command("verify")
+@click.argument("name")
+@with_app
+async def storage_verify(app: Dflow, name):
+    """Prove put, get, list and delete on the prefix with a probe object."""
+    result = await app.storage.verify(name)
+    if not result.ok:
+        raise DflowError(f"{name}: unverified — {result.reason}")
+    click.echo(f"{name}: verified — {result.reason}")
+
+
+@storage.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def storage_list(app: Dflow, as_json):
+    providers = await app.storage.list()
+    if as_json:
+        return print_json([p.to_json() for p in providers])
+    print_table(
+        ["NAME", "ENDPOINT", "BUCKET/PREFIX", "STATUS", "REASON"],
+        [[p.name, p.endpoint_url, f"{p.bucket}/{p.prefix}", p.status, p.status_reason] for p in providers],
+    )
+
+
+@storage.command("remove")
+@click.argument("name")
+@with_app
+async def storage_remove(app: Dflow, name):
+    await app.storage.remove(name)
+    click.echo(f"Removed storage provider {name}")
+
+
+@main.group()
+def destination() -> None:
+    """Where a service's next backups go."""
+
+
+@destination.command("set")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.argument("where", type=click.Choice(["internal", "external"]))
+@click.option("--provider", help="A verified storage provider (external only).")
+@with_app
+async def destination_set(app: Dflow, path, where, provider):
+    await app.destinations.set(path, where, provider)
+    click.echo(f"{path}: next backups go to {where}" + (f" ({provider})" if provider else ""))
+
+
+# --- backups ---------------------------------------------------------------------
+
+
+@main.group()
+def backup() -> None:
+    """Create, list, restore and delete backups."""
+
+
+@backup.command("create")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@with_app
+async def backup_create(app: Dflow, path):
+    """Run a backup now, in the foreground; prints its id."""
+    view = await app.backups.create_and_run(path, on_progress=print_progress)
+    if view.status != BackupStatus.SUCCESS.value:
+        raise DflowError(f"Backup {view.id} of {path} failed: {view.error}")
+    click.echo(view.id)
+
+
+@backup.command("list")
+@click.argument("path", metavar="[PROJECT/ENV/NAME]", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted backups.")
+@with_app
+async def backup_list(app: Dflow, path, as_json, include_deleted):
+    backups = await app.backups.list(path, include_deleted=include_deleted)
+    if as_json:
+        return print_json([b.to_json() for b in backups])
+    print_table(
+        ["ID", "SERVICE", "CREATED (UTC)", "TYPE", "TRIGGER", "STATUS", "SIZE", "NOTE"],
+        [
+            [
+                b.id, b.service_path,
+                b.created_at.strftime("%Y-%m-%d %H:%M:%S") if b.created_at else "",
+                b.type, b.schedule_tier or b.trigger, b.status, human_size(b.size_bytes),
+                f"{b.operation_kind} {b.operation_status}" if b.operation_kind else (b.error or ""),
+            ]
+            for b in backups
+        ],
+    )
+
+
+@backup.command("restore")
+@click.argument("backup_id", type=int)
+@click.option("--yes", is_flag=True, help="Confirm: the live database is replaced by the dump.")
+@click.option("--safety-backup/--no-safety-backup", default=True, show_default=True,
+              help="Back up the live database first.")
+@with_app
+async def backup_restore(app: Dflow, backup_id, yes, safety_backup):
+    """Replace the live database with a backup (destructive)."""
+    target = await app.backups.get(backup_id)
+    if not yes:
+        raise DflowError(
+            f"Restore replaces the live database {target.service_path} with backup {backup_id}; "
+            "add --yes to confirm"
+        )
+    result = await app.backups.restore(backup_id, safety_backup=safety_backup, on_progress=print_progress)
+    if result.status != OperationStatus.SUCCEEDED.value:
+        raise DflowError(f"Restore of backup {backup_id} failed: {result.error}")
+    click.echo(f"Restored backup {backup_id} into {target.service_path}")
+
+
+@backup.command("delete")
+@click.argument("backup_id", type=int)
+@with_app
+async def backup_delete(app: Dflow, backup_id):
+    """Remove a backup's dump, then its record."""
+    result = await app.backups.delete(backup_id, on_progress=print_progress)
+    if result.status != OperationStatus.SUCCEEDED.value:
+        raise DflowError(f"Delete of backup {backup_id} failed: {result.error}")
+    click.echo(f"Deleted backup {backup_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

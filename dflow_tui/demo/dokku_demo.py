@@ -1,0 +1,65 @@
+"""A stand-in `dokku` for the demo sandbox: postgres-style services kept as SQLite files.
+
+It speaks the plugin commands dflow-tui uses (`postgres:list`, `postgres:export NAME`
+writes a dump to stdout, `postgres:import NAME` reads one from stdin, `version`), so
+the demo runs exactly the code paths a real Dokku server gets.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+DUMP_HEADER = "-- dflow-tui demo dump v1\n"
+DATA_DIR_ENV = "DFLOW_DEMO_DATA"
+
+
+def _database(name: str) -> Path:
+    return Path(os.environ[DATA_DIR_ENV]) / f"{name}.sqlite"
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f" !     {message}\n")
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        return _fail("usage: dokku COMMAND")
+    command, args = argv[0], argv[1:]
+    if command == "version":
+        print("dokku version 0.34.0 (dflow-tui demo)")
+        return 0
+    if command == "postgres:list":
+        print("=====> Postgres services")
+        for path in sorted(Path(os.environ[DATA_DIR_ENV]).glob("*.sqlite")):
+            print(path.stem)
+        return 0
+    if command.split(":")[0] in ("mysql", "mariadb", "mongo", "redis"):
+        return _fail(f"{command.split(':')[0]} plugin is not installed in the demo")
+    if command in ("postgres:export", "postgres:import") and len(args) == 1:
+        database = _database(args[0])
+        if not database.exists():
+            return _fail(f"Postgres service {args[0]} does not exist")
+        if command == "postgres:export":
+            with sqlite3.connect(database) as connection:
+                sys.stdout.write(DUMP_HEADER)
+                for line in connection.iterdump():
+                    sys.stdout.write(line + "\n")
+            return 0
+        dump = sys.stdin.read()
+        if not dump.startswith(DUMP_HEADER):
+            return _fail("input is not a dump made by postgres:export")
+        restored = database.with_suffix(".restoring")
+        restored.unlink(missing_ok=True)
+        with sqlite3.connect(restored) as connection:
+            connection.executescript(dump[len(DUMP_HEADER):])
+        restored.replace(database)
+        return 0
+    return _fail(f"`{command}` is not a dokku command")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+"""External backup: the export's stdout streams over SSH straight into a multipart upload.
+
+No temp file on the server or here; memory holds one part. Any failure aborts
+the upload (the storage layer guarantees no partial object remains).
+"""
+
+from __future__ import annotations
+
+from dflow_tui.core.errors import RemoteError
+from dflow_tui.core.models import Backup, Server, Service, StorageProvider
+from dflow_tui.jobs import records
+from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.failure import command_failure
+from dflow_tui.jobs.storage_access import storage_config
+from dflow_tui.remote import dokku
+from dflow_tui.storage import S3Client, upload_stream
+
+READ_SIZE = 1024 * 1024
+
+
+async def external_backup(
+    ctx: JobContext, backup: Backup, service: Service, server: Server, job: str,
+    on_progress: ProgressCallback | None,
+) -> dict:
+    provider = await records.load(ctx.db, StorageProvider, backup.provider_id)
+    config = await storage_config(provider)
+    what = f"Export of {service.engine} service {service.name}"
+    async with ctx.connect(server) as transport, S3Client(config) as client:
+        report(on_progress, job, f"exporting {service.name} to {config.location}")
+        process = await transport.start(dokku.export_command(service.engine, service.name))
+        total = 0
+
+        async def read_chunk() -> bytes:
+            nonlocal total
+            chunk = await process.read(READ_SIZE)
+            total += len(chunk)
+            if not chunk:
+                finished = await process.wait()
+                if not finished.ok:
+                    raise RemoteError(command_failure(what, finished.stderr, finished.exit_status))
+                if total == 0:
+                    raise RemoteError(f"{what} produced an empty dump")
+            return chunk
+
+        try:
+            def progress(done: int, total: int | None) -> None:
+                report(on_progress, job, "uploading", done_bytes=done, total_bytes=total)
+
+            uploaded = await upload_stream(client, backup.bucket, backup.object_key, read_chunk,
+                                           on_progress=progress)
+        except BaseException:
+            process.kill()
+            raise
+    return {"sha256": uploaded.sha256, "size_bytes": uploaded.size, "version_id": uploaded.version_id}

@@ -1,0 +1,47 @@
+"""Internal backup: export on the server into a partial file, checksum, then rename.
+
+Nothing that looks like a finished dump exists on the server until the export
+succeeded and was measured; any failure removes the partial file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from dflow_tui.core.errors import RemoteError
+from dflow_tui.core.models import Backup, Server, Service
+from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
+from dflow_tui.jobs.commands import must_run
+from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.remote import files
+
+
+async def internal_backup(
+    ctx: JobContext, backup: Backup, service: Service, server: Server, job: str,
+    on_progress: ProgressCallback | None,
+) -> dict:
+    file_name = dump_in_backup_dir(server.backup_dir, backup.file_path)
+    final_path = join_remote(server.backup_dir, file_name)
+    partial_path = final_path + PARTIAL_SUFFIX
+    async with ctx.connect(server) as transport:
+        try:
+            await must_run(transport, files.ensure_dir(server.backup_dir), "Creating the backup directory")
+            report(on_progress, job, f"exporting {service.engine} service {service.name}")
+            await must_run(
+                transport,
+                files.export_to_partial(service.engine, service.name, server.backup_dir, file_name),
+                f"Export of {service.engine} service {service.name}",
+                timeout=ctx.settings.command_timeout,
+            )
+            report(on_progress, job, "checking the dump")
+            checked = await must_run(transport, files.checksum(partial_path), "Checksum of the dump")
+            sha256, size = files.parse_checksum(checked.stdout)
+            if size == 0:
+                raise RemoteError(f"Export of {service.name} produced an empty dump")
+            await must_run(transport, files.finalize(partial_path, final_path), "Renaming the dump")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(transport.run(files.remove_partial(partial_path), timeout=30))
+            raise
+    return {"file_path": final_path, "sha256": sha256, "size_bytes": size}

@@ -1,0 +1,18 @@
+"""Running one server command that must succeed, with its failure put in words."""
+
+from __future__ import annotations
+
+from dflow_tui.core.errors import RemoteError
+from dflow_tui.jobs.failure import command_failure
+from dflow_tui.remote.transport import ExecResult, Transport
+
+SHORT_COMMAND_TIMEOUT = 120.0
+
+
+async def must_run(
+    transport: Transport, command: str, what: str, timeout: float = SHORT_COMMAND_TIMEOUT
+) -> ExecResult:
+    result = await transport.run(command, timeout=timeout)
+    if not result.ok:
+        raise RemoteError(command_failure(what, result.stderr, result.exit_status))
+    return result

@@ -1,0 +1,53 @@
+"""What every job needs: the state database, the clock, a way to reach servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Callable
+
+from dflow_tui.core.clock import Clock
+from dflow_tui.core.models import Server
+from dflow_tui.core.views import Progress
+from dflow_tui.remote.transport import ServerSpec, Transport, open_transport
+from dflow_tui.settings import Settings
+from dflow_tui.store.db import Database
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def server_spec(server: Server) -> ServerSpec:
+    return ServerSpec(
+        name=server.name,
+        local=server.local,
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        key_path=server.key_path,
+    )
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class JobContext:
+    db: Database
+    clock: Clock
+    settings: Settings
+    worker_id: str = field(default_factory=default_worker_id)
+
+    def connect(self, server: Server) -> AbstractAsyncContextManager[Transport]:
+        return open_transport(
+            server_spec(server),
+            known_hosts=self.settings.known_hosts,
+            connect_timeout=self.settings.connect_timeout,
+        )
+
+
+def report(on_progress: ProgressCallback | None, job: str, message: str, **sizes) -> None:
+    if on_progress is not None:
+        on_progress(Progress(job=job, message=message, **sizes))

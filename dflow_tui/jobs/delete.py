@@ -1,0 +1,44 @@
+"""The delete job: remove the dump (file, or every object version), then soft-delete the row."""
+
+from __future__ import annotations
+
+from dflow_tui.core.errors import RemoteError
+from dflow_tui.core.models import Backup, BackupStatus, BackupType, Operation, Server, StorageProvider
+from dflow_tui.core.naming import dump_in_backup_dir
+from dflow_tui.jobs import records
+from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.failure import command_failure
+from dflow_tui.jobs.operation import run_operation
+from dflow_tui.jobs.storage_access import storage_config
+from dflow_tui.remote import files
+from dflow_tui.storage import S3Client, delete_all_versions
+
+
+async def remove_dump(ctx: JobContext, backup: Backup, job: str, on_progress: ProgressCallback | None) -> None:
+    """Removes what a backup stored; a failed backup stored nothing."""
+    if backup.status != BackupStatus.SUCCESS.value:
+        return
+    if backup.type == BackupType.EXTERNAL.value:
+        provider = await records.load(ctx.db, StorageProvider, backup.provider_id)
+        async with S3Client(await storage_config(provider)) as client:
+            report(on_progress, job, f"removing every version of s3://{backup.bucket}/{backup.object_key}")
+            await delete_all_versions(client, backup.bucket, backup.object_key)
+        return
+    server = await records.load(ctx.db, Server, backup.server_id)
+    file_name = dump_in_backup_dir(server.backup_dir, backup.file_path)
+    async with ctx.connect(server) as transport:
+        report(on_progress, job, f"removing {backup.file_path}")
+        result = await transport.run(files.remove_dump(server.backup_dir, file_name), timeout=120)
+    if result.exit_status == files.EXIT_GONE:
+        report(on_progress, job, f"{backup.file_path} was already gone")
+    elif not result.ok:
+        raise RemoteError(command_failure("Removing the dump", result.stderr, result.exit_status))
+
+
+async def run_delete(ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None) -> Operation:
+    async def body(operation: Operation) -> None:
+        backup = await records.load(ctx.db, Backup, operation.backup_id)
+        await remove_dump(ctx, backup, f"delete of backup {backup.id}", on_progress)
+        await records.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
+
+    return await run_operation(ctx, operation_id, body, on_progress)

@@ -1,0 +1,28 @@
+"""Turning any exception into the one sentence recorded on a failed row."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dflow_tui.core.errors import DflowError
+
+MAX_ERROR_LENGTH = 2000
+
+
+def failure_text(error: BaseException) -> str:
+    if isinstance(error, asyncio.CancelledError):
+        text = "Cancelled before it finished"
+    elif isinstance(error, DflowError):
+        text = str(error)
+    elif isinstance(error, OSError):
+        text = f"{type(error).__name__}: {error}"
+    else:
+        text = f"Unexpected error ({type(error).__name__}): {error}"
+    return text[:MAX_ERROR_LENGTH]
+
+
+def command_failure(what: str, stderr: str, exit_status: int) -> str:
+    """The last meaningful lines of a failed command's stderr."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    detail = " / ".join(lines[-3:]) if lines else f"exit status {exit_status}"
+    return f"{what} failed: {detail}"

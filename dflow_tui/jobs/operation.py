@@ -1,0 +1,49 @@
+"""The shared life of a restore or delete operation: running → succeeded / failed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from dflow_tui.core.models import Operation, OperationStatus
+from dflow_tui.jobs import records
+from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.failure import failure_text
+from dflow_tui.jobs.heartbeat import heartbeat
+
+
+async def run_operation(
+    ctx: JobContext,
+    operation_id: int,
+    body: Callable[[Operation], Awaitable[None]],
+    on_progress: ProgressCallback | None = None,
+) -> Operation:
+    now = ctx.clock.now()
+    operation = await records.update(
+        ctx.db, Operation, operation_id,
+        status=OperationStatus.RUNNING.value, started_at=now, heartbeat_at=now,
+        worker_id=ctx.worker_id,
+    )
+    job = f"{operation.kind} of backup {operation.backup_id}"
+
+    async def beat() -> None:
+        await records.update(ctx.db, Operation, operation_id, heartbeat_at=ctx.clock.now())
+
+    try:
+        async with heartbeat(beat):
+            await body(operation)
+    except BaseException as error:
+        finished = await records.update(
+            ctx.db, Operation, operation_id,
+            status=OperationStatus.FAILED.value, error=failure_text(error),
+            finished_at=ctx.clock.now(),
+        )
+        report(on_progress, job, f"failed: {finished.error}")
+        if isinstance(error, asyncio.CancelledError):
+            raise
+        return finished
+    report(on_progress, job, "done")
+    return await records.update(
+        ctx.db, Operation, operation_id,
+        status=OperationStatus.SUCCEEDED.value, progress=1.0, finished_at=ctx.clock.now(),
+    )

@@ -1,0 +1,52 @@
+"""The application API both faces use: one object, opened on one state database."""
+
+from __future__ import annotations
+
+import getpass
+
+from dflow_tui.core.clock import Clock, SystemClock
+from dflow_tui.jobs.context import JobContext
+from dflow_tui.service.backups import Backups
+from dflow_tui.service.destination import Destinations
+from dflow_tui.service.inventory import Inventory
+from dflow_tui.service.storage import StorageProviders
+from dflow_tui.settings import Settings
+from dflow_tui.store.db import Database, open_database
+
+
+def current_login() -> str:
+    return getpass.getuser()
+
+
+class Dflow:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, actor: str):
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.actor = actor
+        self.ctx = JobContext(db=db, clock=clock, settings=settings)
+        self.inventory = Inventory(self.ctx)
+        self.backups = Backups(self.ctx, actor)
+        self.storage = StorageProviders(self.ctx)
+        self.destinations = Destinations(self.ctx)
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        actor: str | None = None,
+    ) -> "Dflow":
+        settings = settings or Settings()
+        db = await open_database(settings.db_url)
+        return cls(db, settings, clock or SystemClock(), actor or current_login())
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> "Dflow":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

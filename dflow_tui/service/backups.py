@@ -1,0 +1,250 @@
+"""Backups of one database service: create, list, restore, delete.
+
+Each action has two halves: a quick, checked step that records the intent (a
+backup row, an operation row) and the job that carries it out. The CLI awaits
+both; the TUI records, then runs the job in the background and watches the row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from dflow_tui.core.errors import Conflict, NotFound
+from dflow_tui.core.models import (
+    Backup,
+    BackupStatus,
+    BackupType,
+    Environment,
+    Operation,
+    OperationKind,
+    OperationStatus,
+    Project,
+    Server,
+    Service,
+    StorageProvider,
+    Trigger,
+)
+from dflow_tui.core.naming import dump_file_name, join_remote, object_key
+from dflow_tui.core.policy import (
+    ACTIVE_OPERATION_STATUSES,
+    check_deletable,
+    check_provider_usable,
+    check_restorable,
+    server_for_new_backup,
+)
+from dflow_tui.core.views import BackupView, OperationView
+from dflow_tui.jobs.backup import run_backup
+from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.delete import run_delete
+from dflow_tui.jobs.restore import run_restore
+from dflow_tui.service import lookup
+
+
+def operation_view(operation: Operation) -> OperationView:
+    return OperationView(
+        id=operation.id, backup_id=operation.backup_id, kind=operation.kind,
+        status=operation.status, error=operation.error,
+    )
+
+
+def backup_view(backup: Backup, path: str, operation: Operation | None) -> BackupView:
+    location = backup.file_path
+    if backup.object_key:
+        location = f"s3://{backup.bucket}/{backup.object_key}"
+    return BackupView(
+        id=backup.id, service_path=path, type=backup.type, status=backup.status,
+        trigger=backup.trigger, schedule_tier=backup.schedule_tier,
+        created_at=backup.created_at, finished_at=backup.finished_at,
+        size_bytes=backup.size_bytes, sha256=backup.sha256, error=backup.error,
+        location=location, requested_by=backup.requested_by,
+        operation_kind=operation.kind if operation else None,
+        operation_status=operation.status if operation else None,
+        operation_error=operation.error if operation else None,
+    )
+
+
+class Backups:
+    def __init__(self, ctx: JobContext, actor: str):
+        self.ctx = ctx
+        self.db = ctx.db
+        self.actor = actor
+
+    # --- create ----------------------------------------------------------
+
+    async def create(
+        self, path: str, *, trigger: Trigger = Trigger.MANUAL, tier: str | None = None
+    ) -> BackupView:
+        """Records an in-progress backup, claimed by this process. Checks come first:
+        a refused request leaves no row behind."""
+        async with self.db.session() as session:
+            rows = await lookup.service_by_path(session, path)
+            server_id = server_for_new_backup(path, rows.environment, rows.project)
+            server = await session.get(Server, server_id)
+            now = self.ctx.clock.now()
+            backup = Backup(
+                service_id=rows.service.id, type=rows.service.destination,
+                status=BackupStatus.IN_PROGRESS.value, trigger=trigger.value,
+                schedule_tier=tier, server_id=server_id,
+                requested_by=self.actor, worker_id=self.ctx.worker_id,
+                created_at=now, heartbeat_at=now,
+            )
+            if rows.service.destination == BackupType.EXTERNAL.value:
+                provider = await session.get(StorageProvider, rows.service.provider_id)
+                check_provider_usable(provider, path)
+                backup.provider_id = provider.id
+                backup.bucket = provider.bucket
+                backup.object_key = object_key(provider.prefix, rows.service.name, now)
+            else:
+                backup.file_path = join_remote(server.backup_dir, dump_file_name(rows.service.name, now))
+            session.add(backup)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise Conflict(f"A backup of {path} is already in progress") from None
+            await session.refresh(backup)
+        return backup_view(backup, path, None)
+
+    async def run(self, backup_id: int, on_progress: ProgressCallback | None = None) -> BackupView:
+        await run_backup(self.ctx, backup_id, on_progress)
+        return await self.get(backup_id)
+
+    async def create_and_run(self, path: str, on_progress: ProgressCallback | None = None) -> BackupView:
+        backup = await self.create(path)
+        report(on_progress, f"backup {backup.id}", f"created backup {backup.id} of {path}")
+        return await self.run(backup.id, on_progress)
+
+    # --- read ------------------------------------------------------------
+
+    async def list(self, path: str | None = None, *, include_deleted: bool = False) -> list[BackupView]:
+        async with self.db.session() as session:
+            query = (
+                select(Backup, Service, Environment, Project)
+                .join(Service, Backup.service_id == Service.id)
+                .join(Environment, Service.environment_id == Environment.id)
+                .join(Project, Environment.project_id == Project.id)
+                .order_by(col(Backup.created_at).desc(), col(Backup.id).desc())
+            )
+            if path is not None:
+                rows = await lookup.service_by_path(session, path)
+                query = query.where(Backup.service_id == rows.service.id)
+            if not include_deleted:
+                query = query.where(col(Backup.deleted_at).is_(None))
+            results = (await session.exec(query)).all()
+            operations = await self._latest_operations(session, [b.id for b, *_ in results])
+        return [
+            backup_view(backup, f"{project.name}/{environment.name}/{service.name}", operations.get(backup.id))
+            for backup, service, environment, project in results
+        ]
+
+    async def _latest_operations(self, session, backup_ids: list[int]) -> dict[int, Operation]:
+        if not backup_ids:
+            return {}
+        latest: dict[int, Operation] = {}
+        query = select(Operation).where(col(Operation.backup_id).in_(backup_ids)).order_by(Operation.id)
+        for operation in (await session.exec(query)).all():
+            latest[operation.backup_id] = operation
+        return latest
+
+    async def get(self, backup_id: int) -> BackupView:
+        async with self.db.session() as session:
+            backup = await session.get(Backup, backup_id)
+            if backup is None:
+                raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
+            rows = await lookup.service_rows(session, backup.service_id)
+            operation = (await self._latest_operations(session, [backup_id])).get(backup_id)
+        return backup_view(backup, rows.path, operation)
+
+    # --- restore and delete ----------------------------------------------
+
+    async def _active_operation(self, session, backup_id: int) -> Operation | None:
+        query = select(Operation).where(
+            Operation.backup_id == backup_id,
+            col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        )
+        return (await session.exec(query)).first()
+
+    async def _queue(self, backup_id: int, kind: OperationKind) -> OperationView:
+        async with self.db.session() as session:
+            backup = await session.get(Backup, backup_id)
+            if backup is None:
+                raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
+            active = await self._active_operation(session, backup_id)
+            if kind is OperationKind.RESTORE:
+                check_restorable(backup, active)
+                running = (await session.exec(select(Backup).where(
+                    Backup.service_id == backup.service_id,
+                    Backup.status == BackupStatus.IN_PROGRESS.value,
+                ))).first()
+                if running is not None:
+                    raise Conflict(
+                        f"Backup {running.id} of this service is in progress; "
+                        "restore when it has finished"
+                    )
+            else:
+                check_deletable(backup, active)
+            operation = Operation(
+                backup_id=backup_id, kind=kind.value, status=OperationStatus.QUEUED.value,
+                requested_by=self.actor, worker_id=self.ctx.worker_id,
+                created_at=self.ctx.clock.now(),
+            )
+            session.add(operation)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise Conflict(f"Backup {backup_id} already has an operation running") from None
+            await session.refresh(operation)
+        return operation_view(operation)
+
+    async def queue_restore(self, backup_id: int) -> OperationView:
+        return await self._queue(backup_id, OperationKind.RESTORE)
+
+    async def run_restore(
+        self, operation_id: int, *, safety_backup: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> OperationView:
+        if safety_backup:
+            operation = await self._operation(operation_id)
+            target = await self.get(operation.backup_id)
+            report(on_progress, f"restore of backup {target.id}", "taking a safety backup first")
+            safety = await self.create_and_run(target.service_path, on_progress)
+            if safety.status != BackupStatus.SUCCESS.value:
+                return await self._fail_operation(
+                    operation_id, f"Safety backup {safety.id} failed, nothing was restored: {safety.error}"
+                )
+        return operation_view(await run_restore(self.ctx, operation_id, on_progress))
+
+    async def restore(
+        self, backup_id: int, *, safety_backup: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> OperationView:
+        operation = await self.queue_restore(backup_id)
+        return await self.run_restore(operation.id, safety_backup=safety_backup, on_progress=on_progress)
+
+    async def queue_delete(self, backup_id: int) -> OperationView:
+        return await self._queue(backup_id, OperationKind.DELETE)
+
+    async def run_delete(self, operation_id: int, on_progress: ProgressCallback | None = None) -> OperationView:
+        return operation_view(await run_delete(self.ctx, operation_id, on_progress))
+
+    async def delete(self, backup_id: int, on_progress: ProgressCallback | None = None) -> OperationView:
+        operation = await self.queue_delete(backup_id)
+        return await self.run_delete(operation.id, on_progress)
+
+    async def _operation(self, operation_id: int) -> Operation:
+        async with self.db.session() as session:
+            operation = await session.get(Operation, operation_id)
+        if operation is None:
+            raise NotFound(f"No operation with id {operation_id}")
+        return operation
+
+    async def _fail_operation(self, operation_id: int, error: str) -> OperationView:
+        async with self.db.session() as session:
+            operation = await session.get(Operation, operation_id)
+            operation.status = OperationStatus.FAILED.value
+            operation.error = error
+            operation.finished_at = self.ctx.clock.now()
+            session.add(operation)
+            await session.commit()
+            await session.refresh(operation)
+        return operation_view(operation)

@@ -1,0 +1,249 @@
+"""Servers, projects, environments and database services: adding, listing, checking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from dflow_tui.core.errors import AlreadyExists, InvalidName, NotFound
+from dflow_tui.core.models import Engine, Environment, Project, Server, Service, StorageProvider
+from dflow_tui.core.naming import (
+    parse_service_path,
+    validate_backup_dir,
+    validate_host,
+    validate_label,
+    validate_port,
+    validate_user,
+)
+from dflow_tui.core.policy import resolve_server_id
+from dflow_tui.core.views import ServerView, ServiceView
+from dflow_tui.jobs.commands import must_run
+from dflow_tui.jobs.context import JobContext, server_spec
+from dflow_tui.remote import dokku
+from dflow_tui.remote.transport import fetch_host_key, trust_host_key
+from dflow_tui.service import lookup
+
+ENGINES = [engine.value for engine in Engine]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    server: str
+    address: str
+    dokku_version: str
+
+
+@dataclass(frozen=True)
+class Discovered:
+    path: str
+    engine: str
+    added: bool
+
+
+def validate_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise InvalidName(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    return engine
+
+
+def server_view(server: Server) -> ServerView:
+    return ServerView(
+        id=server.id, name=server.name, local=server.local, host=server.host,
+        port=server.port, user=server.user, key_path=server.key_path,
+        backup_dir=server.backup_dir,
+    )
+
+
+class Inventory:
+    def __init__(self, ctx: JobContext):
+        self.ctx = ctx
+        self.db = ctx.db
+
+    async def _insert(self, row, what: str):
+        async with self.db.session() as session:
+            session.add(row)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise AlreadyExists(f"{what} already exists") from None
+            await session.refresh(row)
+            return row
+
+    # --- servers ---------------------------------------------------------
+
+    async def add_server(
+        self,
+        name: str,
+        *,
+        local: bool = False,
+        host: str | None = None,
+        port: int = 22,
+        user: str | None = None,
+        key_path: str | None = None,
+        backup_dir: str = "dflow-backups",
+    ) -> ServerView:
+        validate_label(name, "server")
+        validate_backup_dir(backup_dir)
+        if local:
+            if host:
+                raise InvalidName("A --local server has no --host")
+        else:
+            if not host:
+                raise InvalidName(f"Server {name!r} needs --host (or --local for this machine)")
+            validate_host(host)
+            validate_port(port)
+            if user:
+                validate_user(user)
+        server = Server(
+            name=name, local=local, host=host, port=port, user=user, key_path=key_path,
+            backup_dir=backup_dir, created_at=self.ctx.clock.now(),
+        )
+        return server_view(await self._insert(server, f"Server {name!r}"))
+
+    async def list_servers(self) -> list[ServerView]:
+        async with self.db.session() as session:
+            servers = (await session.exec(select(Server).order_by(Server.name))).all()
+        return [server_view(server) for server in servers]
+
+    async def get_server(self, name: str) -> Server:
+        async with self.db.session() as session:
+            return await lookup.server_by_name(session, name)
+
+    async def check_server(self, name: str) -> CheckResult:
+        """Connects, verifying the host key, and asks Dokku for its version."""
+        server = await self.get_server(name)
+        async with self.ctx.connect(server) as transport:
+            result = await must_run(transport, dokku.version_command(), "Running `dokku version`", timeout=60)
+        version = result.stdout.decode(errors="replace").strip() or "unknown"
+        return CheckResult(server.name, server_view(server).address, version)
+
+    async def host_key_fingerprint(self, name: str) -> str:
+        """The SHA256 fingerprint of the key the server presents now."""
+        server = await self.get_server(name)
+        if server.local:
+            raise InvalidName(f"Server {name!r} is local: it has no host key")
+        fingerprint, _line = await fetch_host_key(
+            server_spec(server), connect_timeout=self.ctx.settings.connect_timeout
+        )
+        return fingerprint
+
+    async def trust_server(self, name: str, expected_fingerprint: str | None = None) -> str:
+        """Adds the server's current host key to known_hosts; returns its fingerprint.
+
+        With `expected_fingerprint`, a server presenting any other key is refused."""
+        server = await self.get_server(name)
+        if server.local:
+            raise InvalidName(f"Server {name!r} is local: there is no host key to trust")
+        return await trust_host_key(
+            server_spec(server), self.ctx.settings.known_hosts,
+            expected_fingerprint=expected_fingerprint,
+            connect_timeout=self.ctx.settings.connect_timeout,
+        )
+
+    async def discover(self, server_name: str, project: str, environment: str) -> list[Discovered]:
+        """Imports the databases `dokku <engine>:list` reports into PROJECT/ENV."""
+        server = await self.get_server(server_name)
+        found: list[tuple[str, str]] = []
+        async with self.ctx.connect(server) as transport:
+            for engine in ENGINES:
+                result = await transport.run(dokku.list_command(engine), timeout=60)
+                if not result.ok:
+                    continue  # that datastore plugin is not installed
+                for name in dokku.parse_service_list(result.stdout.decode(errors="replace")):
+                    found.append((engine, name))
+        await self.ensure_project(project, server=server_name)
+        await self.ensure_environment(project, environment)
+        discovered = []
+        for engine, name in found:
+            path = f"{project}/{environment}/{name}"
+            try:
+                await self.add_service(path, engine)
+                discovered.append(Discovered(path, engine, added=True))
+            except AlreadyExists:
+                discovered.append(Discovered(path, engine, added=False))
+        return discovered
+
+    # --- projects and environments ---------------------------------------
+
+    async def _server_id(self, session, server: str | None) -> int | None:
+        return None if server is None else (await lookup.server_by_name(session, server)).id
+
+    async def add_project(self, name: str, *, server: str | None = None, legacy: bool = False) -> Project:
+        validate_label(name, "project")
+        async with self.db.session() as session:
+            server_id = await self._server_id(session, server)
+        project = Project(name=name, server_id=server_id, legacy=legacy, created_at=self.ctx.clock.now())
+        return await self._insert(project, f"Project {name!r}")
+
+    async def ensure_project(self, name: str, *, server: str | None = None) -> Project:
+        try:
+            async with self.db.session() as session:
+                return await lookup.project_by_name(session, name)
+        except NotFound:
+            return await self.add_project(name, server=server)
+
+    async def add_environment(self, project: str, name: str, *, server: str | None = None) -> Environment:
+        validate_label(name, "environment")
+        async with self.db.session() as session:
+            project_row = await lookup.project_by_name(session, project)
+            server_id = await self._server_id(session, server)
+        environment = Environment(
+            project_id=project_row.id, name=name, server_id=server_id,
+            created_at=self.ctx.clock.now(),
+        )
+        return await self._insert(environment, f"Environment {project}/{name}")
+
+    async def ensure_environment(self, project: str, name: str) -> Environment:
+        try:
+            async with self.db.session() as session:
+                project_row = await lookup.project_by_name(session, project)
+                return await lookup.environment_by_name(session, project_row, name)
+        except NotFound:
+            return await self.add_environment(project, name)
+
+    # --- services --------------------------------------------------------
+
+    async def add_service(self, path: str, engine: str) -> ServiceView:
+        validate_engine(engine)
+        project_name, env_name, name = parse_service_path(path)
+        async with self.db.session() as session:
+            project = await lookup.project_by_name(session, project_name)
+            environment = await lookup.environment_by_name(session, project, env_name)
+        service = Service(
+            environment_id=environment.id, name=name, engine=engine,
+            created_at=self.ctx.clock.now(),
+        )
+        await self._insert(service, f"Service {path!r}")
+        return (await self.list_services(path=path))[0]
+
+    async def list_services(self, path: str | None = None) -> list[ServiceView]:
+        async with self.db.session() as session:
+            query = (
+                select(Service, Environment, Project)
+                .join(Environment, Service.environment_id == Environment.id)
+                .join(Project, Environment.project_id == Project.id)
+                .order_by(Project.name, Environment.name, Service.name)
+            )
+            if path is not None:
+                rows = await lookup.service_by_path(session, path)
+                query = query.where(Service.id == rows.service.id)
+            results = (await session.exec(query)).all()
+            servers = {server.id: server.name for server in (await session.exec(select(Server))).all()}
+            providers = {p.id: p.name for p in (await session.exec(select(StorageProvider))).all()}
+        return [
+            ServiceView(
+                id=service.id, project=project.name, environment=environment.name,
+                name=service.name, engine=service.engine, destination=service.destination,
+                server=servers.get(resolve_server_id(environment, project)), legacy=project.legacy,
+                provider=providers.get(service.provider_id),
+            )
+            for service, environment, project in results
+        ]
+
+    async def get_service(self, path: str) -> ServiceView:
+        services = await self.list_services(path=path)
+        if not services:
+            raise NotFound(f"No service {path!r}")
+        return services[0]

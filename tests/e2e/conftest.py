@@ -1,0 +1,64 @@
+"""Driving the real CLI against the real sshd + PostgreSQL fixtures."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from dflow_tui.cli import main
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    def __call__(self, *args: str, ok: bool = True) -> Result:
+        result = CliRunner().invoke(main, list(args), env=self.env, catch_exceptions=False)
+        if ok and result.exit_code != 0:
+            raise AssertionError(
+                f"`dflow-tui {shlex.join(args)}` exited {result.exit_code}:\n{result.output}"
+            )
+        if not ok and result.exit_code == 0:
+            raise AssertionError(f"`dflow-tui {shlex.join(args)}` succeeded:\n{result.output}")
+        return result
+
+    def json(self, *args: str):
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def state_db(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'state.db'}"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, state_db: str, sshd) -> Cli:
+    return Cli(env={"DFLOW_TUI_DB": state_db, "DFLOW_TUI_KNOWN_HOSTS": str(sshd.known_hosts_path)})
+
+
+@pytest.fixture
+def backup_dir(tmp_path: Path) -> Path:
+    return tmp_path / "server-backups"
+
+
+@pytest.fixture
+def real_server(cli: Cli, sshd, backup_dir: Path) -> str:
+    cli(
+        "server", "add", "real", "--host", sshd.host, "--port", str(sshd.port),
+        "--user", sshd.user, "--key", str(sshd.client_key_path), "--backup-dir", str(backup_dir),
+    )
+    return "real"
+
+
+@pytest.fixture
+def service_path(cli: Cli, real_server: str, postgres_db: str) -> str:
+    cli("project", "add", "shop", "--server", real_server)
+    cli("env", "add", "shop", "production")
+    path = f"shop/production/{postgres_db}"
+    cli("service", "add", path, "--engine", "postgres")
+    return path
