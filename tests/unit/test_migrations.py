@@ -1,0 +1,42 @@
+"""Upgrading the state database never loses records."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from alembic import command
+
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+from dflow_tui.store.db import alembic_config
+
+
+async def test_a_first_release_database_upgrades_with_its_rows(tmp_path):
+    path = tmp_path / "state.db"
+    command.upgrade(alembic_config(f"sqlite:///{path}"), "0001")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO servers (id, name, local, port, backup_dir) VALUES (1, 'old', 1, 22, 'b')")
+        db.execute("INSERT INTO projects (id, name, server_id, legacy) VALUES (1, 'p', 1, 0)")
+        db.execute("INSERT INTO environments (id, project_id, name) VALUES (1, 1, 'e')")
+        db.execute("INSERT INTO services (id, environment_id, name, engine, destination) VALUES (1, 1, 'db', 'postgres', 'internal')")
+        db.execute(
+            "INSERT INTO backups (id, service_id, type, status, trigger, server_id, file_path, size_bytes, sha256)"
+            " VALUES (7, 1, 'internal', 'success', 'manual', 1, 'b/db-2026-01-01-00-00-00-000.dump', 42, 'ab')"
+        )
+
+    app = await Dflow.open(Settings(db_url=f"sqlite+aiosqlite:///{path}"))
+    try:
+        [backup] = await app.backups.list("p/e/db")
+        [service] = await app.inventory.list_services()
+    finally:
+        await app.close()
+
+    assert (backup.id, backup.size_bytes, backup.location) == (7, 42, "b/db-2026-01-01-00-00-00-000.dump")
+    assert service.path == "p/e/db" and service.server == "old"
+
+
+async def test_a_new_state_file_is_private(tmp_path):
+    app = await Dflow.open(Settings(db_url=f"sqlite+aiosqlite:///{tmp_path / 'new' / 'state.db'}"))
+    await app.close()
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "new" / "state.db").stat().st_mode & 0o777 == 0o600
