@@ -41,3 +41,4 @@ class Settings:
     connect_timeout: float = 15.0
     command_timeout: float = 6 * 3600.0
     refresh_interval: float = 1.0
+    s3_max_attempts: int = 6

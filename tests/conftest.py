@@ -6,11 +6,14 @@ import getpass
 import uuid
 from collections.abc import Iterator
 
+import keyring
 import pytest
 
 from infra import postgres as pg_infra
 from infra import sshd as sshd_infra
 from infra.fake_dokku import FakeDokku, write_fake_dokku
+from infra.memory_keyring import MemoryKeyring
+from infra.moto_s3 import moto_s3  # noqa: F401  (fixture)
 from infra.postgres import PostgresServer
 from infra.sshd import SshServer
 from infra.tools import find_program, missing
@@ -63,3 +66,14 @@ def sshd(fake_dokku: FakeDokku, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     yield server
     server.stop()
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch) -> Iterator[MemoryKeyring]:
+    """Secrets go to memory for this test, never to the machine's keyring."""
+    previous = keyring.get_keyring()
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -7,13 +7,12 @@ the upload (the storage layer guarantees no partial object remains).
 from __future__ import annotations
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, Server, Service, StorageProvider
-from dflow_tui.jobs import records
+from dflow_tui.core.models import Backup, Server, Service
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure
-from dflow_tui.jobs.storage_access import storage_config
+from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import dokku
-from dflow_tui.storage import S3Client, upload_stream
+from dflow_tui.storage import upload_stream
 
 READ_SIZE = 1024 * 1024
 
@@ -22,11 +21,10 @@ async def external_backup(
     ctx: JobContext, backup: Backup, service: Service, server: Server, job: str,
     on_progress: ProgressCallback | None,
 ) -> dict:
-    provider = await records.load(ctx.db, StorageProvider, backup.provider_id)
-    config = await storage_config(provider)
     what = f"Export of {service.engine} service {service.name}"
-    async with ctx.connect(server) as transport, S3Client(config) as client:
-        report(on_progress, job, f"exporting {service.name} to {config.location}")
+    storage = await open_storage(ctx, backup.provider_id)
+    async with ctx.connect(server) as transport, storage as client:
+        report(on_progress, job, f"exporting {service.name} to s3://{backup.bucket}/{backup.object_key}")
         process = await transport.start(dokku.export_command(service.engine, service.name))
         total = 0
 

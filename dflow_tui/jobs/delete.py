@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, BackupStatus, BackupType, Operation, Server, StorageProvider
+from dflow_tui.core.models import Backup, BackupStatus, BackupType, Operation, Server
 from dflow_tui.core.naming import dump_in_backup_dir
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import storage_config
+from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
-from dflow_tui.storage import S3Client, delete_all_versions
+from dflow_tui.storage import delete_all_versions
 
 
 async def remove_dump(ctx: JobContext, backup: Backup, job: str, on_progress: ProgressCallback | None) -> None:
@@ -19,8 +19,7 @@ async def remove_dump(ctx: JobContext, backup: Backup, job: str, on_progress: Pr
     if backup.status != BackupStatus.SUCCESS.value:
         return
     if backup.type == BackupType.EXTERNAL.value:
-        provider = await records.load(ctx.db, StorageProvider, backup.provider_id)
-        async with S3Client(await storage_config(provider)) as client:
+        async with await open_storage(ctx, backup.provider_id) as client:
             report(on_progress, job, f"removing every version of s3://{backup.bucket}/{backup.object_key}")
             await delete_all_versions(client, backup.bucket, backup.object_key)
         return

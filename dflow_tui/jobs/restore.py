@@ -11,17 +11,17 @@ import asyncio
 import contextlib
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, BackupType, Operation, Server, Service, StorageProvider
+from dflow_tui.core.models import Backup, BackupType, Operation, Server, Service
 from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_file_name, dump_in_backup_dir, join_remote
 from dflow_tui.jobs import records
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import storage_config
+from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import Transport
-from dflow_tui.storage import S3Client, download_stream
+from dflow_tui.storage import download_stream
 
 
 async def run_restore(ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None) -> Operation:
@@ -51,9 +51,7 @@ async def run_restore(ctx: JobContext, operation_id: int, on_progress: ProgressC
 
 
 async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: str, job, on_progress) -> None:
-    provider = await records.load(ctx.db, StorageProvider, backup.provider_id)
-    config = await storage_config(provider)
-    async with S3Client(config) as client:
+    async with await open_storage(ctx, backup.provider_id) as client:
         stream = await download_stream(client, backup.bucket, backup.object_key, version_id=backup.version_id)
         process = await transport.start(files.receive_to_file(temp))
         try:

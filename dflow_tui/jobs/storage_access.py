@@ -1,11 +1,13 @@
-"""A provider row plus its secret from the keyring make one StorageConfig."""
+"""A provider row plus its secret from the keyring make one S3 client."""
 
 from __future__ import annotations
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.models import StorageProvider
+from dflow_tui.jobs import records
+from dflow_tui.jobs.context import JobContext
 from dflow_tui.secrets import get_secret_async, storage_secret_name
-from dflow_tui.storage import StorageConfig
+from dflow_tui.storage import S3Client, StorageConfig
 
 
 async def storage_config(provider: StorageProvider) -> StorageConfig:
@@ -19,3 +21,9 @@ async def storage_config(provider: StorageProvider) -> StorageConfig:
         endpoint_url=provider.endpoint_url, region=provider.region, bucket=provider.bucket,
         prefix=provider.prefix, access_key_id=provider.access_key_id, secret_access_key=secret,
     )
+
+
+async def open_storage(ctx: JobContext, provider_id: int) -> S3Client:
+    """An S3 client (use with `async with`) for the provider a backup row names."""
+    provider = await records.load(ctx.db, StorageProvider, provider_id)
+    return S3Client(await storage_config(provider), max_attempts=ctx.settings.s3_max_attempts)

@@ -16,9 +16,10 @@ from dflow_tui.cli import main
 @dataclass
 class Cli:
     env: dict[str, str]
+    input: str | None = None
 
     def __call__(self, *args: str, ok: bool = True) -> Result:
-        result = CliRunner().invoke(main, list(args), env=self.env, catch_exceptions=False)
+        result = CliRunner().invoke(main, list(args), env=self.env, input=self.input, catch_exceptions=False)
         if ok and result.exit_code != 0:
             raise AssertionError(
                 f"`dflow-tui {shlex.join(args)}` exited {result.exit_code}:\n{result.output}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keyring
 import keyring.errors
 import pytest
-from keyring.backend import KeyringBackend
+from infra.memory_keyring import MemoryKeyring
 from keyring.backends import chainer, fail
 
 from dflow_tui import secrets
@@ -26,24 +26,6 @@ from dflow_tui.secrets import (
 )
 
 VALUE = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if self.store.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("not found")
 
 
 class BrokenKeyring(MemoryKeyring):

@@ -5,17 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
-try:
-    from infra_s3 import moto_s3  # noqa: F401  (fixture)
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from infra_s3 import moto_s3  # noqa: F401
+
 
 from dflow_tui.core.errors import DflowError, RemoteError
 from dflow_tui.storage import (

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-try:
-    from infra_s3 import moto_s3  # noqa: F401  (fixture)
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from infra_s3 import moto_s3  # noqa: F401
+
 
 from dflow_tui.storage import S3Client, StorageError, delete_all_versions, download_stream, head
 

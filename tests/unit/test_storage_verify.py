@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-try:
-    from infra_s3 import closed_port_url, moto_s3  # noqa: F401  (fixture)
-except ImportError:  # tests/ is not on sys.path when no conftest put it there
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from infra_s3 import closed_port_url, moto_s3  # noqa: F401
+from infra.moto_s3 import closed_port_url
 
 from dflow_tui.storage import InvalidStorageConfig, StorageConfig, verify
 from dflow_tui.storage.verify import PROBE_PREFIX

@@ -1,0 +1,282 @@
+"""External backups through real sshd + PostgreSQL into moto's S3 server over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+
+BUCKET = "dflow-backups-e2e"
+
+
+@pytest.fixture
+def provider(cli, moto_s3, memory_keyring) -> str:
+    moto_s3.make_bucket(BUCKET, versioned=True)
+    cli.input = moto_s3.secret_access_key + "\n"
+    cli("storage", "add", "b2", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
+        "--bucket", BUCKET, "--access-key", moto_s3.access_key_id)
+    cli.input = None
+    cli("storage", "verify", "b2")
+    return "b2"
+
+
+@pytest.fixture
+def external_service(cli, service_path, provider) -> str:
+    cli("destination", "set", service_path, "external", "--provider", provider)
+    return service_path
+
+
+def _object(moto_s3, key):
+    s3 = moto_s3.client()
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return s3.head_object(Bucket=BUCKET, Key=key), body
+
+
+def test_external_backup_restore_delete(cli, external_service, postgres, postgres_db, moto_s3, backup_dir):
+    postgres.psql("CREATE TABLE orders (id int primary key, customer text)", db=postgres_db)
+    postgres.psql("INSERT INTO orders VALUES (1, 'Ada'), (2, 'Grace')", db=postgres_db)
+
+    backup_id = int(cli("backup", "create", external_service).stdout)
+
+    [row] = cli.json("backup", "list", external_service)
+    assert row["type"] == "external" and row["status"] == "success"
+    key = row["location"].removeprefix(f"s3://{BUCKET}/")
+    assert re.fullmatch(rf"dflow/backups/{postgres_db}-\d{{4}}(-\d\d){{5}}-\d{{3}}\.dump", key)
+    head, body = _object(moto_s3, key)
+    assert head["ContentLength"] == row["size_bytes"] == len(body) > 0
+    assert hashlib.sha256(body).hexdigest() == row["sha256"]
+    assert not backup_dir.exists() or list(backup_dir.iterdir()) == []  # no temp file on the server
+
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+    cli("backup", "restore", str(backup_id), "--yes", "--no-safety-backup")
+    assert postgres.psql("SELECT customer FROM orders ORDER BY id", db=postgres_db) == "Ada\nGrace"
+    assert list(backup_dir.iterdir()) == []  # the restore's temp file is gone
+
+    cli("backup", "delete", str(backup_id))
+    assert moto_s3.versions_of(BUCKET, key) == []
+    assert cli.json("backup", "list", external_service) == []
+
+
+def test_delete_removes_every_version_and_delete_marker(cli, external_service, postgres, postgres_db, moto_s3):
+    postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
+    backup_id = int(cli("backup", "create", external_service).stdout)
+    key = cli.json("backup", "list", external_service)[0]["location"].removeprefix(f"s3://{BUCKET}/")
+    s3 = moto_s3.client()
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"second version")
+    s3.delete_object(Bucket=BUCKET, Key=key)  # a delete marker
+    s3.put_object(Bucket=BUCKET, Key=key + ".keep", Body=b"a neighbour")
+    assert len(moto_s3.versions_of(BUCKET, key)) == 3
+
+    cli("backup", "delete", str(backup_id))
+
+    assert moto_s3.versions_of(BUCKET, key) == []
+    assert len(moto_s3.versions_of(BUCKET, key + ".keep")) == 1
+
+
+def test_existing_rows_keep_their_type_when_the_destination_changes(cli, external_service, postgres, postgres_db, backup_dir):
+    postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
+    cli("backup", "create", external_service)
+    cli("destination", "set", external_service, "internal")
+    cli("backup", "create", external_service)
+
+    types = [b["type"] for b in cli.json("backup", "list", external_service)]
+    assert sorted(types) == ["external", "internal"]
+    assert len(list(backup_dir.glob("*.dump"))) == 1
+
+
+def test_an_altered_object_is_refused_before_import(cli, service_path, moto_s3, memory_keyring, postgres, postgres_db):
+    moto_s3.make_bucket("plain-bucket")  # unversioned: an overwrite replaces the object
+    cli.input = moto_s3.secret_access_key + "\n"
+    cli("storage", "add", "plain", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
+        "--bucket", "plain-bucket", "--access-key", moto_s3.access_key_id)
+    cli.input = None
+    cli("storage", "verify", "plain")
+    cli("destination", "set", service_path, "external", "--provider", "plain")
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    backup_id = int(cli("backup", "create", service_path).stdout)
+    key = cli.json("backup", "list", service_path)[0]["location"].removeprefix("s3://plain-bucket/")
+    s3 = moto_s3.client()
+    original = s3.get_object(Bucket="plain-bucket", Key=key)["Body"].read()
+    s3.put_object(Bucket="plain-bucket", Key=key, Body=original[:-10] + b"0123456789")
+    postgres.psql("UPDATE t SET v = 2", db=postgres_db)
+
+    result = cli("backup", "restore", str(backup_id), "--yes", "--no-safety-backup", ok=False)
+
+    assert "does not match its record" in result.stderr
+    assert postgres.psql("SELECT v FROM t", db=postgres_db) == "2"  # nothing imported
+
+
+def test_unverified_provider_cannot_be_chosen(cli, service_path, moto_s3, memory_keyring):
+    moto_s3.make_bucket(BUCKET)
+    cli.input = "not-the-secret\n"
+    cli("storage", "add", "wrong", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
+        "--bucket", BUCKET, "--access-key", moto_s3.access_key_id)
+    cli.input = None
+
+    failed = cli("storage", "verify", "wrong", ok=False)
+    refused = cli("destination", "set", service_path, "external", "--provider", "wrong", ok=False)
+
+    assert "unverified" in failed.stderr
+    assert "not verified" in refused.stderr
+    [service] = cli.json("service", "list")
+    assert service["destination"] == "internal"
+
+
+@pytest.mark.parametrize("case", ["wrong secret", "missing bucket", "unreachable endpoint"])
+def test_verification_failures_say_why(cli, moto_s3, memory_keyring, case):
+    from infra.moto_s3 import closed_port_url
+
+    moto_s3.make_bucket(BUCKET)
+    endpoint, bucket, secret = moto_s3.endpoint_url, BUCKET, moto_s3.secret_access_key
+    if case == "wrong secret":
+        secret = "x" * 40
+    elif case == "missing bucket":
+        bucket = "no-such-bucket-here"
+    else:
+        endpoint = closed_port_url()
+    cli.input = secret + "\n"
+    cli("storage", "add", "p", "--endpoint", endpoint, "--region", moto_s3.region,
+        "--bucket", bucket, "--access-key", moto_s3.access_key_id)
+    cli.input = None
+
+    result = cli("storage", "verify", "p", ok=False)
+
+    [provider] = cli.json("storage", "list")
+    assert provider["status"] == "unverified"
+    reason = provider["status_reason"].lower()
+    expected = {"wrong secret": "secret", "missing bucket": "does not exist", "unreachable endpoint": "cannot reach"}[case]
+    assert expected in reason, reason
+    assert provider["status_reason"] in result.stderr
+
+
+def test_the_secret_is_in_no_table_log_or_output(cli, external_service, postgres, postgres_db, moto_s3, state_db, caplog, tmp_path):
+    caplog.set_level("DEBUG")
+    postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
+    outputs = []
+    backup_id = cli("backup", "create", external_service)
+    outputs.append(backup_id)
+    outputs.append(cli("backup", "restore", backup_id.stdout.strip(), "--yes"))
+    outputs.append(cli("storage", "list"))
+    outputs.append(cli("storage", "list", "--json"))
+    outputs.append(cli("storage", "verify", "b2"))
+    outputs.append(cli("backup", "list", "--json"))
+
+    secret = moto_s3.secret_access_key.encode()
+    state_dir = tmp_path / "state"
+    for path in state_dir.iterdir():  # the database and its WAL
+        assert secret not in path.read_bytes(), path
+    for result in outputs:
+        assert secret not in result.stdout_bytes and secret not in result.stderr_bytes
+    assert moto_s3.secret_access_key not in caplog.text
+
+
+# --- failures mid-stream (service layer, to act while the upload runs) ----------------
+
+
+def _big_database(postgres, db: str, megabytes: int = 28) -> None:
+    postgres.psql("CREATE EXTENSION IF NOT EXISTS pgcrypto", db=db)
+    postgres.psql(
+        f"CREATE TABLE blob AS SELECT gen_random_bytes(1024) AS b FROM generate_series(1, {megabytes * 1024})",
+        db=db,
+    )
+
+
+async def _backup_with_interference(cli, path: str, interfere, s3_max_attempts: int = 6) -> object:
+    settings = Settings(db_url=cli.env["DFLOW_TUI_DB"], known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"]),
+                        s3_max_attempts=s3_max_attempts)
+    app = await Dflow.open(settings)
+    fired = False
+
+    def on_progress(progress):
+        nonlocal fired
+        if not fired and progress.done_bytes:
+            fired = True
+            interfere()
+
+    try:
+        return await app.backups.create_and_run(path, on_progress)
+    finally:
+        await app.close()
+
+
+def test_large_dump_uploads_as_multipart(cli, external_service, postgres, postgres_db, moto_s3):
+    _big_database(postgres, postgres_db)
+
+    cli("backup", "create", external_service)
+
+    [row] = cli.json("backup", "list", external_service)
+    key = row["location"].removeprefix(f"s3://{BUCKET}/")
+    head = moto_s3.client().head_object(Bucket=BUCKET, Key=key)
+    parts = int(head["ETag"].strip('"').rsplit("-", 1)[1])  # a multipart ETag ends in -<parts>
+    assert parts >= 3
+    assert row["size_bytes"] > 24 * 1024 * 1024
+
+
+def test_export_killed_mid_stream_leaves_no_object_and_no_upload(cli, external_service, postgres, postgres_db, moto_s3):
+    _big_database(postgres, postgres_db, megabytes=40)
+
+    def kill_pg_dump():
+        subprocess.run(["pkill", "-KILL", "-f", f"pg_dump.*{postgres_db}"], check=False)
+
+    view = asyncio.run(_backup_with_interference(cli, external_service, kill_pg_dump))
+
+    assert view.status == "failed"
+    assert "Export of postgres service" in view.error
+    assert moto_s3.client().list_object_versions(Bucket=BUCKET).get("Versions", []) == []
+    assert moto_s3.multipart_uploads(BUCKET) == []
+
+
+def test_a_brief_endpoint_outage_is_retried(cli, external_service, postgres, postgres_db, moto_s3):
+    _big_database(postgres, postgres_db, megabytes=40)
+
+    def stop_then_restart_endpoint():
+        moto_s3.kill()
+        threading.Timer(2.0, moto_s3.start).start()
+
+    view = asyncio.run(_backup_with_interference(cli, external_service, stop_then_restart_endpoint))
+
+    assert view.status == "success", view.error
+    assert moto_s3.multipart_uploads(BUCKET) == []
+
+
+def test_endpoint_stopped_mid_stream_leaves_no_object_and_no_upload(cli, external_service, postgres, postgres_db, moto_s3):
+    _big_database(postgres, postgres_db, megabytes=40)
+
+    def stop_then_restart_endpoint():
+        moto_s3.kill()
+        threading.Timer(6.0, moto_s3.start).start()  # back after the part gave up: the abort must still happen
+
+    view = asyncio.run(_backup_with_interference(cli, external_service, stop_then_restart_endpoint, s3_max_attempts=2))
+
+    assert view.status == "failed"
+    assert "aborted" in view.error.lower() or "reach" in view.error.lower(), view.error
+    assert moto_s3.client().list_object_versions(Bucket=BUCKET).get("Versions", []) == []
+    assert moto_s3.multipart_uploads(BUCKET) == []
+
+
+def test_without_a_usable_keyring_nothing_is_saved_and_the_fix_is_explained(cli, moto_s3, monkeypatch):
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    keyring.set_keyring(fail.Keyring())
+    try:
+        cli.input = "some-secret\n"
+        result = cli("storage", "add", "p", "--endpoint", moto_s3.endpoint_url, "--region", "us-east-1",
+                     "--bucket", BUCKET, "--access-key", "AKIA", ok=False)
+    finally:
+        keyring.set_keyring(previous)
+        cli.input = None
+
+    assert "keyring" in result.stderr.lower()
+    assert "some-secret" not in result.output
+    assert cli.json("storage", "list") == []
