@@ -1,0 +1,495 @@
+"""The full-screen app: pick a service, see and act on its backups.
+
+The app is the only place that talks to the service layer; widgets show what it
+hands them and trigger its actions. Every call runs in a worker (harlequin's
+pattern): `exit_on_error=False`, a group and a description, and a single
+`on_worker_state_changed` turns any failure into a notification — a user sees a
+sentence, never a traceback, and the app keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.css.query import NoMatches
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from dflow_tui.core.clock import Clock
+from dflow_tui.core.errors import DflowError
+from dflow_tui.core.views import BackupView, Progress, ServiceView, human_size
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+from dflow_tui.ui.format import (
+    ACTIVE_OPERATION,
+    IN_PROGRESS,
+    OPERATION_SUCCEEDED,
+    RUNNING_LABEL,
+    SUCCESS,
+    backup_title,
+)
+from dflow_tui.ui.resources import stylesheet
+from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
+from dflow_tui.ui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, RestoreConfirmScreen
+from dflow_tui.ui.widgets.backup_table import BackupTable
+from dflow_tui.ui.widgets.backups_panel import BackupsPanel
+from dflow_tui.ui.widgets.service_tree import ServiceTree
+
+# Worker groups.
+STARTUP, INVENTORY, REFRESH, JOBS, SHUTDOWN = "startup", "inventory", "refresh", "jobs", "shutdown"
+MAX_UNEXPECTED_LENGTH = 300
+STOP_JOBS_TIMEOUT = 15.0
+
+
+def error_message(error: BaseException | None) -> str:
+    """What the user reads about a failure: a DflowError says it itself."""
+    if isinstance(error, DflowError):
+        return str(error)
+    detail = f"{type(error).__name__}: {error}" if error is not None else "unknown failure"
+    if len(detail) > MAX_UNEXPECTED_LENGTH:
+        detail = detail[: MAX_UNEXPECTED_LENGTH - 1] + "…"
+    return f"Unexpected error: {detail}"
+
+
+class DflowApp(App[None]):
+    TITLE = "dflow-tui"
+    SUB_TITLE = "Database backups"
+    CSS_PATH = [stylesheet()]
+    BINDINGS = [
+        Binding("b", "create_backup", "Create backup"),
+        Binding("r", "restore", "Restore"),
+        Binding("d", "delete", "Delete"),
+        Binding("e", "show_backup", "Details"),
+        Binding("f5", "reload", "Reload"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        actor: str | None = None,
+        dflow: Dflow | None = None,
+    ) -> None:
+        """`dflow`, when given, is already open and stays open: its owner closes it."""
+        super().__init__()
+        self.settings = settings
+        self._clock = clock
+        self._actor = actor
+        self.dflow: Dflow | None = dflow
+        self._owns_dflow = dflow is None
+        self.services: list[ServiceView] | None = None
+        self.service: ServiceView | None = None
+        self._refresh_timer: Timer | None = None
+        self._refresh_error: str | None = None
+        self._activity: dict[str, dict[str, str]] = {}
+        self._action_state: tuple[bool, bool] | None = None
+
+    # --- layout ----------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield ServiceTree(id="services")
+            with TabbedContent(id="service-tabs", initial="backups"):
+                with TabPane("Backups", id="backups"):
+                    yield BackupsPanel(id="backups-panel")
+        yield Footer()
+
+    @property
+    def panel(self) -> BackupsPanel:
+        return self.query_one(BackupsPanel)
+
+    @property
+    def table(self) -> BackupTable:
+        return self.query_one(BackupTable)
+
+    @property
+    def tree(self) -> ServiceTree:
+        return self.query_one(ServiceTree)
+
+    def on_mount(self) -> None:
+        self.tree.focus()
+        self._sync_actions()
+        self._work(self._open(), STARTUP, "Opening the state database", exclusive=True)
+
+    async def on_unmount(self) -> None:
+        # Jobs were cancelled with the app; let them record how they ended
+        # before the database goes away.
+        running = [worker for worker in self.workers if worker.group == JOBS and not worker.is_finished]
+        for worker in running:
+            worker.cancel()
+        if running:
+            try:
+                await asyncio.wait_for(self.workers.wait_for_complete(running), STOP_JOBS_TIMEOUT)
+            except Exception:  # a job that will not stop must not block quitting
+                pass
+        if self._owns_dflow and self.dflow is not None:
+            await self.dflow.close()
+            self.dflow = None
+
+    # --- workers and errors ----------------------------------------------
+
+    def _work(
+        self, work: Awaitable, group: str, description: str, *, exclusive: bool = False
+    ) -> Worker:
+        return self.run_worker(
+            work, name=description, group=group, description=description,
+            exclusive=exclusive, exit_on_error=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        worker = event.worker
+        self.log.error(f"{worker.description} failed", worker.error)
+        self.notify(
+            error_message(worker.error), title=f"{worker.description} failed",
+            severity="error", markup=False, timeout=10,
+        )
+        if worker.group == STARTUP:
+            self.panel.show_hint("The state database could not be opened; see the message.")
+
+    # --- services --------------------------------------------------------
+
+    async def _open(self) -> None:
+        if self.dflow is None:
+            self.dflow = await Dflow.open(self.settings, clock=self._clock, actor=self._actor)
+        await self._load_services()
+
+    async def _load_services(self) -> None:
+        assert self.dflow is not None
+        services = await self.dflow.inventory.list_services()
+        self.services = services
+        self.tree.show_services(services, keep=self.service.path if self.service else None)
+        if self.service is not None:
+            fresh = next((s for s in services if s.path == self.service.path), None)
+            self._select(fresh)
+
+    def action_reload(self) -> None:
+        if self.dflow is None:
+            return
+        self._work(self._load_services(), INVENTORY, "Reloading the services", exclusive=True)
+        self.refresh_backups()
+
+    @on(ServiceTree.ServiceHighlighted)
+    def _service_highlighted(self, event: ServiceTree.ServiceHighlighted) -> None:
+        self._select(event.service)
+
+    @on(ServiceTree.ServiceChosen)
+    def _service_chosen(self, event: ServiceTree.ServiceChosen) -> None:
+        self._select(event.service)
+        self.table.focus()
+
+    def _select(self, service: ServiceView | None) -> None:
+        same = (
+            service is not None and self.service is not None and service.path == self.service.path
+        )
+        self.service = service
+        self.panel.show_service(service)
+        if service is not None:
+            self._show_activity(service.path)
+        if not same:
+            self.refresh_backups()
+        self._sync_actions()
+
+    # --- the live backup list --------------------------------------------
+
+    def refresh_backups(self) -> None:
+        """Fetches the shown service's backups now; the next fetch is armed after it."""
+        self._stop_refresh_timer()
+        if self.dflow is None or self.service is None:
+            return
+        path = self.service.path
+        self._work(self._fetch_backups(path), REFRESH, f"Refreshing the backups of {path}", exclusive=True)
+
+    async def _fetch_backups(self, path: str) -> None:
+        assert self.dflow is not None
+        delay = self.settings.refresh_interval
+        try:
+            backups = await self.dflow.backups.list(path)
+        except Exception as error:  # keeps polling, without a notification every second
+            message = error_message(error)
+            if message != self._refresh_error:
+                self.notify(
+                    message, title="Could not refresh the backups", severity="error", markup=False
+                )
+            self._refresh_error = message
+            delay = max(5 * delay, 5.0)
+        else:
+            self._refresh_error = None
+            if self.service is not None and self.service.path == path:
+                self.panel.show_backups(backups)
+                self._sync_actions()
+        self._arm_refresh(delay)
+
+    def _polling(self) -> bool:
+        if self.service is None or not self.is_running:
+            return False
+        return self.query_one(TabbedContent).active == "backups"
+
+    def _arm_refresh(self, delay: float) -> None:
+        self._stop_refresh_timer()
+        if self._polling():
+            self._refresh_timer = self.set_timer(delay, self.refresh_backups, name="backups-refresh")
+
+    def _stop_refresh_timer(self) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "backups":
+            self.refresh_backups()
+        else:
+            self._stop_refresh_timer()
+
+    @on(DataTable.RowHighlighted, "#backup-table")
+    def _row_highlighted(self) -> None:
+        self._sync_actions()
+
+    @on(DataTable.RowSelected, "#backup-table")
+    def _row_selected(self) -> None:
+        self.action_show_backup()
+
+    # --- what can be done now --------------------------------------------
+
+    def _selected_backup(self) -> BackupView | None:
+        if self.service is None:
+            return None
+        try:
+            return self.table.selected_backup
+        except NoMatches:  # not composed yet
+            return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "create_backup":
+            return True if (self.dflow is not None and self.service is not None) else None
+        if action in ("restore", "delete", "show_backup"):
+            return True if (self.dflow is not None and self._selected_backup() is not None) else None
+        return True
+
+    def _sync_actions(self) -> None:
+        try:
+            panel = self.panel
+        except NoMatches:  # not composed yet
+            return
+        state = (
+            self.check_action("create_backup", ()) is True,
+            self.check_action("restore", ()) is True,
+        )
+        if state != self._action_state:  # the footer is redrawn only when something changed
+            self._action_state = state
+            panel.enable_actions(create=state[0], on_row=state[1])
+            self.refresh_bindings()
+
+    # --- progress of running jobs ----------------------------------------
+
+    def _progress(self, path: str, job: str):
+        def on_progress(progress: Progress) -> None:
+            self._set_activity(path, job, f"{job}: {progress.message}")
+
+        return on_progress
+
+    def _set_activity(self, path: str, job: str, message: str | None) -> None:
+        jobs = self._activity.setdefault(path, {})
+        if message is None:
+            jobs.pop(job, None)
+        else:
+            jobs[job] = message
+        if self.service is not None and self.service.path == path:
+            self._show_activity(path)
+
+    def _show_activity(self, path: str) -> None:
+        messages = list(self._activity.get(path, {}).values())
+        self.panel.show_activity(" · ".join(messages) if messages else None)
+
+    # --- create ----------------------------------------------------------
+
+    def action_create_backup(self) -> None:
+        if self.dflow is None or self.service is None:
+            return
+        service = self.service
+        self._work(self._backup_job(service), JOBS, f"Backup of {service.path}")
+
+    async def _backup_job(self, service: ServiceView) -> None:
+        assert self.dflow is not None
+        path = service.path
+        backup = await self.dflow.backups.create(path)
+        if self.service is not None and self.service.path == path:
+            # Shown at once, before the job even starts, with the cursor on it.
+            others = [b for b in self.table.backups if b.id != backup.id]
+            self.panel.show_backups([backup, *others])
+            self.table.select_backup(backup.id)
+            self._sync_actions()
+        job = f"Backup {backup.id}"
+        try:
+            result = await self.dflow.backups.run(backup.id, on_progress=self._progress(path, job))
+        finally:
+            self._set_activity(path, job, None)
+            self.refresh_backups()
+        if result.status == SUCCESS:
+            self.notify(
+                f"Backup {result.id} of {path} finished ({human_size(result.size_bytes)}).",
+                title="Backup done", markup=False,
+            )
+        else:
+            self.notify(
+                f"Backup {result.id} of {path} failed: {result.error}",
+                title="Backup failed", severity="error", markup=False, timeout=10,
+            )
+
+    # --- restore ---------------------------------------------------------
+
+    def action_restore(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.service is None:
+            return
+        if backup.status != SUCCESS:
+            self.notify(
+                f"Backup {backup.id} is {backup.status}: only a successful backup can be restored.",
+                severity="warning", markup=False,
+            )
+            return
+        if self._busy(backup):
+            return
+        screen = RestoreConfirmScreen(backup, server=self.service.server)
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._work(
+                    self._restore_job(backup, screen.safety_backup), JOBS,
+                    f"Restore of {backup.service_path}",
+                )
+
+        self.push_screen(screen, confirmed)
+
+    async def _restore_job(self, backup: BackupView, safety_backup: bool) -> None:
+        assert self.dflow is not None
+        path = backup.service_path
+        operation = await self.dflow.backups.queue_restore(backup.id)
+        self.refresh_backups()
+        job = f"Restore of backup {backup.id}"
+        try:
+            result = await self.dflow.backups.run_restore(
+                operation.id, safety_backup=safety_backup, on_progress=self._progress(path, job)
+            )
+        finally:
+            self._set_activity(path, job, None)
+            self.refresh_backups()
+        if result.status == OPERATION_SUCCEEDED:
+            self.notify(
+                f"{path} now holds the data of {backup_title(backup)}.",
+                title="Restore done", markup=False,
+            )
+        else:
+            self.notify(
+                f"Restore of backup {backup.id} into {path} failed: {result.error}",
+                title="Restore failed", severity="error", markup=False, timeout=10,
+            )
+
+    # --- delete ----------------------------------------------------------
+
+    def action_delete(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.service is None:
+            return
+        if backup.status == IN_PROGRESS:
+            self.notify(
+                f"Backup {backup.id} is still in progress; delete it when it has finished.",
+                severity="warning", markup=False,
+            )
+            return
+        if self._busy(backup):
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._work(self._delete_job(backup), JOBS, f"Delete of backup {backup.id}")
+
+        self.push_screen(DeleteConfirmScreen(backup, server=self.service.server), confirmed)
+
+    async def _delete_job(self, backup: BackupView) -> None:
+        assert self.dflow is not None
+        path = backup.service_path
+        operation = await self.dflow.backups.queue_delete(backup.id)
+        self.refresh_backups()
+        job = f"Delete of backup {backup.id}"
+        try:
+            result = await self.dflow.backups.run_delete(
+                operation.id, on_progress=self._progress(path, job)
+            )
+        finally:
+            self._set_activity(path, job, None)
+            self.refresh_backups()
+        if result.status == OPERATION_SUCCEEDED:
+            self.notify(
+                f"Deleted {backup_title(backup)} of {path}.", title="Backup deleted", markup=False
+            )
+        else:
+            self.notify(
+                f"Delete of backup {backup.id} failed: {result.error}",
+                title="Delete failed", severity="error", markup=False, timeout=10,
+            )
+
+    def _busy(self, backup: BackupView) -> bool:
+        """A restore or delete already runs on this row: say so instead of asking."""
+        if backup.operation_kind and backup.operation_status in ACTIVE_OPERATION:
+            label = RUNNING_LABEL.get(backup.operation_kind, backup.operation_kind)
+            self.notify(
+                f"Backup {backup.id} is {label} — wait for it to finish.",
+                severity="warning", markup=False,
+            )
+            return True
+        return False
+
+    # --- details ---------------------------------------------------------
+
+    def action_show_backup(self) -> None:
+        backup = self._selected_backup()
+        if backup is not None:
+            self.push_screen(BackupDetailScreen(backup))
+
+    # --- quitting --------------------------------------------------------
+
+    def _running_jobs(self) -> list[Worker]:
+        return [worker for worker in self.workers if worker.group == JOBS and not worker.is_finished]
+
+    async def action_quit(self) -> None:
+        running = self._running_jobs()
+        if not running:
+            self.exit()
+            return
+        names = ", ".join(worker.description for worker in running)
+        message = (
+            f"Still running: {names}.\nQuitting stops them now: a backup is marked failed, "
+            "and a restore stopped midway can leave the database half-restored. Quit anyway?"
+        )
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._work(self._stop_jobs_and_exit(), SHUTDOWN, "Stopping the running jobs", exclusive=True)
+
+        self.push_screen(ConfirmScreen("Quit", message, confirm_label="Quit"), confirmed)
+
+    async def _stop_jobs_and_exit(self) -> None:
+        running = self._running_jobs()
+        for worker in running:
+            worker.cancel()
+        try:
+            await asyncio.wait_for(self.workers.wait_for_complete(running), STOP_JOBS_TIMEOUT)
+        finally:
+            self.exit()
+
+
+def run_app(settings: Settings) -> None:
+    """Runs the TUI on this terminal until the user quits."""
+    DflowApp(settings).run()

@@ -1,0 +1,171 @@
+"""How service-layer views look on screen: plain functions, no widgets, no decisions.
+
+Everything user-derived is turned into `rich.text.Text`, never into a markup
+string, so a name or an error message with `[brackets]` is shown as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color
+
+from dflow_tui.core.models import BackupStatus, OperationStatus, Trigger
+from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
+from dflow_tui.core.views import BackupView, ServiceView, human_size
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+NO_VALUE = "—"
+
+IN_PROGRESS = BackupStatus.IN_PROGRESS.value
+SUCCESS = BackupStatus.SUCCESS.value
+FAILED = BackupStatus.FAILED.value
+ACTIVE_OPERATION = ACTIVE_OPERATION_STATUSES
+OPERATION_FAILED = OperationStatus.FAILED.value
+OPERATION_SUCCEEDED = OperationStatus.SUCCEEDED.value
+RUNNING_LABEL = {"restore": "restoring…", "delete": "deleting…"}
+DONE_LABEL = {"restore": "restored", "delete": "deleted"}
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Badge colours taken from the current theme, so light and dark both read well."""
+
+    success: str = "#4EBF71"
+    warning: str = "#FFA62B"
+    error: str = "#BA3C5B"
+    muted: str = "#888888"
+
+    @classmethod
+    def from_theme_variables(cls, variables: dict[str, str]) -> "Palette":
+        default = cls()
+        background = Color.parse(variables.get("background", "#000000"))
+
+        def solid(name: str, fallback: str) -> str:
+            # Theme colours may carry alpha; Rich styles need an opaque colour.
+            try:
+                return (background + Color.parse(variables.get(name, fallback))).hex
+            except Exception:
+                return fallback
+
+        return cls(
+            success=solid("success", default.success),
+            warning=solid("warning", default.warning),
+            error=solid("error", default.error),
+            muted=solid("foreground-muted", default.muted),
+        )
+
+
+def timestamp(value: datetime | None) -> str:
+    """UTC, to the second: `YYYY-MM-DD HH:MM:SS`."""
+    if value is None:
+        return NO_VALUE
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime(TIME_FORMAT)
+
+
+def trigger_text(backup: BackupView) -> str:
+    """`manual`, or the schedule tier of a scheduled backup."""
+    if backup.trigger == Trigger.SCHEDULED.value:
+        return backup.schedule_tier or "scheduled"
+    return backup.trigger
+
+
+def badge(label: str, background: str) -> Text:
+    color = Color.parse(background)
+    return Text(
+        f" {label} ",
+        style=Style(color=color.get_contrast_text(1.0).hex, bgcolor=color.hex, bold=True),
+        end="",
+    )
+
+
+def _status_colour(status: str, palette: Palette) -> str:
+    return {IN_PROGRESS: palette.warning, SUCCESS: palette.success, FAILED: palette.error}.get(
+        status, palette.muted
+    )
+
+
+def status_text(backup: BackupView, palette: Palette) -> Text:
+    """The status badge; a restore or delete running on the row replaces it."""
+    kind, state = backup.operation_kind, backup.operation_status
+    if kind and state in ACTIVE_OPERATION:
+        return badge(RUNNING_LABEL.get(kind, f"{kind}…"), palette.warning)
+    text = badge(backup.status, _status_colour(backup.status, palette))
+    if kind and state == OPERATION_FAILED:
+        text.append(f" {kind} failed", style=Style(color=palette.error, bold=True))
+    elif kind and state == OPERATION_SUCCEEDED:
+        text.append(f" {DONE_LABEL.get(kind, kind)}", style=Style(color=palette.muted))
+    return text
+
+
+# The backup table: (column key, heading). The key doubles as the DataTable column key.
+BACKUP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "ID"),
+    ("created", "Created (UTC)"),
+    ("storage", "Storage"),
+    ("trigger", "Trigger"),
+    ("status", "Status"),
+    ("size", "Size"),
+)
+
+
+def backup_values(backup: BackupView) -> dict[str, Any]:
+    """What each cell depends on: a cell is redrawn only when its value changes."""
+    return {
+        "id": backup.id,
+        "created": timestamp(backup.created_at),
+        "storage": backup.type,
+        "trigger": trigger_text(backup),
+        "status": (backup.status, backup.operation_kind, backup.operation_status),
+        "size": backup.size_bytes,
+    }
+
+
+def backup_cell(column: str, backup: BackupView, palette: Palette) -> Text:
+    if column == "id":
+        return Text(str(backup.id), justify="right")
+    if column == "created":
+        return Text(timestamp(backup.created_at))
+    if column == "storage":
+        return Text(backup.type)
+    if column == "trigger":
+        return Text(trigger_text(backup))
+    if column == "status":
+        return status_text(backup, palette)
+    if column == "size":
+        return Text(human_size(backup.size_bytes), justify="right")
+    raise KeyError(column)
+
+
+def service_label(service: ServiceView) -> Text:
+    """A service node of the tree: name, engine, and its server (or that it has none)."""
+    text = Text(service.name)
+    text.append(f" · {service.engine}", style="dim")
+    if service.server:
+        text.append(f" @ {service.server}", style="dim")
+    else:
+        text.append(" · no server", style="italic")
+    return text
+
+
+def service_summary(service: ServiceView) -> Text:
+    """The line above the backup table."""
+    text = Text()
+    text.append(service.path, style="bold")
+    text.append("\nengine ", style="dim")
+    text.append(service.engine)
+    text.append("   server ", style="dim")
+    text.append(service.server or "none (attach one to the environment or project)")
+    text.append("   destination ", style="dim")
+    text.append(service.destination)
+    return text
+
+
+def backup_title(backup: BackupView) -> str:
+    return f"the backup from {timestamp(backup.created_at)} UTC"

@@ -1,0 +1,115 @@
+"""Keyboard-driven confirmations for destructive actions (after posting's ConfirmationModal).
+
+`y` confirms, `n` or Escape cancels; the Cancel button has the focus at first, so
+an absent-minded Enter never destroys anything.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Static
+
+from dflow_tui.core.models import BackupType
+from dflow_tui.core.views import BackupView
+from dflow_tui.ui.format import backup_title
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Dismisses with True (confirmed) or False (cancelled)."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Confirm"),
+        Binding("n", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("left,right", "move_focus", "Move", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        message: str | Text,
+        *,
+        confirm_label: str = "Yes",
+        cancel_label: str = "Cancel",
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes="confirm-screen")
+        self.title_text = title
+        self.message = message if isinstance(message, Text) else Text(message)
+        self.confirm_label = confirm_label
+        self.cancel_label = cancel_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = self.title_text
+            yield Static(self.message, classes="dialog-message")
+            yield from self.compose_options()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.confirm_label} \\[y]", id="confirm", variant="error", compact=True)
+                yield Button(f"{self.cancel_label} \\[n]", id="cancel", variant="default", compact=True)
+        yield Footer()
+
+    def compose_options(self) -> ComposeResult:
+        """Extra controls between the message and the buttons."""
+        return iter(())
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_move_focus(self) -> None:
+        self.focus_next()
+
+
+class RestoreConfirmScreen(ConfirmScreen):
+    """Restore replaces the live database: say so, and offer a safety backup first."""
+
+    def __init__(self, backup: BackupView, server: str | None = None) -> None:
+        message = Text()
+        message.append("Replace the live database ")
+        message.append(backup.service_path, style="bold")
+        message.append(f" with {backup_title(backup)} (backup {backup.id})?\n")
+        message.append("Its current data is overwritten. This cannot be undone.", style="bold")
+        super().__init__("Restore backup", message, confirm_label="Restore", id="restore-confirm")
+        self.backup = backup
+        self.safety_backup = True
+
+    def compose_options(self) -> ComposeResult:
+        yield Checkbox(
+            "Take a safety backup of the live database first", value=True, id="safety-backup"
+        )
+
+    @on(Checkbox.Changed, "#safety-backup")
+    def _safety_changed(self, event: Checkbox.Changed) -> None:
+        self.safety_backup = event.value
+
+
+class DeleteConfirmScreen(ConfirmScreen):
+    def __init__(self, backup: BackupView, server: str | None = None) -> None:
+        message = Text()
+        message.append("Delete ")
+        message.append(backup_title(backup), style="bold")
+        message.append(f" (backup {backup.id}) of ")
+        message.append(backup.service_path, style="bold")
+        message.append("?\n")
+        if backup.type == BackupType.EXTERNAL.value:
+            message.append("Every version of its object is removed from the storage bucket.")
+        elif server:
+            message.append(f"Its dump file is removed from server {server}.")
+        else:
+            message.append("Its dump file is removed from the server.")
+        message.append(" This cannot be undone.", style="bold")
+        super().__init__("Delete backup", message, confirm_label="Delete", id="delete-confirm")
+        self.backup = backup

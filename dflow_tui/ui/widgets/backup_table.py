@@ -1,0 +1,123 @@
+"""The backup list of one service, refreshed in place by row key.
+
+A refresh never rebuilds the table: rows that went away are removed, changed
+cells are updated one by one, new rows are added, and the cursor stays on the
+backup it was on (dolphie's processlist does the same), so a live refresh every
+second does not steal the user's place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import DataTable
+
+from dflow_tui.core.views import BackupView
+from dflow_tui.ui.format import BACKUP_COLUMNS, Palette, backup_cell, backup_values
+
+
+class BackupTable(DataTable):
+    """Rows are keyed by backup id (as a string)."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(
+            id=id, classes=classes, cursor_type="row", zebra_stripes=True,
+            # The status badge keeps its own colours on the cursor row.
+            cursor_foreground_priority="renderable",
+        )
+        self._backups: dict[str, BackupView] = {}
+        self._values: dict[str, dict[str, Any]] = {}
+        self._order: list[str] = []
+        self.palette = Palette()
+
+    def on_mount(self) -> None:
+        for key, label in BACKUP_COLUMNS:
+            self.add_column(label, key=key)
+        self._take_palette()
+        self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    # --- reading ---------------------------------------------------------
+
+    @property
+    def backups(self) -> list[BackupView]:
+        """The backups shown, in screen order."""
+        return [self._backups[key] for key in self._order]
+
+    @property
+    def selected_backup(self) -> BackupView | None:
+        """The backup under the cursor, if any."""
+        key = self._cursor_key()
+        return self._backups.get(key) if key is not None else None
+
+    def backup(self, backup_id: int) -> BackupView | None:
+        return self._backups.get(str(backup_id))
+
+    def _cursor_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        row = min(max(self.cursor_row, 0), self.row_count - 1)
+        try:
+            return self.coordinate_to_cell_key((row, 0)).row_key.value
+        except Exception:
+            return None
+
+    # --- showing ---------------------------------------------------------
+
+    def show_backups(self, backups: list[BackupView]) -> None:
+        """Makes the table show exactly `backups`, in the order given (newest first)."""
+        cursor_key = self._cursor_key()
+        cursor_row = self.cursor_row
+        wanted = {str(backup.id): backup for backup in backups}
+        order = list(wanted)
+        with self.app.batch_update():
+            for key in [key for key in self._backups if key not in wanted]:
+                self.remove_row(key)
+                del self._backups[key]
+                del self._values[key]
+            for key, backup in wanted.items():
+                values = backup_values(backup)
+                if key in self._backups:
+                    old = self._values[key]
+                    for column, value in values.items():
+                        if old.get(column) != value:
+                            self.update_cell(
+                                key, column, backup_cell(column, backup, self.palette), update_width=True
+                            )
+                else:
+                    cells = [backup_cell(column, backup, self.palette) for column, _ in BACKUP_COLUMNS]
+                    self.add_row(*cells, key=key)
+                self._backups[key] = backup
+                self._values[key] = values
+            if [row.key.value for row in self.ordered_rows] != order:
+                self._sort_to({key: index for index, key in enumerate(order)})
+            self._order = order
+            self._restore_cursor(cursor_key, cursor_row)
+
+    def select_backup(self, backup_id: int) -> None:
+        """Puts the cursor on that backup's row (and scrolls to it)."""
+        key = str(backup_id)
+        if key in self._backups:
+            self.move_cursor(row=self.get_row_index(key))
+
+    def _sort_to(self, position: dict[str, int]) -> None:
+        # DataTable.sort's key sees cell values only; the ID cell holds the row key.
+        self.sort("id", key=lambda cell: position.get(cell.plain.strip(), len(position)))
+
+    def _restore_cursor(self, key: str | None, old_row: int) -> None:
+        if not self.row_count:
+            return
+        if key is not None and key in self._backups:
+            row = self.get_row_index(key)
+        else:
+            row = min(old_row, self.row_count - 1)
+        if row != self.cursor_row:
+            self.move_cursor(row=row, scroll=False)
+
+    def _take_palette(self) -> None:
+        self.palette = Palette.from_theme_variables(self.app.theme_variables)
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self._take_palette()
+        backups = self.backups
+        self._values = {key: {} for key in self._values}  # every cell differs now
+        self.show_backups(backups)

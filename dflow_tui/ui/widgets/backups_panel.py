@@ -1,0 +1,76 @@
+"""The Backups tab of one service: what it is, its actions, and its backup table.
+
+A view only: the buttons trigger the app's actions, and the app hands it data.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Static
+
+from dflow_tui.core.views import BackupView, ServiceView
+from dflow_tui.ui.format import service_summary
+from dflow_tui.ui.widgets.backup_table import BackupTable
+
+PICK_A_SERVICE = "Pick a database service on the left (↑/↓ to move, Enter to open it)."
+NO_BACKUPS = "No backups yet: press b to create one."
+
+
+class BackupsPanel(Vertical):
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.service: ServiceView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(PICK_A_SERVICE, id="pick-a-service")
+        yield Static(id="service-summary")
+        with Horizontal(id="backup-actions"):
+            yield self._button("Create backup", "app.create_backup", "create-backup", "primary")
+            yield self._button("Restore", "app.restore", "restore", "warning")
+            yield self._button("Delete", "app.delete", "delete", "error")
+            yield Static(id="activity")
+        yield BackupTable(id="backup-table")
+        yield Static(NO_BACKUPS, id="no-backups")
+
+    @staticmethod
+    def _button(label: str, action: str, id: str, variant: str) -> Button:
+        button = Button(label, id=id, variant=variant, action=action, compact=True)
+        button.can_focus = False  # the keys do the same; Tab stays between tree and table
+        return button
+
+    def on_mount(self) -> None:
+        self.show_service(None)
+
+    @property
+    def table(self) -> BackupTable:
+        return self.query_one(BackupTable)
+
+    def show_service(self, service: ServiceView | None) -> None:
+        changed = service is None or self.service is None or service.path != self.service.path
+        self.service = service
+        self.set_class(service is None, "-no-service")
+        if service is not None:
+            self.query_one("#service-summary", Static).update(service_summary(service))
+        if changed:
+            self.show_backups([])
+            self.set_class(False, "-no-backups")  # unknown until the first fetch
+            self.show_activity(None)
+
+    def show_backups(self, backups: list[BackupView]) -> None:
+        self.table.show_backups(backups)
+        self.set_class(self.service is not None and not backups, "-no-backups")
+
+    def show_hint(self, hint: str) -> None:
+        """Replaces the "pick a service" line (shown while no service is)."""
+        self.query_one("#pick-a-service", Static).update(Text(hint))
+
+    def enable_actions(self, *, create: bool, on_row: bool) -> None:
+        self.query_one("#create-backup", Button).disabled = not create
+        self.query_one("#restore", Button).disabled = not on_row
+        self.query_one("#delete", Button).disabled = not on_row
+
+    def show_activity(self, message: str | None) -> None:
+        activity = self.query_one("#activity", Static)
+        activity.update(Text(message or "", no_wrap=True, overflow="ellipsis"))
