@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import signal
 import sys
 from dataclasses import asdict
 from typing import Any, Awaitable, Callable
@@ -13,6 +14,7 @@ import click
 
 from dflow_tui.core.errors import DflowError, HostKeyUnknown
 from dflow_tui.core.models import BackupStatus, OperationStatus
+from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
@@ -314,6 +316,94 @@ def destination() -> None:
 async def destination_set(app: Dflow, path, where, provider):
     await app.destinations.set(path, where, provider)
     click.echo(f"{path}: next backups go to {where}" + (f" ({provider})" if provider else ""))
+
+
+# --- schedules and the worker ---------------------------------------------------
+
+
+@main.group()
+def schedule() -> None:
+    """Scheduled backups: hourly, daily, weekly, monthly tiers with retention."""
+
+
+@schedule.command("set")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.option("--tier", "tiers", multiple=True, type=click.Choice([t.value for t in ORDER]),
+              help="Repeat for several tiers.")
+@click.option("--off", is_flag=True, help="Turn the schedule off.")
+@with_app
+async def schedule_set(app: Dflow, path, tiers, off):
+    if off == bool(tiers):
+        raise DflowError("Give one or more --tier, or --off")
+    report = await app.schedules.set(path, [] if off else tiers)
+    view = await app.schedules.show(path)
+    click.echo(f"{path}: {view.active_text}")
+    for backup in report.queued:
+        click.echo(f"Queued {backup.schedule_tier} backup {backup.id}; it runs in "
+                   "`dflow-tui worker` or the open app")
+    if path_refusal := report.refused.get((await app.inventory.get_service(path)).id):
+        raise DflowError(f"Nothing queued: {path_refusal}")
+
+
+@schedule.command("show")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def schedule_show(app: Dflow, path, as_json):
+    view = await app.schedules.show(path)
+    if as_json:
+        return print_json(view.to_json())
+    click.echo(view.active_text)
+    print_table(
+        ["TIER", "ON", "RETENTION", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)"],
+        [[t.label, "yes" if t.enabled else "no", t.retention, _when(t.last_success), _when(t.next_due)]
+         for t in view.tiers],
+    )
+    if view.failures:
+        click.echo(f"{view.failures} failure(s) in a row; next try after {_when(view.retry_after)}: {view.error}")
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="One scheduler pass and the jobs it queued, then exit.")
+@click.option("--interval", type=float, help="Seconds between scheduler passes (default 600).")
+@click.option("--concurrency", type=int, help="Jobs run at once (default 2).")
+@click.pass_context
+def worker(ctx: click.Context, once, interval, concurrency):
+    """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
+    from dflow_tui.worker_logging import configure_logging
+
+    configure_logging()
+    settings = _settings(ctx)
+    if interval:
+        settings.scheduler_interval = interval
+    if concurrency:
+        settings.worker_concurrency = concurrency
+
+    async def main_loop():
+        app = await Dflow.open(settings)
+        try:
+            loop_worker = app.worker()
+            if once:
+                report = await loop_worker.once()
+                click.echo(f"Pass done: {len(report.queued)} queued, {len(report.cleaned)} stale cleaned",
+                           err=True)
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await loop_worker.serve(stop)
+        finally:
+            await app.close()
+
+    try:
+        asyncio.run(main_loop())
+    except DflowError as error:
+        raise click.ClickException(str(error)) from None
 
 
 # --- backups ---------------------------------------------------------------------

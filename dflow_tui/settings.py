@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
@@ -42,3 +43,8 @@ class Settings:
     command_timeout: float = 6 * 3600.0
     refresh_interval: float = 1.0
     s3_max_attempts: int = 6
+    heartbeat_interval: float = 30.0
+    heartbeat_timeout: timedelta = timedelta(minutes=5)
+    scheduler_interval: float = 600.0
+    worker_concurrency: int = 2
+    shutdown_grace: float = 60.0

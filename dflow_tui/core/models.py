@@ -134,7 +134,40 @@ class Service(SQLModel, table=True):
     engine: str = Engine.POSTGRES.value
     destination: str = BackupType.INTERNAL.value
     provider_id: Optional[int] = Field(default=None, foreign_key="storage_providers.id")
+    schedule_failures: int = 0
+    schedule_error: Optional[str] = None
+    retry_after: Optional[datetime] = _time()
     created_at: Optional[datetime] = _time()
+
+
+class ScheduleTier(SQLModel, table=True):
+    """One enabled tier of one service; none at all means the schedule is off."""
+
+    __tablename__ = "schedule_tiers"
+    __table_args__ = (UniqueConstraint("service_id", "tier"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="services.id", index=True)
+    tier: str
+
+
+class WorkerRecord(SQLModel, table=True):
+    """A process that runs jobs (a `dflow-tui worker`, or an open TUI)."""
+
+    __tablename__ = "workers"
+    id: str = Field(primary_key=True)
+    kind: str = "worker"
+    started_at: Optional[datetime] = _time()
+    heartbeat_at: Optional[datetime] = _time()
+    stopped_at: Optional[datetime] = _time()
+
+
+class SchedulerLock(SQLModel, table=True):
+    """One row: who runs the scheduler pass now. Only one pass at a time, across hosts."""
+
+    __tablename__ = "scheduler_lock"
+    id: int = Field(default=1, primary_key=True)
+    holder: Optional[str] = None
+    expires_at: Optional[datetime] = _time()
 
 
 _ONE_IN_PROGRESS = text("status = 'in-progress'")

@@ -138,3 +138,8 @@ def dump_in_backup_dir(backup_dir: str, file_path: str) -> str:
             f"backup directory {backup_dir!r}"
         )
     return file_name
+
+
+def restore_temp_path(backup_dir: str, service: str, created_at: datetime) -> str:
+    """Where an external restore streams its object on the server (removed afterwards)."""
+    return join_remote(backup_dir, dump_file_name(service, created_at)) + PARTIAL_SUFFIX

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from dflow_tui.core.errors import Conflict, NoServer, NotAllowed
 from dflow_tui.core.models import (
     Backup,
@@ -13,6 +15,7 @@ from dflow_tui.core.models import (
     ProviderStatus,
     StorageProvider,
 )
+from dflow_tui.core.tiers import RULES, Tier, sort_tiers
 
 ACTIVE_OPERATION_STATUSES = (OperationStatus.QUEUED.value, OperationStatus.RUNNING.value)
 
@@ -73,3 +76,54 @@ def check_provider_usable(provider: StorageProvider | None, service_path: str) -
             f"Storage provider {provider.name!r} is not verified ({provider.status_reason}); "
             f"run `dflow-tui storage verify {provider.name}`"
         )
+
+
+# --- scheduling -----------------------------------------------------------------
+
+RETRY_BASE = timedelta(minutes=10)
+MAX_RUNTIME = timedelta(hours=2)
+
+
+def due_tiers(enabled, last_success: dict, now: datetime) -> list[Tier]:
+    """A tier is due when it never succeeded, or its last success is at least one interval old."""
+    due = []
+    for tier in sort_tiers(enabled):
+        last = last_success.get(tier)
+        if last is None or now - last >= RULES[tier].interval:
+            due.append(tier)
+    return due
+
+
+def tier_to_queue(enabled, last_success: dict, now: datetime) -> Tier | None:
+    """At most one tier per service per pass: the rarest due one first."""
+    due = due_tiers(enabled, last_success, now)
+    return due[-1] if due else None
+
+
+def retry_delay(failures: int, tiers) -> timedelta:
+    """Backoff after consecutive failures: 10 min, 20, 40, … capped at the shortest enabled interval."""
+    cap = min((RULES[t].interval for t in sort_tiers(tiers)), default=RULES[Tier.DAILY].interval)
+    return min(RETRY_BASE * (2 ** max(failures - 1, 0)), cap)
+
+
+def to_prune(successes_newest_first: list, tier: Tier) -> list:
+    """Older successful backups of one tier beyond what the tier keeps."""
+    return successes_newest_first[RULES[tier].keep:]
+
+
+def stale_reason(
+    *, now: datetime, created_at: datetime, started_at: datetime | None,
+    heartbeat_at: datetime | None, worker_id: str | None, heartbeat_timeout: timedelta,
+) -> str | None:
+    """Why an unfinished job is considered dead, or None while it is alive."""
+    if worker_id is None:
+        if now - created_at > MAX_RUNTIME:
+            return ("Never started: no worker picked it up within 2 hours "
+                    "(is `dflow-tui worker` or the app running?)")
+        return None
+    if now - (started_at or created_at) > MAX_RUNTIME:
+        return "Still running after 2 hours: marked failed by stale job cleanup"
+    if heartbeat_at is not None and now - heartbeat_at > heartbeat_timeout:
+        return (f"Worker {worker_id} stopped sending heartbeats (killed or crashed?): "
+                "marked failed by stale job cleanup")
+    return None

@@ -123,3 +123,45 @@ class ProviderView:
         if data["verified_at"] is not None:
             data["verified_at"] = data["verified_at"].isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class TierStatus:
+    tier: str
+    label: str
+    retention: str
+    enabled: bool
+    last_success: datetime | None
+    next_due: datetime | None
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    service_path: str
+    tiers: list[TierStatus]
+    active_text: str
+    failures: int
+    retry_after: datetime | None
+    error: str | None
+
+    @property
+    def enabled(self) -> list[str]:
+        return [t.tier for t in self.tiers if t.enabled]
+
+    def to_json(self) -> dict:
+        def iso(value):
+            return value.isoformat() if value else None
+
+        return {
+            "service": self.service_path,
+            "tiers": self.enabled,
+            "active": self.active_text,
+            "failures": self.failures,
+            "retry_after": iso(self.retry_after),
+            "error": self.error,
+            "detail": [
+                {"tier": t.tier, "enabled": t.enabled, "retention": t.retention,
+                 "last_success": iso(t.last_success), "next_due": iso(t.next_due)}
+                for t in self.tiers
+            ],
+        }

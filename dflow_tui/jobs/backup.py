@@ -28,7 +28,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         service = await records.load(ctx.db, Service, backup.service_id)
         server = await records.load(ctx.db, Server, backup.server_id)
         flow = internal_backup if backup.type == BackupType.INTERNAL.value else external_backup
-        async with heartbeat(beat):
+        async with heartbeat(beat, ctx.settings.heartbeat_interval):
             values = await flow(ctx, backup, service, server, job, on_progress)
     except BaseException as error:
         finished = await records.update(

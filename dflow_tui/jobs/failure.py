@@ -23,6 +23,8 @@ def failure_text(error: BaseException) -> str:
 
 def command_failure(what: str, stderr: str, exit_status: int) -> str:
     """The last meaningful lines of a failed command's stderr."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # Dokku marks its errors with a leading " !     "; the reader needs only the words.
+    lines = [line.strip().lstrip("!").strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line]
     detail = " / ".join(lines[-3:]) if lines else f"exit status {exit_status}"
     return f"{what} failed: {detail}"

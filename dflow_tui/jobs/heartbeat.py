@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 from typing import Awaitable, Callable
 
-HEARTBEAT_INTERVAL = 30.0
-
 
 @contextlib.asynccontextmanager
-async def heartbeat(beat: Callable[[], Awaitable[None]], interval: float = HEARTBEAT_INTERVAL):
+async def heartbeat(beat: Callable[[], Awaitable[None]], interval: float):
     async def loop() -> None:
         while True:
             await asyncio.sleep(interval)

@@ -30,7 +30,7 @@ async def run_operation(
         await records.update(ctx.db, Operation, operation_id, heartbeat_at=ctx.clock.now())
 
     try:
-        async with heartbeat(beat):
+        async with heartbeat(beat, ctx.settings.heartbeat_interval):
             await body(operation)
     except BaseException as error:
         finished = await records.update(

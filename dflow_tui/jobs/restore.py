@@ -12,7 +12,7 @@ import contextlib
 
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.models import Backup, BackupType, Operation, Server, Service
-from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_file_name, dump_in_backup_dir, join_remote
+from dflow_tui.core.naming import dump_in_backup_dir, join_remote, restore_temp_path
 from dflow_tui.jobs import records
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
@@ -38,7 +38,7 @@ async def run_restore(ctx: JobContext, operation_id: int, on_progress: ProgressC
                     raise RemoteError(f"Dump {path} is missing on server {server.name}")
                 await _check_and_import(ctx, transport, backup, service, path, job, on_progress)
                 return
-            temp = join_remote(server.backup_dir, dump_file_name(service.name, backup.created_at)) + PARTIAL_SUFFIX
+            temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
             try:
                 await must_run(transport, files.ensure_dir(server.backup_dir), "Creating the backup directory")
                 await _download_to_server(ctx, transport, backup, temp, job, on_progress)

@@ -6,9 +6,11 @@ import getpass
 
 from dflow_tui.core.clock import Clock, SystemClock
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.worker import Worker
 from dflow_tui.service.backups import Backups
 from dflow_tui.service.destination import Destinations
 from dflow_tui.service.inventory import Inventory
+from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
 from dflow_tui.settings import Settings
 from dflow_tui.store.db import Database, open_database
@@ -29,6 +31,13 @@ class Dflow:
         self.backups = Backups(self.ctx, actor)
         self.storage = StorageProviders(self.ctx)
         self.destinations = Destinations(self.ctx)
+        self.schedules = Schedules(self.ctx)
+
+    def worker(self, kind: str = "worker") -> Worker:
+        """The loop that runs scheduler passes and queued jobs (see jobs.worker)."""
+        worker = Worker(self.ctx, kind=kind)
+        self.schedules.on_saved = worker.wake
+        return worker
 
     @classmethod
     async def open(

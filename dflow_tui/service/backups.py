@@ -14,29 +14,24 @@ from dflow_tui.core.errors import Conflict, NotFound
 from dflow_tui.core.models import (
     Backup,
     BackupStatus,
-    BackupType,
     Environment,
     Operation,
     OperationKind,
     OperationStatus,
     Project,
-    Server,
     Service,
-    StorageProvider,
     Trigger,
 )
-from dflow_tui.core.naming import dump_file_name, join_remote, object_key
 from dflow_tui.core.policy import (
     ACTIVE_OPERATION_STATUSES,
     check_deletable,
-    check_provider_usable,
     check_restorable,
-    server_for_new_backup,
 )
 from dflow_tui.core.views import BackupView, OperationView
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.delete import run_delete
+from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.restore import run_restore
 from dflow_tui.service import lookup
 
@@ -79,30 +74,9 @@ class Backups:
         a refused request leaves no row behind."""
         async with self.db.session() as session:
             rows = await lookup.service_by_path(session, path)
-            server_id = server_for_new_backup(path, rows.environment, rows.project)
-            server = await session.get(Server, server_id)
-            now = self.ctx.clock.now()
-            backup = Backup(
-                service_id=rows.service.id, type=rows.service.destination,
-                status=BackupStatus.IN_PROGRESS.value, trigger=trigger.value,
-                schedule_tier=tier, server_id=server_id,
-                requested_by=self.actor, worker_id=self.ctx.worker_id,
-                created_at=now, heartbeat_at=now,
-            )
-            if rows.service.destination == BackupType.EXTERNAL.value:
-                provider = await session.get(StorageProvider, rows.service.provider_id)
-                check_provider_usable(provider, path)
-                backup.provider_id = provider.id
-                backup.bucket = provider.bucket
-                backup.object_key = object_key(provider.prefix, rows.service.name, now)
-            else:
-                backup.file_path = join_remote(server.backup_dir, dump_file_name(rows.service.name, now))
-            session.add(backup)
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise Conflict(f"A backup of {path} is already in progress") from None
-            await session.refresh(backup)
+        backup = await record_backup(
+            self.ctx, rows.service.id, trigger=trigger, tier=tier, actor=self.actor, claimed=True
+        )
         return backup_view(backup, path, None)
 
     async def run(self, backup_id: int, on_progress: ProgressCallback | None = None) -> BackupView:

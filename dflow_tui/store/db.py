@@ -38,6 +38,8 @@ def _prepare_sqlite_file(url: str) -> None:
 
 def _sqlite_pragmas(foreign_keys: bool):
     def apply(dbapi_connection, _record) -> None:
+        # We issue BEGIN ourselves (below), so the driver must not.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -51,7 +53,15 @@ def _engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
     engine = create_async_engine(url)
     if make_url(url).get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
+
+
+def _begin_immediate(connection) -> None:
+    """Several processes share one SQLite file. A transaction that reads, then writes,
+    would fail at once (SQLITE_BUSY) if another process wrote in between; taking the
+    write lock at BEGIN makes it wait its turn (busy_timeout) instead."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

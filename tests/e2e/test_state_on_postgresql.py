@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from alembic.script import ScriptDirectory
+
+from dflow_tui.store.db import alembic_config
+
 
 def test_backup_cycle_with_state_on_postgresql(cli, sshd, postgres, postgres_db, backup_dir):
     state = f"state_{uuid.uuid4().hex[:8]}"
@@ -25,6 +29,7 @@ def test_backup_cycle_with_state_on_postgresql(cli, sshd, postgres, postgres_db,
 
         assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
         assert cli.json("backup", "list", path) == []
-        assert postgres.psql("SELECT version_num FROM alembic_version", db=state) == "0002"
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert postgres.psql("SELECT version_num FROM alembic_version", db=state) == head
     finally:
         postgres.drop_database(state)

@@ -1,0 +1,107 @@
+"""Stale job cleanup: a job whose worker died is marked failed, and what it left is removed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from dflow_tui.core.models import (
+    Backup,
+    BackupStatus,
+    BackupType,
+    Operation,
+    OperationKind,
+    OperationStatus,
+    Server,
+    Service,
+    Trigger,
+)
+from dflow_tui.core.naming import PARTIAL_SUFFIX, restore_temp_path
+from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES, stale_reason
+from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
+from dflow_tui.remote import files
+
+log = logging.getLogger("dflow_tui.stale")
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    kind: str  # "backup" or the operation kind
+    id: int
+    reason: str
+
+
+def _reason(ctx: JobContext, row) -> str | None:
+    return stale_reason(
+        now=ctx.clock.now(), created_at=row.created_at, started_at=row.started_at,
+        heartbeat_at=row.heartbeat_at, worker_id=row.worker_id,
+        heartbeat_timeout=ctx.settings.heartbeat_timeout,
+    )
+
+
+async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
+    cleaned: list[Cleaned] = []
+    async with ctx.db.session() as session:
+        backups = (await session.exec(
+            select(Backup).where(Backup.status == BackupStatus.IN_PROGRESS.value)
+        )).all()
+        operations = (await session.exec(
+            select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES))
+        )).all()
+    for backup in backups:
+        reason = _reason(ctx, backup)
+        if reason and await _mark_failed(ctx, Backup, backup, BackupStatus.FAILED.value, reason):
+            cleaned.append(Cleaned("backup", backup.id, reason))
+            if backup.trigger == Trigger.SCHEDULED.value:
+                await record_schedule_outcome(ctx, backup.service_id, reason)
+            if backup.worker_id is not None and backup.type == BackupType.INTERNAL.value:
+                await _remove_leftover(ctx, backup.server_id, backup.file_path + PARTIAL_SUFFIX)
+    for operation in operations:
+        reason = _reason(ctx, operation)
+        if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED.value, reason):
+            cleaned.append(Cleaned(operation.kind, operation.id, reason))
+            if operation.kind == OperationKind.RESTORE.value:
+                await _remove_restore_temp(ctx, operation.backup_id)
+    for item in cleaned:
+        log.warning("%s %s marked failed: %s", item.kind, item.id, item.reason)
+    return cleaned
+
+
+async def _mark_failed(ctx: JobContext, model, row, status: str, reason: str) -> bool:
+    """Only if nobody finished or refreshed it meanwhile (same heartbeat as we read)."""
+    async with ctx.db.session() as session:
+        result = await session.exec(
+            update(model)
+            .where(model.id == row.id, model.status == row.status,
+                   (model.heartbeat_at == row.heartbeat_at) if row.heartbeat_at is not None
+                   else col(model.heartbeat_at).is_(None))
+            .values(status=status, error=reason, finished_at=ctx.clock.now())
+        )
+        await session.commit()
+        return result.rowcount == 1
+
+
+async def _remove_leftover(ctx: JobContext, server_id: int, path: str | None) -> None:
+    if not path:
+        return
+    async with ctx.db.session() as session:
+        server = await session.get(Server, server_id)
+    try:
+        async with ctx.connect(server) as transport:
+            await transport.run(files.remove_partial(path), timeout=60)
+    except Exception as error:  # the server may be down too; the next doctor run will see it
+        log.warning("could not remove %s on %s: %s", path, server.name, error)
+
+
+async def _remove_restore_temp(ctx: JobContext, backup_id: int) -> None:
+    async with ctx.db.session() as session:
+        backup = await session.get(Backup, backup_id)
+        service = await session.get(Service, backup.service_id)
+        server = await session.get(Server, backup.server_id)
+    if backup.type != BackupType.EXTERNAL.value:
+        return
+    await _remove_leftover(ctx, server.id, restore_temp_path(server.backup_dir, service.name, backup.created_at))

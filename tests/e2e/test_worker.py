@@ -1,0 +1,130 @@
+"""The headless worker against real sshd + PostgreSQL, run as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from dflow_tui.core.clock import FixedClock
+from dflow_tui.core.models import Backup
+from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+
+
+def _worker(cli, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dflow_tui", "worker", *args],
+        env={**os.environ, **cli.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+async def _open(cli, clock=None) -> Dflow:
+    settings = Settings(db_url=cli.env["DFLOW_TUI_DB"], known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"]))
+    return await Dflow.open(settings, clock=clock)
+
+
+async def _age_into_daily_backups(cli, ids: list[int]) -> None:
+    """Make real backups look like daily scheduled ones from the previous days."""
+    app = await _open(cli)
+    now = app.clock.now()
+    async with app.db.session() as session:
+        for age, backup_id in enumerate(reversed(ids), start=1):
+            row = await session.get(Backup, backup_id)
+            row.trigger, row.schedule_tier = "scheduled", "daily"
+            row.created_at = now - timedelta(days=age, minutes=5)
+            session.add(row)
+        await session.commit()
+    await app.close()
+
+
+def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, postgres_db, backup_dir):
+    postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
+    ids = [int(cli("backup", "create", service_path).stdout) for _ in range(7)]
+    asyncio.run(_age_into_daily_backups(cli, ids))
+    oldest = cli.json("backup", "list", service_path)[-1]
+    saved = cli("schedule", "set", service_path, "--tier", "daily")  # queued, not run: no worker yet
+    assert "Queued daily backup" in saved.stdout
+    assert cli.json("backup", "list", service_path)[0]["status"] == "in-progress"
+
+    worker = _worker(cli, "--once")
+    _out, err = worker.communicate(timeout=120)
+
+    assert worker.returncode == 0, err
+    assert "success" in err
+    rows = cli.json("backup", "list", service_path)
+    assert len(rows) == 7
+    assert [r["schedule_tier"] for r in rows] == ["daily"] * 7
+    assert rows[0]["status"] == "success" and rows[0]["requested_by"] == "scheduler"
+    assert oldest["id"] not in [r["id"] for r in rows]
+    on_disk = sorted(p.name for p in backup_dir.glob("*.dump"))
+    assert len(on_disk) == 7
+    assert Path(oldest["location"]).name not in on_disk
+
+
+def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
+    cli, service_path, postgres, postgres_db, backup_dir
+):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    # A session holding an exclusive lock makes pg_dump wait: the export is mid-way, for real.
+    locker = subprocess.Popen(
+        [str(postgres.bindir / "psql"), "-X", "-q", "-h", postgres.host, "-p", str(postgres.port),
+         "-U", postgres.user, "-d", postgres_db],
+        stdin=subprocess.PIPE, text=True,
+    )
+    locker.stdin.write("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;\n")
+    locker.stdin.flush()
+    try:
+        cli("schedule", "set", service_path, "--tier", "hourly")
+        worker = _worker(cli, "--once")
+        deadline = time.monotonic() + 60
+        while not list(backup_dir.glob("*.partial")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(backup_dir.glob("*.partial")), "the export never started"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.close()
+        locker.wait(timeout=30)
+
+    [row] = cli.json("backup", "list", service_path)
+    assert row["status"] == "in-progress"  # nobody has noticed yet
+
+    async def later_pass():
+        app = await _open(cli)
+        app.ctx.clock = FixedClock(app.clock.now() + timedelta(minutes=6))
+        try:
+            return await run_pass(app.ctx)
+        finally:
+            await app.close()
+
+    report = asyncio.run(later_pass())
+
+    assert [c.id for c in report.cleaned] == [row["id"]]
+    [row] = cli.json("backup", "list", service_path)
+    assert row["status"] == "failed"
+    assert "stopped sending heartbeats" in row["error"]
+    assert list(backup_dir.iterdir()) == []
+
+
+def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgres_db, backup_dir):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    cli("schedule", "set", service_path, "--tier", "hourly")
+    worker = _worker(cli, "--interval", "3600")
+    deadline = time.monotonic() + 60
+    while not list(backup_dir.glob("*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    _out, err = worker.communicate(timeout=90)
+
+    assert worker.returncode == 0, err
+    [row] = cli.json("backup", "list", service_path)
+    assert row["status"] in ("success", "failed")  # never left in progress
+    assert row["status"] == "success", row["error"]

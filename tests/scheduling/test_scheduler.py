@@ -1,0 +1,158 @@
+"""Scheduled backups with a moved clock, on the demo sandbox (local server, real files)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dflow_tui.core.models import Backup
+from dflow_tui.jobs import records
+from dflow_tui.jobs.runner import drain
+from dflow_tui.jobs.scheduler import run_pass
+
+
+async def _tiers_of(app, service, status="success"):
+    return sorted(
+        (b.schedule_tier or "manual")
+        for b in await app.backups.list(service)
+        if b.status == status
+    )
+
+
+async def test_daily_and_weekly_queue_one_now_and_the_other_next_pass(app, service, clock):
+    report = await app.schedules.set(service, ["daily", "weekly"])  # saving runs a pass at once
+
+    assert [(b.trigger, b.schedule_tier) for b in report.queued] == [("scheduled", "weekly")]
+    assert (await run_pass(app.ctx)).queued == []  # one in progress: nothing more for this service
+    assert await drain(app.ctx) == 1
+
+    clock.advance(timedelta(minutes=10))  # the next pass
+    second = await run_pass(app.ctx)
+    assert [b.schedule_tier for b in second.queued] == ["daily"]
+    await drain(app.ctx)
+    assert await _tiers_of(app, service) == ["daily", "weekly"]
+
+    clock.advance(timedelta(hours=23, minutes=59))
+    assert (await run_pass(app.ctx)).queued == []  # not before its interval
+    clock.advance(timedelta(minutes=1))
+    assert [b.schedule_tier for b in (await run_pass(app.ctx)).queued] == ["daily"]
+
+
+async def test_schedule_off_queues_nothing(app, service):
+    await app.schedules.set(service, ["hourly"])
+    await drain(app.ctx)
+    report = await app.schedules.set(service, [])
+    assert report.queued == []
+    assert (await app.schedules.show(service)).active_text == "Active schedules: none"
+
+
+async def test_active_schedules_line(app, service):
+    await app.schedules.set(service, ["weekly", "daily"])
+    view = await app.schedules.show(service)
+    assert view.active_text == "Active schedules: Daily, Weekly"
+    daily = next(t for t in view.tiers if t.tier == "daily")
+    assert daily.retention == "kept for 7 days"
+
+
+async def test_retention_keeps_seven_dailies_and_touches_nothing_else(app, service, clock, sandbox):
+    await app.schedules.set(service, ["hourly", "weekly"])
+    await drain(app.ctx)
+    await run_pass(app.ctx)
+    await drain(app.ctx)
+    manual = await app.backups.create_and_run(service)
+    assert await _tiers_of(app, service) == ["hourly", "manual", "weekly"]
+
+    await app.schedules.set(service, ["daily"])
+    await drain(app.ctx)
+    for _ in range(8):
+        clock.advance(timedelta(days=1, minutes=10))
+        await run_pass(app.ctx)
+        await drain(app.ctx)
+
+    everything = await app.backups.list(service, include_deleted=True)
+    daily = [b for b in everything if b.schedule_tier == "daily"]
+    assert len(daily) == 9
+    kept = await app.backups.list(service)
+    kept_daily = [b for b in kept if b.schedule_tier == "daily"]
+    assert len(kept_daily) == 7
+    oldest_two = sorted(daily, key=lambda b: b.created_at)[:2]
+    assert {b.id for b in oldest_two}.isdisjoint({b.id for b in kept})
+    on_disk = {p.name for p in (sandbox / "backups").glob("*.dump")}
+    for gone in oldest_two:
+        assert gone.location.rsplit("/", 1)[1] not in on_disk
+    for other in [b for b in kept if b.schedule_tier in ("hourly", "weekly")] + [manual]:
+        assert other.id in {b.id for b in kept}
+        assert other.location.rsplit("/", 1)[1] in on_disk
+    assert len(on_disk) == 7 + 3
+
+
+async def test_a_failing_service_backs_off(app, service, clock, sandbox):
+    (sandbox / "databases" / "shop-db.sqlite").rename(sandbox / "databases" / "away")
+    await app.schedules.set(service, ["hourly"])
+    await drain(app.ctx)
+    view = await app.schedules.show(service)
+    assert view.failures == 1 and "does not exist" in view.error
+    assert view.retry_after == clock.now() + timedelta(minutes=10)
+
+    clock.advance(timedelta(minutes=5))
+    assert (await run_pass(app.ctx)).queued == []  # not hammered every pass
+    clock.advance(timedelta(minutes=5))
+    assert len((await run_pass(app.ctx)).queued) == 1
+    await drain(app.ctx)
+    view = await app.schedules.show(service)
+    assert view.failures == 2 and view.retry_after == clock.now() + timedelta(minutes=20)
+
+    (sandbox / "databases" / "away").rename(sandbox / "databases" / "shop-db.sqlite")
+    clock.advance(timedelta(minutes=20))
+    await run_pass(app.ctx)
+    await drain(app.ctx)
+    view = await app.schedules.show(service)
+    assert view.failures == 0 and view.error is None
+
+
+async def test_backoff_is_capped_at_the_tier_interval(app, service, clock, sandbox):
+    (sandbox / "databases" / "shop-db.sqlite").unlink()
+    await app.schedules.set(service, ["hourly"])
+    for _ in range(6):
+        await drain(app.ctx)
+        view = await app.schedules.show(service)
+        clock.set(view.retry_after)
+        await run_pass(app.ctx)
+    view = await app.schedules.show(service)
+    assert view.retry_after - clock.now() <= timedelta(hours=1)
+
+
+async def test_stale_job_is_failed_and_its_partial_removed(app, service, clock, sandbox):
+    queued = await app.backups.create(service)  # claimed by this process, never run: it "died"
+    partial = sandbox / "backups" / (queued.location.rsplit("/", 1)[1] + ".partial")
+    partial.parent.mkdir(exist_ok=True)
+    partial.write_bytes(b"half a dump")
+
+    clock.advance(timedelta(minutes=4))
+    assert (await run_pass(app.ctx)).cleaned == []
+    clock.advance(timedelta(minutes=2))
+    report = await run_pass(app.ctx)
+
+    assert [c.id for c in report.cleaned] == [queued.id]
+    failed = await app.backups.get(queued.id)
+    assert failed.status == "failed" and "stopped sending heartbeats" in failed.error
+    assert not partial.exists()
+    async with app.db.session() as session:
+        assert (await session.get(Backup, queued.id)).finished_at == clock.now()
+
+
+async def test_job_running_over_two_hours_is_failed(app, service, clock):
+    queued = await app.backups.create(service)
+    for _ in range(25):  # heartbeats keep coming, but it has run too long
+        clock.advance(timedelta(minutes=5))
+        await records.update(app.db, Backup, queued.id, heartbeat_at=clock.now())
+    await run_pass(app.ctx)
+    failed = await app.backups.get(queued.id)
+    assert failed.status == "failed" and "2 hours" in failed.error
+
+
+async def test_unclaimed_queue_entry_is_failed_after_two_hours(app, service, clock):
+    report = await app.schedules.set(service, ["daily"])
+    clock.advance(timedelta(hours=2, minutes=1))
+    await run_pass(app.ctx)
+    failed = await app.backups.get(report.queued[0].id)
+    assert failed.status == "failed" and "no worker picked it up" in failed.error
