@@ -45,6 +45,7 @@ class Settings:
     s3_max_attempts: int = 6
     heartbeat_interval: float = 30.0
     heartbeat_timeout: timedelta = timedelta(minutes=5)
+    max_job_runtime: timedelta = timedelta(hours=2)
     scheduler_interval: float = 600.0
     worker_concurrency: int = 2
     shutdown_grace: float = 60.0

@@ -81,7 +81,6 @@ def check_provider_usable(provider: StorageProvider | None, service_path: str) -
 # --- scheduling -----------------------------------------------------------------
 
 RETRY_BASE = timedelta(minutes=10)
-MAX_RUNTIME = timedelta(hours=2)
 
 
 def due_tiers(enabled, last_success: dict, now: datetime) -> list[Tier]:
@@ -114,16 +113,22 @@ def to_prune(successes_newest_first: list, tier: Tier) -> list:
 def stale_reason(
     *, now: datetime, created_at: datetime, started_at: datetime | None,
     heartbeat_at: datetime | None, worker_id: str | None, heartbeat_timeout: timedelta,
+    max_runtime: timedelta,
 ) -> str | None:
     """Why an unfinished job is considered dead, or None while it is alive."""
     if worker_id is None:
-        if now - created_at > MAX_RUNTIME:
-            return ("Never started: no worker picked it up within 2 hours "
+        if now - created_at > max_runtime:
+            return (f"Never started: no worker picked it up within {_hours(max_runtime)} "
                     "(is `dflow-tui worker` or the app running?)")
         return None
-    if now - (started_at or created_at) > MAX_RUNTIME:
-        return "Still running after 2 hours: marked failed by stale job cleanup"
+    if now - (started_at or created_at) > max_runtime:
+        return f"Still running after {_hours(max_runtime)}: marked failed by stale job cleanup"
     if heartbeat_at is not None and now - heartbeat_at > heartbeat_timeout:
         return (f"Worker {worker_id} stopped sending heartbeats (killed or crashed?): "
                 "marked failed by stale job cleanup")
     return None
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"

@@ -3,46 +3,63 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from dflow_tui.core.models import Backup, BackupStatus, BackupType, Server, Service
 from dflow_tui.jobs import records
 from dflow_tui.jobs.backup_external import external_backup
 from dflow_tui.jobs.backup_internal import internal_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.delete import remove_dump
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.heartbeat import heartbeat
 
+IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
+
 
 async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None) -> Backup:
-    """Runs one recorded backup to its end; returns the row as it finished."""
+    """Runs one claimed backup to its end; returns the row as it finished."""
     now = ctx.clock.now()
     backup = await records.update(
         ctx.db, Backup, backup_id, started_at=now, heartbeat_at=now, worker_id=ctx.worker_id,
     )
     job = f"backup {backup_id}"
 
-    async def beat() -> None:
-        await records.update(ctx.db, Backup, backup_id, heartbeat_at=ctx.clock.now())
+    async def beat() -> bool:
+        return await records.update_if_ours(
+            ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS, heartbeat_at=ctx.clock.now()
+        ) is not None
 
+    pulse = None
     try:
         service = await records.load(ctx.db, Service, backup.service_id)
         server = await records.load(ctx.db, Server, backup.server_id)
         flow = internal_backup if backup.type == BackupType.INTERNAL.value else external_backup
-        async with heartbeat(beat, ctx.settings.heartbeat_interval):
+        async with heartbeat(beat, ctx.settings.heartbeat_interval) as pulse:
             values = await flow(ctx, backup, service, server, job, on_progress)
     except BaseException as error:
-        finished = await records.update(
-            ctx.db, Backup, backup_id,
-            status=BackupStatus.FAILED.value, error=failure_text(error),
-            finished_at=ctx.clock.now(),
+        superseded = pulse is not None and pulse.superseded
+        if superseded:
+            asyncio.current_task().uncancel()
+        await records.update_if_ours(
+            ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS,
+            status=BackupStatus.FAILED.value, error=failure_text(error), finished_at=ctx.clock.now(),
         )
+        finished = await records.load(ctx.db, Backup, backup_id)
         report(on_progress, job, f"failed: {finished.error}")
-        if isinstance(error, asyncio.CancelledError):
+        if isinstance(error, asyncio.CancelledError) and not superseded:
             raise
         return finished
-    finished = await records.update(
-        ctx.db, Backup, backup_id,
+    finished = await records.update_if_ours(
+        ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS,
         status=BackupStatus.SUCCESS.value, finished_at=ctx.clock.now(), error=None, **values,
     )
+    if finished is None:
+        # Stale cleanup failed this backup while it ran: what it stored belongs to no record.
+        done = await records.load(ctx.db, Backup, backup_id)
+        with contextlib.suppress(Exception):
+            await remove_dump(ctx, done.model_copy(update={"status": BackupStatus.SUCCESS.value, **values}), job, on_progress)
+        report(on_progress, job, f"failed: {done.error}")
+        return done
     report(on_progress, job, "done", done_bytes=finished.size_bytes, total_bytes=finished.size_bytes)
     return finished

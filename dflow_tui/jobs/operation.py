@@ -6,6 +6,7 @@ import asyncio
 from typing import Awaitable, Callable
 
 from dflow_tui.core.models import Operation, OperationStatus
+from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import failure_text
@@ -26,24 +27,32 @@ async def run_operation(
     )
     job = f"{operation.kind} of backup {operation.backup_id}"
 
-    async def beat() -> None:
-        await records.update(ctx.db, Operation, operation_id, heartbeat_at=ctx.clock.now())
+    async def beat() -> bool:
+        return await records.update_if_ours(
+            ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
+            heartbeat_at=ctx.clock.now(),
+        ) is not None
 
+    pulse = None
     try:
-        async with heartbeat(beat, ctx.settings.heartbeat_interval):
+        async with heartbeat(beat, ctx.settings.heartbeat_interval) as pulse:
             await body(operation)
     except BaseException as error:
-        finished = await records.update(
-            ctx.db, Operation, operation_id,
-            status=OperationStatus.FAILED.value, error=failure_text(error),
-            finished_at=ctx.clock.now(),
+        superseded = pulse is not None and pulse.superseded
+        if superseded:
+            asyncio.current_task().uncancel()
+        await records.update_if_ours(
+            ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
+            status=OperationStatus.FAILED.value, error=failure_text(error), finished_at=ctx.clock.now(),
         )
+        finished = await records.load(ctx.db, Operation, operation_id)
         report(on_progress, job, f"failed: {finished.error}")
-        if isinstance(error, asyncio.CancelledError):
+        if isinstance(error, asyncio.CancelledError) and not superseded:
             raise
         return finished
     report(on_progress, job, "done")
-    return await records.update(
-        ctx.db, Operation, operation_id,
+    finished = await records.update_if_ours(
+        ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
         status=OperationStatus.SUCCEEDED.value, progress=1.0, finished_at=ctx.clock.now(),
     )
+    return finished or await records.load(ctx.db, Operation, operation_id)

@@ -39,7 +39,7 @@ def _reason(ctx: JobContext, row) -> str | None:
     return stale_reason(
         now=ctx.clock.now(), created_at=row.created_at, started_at=row.started_at,
         heartbeat_at=row.heartbeat_at, worker_id=row.worker_id,
-        heartbeat_timeout=ctx.settings.heartbeat_timeout,
+        heartbeat_timeout=ctx.settings.heartbeat_timeout, max_runtime=ctx.settings.max_job_runtime,
     )
 
 

@@ -72,14 +72,7 @@ def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
     cli, service_path, postgres, postgres_db, backup_dir
 ):
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
-    # A session holding an exclusive lock makes pg_dump wait: the export is mid-way, for real.
-    locker = subprocess.Popen(
-        [str(postgres.bindir / "psql"), "-X", "-q", "-h", postgres.host, "-p", str(postgres.port),
-         "-U", postgres.user, "-d", postgres_db],
-        stdin=subprocess.PIPE, text=True,
-    )
-    locker.stdin.write("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;\n")
-    locker.stdin.flush()
+    locker = _hold_lock(postgres, postgres_db)
     try:
         cli("schedule", "set", service_path, "--tier", "hourly")
         worker = _worker(cli, "--once")
@@ -90,9 +83,7 @@ def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
-        locker.stdin.write("COMMIT;\n")
-        locker.stdin.close()
-        locker.wait(timeout=30)
+        _release(locker)
 
     [row] = cli.json("backup", "list", service_path)
     assert row["status"] == "in-progress"  # nobody has noticed yet
@@ -128,3 +119,52 @@ def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgr
     [row] = cli.json("backup", "list", service_path)
     assert row["status"] in ("success", "failed")  # never left in progress
     assert row["status"] == "success", row["error"]
+
+
+def _hold_lock(postgres, db: str) -> subprocess.Popen:
+    """A session holding an exclusive lock makes pg_dump wait: an export mid-way, for real."""
+    locker = subprocess.Popen(
+        [str(postgres.bindir / "psql"), "-X", "-q", "-h", postgres.host, "-p", str(postgres.port),
+         "-U", postgres.user, "-d", db],
+        stdin=subprocess.PIPE, text=True,
+    )
+    locker.stdin.write("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;\n")
+    locker.stdin.flush()
+    return locker
+
+
+def _release(locker: subprocess.Popen) -> None:
+    locker.stdin.write("COMMIT;\n")
+    locker.stdin.close()
+    locker.wait(timeout=30)
+
+
+def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(cli, service_path, postgres, postgres_db, backup_dir):
+    """Two runs of one job never go on side by side: the old one notices at its next heartbeat."""
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    locker = _hold_lock(postgres, postgres_db)
+
+    async def scenario():
+        app = await _open(cli)
+        app.settings.heartbeat_interval = 0.2
+        backup = await app.backups.create(service_path)
+        job = asyncio.create_task(app.backups.run(backup.id))
+        while not list(backup_dir.glob("*.partial")):
+            await asyncio.sleep(0.05)
+        cleaner = await _open(cli)
+        cleaner.ctx.clock = FixedClock(app.clock.now() + timedelta(hours=3))
+        cleaner.ctx.worker_id = "cleaner"
+        report = await run_pass(cleaner.ctx)
+        finished = await asyncio.wait_for(job, timeout=30)
+        await cleaner.close()
+        await app.close()
+        return report, finished
+
+    try:
+        report, finished = asyncio.run(scenario())
+    finally:
+        _release(locker)
+
+    assert len(report.cleaned) == 1
+    assert finished.status == "failed" and "Still running after 2 hours" in finished.error
+    assert list(backup_dir.iterdir()) == []

@@ -1,0 +1,52 @@
+"""One process of the concurrency test: the worker loop for N passes on a fast clock.
+
+Run as `python loop_harness.py STATE_DB KIND PASSES T0`. Every process shares the
+same accelerated clock (one real second = one hour from T0), so hourly tiers come
+due again and again within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from dflow_tui.jobs.runner import next_job
+from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+
+EPOCH = datetime(2026, 3, 1, tzinfo=timezone.utc)
+SPEED = 3600.0
+
+
+class FastClock:
+    def __init__(self, t0: float):
+        self.t0 = t0
+
+    def now(self) -> datetime:
+        return EPOCH + timedelta(seconds=(time.time() - self.t0) * SPEED)
+
+
+async def main(db_url: str, kind: str, passes: int, t0: float) -> None:
+    settings = Settings(db_url=db_url, heartbeat_interval=0.5,
+                        heartbeat_timeout=timedelta(days=30), max_job_runtime=timedelta(days=30))
+    app = await Dflow.open(settings, clock=FastClock(t0), actor=kind)
+    app.ctx.worker_id = f"{kind}/{app.ctx.worker_id}"
+    running: set[asyncio.Task] = set()
+    try:
+        for _ in range(passes):
+            await run_pass(app.ctx)
+            while len(running) < 2 and (job := await next_job(app.ctx)) is not None:
+                task = asyncio.create_task(job)
+                running.add(task)
+                task.add_done_callback(running.discard)
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*running)
+    finally:
+        await app.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
