@@ -14,6 +14,7 @@ import click
 
 from dflow_tui.core.errors import DflowError, HostKeyUnknown
 from dflow_tui.core.models import BackupStatus, OperationStatus
+from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
 from dflow_tui.service import Dflow
@@ -386,6 +387,7 @@ def worker(ctx: click.Context, once, interval, concurrency):
     async def main_loop():
         app = await Dflow.open(settings)
         try:
+            await app.access.require(Permission.READ, "worker.start")
             loop_worker = app.worker()
             if once:
                 report = await loop_worker.once()
@@ -404,6 +406,57 @@ def worker(ctx: click.Context, once, interval, concurrency):
         asyncio.run(main_loop())
     except DflowError as error:
         raise click.ClickException(str(error)) from None
+
+
+# --- users and audit -------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Who may do what (the acting user is your OS login)."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@with_app
+async def user_add(app: Dflow, login, role):
+    view = await app.users.add(login, role)
+    click.echo(f"Added {view.login} as {view.role}")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def user_list(app: Dflow, as_json):
+    users = await app.users.list()
+    if as_json:
+        return print_json([u.to_json() for u in users])
+    print_table(["LOGIN", "ROLE", "ADDED BY"], [[u.login, u.role, u.created_by] for u in users])
+
+
+@user.command("remove")
+@click.argument("login")
+@with_app
+async def user_remove(app: Dflow, login):
+    await app.users.remove(login)
+    click.echo(f"Removed {login}")
+
+
+@main.command("audit")
+@click.option("--service", metavar="PROJECT/ENV/NAME", help="Only actions on this service.")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def audit_log(app: Dflow, service, as_json):
+    """Every destructive or policy action: who, when, what, on what, and how it ended."""
+    entries = await app.audit.list(service)
+    if as_json:
+        return print_json([e.to_json() for e in entries])
+    print_table(
+        ["WHEN (UTC)", "WHO", "ACTION", "ON", "RESULT", "DETAIL"],
+        [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.service_path or e.target or "",
+          e.result, (e.detail or "")[:80]] for e in entries],
+    )
 
 
 # --- backups ---------------------------------------------------------------------

@@ -93,6 +93,29 @@ class StorageProvider(SQLModel, table=True):
     created_at: Optional[datetime] = _time()
 
 
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    login: str = Field(index=True, unique=True)
+    role: str
+    created_by: Optional[str] = None
+    created_at: Optional[datetime] = _time()
+
+
+class AuditEntry(SQLModel, table=True):
+    """One action on backups or policy: who, when, what, on what, and how it ended."""
+
+    __tablename__ = "audit_log"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
+    actor: str
+    action: str = Field(index=True)
+    service_path: Optional[str] = Field(default=None, index=True)
+    target: Optional[str] = None
+    result: str
+    detail: Optional[str] = None
+
+
 class Server(SQLModel, table=True):
     __tablename__ = "servers"
     id: Optional[int] = Field(default=None, primary_key=True)

@@ -165,3 +165,33 @@ class ScheduleView:
                 for t in self.tiers
             ],
         }
+
+
+@dataclass(frozen=True)
+class UserView:
+    login: str
+    role: str
+    created_by: str | None
+    created_at: datetime | None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return data
+
+
+@dataclass(frozen=True)
+class AuditView:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    result: str
+    service_path: str | None
+    target: str | None
+    detail: str | None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return data

@@ -43,7 +43,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
             asyncio.current_task().uncancel()
         await records.update_if_ours(
             ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS,
-            status=BackupStatus.FAILED.value, error=failure_text(error), finished_at=ctx.clock.now(),
+            status=BackupStatus.FAILED.value, error=failure_text(error, ctx.secrets), finished_at=ctx.clock.now(),
         )
         finished = await records.load(ctx.db, Backup, backup_id)
         report(on_progress, job, f"failed: {finished.error}")

@@ -39,6 +39,8 @@ class JobContext:
     clock: Clock
     settings: Settings
     worker_id: str = field(default_factory=default_worker_id)
+    # Secret values this process has handled, so no error text can carry them.
+    secrets: set[str] = field(default_factory=set)
 
     def connect(self, server: Server) -> AbstractAsyncContextManager[Transport]:
         return open_transport(

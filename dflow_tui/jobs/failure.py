@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from dflow_tui.core.errors import DflowError
+from dflow_tui.jobs.redact import redact
 
 MAX_ERROR_LENGTH = 2000
 
 
-def failure_text(error: BaseException) -> str:
+def failure_text(error: BaseException, secrets=()) -> str:
     if isinstance(error, asyncio.CancelledError):
         text = "Cancelled before it finished"
     elif isinstance(error, DflowError):
@@ -18,7 +19,7 @@ def failure_text(error: BaseException) -> str:
         text = f"{type(error).__name__}: {error}"
     else:
         text = f"Unexpected error ({type(error).__name__}): {error}"
-    return text[:MAX_ERROR_LENGTH]
+    return redact(text, secrets)[:MAX_ERROR_LENGTH]
 
 
 def command_failure(what: str, stderr: str, exit_status: int) -> str:

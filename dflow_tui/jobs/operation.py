@@ -43,7 +43,7 @@ async def run_operation(
             asyncio.current_task().uncancel()
         await records.update_if_ours(
             ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
-            status=OperationStatus.FAILED.value, error=failure_text(error), finished_at=ctx.clock.now(),
+            status=OperationStatus.FAILED.value, error=failure_text(error, ctx.secrets), finished_at=ctx.clock.now(),
         )
         finished = await records.load(ctx.db, Operation, operation_id)
         report(on_progress, job, f"failed: {finished.error}")

@@ -26,4 +26,6 @@ async def storage_config(provider: StorageProvider) -> StorageConfig:
 async def open_storage(ctx: JobContext, provider_id: int) -> S3Client:
     """An S3 client (use with `async with`) for the provider a backup row names."""
     provider = await records.load(ctx.db, StorageProvider, provider_id)
-    return S3Client(await storage_config(provider), max_attempts=ctx.settings.s3_max_attempts)
+    config = await storage_config(provider)
+    ctx.secrets.add(config.secret_access_key)
+    return S3Client(config, max_attempts=ctx.settings.s3_max_attempts)

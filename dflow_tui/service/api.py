@@ -7,6 +7,7 @@ import getpass
 from dflow_tui.core.clock import Clock, SystemClock
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.worker import Worker
+from dflow_tui.service.access import Access, AuditLog, Users
 from dflow_tui.service.backups import Backups
 from dflow_tui.service.destination import Destinations
 from dflow_tui.service.inventory import Inventory
@@ -27,11 +28,14 @@ class Dflow:
         self.clock = clock
         self.actor = actor
         self.ctx = JobContext(db=db, clock=clock, settings=settings)
-        self.inventory = Inventory(self.ctx)
-        self.backups = Backups(self.ctx, actor)
-        self.storage = StorageProviders(self.ctx)
-        self.destinations = Destinations(self.ctx)
-        self.schedules = Schedules(self.ctx)
+        self.access = Access(self.ctx, actor)
+        self.users = Users(self.ctx, self.access)
+        self.audit = AuditLog(self.ctx, self.access)
+        self.inventory = Inventory(self.ctx, self.access)
+        self.backups = Backups(self.ctx, self.access)
+        self.storage = StorageProviders(self.ctx, self.access)
+        self.destinations = Destinations(self.ctx, self.access)
+        self.schedules = Schedules(self.ctx, self.access)
 
     def worker(self, kind: str = "worker") -> Worker:
         """The loop that runs scheduler passes and queued jobs (see jobs.worker)."""
@@ -49,7 +53,9 @@ class Dflow:
     ) -> "Dflow":
         settings = settings or Settings()
         db = await open_database(settings.db_url)
-        return cls(db, settings, clock or SystemClock(), actor or current_login())
+        app = cls(db, settings, clock or SystemClock(), actor or current_login())
+        await app.access.bootstrap()
+        return app
 
     async def close(self) -> None:
         await self.db.close()

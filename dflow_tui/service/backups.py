@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.errors import Conflict, NotFound
+from dflow_tui.core.errors import Conflict, DflowError, NotFound
+from dflow_tui.core.permissions import Permission
 from dflow_tui.core.models import (
     Backup,
     BackupStatus,
@@ -34,6 +35,7 @@ from dflow_tui.jobs.delete import run_delete
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.restore import run_restore
 from dflow_tui.service import lookup
+from dflow_tui.service.access import Access
 
 
 def operation_view(operation: Operation) -> OperationView:
@@ -60,10 +62,11 @@ def backup_view(backup: Backup, path: str, operation: Operation | None) -> Backu
 
 
 class Backups:
-    def __init__(self, ctx: JobContext, actor: str):
+    def __init__(self, ctx: JobContext, access: Access):
         self.ctx = ctx
         self.db = ctx.db
-        self.actor = actor
+        self.access = access
+        self.actor = access.login
 
     # --- create ----------------------------------------------------------
 
@@ -72,16 +75,24 @@ class Backups:
     ) -> BackupView:
         """Records an in-progress backup, claimed by this process. Checks come first:
         a refused request leaves no row behind."""
+        await self.access.require(Permission.CREATE, "backup.create", service_path=path)
         async with self.db.session() as session:
             rows = await lookup.service_by_path(session, path)
-        backup = await record_backup(
-            self.ctx, rows.service.id, trigger=trigger, tier=tier, actor=self.actor, claimed=True
-        )
+        try:
+            backup = await record_backup(
+                self.ctx, rows.service.id, trigger=trigger, tier=tier, actor=self.actor, claimed=True
+            )
+        except DflowError as refusal:
+            await self.access.audit("backup.create", "refused", service_path=path, detail=str(refusal))
+            raise
         return backup_view(backup, path, None)
 
     async def run(self, backup_id: int, on_progress: ProgressCallback | None = None) -> BackupView:
-        await run_backup(self.ctx, backup_id, on_progress)
-        return await self.get(backup_id)
+        finished = await run_backup(self.ctx, backup_id, on_progress)
+        view = await self.get(backup_id)
+        await self.access.audit("backup.create", finished.status, service_path=view.service_path,
+                                target=f"backup {backup_id}", detail=finished.error or view.location)
+        return view
 
     async def create_and_run(self, path: str, on_progress: ProgressCallback | None = None) -> BackupView:
         backup = await self.create(path)
@@ -91,6 +102,7 @@ class Backups:
     # --- read ------------------------------------------------------------
 
     async def list(self, path: str | None = None, *, include_deleted: bool = False) -> list[BackupView]:
+        await self.access.require(Permission.READ, "backup.list", service_path=path)
         async with self.db.session() as session:
             query = (
                 select(Backup, Service, Environment, Project)
@@ -121,6 +133,7 @@ class Backups:
         return latest
 
     async def get(self, backup_id: int) -> BackupView:
+        await self.access.require(Permission.READ, "backup.list", target=f"backup {backup_id}")
         async with self.db.session() as session:
             backup = await session.get(Backup, backup_id)
             if backup is None:
@@ -139,6 +152,16 @@ class Backups:
         return (await session.exec(query)).first()
 
     async def _queue(self, backup_id: int, kind: OperationKind) -> OperationView:
+        action = f"backup.{kind.value}"
+        permission = Permission.RESTORE if kind is OperationKind.RESTORE else Permission.DELETE
+        await self.access.require(permission, action, target=f"backup {backup_id}")
+        try:
+            return await self._record_operation(backup_id, kind)
+        except DflowError as refusal:
+            await self.access.audit(action, "refused", target=f"backup {backup_id}", detail=str(refusal))
+            raise
+
+    async def _record_operation(self, backup_id: int, kind: OperationKind) -> OperationView:
         async with self.db.session() as session:
             backup = await session.get(Backup, backup_id)
             if backup is None:
@@ -146,15 +169,7 @@ class Backups:
             active = await self._active_operation(session, backup_id)
             if kind is OperationKind.RESTORE:
                 check_restorable(backup, active)
-                running = (await session.exec(select(Backup).where(
-                    Backup.service_id == backup.service_id,
-                    Backup.status == BackupStatus.IN_PROGRESS.value,
-                ))).first()
-                if running is not None:
-                    raise Conflict(
-                        f"Backup {running.id} of this service is in progress; "
-                        "restore when it has finished"
-                    )
+                await self._check_service_is_quiet(session, backup.service_id)
             else:
                 check_deletable(backup, active)
             operation = Operation(
@@ -170,6 +185,26 @@ class Backups:
             await session.refresh(operation)
         return operation_view(operation)
 
+    async def _check_service_is_quiet(self, session, service_id: int) -> None:
+        """No restore while a backup or another restore of the same service runs."""
+        running = (await session.exec(select(Backup).where(
+            Backup.service_id == service_id, Backup.status == BackupStatus.IN_PROGRESS.value,
+        ))).first()
+        if running is not None:
+            raise Conflict(f"Backup {running.id} of this service is in progress; restore when it has finished")
+        restoring = (await session.exec(
+            select(Operation).join(Backup, Operation.backup_id == Backup.id).where(
+                Backup.service_id == service_id,
+                Operation.kind == OperationKind.RESTORE.value,
+                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+            )
+        )).first()
+        if restoring is not None:
+            raise Conflict(
+                f"A restore of this service (from backup {restoring.backup_id}) is already running; "
+                "wait for it to finish"
+            )
+
     async def queue_restore(self, backup_id: int) -> OperationView:
         return await self._queue(backup_id, OperationKind.RESTORE)
 
@@ -183,10 +218,18 @@ class Backups:
             report(on_progress, f"restore of backup {target.id}", "taking a safety backup first")
             safety = await self.create_and_run(target.service_path, on_progress)
             if safety.status != BackupStatus.SUCCESS.value:
-                return await self._fail_operation(
+                return await self._finish_audit(await self._fail_operation(
                     operation_id, f"Safety backup {safety.id} failed, nothing was restored: {safety.error}"
-                )
-        return operation_view(await run_restore(self.ctx, operation_id, on_progress))
+                ))
+        return await self._finish_audit(operation_view(await run_restore(self.ctx, operation_id, on_progress)))
+
+    async def _finish_audit(self, operation: OperationView) -> OperationView:
+        backup = await self.get(operation.backup_id)
+        await self.access.audit(
+            f"backup.{operation.kind}", operation.status, service_path=backup.service_path,
+            target=f"backup {operation.backup_id}", detail=operation.error,
+        )
+        return operation
 
     async def restore(
         self, backup_id: int, *, safety_backup: bool = True,
@@ -199,7 +242,7 @@ class Backups:
         return await self._queue(backup_id, OperationKind.DELETE)
 
     async def run_delete(self, operation_id: int, on_progress: ProgressCallback | None = None) -> OperationView:
-        return operation_view(await run_delete(self.ctx, operation_id, on_progress))
+        return await self._finish_audit(operation_view(await run_delete(self.ctx, operation_id, on_progress)))
 
     async def delete(self, backup_id: int, on_progress: ProgressCallback | None = None) -> OperationView:
         operation = await self.queue_delete(backup_id)

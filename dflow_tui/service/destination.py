@@ -5,7 +5,9 @@ from __future__ import annotations
 from dflow_tui.core.errors import InvalidName
 from dflow_tui.core.models import BackupType, Service, StorageProvider
 from dflow_tui.core.policy import check_provider_usable
+from dflow_tui.core.permissions import Permission
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.service.access import Access
 from dflow_tui.service import lookup
 from dflow_tui.service.storage import provider_by_name
 
@@ -13,12 +15,14 @@ DESTINATIONS = [kind.value for kind in BackupType]
 
 
 class Destinations:
-    def __init__(self, ctx: JobContext):
+    def __init__(self, ctx: JobContext, access: Access):
         self.ctx = ctx
         self.db = ctx.db
+        self.access = access
 
     async def set(self, path: str, destination: str, provider: str | None = None) -> None:
         """Affects the next run only: existing backups keep their type."""
+        await self.access.require(Permission.DESTINATION, "destination.set", service_path=path)
         if destination not in DESTINATIONS:
             raise InvalidName(f"Unknown destination {destination!r}: use internal or external")
         async with self.db.session() as session:
@@ -36,3 +40,5 @@ class Destinations:
                 service.destination, service.provider_id = destination, chosen.id
             session.add(service)
             await session.commit()
+        await self.access.audit("destination.set", "ok", service_path=path,
+                                detail=destination + (f" ({provider})" if provider else ""))

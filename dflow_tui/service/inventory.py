@@ -23,7 +23,9 @@ from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, server_spec
 from dflow_tui.remote import dokku
 from dflow_tui.remote.transport import fetch_host_key, trust_host_key
+from dflow_tui.core.permissions import Permission
 from dflow_tui.service import lookup
+from dflow_tui.service.access import Access
 
 ENGINES = [engine.value for engine in Engine]
 
@@ -57,9 +59,10 @@ def server_view(server: Server) -> ServerView:
 
 
 class Inventory:
-    def __init__(self, ctx: JobContext):
+    def __init__(self, ctx: JobContext, access: Access):
         self.ctx = ctx
         self.db = ctx.db
+        self.access = access
 
     async def _insert(self, row, what: str):
         async with self.db.session() as session:
@@ -84,6 +87,7 @@ class Inventory:
         key_path: str | None = None,
         backup_dir: str = "dflow-backups",
     ) -> ServerView:
+        await self.access.require(Permission.INVENTORY, "server.add", target=name)
         validate_label(name, "server")
         validate_backup_dir(backup_dir)
         if local:
@@ -100,9 +104,12 @@ class Inventory:
             name=name, local=local, host=host, port=port, user=user, key_path=key_path,
             backup_dir=backup_dir, created_at=self.ctx.clock.now(),
         )
-        return server_view(await self._insert(server, f"Server {name!r}"))
+        view = server_view(await self._insert(server, f"Server {name!r}"))
+        await self.access.audit("server.add", "ok", target=name, detail=view.address)
+        return view
 
     async def list_servers(self) -> list[ServerView]:
+        await self.access.require(Permission.READ, "server.list")
         async with self.db.session() as session:
             servers = (await session.exec(select(Server).order_by(Server.name))).all()
         return [server_view(server) for server in servers]
@@ -113,6 +120,7 @@ class Inventory:
 
     async def check_server(self, name: str) -> CheckResult:
         """Connects, verifying the host key, and asks Dokku for its version."""
+        await self.access.require(Permission.READ, "server.check", target=name)
         server = await self.get_server(name)
         async with self.ctx.connect(server) as transport:
             result = await must_run(transport, dokku.version_command(), "Running `dokku version`", timeout=60)
@@ -121,6 +129,7 @@ class Inventory:
 
     async def host_key_fingerprint(self, name: str) -> str:
         """The SHA256 fingerprint of the key the server presents now."""
+        await self.access.require(Permission.READ, "server.check", target=name)
         server = await self.get_server(name)
         if server.local:
             raise InvalidName(f"Server {name!r} is local: it has no host key")
@@ -133,17 +142,21 @@ class Inventory:
         """Adds the server's current host key to known_hosts; returns its fingerprint.
 
         With `expected_fingerprint`, a server presenting any other key is refused."""
+        await self.access.require(Permission.INVENTORY, "server.trust", target=name)
         server = await self.get_server(name)
         if server.local:
             raise InvalidName(f"Server {name!r} is local: there is no host key to trust")
-        return await trust_host_key(
+        fingerprint = await trust_host_key(
             server_spec(server), self.ctx.settings.known_hosts,
             expected_fingerprint=expected_fingerprint,
             connect_timeout=self.ctx.settings.connect_timeout,
         )
+        await self.access.audit("server.trust", "ok", target=name, detail=fingerprint)
+        return fingerprint
 
     async def discover(self, server_name: str, project: str, environment: str) -> list[Discovered]:
         """Imports the databases `dokku <engine>:list` reports into PROJECT/ENV."""
+        await self.access.require(Permission.INVENTORY, "server.discover", target=server_name)
         server = await self.get_server(server_name)
         found: list[tuple[str, str]] = []
         async with self.ctx.connect(server) as transport:
@@ -171,11 +184,14 @@ class Inventory:
         return None if server is None else (await lookup.server_by_name(session, server)).id
 
     async def add_project(self, name: str, *, server: str | None = None, legacy: bool = False) -> Project:
+        await self.access.require(Permission.INVENTORY, "project.add", target=name)
         validate_label(name, "project")
         async with self.db.session() as session:
             server_id = await self._server_id(session, server)
         project = Project(name=name, server_id=server_id, legacy=legacy, created_at=self.ctx.clock.now())
-        return await self._insert(project, f"Project {name!r}")
+        project = await self._insert(project, f"Project {name!r}")
+        await self.access.audit("project.add", "ok", target=name)
+        return project
 
     async def ensure_project(self, name: str, *, server: str | None = None) -> Project:
         try:
@@ -185,6 +201,7 @@ class Inventory:
             return await self.add_project(name, server=server)
 
     async def add_environment(self, project: str, name: str, *, server: str | None = None) -> Environment:
+        await self.access.require(Permission.INVENTORY, "environment.add", target=f"{project}/{name}")
         validate_label(name, "environment")
         async with self.db.session() as session:
             project_row = await lookup.project_by_name(session, project)
@@ -193,7 +210,9 @@ class Inventory:
             project_id=project_row.id, name=name, server_id=server_id,
             created_at=self.ctx.clock.now(),
         )
-        return await self._insert(environment, f"Environment {project}/{name}")
+        environment = await self._insert(environment, f"Environment {project}/{name}")
+        await self.access.audit("environment.add", "ok", target=f"{project}/{name}")
+        return environment
 
     async def ensure_environment(self, project: str, name: str) -> Environment:
         try:
@@ -206,6 +225,7 @@ class Inventory:
     # --- services --------------------------------------------------------
 
     async def add_service(self, path: str, engine: str) -> ServiceView:
+        await self.access.require(Permission.INVENTORY, "service.add", service_path=path)
         validate_engine(engine)
         project_name, env_name, name = parse_service_path(path)
         async with self.db.session() as session:
@@ -216,9 +236,11 @@ class Inventory:
             created_at=self.ctx.clock.now(),
         )
         await self._insert(service, f"Service {path!r}")
+        await self.access.audit("service.add", "ok", service_path=path, detail=engine)
         return (await self.list_services(path=path))[0]
 
     async def list_services(self, path: str | None = None) -> list[ServiceView]:
+        await self.access.require(Permission.READ, "service.list")
         async with self.db.session() as session:
             query = (
                 select(Service, Environment, Project)

@@ -8,19 +8,23 @@ from sqlmodel import select
 from dflow_tui.core.models import Backup, BackupStatus, ScheduleTier, Service, Trigger
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
+from dflow_tui.core.permissions import Permission
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.service.access import Access
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 from dflow_tui.service import lookup
 
 
 class Schedules:
-    def __init__(self, ctx: JobContext):
+    def __init__(self, ctx: JobContext, access: Access):
         self.ctx = ctx
         self.db = ctx.db
+        self.access = access
         self.on_saved = None  # set by a running worker (the TUI's) to run what the pass queues
 
     async def set(self, path: str, tiers) -> PassReport:
         """Saves the tiers (none = off), then runs a scheduler pass at once."""
+        await self.access.require(Permission.SCHEDULE, "schedule.set", service_path=path)
         chosen = sort_tiers(tiers)
         async with self.db.session() as session:
             rows = await lookup.service_by_path(session, path)
@@ -31,12 +35,15 @@ class Schedules:
             service.schedule_failures, service.schedule_error, service.retry_after = 0, None, None
             session.add(service)
             await session.commit()
+        await self.access.audit("schedule.set", "ok", service_path=path,
+                                detail=", ".join(t.value for t in chosen) or "off")
         report = await run_pass(self.ctx)
         if self.on_saved is not None:
             self.on_saved()
         return report
 
     async def show(self, path: str) -> ScheduleView:
+        await self.access.require(Permission.READ, "schedule.show", service_path=path)
         async with self.db.session() as session:
             rows = await lookup.service_by_path(session, path)
             service = await session.get(Service, rows.service.id)

@@ -9,7 +9,9 @@ from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName, NotFound
 from dflow_tui.core.models import Backup, ProviderStatus, Service, StorageProvider
 from dflow_tui.core.naming import validate_label
 from dflow_tui.core.views import ProviderView
+from dflow_tui.core.permissions import Permission
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.service.access import Access
 from dflow_tui.jobs.storage_access import storage_config
 from dflow_tui.secrets import (
     delete_secret_async,
@@ -39,9 +41,10 @@ async def provider_by_name(session, name: str) -> StorageProvider:
 
 
 class StorageProviders:
-    def __init__(self, ctx: JobContext):
+    def __init__(self, ctx: JobContext, access: Access):
         self.ctx = ctx
         self.db = ctx.db
+        self.access = access
 
     async def add(
         self,
@@ -55,6 +58,7 @@ class StorageProviders:
         prefix: str = "dflow/backups",
     ) -> ProviderView:
         """Saves the provider (unverified) and its secret in the OS keyring."""
+        await self.access.require(Permission.STORAGE, "storage.add", target=name)
         validate_label(name, "storage provider")
         if not access_key_id.strip():
             raise InvalidName("The access key id is empty")
@@ -84,9 +88,12 @@ class StorageProviders:
             except IntegrityError:
                 raise AlreadyExists(f"Storage provider {name!r} already exists") from None
             await session.refresh(provider)
+        await self.access.audit("storage.add", "ok", target=name,
+                                detail=f"s3://{provider.bucket}/{provider.prefix} at {provider.endpoint_url}")
         return provider_view(provider)
 
     async def list(self) -> list[ProviderView]:
+        await self.access.require(Permission.READ, "storage.list")
         async with self.db.session() as session:
             providers = (await session.exec(select(StorageProvider).order_by(StorageProvider.name))).all()
         return [provider_view(p) for p in providers]
@@ -97,9 +104,11 @@ class StorageProviders:
 
     async def verify(self, name: str) -> VerifyResult:
         """Proves put, get, list and delete on the prefix; records verified/unverified and why."""
+        await self.access.require(Permission.STORAGE, "storage.verify", target=name)
         async with self.db.session() as session:
             provider = await provider_by_name(session, name)
         config = await storage_config(provider)
+        self.ctx.secrets.add(config.secret_access_key)
         result = await verify(config)
         async with self.db.session() as session:
             provider = await session.get(StorageProvider, provider.id)
@@ -108,9 +117,11 @@ class StorageProviders:
             provider.verified_at = self.ctx.clock.now()
             session.add(provider)
             await session.commit()
+        await self.access.audit("storage.verify", "ok" if result.ok else "failed", target=name, detail=result.reason)
         return result
 
     async def remove(self, name: str) -> None:
+        await self.access.require(Permission.STORAGE, "storage.remove", target=name)
         async with self.db.session() as session:
             provider = await provider_by_name(session, name)
             user = (await session.exec(select(Service).where(Service.provider_id == provider.id))).first()
@@ -130,6 +141,7 @@ class StorageProviders:
             await session.delete(provider)
             await session.commit()
         await delete_secret_async(storage_secret_name(name))
+        await self.access.audit("storage.remove", "ok", target=name)
 
     async def keyring_status(self) -> tuple[bool, str]:
         return await keyring_status_async()

@@ -30,7 +30,7 @@ def sandbox(tmp_path: Path, monkeypatch) -> Path:
 async def app(sandbox: Path, clock: FixedClock) -> AsyncIterator[Dflow]:
     from dflow_tui.settings import Settings
 
-    api = await Dflow.open(Settings(db_url=f"sqlite+aiosqlite:///{sandbox / 'state.db'}"), clock=clock, actor="ops")
+    api = await Dflow.open(Settings(db_url=f"sqlite+aiosqlite:///{sandbox / 'state.db'}"), clock=clock)
     try:
         yield api
     finally:

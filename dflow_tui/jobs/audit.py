@@ -1,0 +1,26 @@
+"""Writing the audit log: one row per action, whoever (or whatever) acted."""
+
+from __future__ import annotations
+
+from dflow_tui.core.models import AuditEntry
+from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.redact import redact
+
+
+async def record(
+    ctx: JobContext,
+    actor: str,
+    action: str,
+    result: str,
+    *,
+    service_path: str | None = None,
+    target: str | None = None,
+    detail: str | None = None,
+) -> None:
+    async with ctx.db.session() as session:
+        session.add(AuditEntry(
+            at=ctx.clock.now(), actor=actor, action=action, result=result,
+            service_path=service_path, target=target,
+            detail=redact(detail, ctx.secrets) if detail else None,
+        ))
+        await session.commit()

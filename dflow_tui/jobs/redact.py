@@ -1,0 +1,20 @@
+"""Credentials never reach a stored error, a log line or the screen."""
+
+from __future__ import annotations
+
+import re
+
+MASK = "[redacted]"
+# user:password@host in URLs; secret=… / password=… / token=… pairs
+URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<password>[^@\s]+)@", re.I)
+SECRET_PAIR = re.compile(r"(?P<key>(secret|password|passwd|token|signature)[_-]?(access[_-]?key)?\s*[=:]\s*)(?P<value>[^\s&,;'\"]+)", re.I)
+
+
+def redact(text: str | None, secrets=()) -> str | None:
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    text = URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    return SECRET_PAIR.sub(lambda m: f"{m['key']}{MASK}", text)
