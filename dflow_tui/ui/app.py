@@ -19,15 +19,22 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
-from dflow_tui.core.errors import DflowError
-from dflow_tui.core.views import BackupView, Progress, ServiceView, human_size
+from dflow_tui.core.views import (
+    BackupView,
+    Progress,
+    ProviderView,
+    ServiceView,
+    human_size,
+)
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
+from dflow_tui.ui.errors import error_message, notify_worker_error
 from dflow_tui.ui.format import (
     ACTIVE_OPERATION,
+    EXTERNAL,
     IN_PROGRESS,
     OPERATION_SUCCEEDED,
     RUNNING_LABEL,
@@ -36,36 +43,37 @@ from dflow_tui.ui.format import (
 )
 from dflow_tui.ui.resources import stylesheet
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
-from dflow_tui.ui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, RestoreConfirmScreen
+from dflow_tui.ui.screens.backup_storage import BackupStorageScreen, ProvidersChanged
+from dflow_tui.ui.screens.confirm import (
+    ConfirmScreen,
+    DeleteConfirmScreen,
+    RestoreConfirmScreen,
+)
 from dflow_tui.ui.widgets.backup_table import BackupTable
 from dflow_tui.ui.widgets.backups_panel import BackupsPanel
+from dflow_tui.ui.widgets.destination_card import DestinationCard
 from dflow_tui.ui.widgets.service_tree import ServiceTree
 
 # Worker groups.
 STARTUP, INVENTORY, REFRESH, JOBS, SHUTDOWN = "startup", "inventory", "refresh", "jobs", "shutdown"
-MAX_UNEXPECTED_LENGTH = 300
+PROVIDERS, DESTINATION = "providers", "destination"
 STOP_JOBS_TIMEOUT = 15.0
+# Actions on the main screen only: the Backup Storage screen must not start a backup.
+MAIN_SCREEN_ACTIONS = ("create_backup", "restore", "delete", "show_backup", "open_storage")
 
-
-def error_message(error: BaseException | None) -> str:
-    """What the user reads about a failure: a DflowError says it itself."""
-    if isinstance(error, DflowError):
-        return str(error)
-    detail = f"{type(error).__name__}: {error}" if error is not None else "unknown failure"
-    if len(detail) > MAX_UNEXPECTED_LENGTH:
-        detail = detail[: MAX_UNEXPECTED_LENGTH - 1] + "…"
-    return f"Unexpected error: {detail}"
+__all__ = ["DflowApp", "error_message", "run_app"]
 
 
 class DflowApp(App[None]):
     TITLE = "dflow-tui"
     SUB_TITLE = "Database backups"
-    CSS_PATH = [stylesheet()]
+    CSS_PATH = [stylesheet(), stylesheet("storage.tcss")]
     BINDINGS = [
         Binding("b", "create_backup", "Create backup"),
         Binding("r", "restore", "Restore"),
         Binding("d", "delete", "Delete"),
         Binding("e", "show_backup", "Details"),
+        Binding("s", "open_storage", "Storage"),
         Binding("f5", "reload", "Reload"),
         Binding("q", "quit", "Quit"),
     ]
@@ -86,6 +94,7 @@ class DflowApp(App[None]):
         self.dflow: Dflow | None = dflow
         self._owns_dflow = dflow is None
         self.services: list[ServiceView] | None = None
+        self.providers: list[ProviderView] | None = None
         self.service: ServiceView | None = None
         self._refresh_timer: Timer | None = None
         self._refresh_error: str | None = None
@@ -101,7 +110,7 @@ class DflowApp(App[None]):
             with TabbedContent(id="service-tabs", initial="backups"):
                 with TabPane("Backups", id="backups"):
                     yield BackupsPanel(id="backups-panel")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     @property
     def panel(self) -> BackupsPanel:
@@ -146,15 +155,9 @@ class DflowApp(App[None]):
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is not WorkerState.ERROR:
+        if not notify_worker_error(self, event):
             return
-        worker = event.worker
-        self.log.error(f"{worker.description} failed", worker.error)
-        self.notify(
-            error_message(worker.error), title=f"{worker.description} failed",
-            severity="error", markup=False, timeout=10,
-        )
-        if worker.group == STARTUP:
+        if event.worker.group == STARTUP:
             self.panel.show_hint("The state database could not be opened; see the message.")
 
     # --- services --------------------------------------------------------
@@ -163,6 +166,7 @@ class DflowApp(App[None]):
         if self.dflow is None:
             self.dflow = await Dflow.open(self.settings, clock=self._clock, actor=self._actor)
         await self._load_services()
+        await self._load_providers()
 
     async def _load_services(self) -> None:
         assert self.dflow is not None
@@ -177,6 +181,7 @@ class DflowApp(App[None]):
         if self.dflow is None:
             return
         self._work(self._load_services(), INVENTORY, "Reloading the services", exclusive=True)
+        self.reload_providers()
         self.refresh_backups()
 
     @on(ServiceTree.ServiceHighlighted)
@@ -199,6 +204,46 @@ class DflowApp(App[None]):
         if not same:
             self.refresh_backups()
         self._sync_actions()
+
+    # --- destination and storage providers --------------------------------
+
+    async def _load_providers(self) -> None:
+        assert self.dflow is not None
+        self.providers = await self.dflow.storage.list()
+        self.panel.show_providers(self.providers)
+
+    def reload_providers(self) -> None:
+        if self.dflow is not None:
+            self._work(self._load_providers(), PROVIDERS, "Loading the storage providers", exclusive=True)
+
+    @on(ProvidersChanged)
+    def _providers_changed(self) -> None:
+        self.reload_providers()
+
+    def action_open_storage(self) -> None:
+        if self.dflow is None:
+            return
+        self.push_screen(BackupStorageScreen(self.dflow.storage), lambda _: self.reload_providers())
+
+    @on(DestinationCard.SaveRequested)
+    def _save_destination(self, event: DestinationCard.SaveRequested) -> None:
+        if self.dflow is None:
+            return
+        path = event.service.path
+        self._work(
+            self._set_destination(path, event.destination, event.provider), DESTINATION,
+            f"Saving the destination of {path}", exclusive=True,
+        )
+
+    async def _set_destination(self, path: str, destination: str, provider: str | None) -> None:
+        assert self.dflow is not None
+        await self.dflow.destinations.set(path, destination, provider)
+        await self._load_services()
+        where = f"external storage {provider}" if destination == EXTERNAL else "the server's disk (internal)"
+        self.notify(
+            f"The next backups of {path} go to {where}; existing backups keep their type.",
+            title="Destination saved", markup=False,
+        )
 
     # --- the live backup list --------------------------------------------
 
@@ -271,6 +316,13 @@ class DflowApp(App[None]):
             return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False  # another screen is in front: only its own keys apply (and show)
+        return self._can(action)
+
+    def _can(self, action: str) -> bool | None:
+        if action == "open_storage":
+            return True if self.dflow is not None else None
         if action == "create_backup":
             return True if (self.dflow is not None and self.service is not None) else None
         if action in ("restore", "delete", "show_backup"):
@@ -282,10 +334,7 @@ class DflowApp(App[None]):
             panel = self.panel
         except NoMatches:  # not composed yet
             return
-        state = (
-            self.check_action("create_backup", ()) is True,
-            self.check_action("restore", ()) is True,
-        )
+        state = (self._can("create_backup") is True, self._can("restore") is True)
         if state != self._action_state:  # the footer is redrawn only when something changed
             self._action_state = state
             panel.enable_actions(create=state[0], on_row=state[1])

@@ -14,9 +14,15 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color
 
-from dflow_tui.core.models import BackupStatus, OperationStatus, Trigger
+from dflow_tui.core.models import (
+    BackupStatus,
+    BackupType,
+    OperationStatus,
+    ProviderStatus,
+    Trigger,
+)
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
-from dflow_tui.core.views import BackupView, ServiceView, human_size
+from dflow_tui.core.views import BackupView, ProviderView, ServiceView, human_size
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_VALUE = "—"
@@ -27,6 +33,10 @@ FAILED = BackupStatus.FAILED.value
 ACTIVE_OPERATION = ACTIVE_OPERATION_STATUSES
 OPERATION_FAILED = OperationStatus.FAILED.value
 OPERATION_SUCCEEDED = OperationStatus.SUCCEEDED.value
+INTERNAL = BackupType.INTERNAL.value
+EXTERNAL = BackupType.EXTERNAL.value
+VERIFIED = ProviderStatus.VERIFIED.value
+VERIFYING = "verifying…"
 RUNNING_LABEL = {"restore": "restoring…", "delete": "deleting…"}
 DONE_LABEL = {"restore": "restored", "delete": "deleted"}
 
@@ -105,12 +115,13 @@ def status_text(backup: BackupView, palette: Palette) -> Text:
 
 
 # The backup table: (column key, heading). The key doubles as the DataTable column key.
+# Status comes early, so an 80-column terminal shows it without scrolling.
 BACKUP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "ID"),
     ("created", "Created (UTC)"),
+    ("status", "Status"),
     ("storage", "Storage"),
     ("trigger", "Trigger"),
-    ("status", "Status"),
     ("size", "Size"),
 )
 
@@ -162,9 +173,60 @@ def service_summary(service: ServiceView) -> Text:
     text.append(service.engine)
     text.append("   server ", style="dim")
     text.append(service.server or "none (attach one to the environment or project)")
-    text.append("   destination ", style="dim")
-    text.append(service.destination)
     return text
+
+
+def destination_text(service: ServiceView) -> str:
+    """The saved destination: `internal`, or `external · <provider>`."""
+    if service.destination == EXTERNAL:
+        return f"external · {service.provider or 'no provider'}"
+    return service.destination
+
+
+# --- storage providers ------------------------------------------------------
+
+PROVIDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "Name"),
+    ("status", "Status"),
+    ("location", "Bucket/prefix"),
+    ("endpoint", "Endpoint"),
+    ("reason", "Reason"),
+)
+REASON_WIDTH = 48  # the table shows the start; the detail below shows it all
+
+
+def provider_location(provider: ProviderView) -> str:
+    """`bucket/prefix` (or just `bucket` when the prefix is the bucket root)."""
+    return f"{provider.bucket}/{provider.prefix}" if provider.prefix else provider.bucket
+
+
+def provider_status_text(provider: ProviderView, palette: Palette, *, verifying: bool = False) -> Text:
+    """verified (green) / unverified (red), or `verifying…` while a verify runs."""
+    if verifying:
+        return badge(VERIFYING, palette.warning)
+    colour = palette.success if provider.status == VERIFIED else palette.error
+    return badge(provider.status, colour)
+
+
+def shorten(value: str, width: int) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def provider_cell(column: str, provider: ProviderView, palette: Palette, *, verifying: bool = False) -> Text:
+    if column == "name":
+        return Text(provider.name)
+    if column == "endpoint":
+        return Text(provider.endpoint_url)
+    if column == "location":
+        return Text(provider_location(provider))
+    if column == "status":
+        return provider_status_text(provider, palette, verifying=verifying)
+    if column == "reason":
+        if verifying:
+            return Text("checking put, get, list and delete on the prefix", style="italic")
+        return Text(shorten(provider.status_reason or NO_VALUE, REASON_WIDTH))
+    raise KeyError(column)
 
 
 def backup_title(backup: BackupView) -> str:

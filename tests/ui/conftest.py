@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +26,19 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
     root = tmp_path / "sandbox"
     settings = open_demo_settings(root)
     settings.refresh_interval = 0.2
+    asyncio.run(add_admin(settings, ACTOR))
     return Demo(root=root, settings=settings)
+
+
+async def add_admin(settings, login: str) -> None:
+    """The sandbox's first user (this OS login, its admin) makes `login` an admin too,
+    so the tests act as a fixed user whatever account runs them."""
+    api = await Dflow.open(settings)
+    try:
+        if login != api.actor:
+            await api.users.add(login, "admin")
+    finally:
+        await api.close()
 
 
 @pytest.fixture

@@ -17,7 +17,11 @@ from tui_support import (
 
 from dflow_tui.ui.app import DflowApp
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
-from dflow_tui.ui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, RestoreConfirmScreen
+from dflow_tui.ui.screens.confirm import (
+    ConfirmScreen,
+    DeleteConfirmScreen,
+    RestoreConfirmScreen,
+)
 
 
 def make_app(demo, dflow) -> DflowApp:
@@ -31,7 +35,8 @@ async def test_keyboard_picks_the_service_and_shows_its_summary(demo, dflow):
         await open_service(pilot)
         summary = str(app.query_one("#service-summary").render())
         assert demo.service in summary
-        assert "this-machine" in summary and "postgres" in summary and "internal" in summary
+        assert "this-machine" in summary and "postgres" in summary
+        assert app.panel.destination.border_title == "Backup destination: internal"
         await pilot.press("enter")
         assert app.focused is app.table
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -96,3 +98,51 @@ def statuses(app) -> list[tuple[int, str]]:
 def status_cell(app, backup_id: int) -> str:
     """The status text as drawn in the table."""
     return app.table.get_cell(str(backup_id), "status").plain.strip()
+
+
+def screen_text(app) -> str:
+    """Everything the terminal shows now (the screen and any modal over it), as plain text."""
+    svg = app.export_screenshot()
+    runs = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    return html.unescape("".join(runs)).replace("\xa0", " ")
+
+
+# Fixed providers for the storage tests: what `storage list` would show, no network.
+VERIFIED_REASON = (
+    "PutObject, GetObject, ListBucket and DeleteObject work on s3://acme-backups/dflow/backups/ "
+    "(versioned bucket: old versions can be deleted too)"
+)
+UNVERIFIED_REASON = (
+    "The provider rejected the secret access key (SignatureDoesNotMatch): check it, "
+    "and that it belongs to access key labkey"
+)
+FIXED_SECRETS = {"b2": "K003-fixed-secret-for-b2", "minio-lab": "fixed-secret-for-minio"}
+
+
+async def add_fixed_providers(api) -> None:
+    """Two providers, as the service adds them (secrets to the keyring in use)."""
+    await api.storage.add(
+        "b2", endpoint_url="https://s3.eu-central-003.backblazeb2.com", region="eu-central-003",
+        bucket="acme-backups", access_key_id="0031a2b3c4d5e6f0000000001",
+        secret_access_key=FIXED_SECRETS["b2"],
+    )
+    await api.storage.add(
+        "minio-lab", endpoint_url="http://minio.lab.internal:9000", region="",
+        bucket="dumps", prefix="lab", access_key_id="labkey",
+        secret_access_key=FIXED_SECRETS["minio-lab"],
+    )
+
+
+def set_provider_status(demo: Demo, name: str, status: str, reason: str, checked: datetime) -> None:
+    """What a verify would have recorded, written straight into the state database."""
+    with sqlite3.connect(demo.root / "state.db") as connection:
+        connection.execute(
+            "UPDATE storage_providers SET status = ?, status_reason = ?, verified_at = ? WHERE name = ?",
+            (status, reason, checked.strftime("%Y-%m-%d %H:%M:%S.%f"), name),
+        )
+
+
+def fix_provider_statuses(demo: Demo) -> None:
+    """b2 verified, minio-lab unverified, both with fixed reasons and times."""
+    set_provider_status(demo, "b2", "verified", VERIFIED_REASON, START)
+    set_provider_status(demo, "minio-lab", "unverified", UNVERIFIED_REASON, START + timedelta(minutes=5))

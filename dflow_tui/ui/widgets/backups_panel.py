@@ -1,4 +1,5 @@
-"""The Backups tab of one service: what it is, its actions, and its backup table.
+"""The Backups tab of one service: what it is, where its backups go, its actions,
+and its backup table.
 
 A view only: the buttons trigger the app's actions, and the app hands it data.
 """
@@ -10,9 +11,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from dflow_tui.core.views import BackupView, ServiceView
+from dflow_tui.core.views import BackupView, ProviderView, ServiceView
 from dflow_tui.ui.format import service_summary
 from dflow_tui.ui.widgets.backup_table import BackupTable
+from dflow_tui.ui.widgets.destination_card import DestinationCard
 
 PICK_A_SERVICE = "Pick a database service on the left (↑/↓ to move, Enter to open it)."
 NO_BACKUPS = "No backups yet: press b to create one."
@@ -26,6 +28,7 @@ class BackupsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(PICK_A_SERVICE, id="pick-a-service")
         yield Static(id="service-summary")
+        yield DestinationCard(id="destination-card")
         with Horizontal(id="backup-actions"):
             yield self._button("Create backup", "app.create_backup", "create-backup", "primary")
             yield self._button("Restore", "app.restore", "restore", "warning")
@@ -47,12 +50,20 @@ class BackupsPanel(Vertical):
     def table(self) -> BackupTable:
         return self.query_one(BackupTable)
 
+    @property
+    def destination(self) -> DestinationCard:
+        return self.query_one(DestinationCard)
+
+    def show_providers(self, providers: list[ProviderView]) -> None:
+        self.destination.show_providers(providers)
+
     def show_service(self, service: ServiceView | None) -> None:
         changed = service is None or self.service is None or service.path != self.service.path
         self.service = service
         self.set_class(service is None, "-no-service")
         if service is not None:
             self.query_one("#service-summary", Static).update(service_summary(service))
+        self.destination.show_service(service)
         if changed:
             self.show_backups([])
             self.set_class(False, "-no-backups")  # unknown until the first fetch
