@@ -459,6 +459,26 @@ async def audit_log(app: Dflow, service, as_json):
     )
 
 
+@main.command()
+@click.option("--fix", is_flag=True, help="Remove debris (stale jobs, partial files, unfinished uploads).")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def doctor(app: Dflow, fix, as_json):
+    """Check that records, servers and buckets agree; exit 1 if anything is left to look at."""
+    findings = await app.doctor.check(fix=fix)
+    if as_json:
+        print_json([asdict(f) for f in findings])
+    else:
+        for finding in findings:
+            mark = "fixed" if finding.fixed else finding.kind
+            click.echo(f"{mark:16} {finding.where}: {finding.detail}")
+    left = [f for f in findings if not f.fixed]
+    if not as_json:
+        click.echo("consistent" if not left else f"{len(left)} finding(s) to look at", err=bool(left))
+    if left:
+        raise SystemExit(1)
+
+
 # --- backups ---------------------------------------------------------------------
 
 

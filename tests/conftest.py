@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import keyring
 import pytest
-
 from infra import postgres as pg_infra
 from infra import sshd as sshd_infra
 from infra.fake_dokku import FakeDokku, write_fake_dokku

@@ -10,7 +10,13 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from dflow_tui.core.models import Backup, BackupStatus, Operation, OperationStatus, SchedulerLock
+from dflow_tui.core.models import (
+    Backup,
+    BackupStatus,
+    Operation,
+    OperationStatus,
+    SchedulerLock,
+)
 from dflow_tui.jobs.context import JobContext
 
 CANDIDATES = 5

@@ -8,7 +8,14 @@ import logging
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.models import Backup, BackupStatus, Operation, OperationKind, OperationStatus, Trigger
+from dflow_tui.core.models import (
+    Backup,
+    BackupStatus,
+    Operation,
+    OperationKind,
+    OperationStatus,
+    Trigger,
+)
 from dflow_tui.core.policy import to_prune
 from dflow_tui.core.tiers import parse_tier
 from dflow_tui.jobs.context import JobContext, ProgressCallback

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.models import Backup, BackupStatus, ScheduleTier, Service, Trigger
@@ -70,6 +70,7 @@ async def _consider(ctx: JobContext, service_id: int, tiers: list[str], report: 
                 Backup.service_id == service_id,
                 Backup.trigger == Trigger.SCHEDULED.value,
                 Backup.status == BackupStatus.SUCCESS.value,
+                col(Backup.deleted_at).is_(None),
             )
             .group_by(Backup.schedule_tier)
         )).all())

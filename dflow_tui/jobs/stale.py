@@ -19,9 +19,10 @@ from dflow_tui.core.models import (
     Service,
     Trigger,
 )
-from dflow_tui.core.naming import PARTIAL_SUFFIX, restore_temp_path
+from dflow_tui.core.naming import restore_temp_path
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES, stale_reason
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.recovery import finish_interrupted_delete, remove_unfinished_backup
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
 from dflow_tui.remote import files
 
@@ -58,14 +59,19 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
             cleaned.append(Cleaned("backup", backup.id, reason))
             if backup.trigger == Trigger.SCHEDULED.value:
                 await record_schedule_outcome(ctx, backup.service_id, reason)
-            if backup.worker_id is not None and backup.type == BackupType.INTERNAL.value:
-                await _remove_leftover(ctx, backup.server_id, backup.file_path + PARTIAL_SUFFIX)
+            if backup.worker_id is not None:
+                await remove_unfinished_backup(ctx, backup)
     for operation in operations:
         reason = _reason(ctx, operation)
         if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED.value, reason):
             cleaned.append(Cleaned(operation.kind, operation.id, reason))
             if operation.kind == OperationKind.RESTORE.value:
                 await _remove_restore_temp(ctx, operation.backup_id)
+            else:
+                async with ctx.db.session() as session:
+                    target = await session.get(Backup, operation.backup_id)
+                if target.deleted_at is None:
+                    await finish_interrupted_delete(ctx, target)
     for item in cleaned:
         log.warning("%s %s marked failed: %s", item.kind, item.id, item.reason)
     return cleaned

@@ -170,3 +170,9 @@ def file_exists(path: str) -> str:
     """Exit 0 when PATH is a regular file (not a symlink), 1 otherwise."""
     q = _q(checked_path(path))
     return f"test -f {q} && ! test -L {q}"
+
+
+def list_dir(directory: str) -> str:
+    """The names in the backup directory, one a line (nothing when it does not exist yet)."""
+    q = _q(validate_backup_dir(directory))
+    return f"if test -d {q}; then ls -1A -- {q}; fi"

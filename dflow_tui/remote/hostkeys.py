@@ -19,7 +19,11 @@ import asyncssh
 
 from dflow_tui.core.errors import HostKeyChanged, HostKeyUnknown, RemoteError
 from dflow_tui.remote.ssh_errors import connect_error
-from dflow_tui.remote.transport import DEFAULT_CONNECT_TIMEOUT, ServerSpec, default_known_hosts
+from dflow_tui.remote.transport import (
+    DEFAULT_CONNECT_TIMEOUT,
+    ServerSpec,
+    default_known_hosts,
+)
 
 DEFAULT_PORT = 22
 

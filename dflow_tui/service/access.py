@@ -6,10 +6,15 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.errors import AlreadyExists, Conflict, NotAllowed, NotFound
+from dflow_tui.core.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidName,
+    NotAllowed,
+    NotFound,
+)
 from dflow_tui.core.models import AuditEntry, User
 from dflow_tui.core.naming import USER_RE
-from dflow_tui.core.errors import InvalidName
 from dflow_tui.core.permissions import Permission, Role, allowed, check, parse_role
 from dflow_tui.core.views import AuditView, UserView
 from dflow_tui.jobs import audit

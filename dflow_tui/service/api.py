@@ -10,6 +10,7 @@ from dflow_tui.jobs.worker import Worker
 from dflow_tui.service.access import Access, AuditLog, Users
 from dflow_tui.service.backups import Backups
 from dflow_tui.service.destination import Destinations
+from dflow_tui.service.doctor import Doctor
 from dflow_tui.service.inventory import Inventory
 from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
@@ -36,6 +37,7 @@ class Dflow:
         self.storage = StorageProviders(self.ctx, self.access)
         self.destinations = Destinations(self.ctx, self.access)
         self.schedules = Schedules(self.ctx, self.access)
+        self.doctor = Doctor(self.ctx, self.access)
 
     def worker(self, kind: str = "worker") -> Worker:
         """The loop that runs scheduler passes and queued jobs (see jobs.worker)."""

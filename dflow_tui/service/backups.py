@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from dflow_tui.core.errors import Conflict, DflowError, NotFound
-from dflow_tui.core.permissions import Permission
 from dflow_tui.core.models import (
     Backup,
     BackupStatus,
@@ -23,6 +22,7 @@ from dflow_tui.core.models import (
     Service,
     Trigger,
 )
+from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import (
     ACTIVE_OPERATION_STATUSES,
     check_deletable,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dflow_tui.core.errors import InvalidName
 from dflow_tui.core.models import BackupType, Service, StorageProvider
-from dflow_tui.core.policy import check_provider_usable
 from dflow_tui.core.permissions import Permission
+from dflow_tui.core.policy import check_provider_usable
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.service.access import Access
 from dflow_tui.service import lookup
+from dflow_tui.service.access import Access
 from dflow_tui.service.storage import provider_by_name
 
 DESTINATIONS = [kind.value for kind in BackupType]

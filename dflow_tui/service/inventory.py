@@ -8,7 +8,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from dflow_tui.core.errors import AlreadyExists, InvalidName, NotFound
-from dflow_tui.core.models import Engine, Environment, Project, Server, Service, StorageProvider
+from dflow_tui.core.models import (
+    Engine,
+    Environment,
+    Project,
+    Server,
+    Service,
+    StorageProvider,
+)
 from dflow_tui.core.naming import (
     parse_service_path,
     validate_backup_dir,
@@ -17,13 +24,13 @@ from dflow_tui.core.naming import (
     validate_port,
     validate_user,
 )
+from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import resolve_server_id
 from dflow_tui.core.views import ServerView, ServiceView
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, server_spec
 from dflow_tui.remote import dokku
 from dflow_tui.remote.transport import fetch_host_key, trust_host_key
-from dflow_tui.core.permissions import Permission
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
 

@@ -8,10 +8,9 @@ from sqlmodel import col, select
 from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName, NotFound
 from dflow_tui.core.models import Backup, ProviderStatus, Service, StorageProvider
 from dflow_tui.core.naming import validate_label
-from dflow_tui.core.views import ProviderView
 from dflow_tui.core.permissions import Permission
+from dflow_tui.core.views import ProviderView
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.service.access import Access
 from dflow_tui.jobs.storage_access import storage_config
 from dflow_tui.secrets import (
     delete_secret_async,
@@ -19,6 +18,7 @@ from dflow_tui.secrets import (
     set_secret_async,
     storage_secret_name,
 )
+from dflow_tui.service.access import Access
 from dflow_tui.storage import StorageConfig, VerifyResult, verify
 
 

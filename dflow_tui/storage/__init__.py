@@ -5,7 +5,12 @@ Only `dflow_tui.core` and libraries are imported here (no textual, no store).
 
 from dflow_tui.storage.errors import StorageError, UploadAborted, UploadNotAborted
 from dflow_tui.storage.multipart import UploadResult, upload_stream
-from dflow_tui.storage.provider import DEFAULT_PREFIX, InvalidStorageConfig, StorageConfig, VerifyResult
+from dflow_tui.storage.provider import (
+    DEFAULT_PREFIX,
+    InvalidStorageConfig,
+    StorageConfig,
+    VerifyResult,
+)
 from dflow_tui.storage.s3 import (
     DownloadStream,
     IncompleteUpload,
@@ -16,6 +21,7 @@ from dflow_tui.storage.s3 import (
     download_stream,
     head,
     list_incomplete_uploads,
+    list_keys,
 )
 from dflow_tui.storage.verify import verify
 
@@ -37,6 +43,7 @@ __all__ = [
     "download_stream",
     "head",
     "list_incomplete_uploads",
+    "list_keys",
     "upload_stream",
     "verify",
 ]

@@ -393,3 +393,15 @@ async def abort_incomplete_uploads(
             raise client.error(exc, action="AbortMultipartUpload", bucket=bucket, key=upload.key) from exc
         aborted += 1
     return aborted
+
+
+async def list_keys(client: S3Client, bucket: str, prefix: str) -> list[str]:
+    """Every current object key under `prefix` (ListObjectsV2, all pages)."""
+    keys: list[str] = []
+    params: dict[str, Any] = {"Prefix": prefix}
+    while True:
+        page = await client.call("ListObjectsV2", bucket=bucket, **params)
+        keys.extend(item["Key"] for item in page.get("Contents", []) or [])
+        if not page.get("IsTruncated"):
+            return keys
+        params["ContinuationToken"] = page["NextContinuationToken"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
+from infra.sandbox import make_sandbox
 
 from dflow_tui.cli import main
 from dflow_tui.core.errors import NotAllowed
@@ -16,7 +17,6 @@ from dflow_tui.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from dflow_tui.demo.sandbox import DEMO_SERVICE
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
-from infra.sandbox import make_sandbox
 
 ROLES = ["admin", "member", "viewer"]
 

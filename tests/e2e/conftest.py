@@ -18,13 +18,14 @@ class Cli:
     env: dict[str, str]
     input: str | None = None
 
-    def __call__(self, *args: str, ok: bool = True) -> Result:
+    def __call__(self, *args: str, ok: bool | None = True) -> Result:
+        """ok=True: must succeed; ok=False: must fail; ok=None: whatever happens."""
         result = CliRunner().invoke(main, list(args), env=self.env, input=self.input, catch_exceptions=False)
         if ok and result.exit_code != 0:
             raise AssertionError(
                 f"`dflow-tui {shlex.join(args)}` exited {result.exit_code}:\n{result.output}"
             )
-        if not ok and result.exit_code == 0:
+        if ok is False and result.exit_code == 0:
             raise AssertionError(f"`dflow-tui {shlex.join(args)}` succeeded:\n{result.output}")
         return result
 

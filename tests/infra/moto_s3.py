@@ -60,7 +60,10 @@ class _TrackingHandler(MotoRequestHandler):
 
 class _KillableMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
 
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=_TrackingHandler)

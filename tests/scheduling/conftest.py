@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from infra.sandbox import make_sandbox
+
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.demo.sandbox import DEMO_SERVICE
 from dflow_tui.service import Dflow

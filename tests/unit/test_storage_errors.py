@@ -6,7 +6,13 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from dflow_tui.core.errors import DflowError
-from dflow_tui.storage.errors import REDACTED, StorageError, describe, redact, storage_error
+from dflow_tui.storage.errors import (
+    REDACTED,
+    StorageError,
+    describe,
+    redact,
+    storage_error,
+)
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 ENDPOINT = "https://s3.example.com"

@@ -9,8 +9,6 @@ import threading
 
 import pytest
 
-
-
 from dflow_tui.core.errors import DflowError, RemoteError
 from dflow_tui.storage import (
     S3Client,

@@ -7,9 +7,13 @@ import os
 
 import pytest
 
-
-
-from dflow_tui.storage import S3Client, StorageError, delete_all_versions, download_stream, head
+from dflow_tui.storage import (
+    S3Client,
+    StorageError,
+    delete_all_versions,
+    download_stream,
+    head,
+)
 
 BUCKET = "dflow-objects"
 KEY = "dflow/backups/a.dump"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 import pytest
-
 from infra.moto_s3 import closed_port_url
 
 from dflow_tui.storage import InvalidStorageConfig, StorageConfig, verify

@@ -4,11 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-24 02:37:26.472996
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dflow_tui.core.models
+from alembic import op
 
+import dflow_tui.core.models
 
 revision = '0001'
 down_revision = None

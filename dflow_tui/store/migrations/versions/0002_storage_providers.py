@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24 02:50:46.441321
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dflow_tui.core.models
+from alembic import op
 
+import dflow_tui.core.models
 
 revision = '0002'
 down_revision = '0001'

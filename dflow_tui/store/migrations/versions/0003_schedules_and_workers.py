@@ -4,11 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24 02:56:56.987624
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dflow_tui.core.models
+from alembic import op
 
+import dflow_tui.core.models
 
 revision = '0003'
 down_revision = '0002'

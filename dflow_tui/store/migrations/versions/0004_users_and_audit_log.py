@@ -4,11 +4,11 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24 03:08:02.776380
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dflow_tui.core.models
+from alembic import op
 
+import dflow_tui.core.models
 
 revision = '0004'
 down_revision = '0003'

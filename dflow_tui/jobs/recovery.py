@@ -1,0 +1,52 @@
+"""Putting things right after a job died part-way (a killed worker, a lost host).
+
+A backup that never finished must leave nothing behind: its partial file, its
+finished-but-unrecorded dump, its multipart upload or its unrecorded object.
+A delete that died after removing the dump is finished: the record follows the
+dump. The dump name belongs to one row only, so nothing else can be touched.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dflow_tui.core.models import Backup, BackupType, Server
+from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
+from dflow_tui.jobs import records
+from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.delete import remove_dump
+from dflow_tui.jobs.storage_access import open_storage
+from dflow_tui.remote import files
+from dflow_tui.storage import abort_incomplete_uploads, delete_all_versions
+
+log = logging.getLogger("dflow_tui.recovery")
+
+
+async def remove_unfinished_backup(ctx: JobContext, backup: Backup) -> None:
+    """Best effort: a server or bucket that is down now is reported by `doctor` later."""
+    try:
+        if backup.type == BackupType.EXTERNAL.value:
+            async with await open_storage(ctx, backup.provider_id) as client:
+                await abort_incomplete_uploads(client, backup.bucket, backup.object_key, older_than=None)
+                await delete_all_versions(client, backup.bucket, backup.object_key)
+            return
+        server = await records.load(ctx.db, Server, backup.server_id)
+        name = dump_in_backup_dir(server.backup_dir, backup.file_path)
+        async with ctx.connect(server) as transport:
+            await transport.run(files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX), timeout=60)
+            await transport.run(files.remove_dump(server.backup_dir, name), timeout=60)
+    except Exception as error:
+        log.warning("could not clean up after backup %s: %s", backup.id, error)
+
+
+async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:
+    """The user asked for the delete: do it again (removal is idempotent), then record it.
+
+    False when the dump could not be removed now: the record stays, as before."""
+    try:
+        await remove_dump(ctx, backup, f"delete of backup {backup.id}", None)
+    except Exception as error:
+        log.warning("interrupted delete of backup %s not finished: %s", backup.id, error)
+        return False
+    await records.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
+    return True

@@ -1,0 +1,118 @@
+"""Runs one flow and dies (os._exit, like SIGKILL: no cleanup runs) before its step N.
+
+A step is a command on the server, a call to the S3 API, or the write that records
+how the job ended. `python crash_harness.py STATE_DB KNOWN_HOSTS FLOW ARG N`
+exits 0 when the flow has fewer than N+1 steps (it ran to its end), 137 when it died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from dflow_tui.jobs import context as job_context
+from dflow_tui.jobs import records
+from dflow_tui.jobs.runner import run_claimed_backup
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+from dflow_tui.storage import s3
+
+CRASHED = 137
+
+
+class Steps:
+    def __init__(self, crash_before: int):
+        self.crash_before = crash_before
+        self.count = 0
+
+    def step(self, what: str) -> None:
+        if self.count == self.crash_before:
+            print(f"crashing before step {self.count}: {what}", file=sys.stderr, flush=True)
+            os._exit(CRASHED)
+        self.count += 1
+
+
+def instrument(steps: Steps) -> None:
+    connect = job_context.JobContext.connect
+
+    def counting_connect(self, server):
+        manager = connect(self, server)
+
+        class Counting:
+            async def __aenter__(inner):
+                transport = await manager.__aenter__()
+                run, start = transport.run, transport.start
+
+                async def counted_run(command, **kwargs):
+                    steps.step(f"run {command[:60]}")
+                    return await run(command, **kwargs)
+
+                async def counted_start(command):
+                    steps.step(f"start {command[:60]}")
+                    return await start(command)
+
+                transport.run, transport.start = counted_run, counted_start
+                return transport
+
+            async def __aexit__(inner, *exc):
+                return await manager.__aexit__(*exc)
+
+        return Counting()
+
+    job_context.JobContext.connect = counting_connect
+
+    enter = s3.S3Client.__aenter__
+
+    async def counting_enter(self):
+        client = await enter(self)
+        client.raw.meta.events.register("before-call.s3", lambda model, **_: steps.step(f"s3 {model.name}"))
+        return client
+
+    s3.S3Client.__aenter__ = counting_enter
+
+    finish = records.update_if_ours
+
+    async def counting_finish(db, model, row_id, worker_id, active, **values):
+        if "status" in values:
+            steps.step(f"record {model.__tablename__} {row_id} {values['status']}")
+        return await finish(db, model, row_id, worker_id, active, **values)
+
+    records.update_if_ours = counting_finish
+
+
+async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
+    app = await Dflow.open(Settings(db_url=db_url, known_hosts=Path(known_hosts)))
+    try:
+        if flow == "backup":
+            backup = await app.backups.create(arg)
+            await app.backups.run(backup.id)
+        elif flow == "scheduled":  # a claimed scheduled backup, then retention of its tier
+            await run_claimed_backup(app.ctx, int(arg))
+        elif flow == "restore":
+            await app.backups.restore(int(arg), safety_backup=False)
+        elif flow == "delete":
+            await app.backups.delete(int(arg))
+    finally:
+        await app.close()
+
+
+def keyring_from_env() -> None:
+    """The test's in-memory keyring does not cross processes: its entries come in the environment."""
+    import json
+
+    import keyring
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from infra.memory_keyring import MemoryKeyring
+
+    backend = MemoryKeyring()
+    backend.store = {tuple(k.split("\t")): v for k, v in json.loads(os.environ.get("TEST_KEYRING", "{}")).items()}
+    keyring.set_keyring(backend)
+
+
+if __name__ == "__main__":
+    keyring_from_env()
+    instrument(Steps(int(sys.argv[5])))
+    asyncio.run(main(*sys.argv[1:5]))

@@ -1,0 +1,146 @@
+"""Every flow killed before each of its steps: afterwards records, server and bucket agree.
+
+The flow runs in its own process, which dies (no cleanup code runs) before step N
+for N = 0, 1, 2… until the flow gets through. After each death, the next
+scheduler pass (on a clock past the heartbeat timeout) cleans up, and
+`dflow-tui doctor` must find everything consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dflow_tui.core.clock import FixedClock
+from dflow_tui.core.models import Backup
+from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+
+HARNESS = Path(__file__).with_name("crash_harness.py")
+BUCKET = "dflow-crash-tests"
+MAX_STEPS = 40
+
+
+def _harness(cli, flow: str, arg: str, crash_before: int, keyring) -> subprocess.CompletedProcess:
+    secrets = json.dumps({"\t".join(k): v for k, v in keyring.store.items()})
+    return subprocess.run(
+        [sys.executable, str(HARNESS), cli.env["DFLOW_TUI_DB"], cli.env["DFLOW_TUI_KNOWN_HOSTS"],
+         flow, arg, str(crash_before)],
+        env={**os.environ, **cli.env, "TEST_KEYRING": secrets}, capture_output=True, text=True, timeout=120,
+    )
+
+
+async def _open(cli, clock=None) -> Dflow:
+    return await Dflow.open(
+        Settings(db_url=cli.env["DFLOW_TUI_DB"], known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"])), clock=clock
+    )
+
+
+def _recover(cli) -> None:
+    """What happens next in real life: a scheduler pass, once the dead job's heartbeat is old."""
+
+    async def later_pass():
+        app = await _open(cli)
+        app.ctx.clock = FixedClock(app.clock.now() + timedelta(hours=3))
+        try:
+            await run_pass(app.ctx)
+        finally:
+            await app.close()
+
+    asyncio.run(later_pass())
+
+
+def _assert_consistent(cli, context: str) -> None:
+    result = cli("doctor", ok=None)
+    assert result.exit_code == 0 and "consistent" in result.output, f"{context}:\n{result.output}"
+
+
+def _crash_everywhere(cli, flow: str, arg_for_attempt, keyring) -> int:
+    """Returns how many steps the flow had."""
+    for crash_before in range(MAX_STEPS):
+        arg = arg_for_attempt()
+        result = _harness(cli, flow, arg, crash_before, keyring)
+        if result.returncode == 0:
+            _assert_consistent(cli, f"{flow} ran to its end")
+            return crash_before
+        assert result.returncode == 137, result.stderr
+        _recover(cli)
+        _assert_consistent(cli, f"{flow} killed {result.stderr.strip().splitlines()[-1]}")
+    raise AssertionError(f"{flow} never finished within {MAX_STEPS} steps")
+
+
+@pytest.fixture(params=["internal", "external"])
+def destination(request, cli, service_path, postgres, postgres_db, moto_s3, memory_keyring) -> str:
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    if request.param == "external":
+        moto_s3.make_bucket(BUCKET, versioned=True)
+        cli.input = moto_s3.secret_access_key + "\n"
+        cli("storage", "add", "s3", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
+            "--bucket", BUCKET, "--access-key", moto_s3.access_key_id)
+        cli.input = None
+        cli("storage", "verify", "s3")
+        cli("destination", "set", service_path, "external", "--provider", "s3")
+    return request.param
+
+
+def test_backup_killed_at_every_step(cli, service_path, destination, memory_keyring):
+    steps = _crash_everywhere(cli, "backup", lambda: service_path, memory_keyring)
+    assert steps >= (5 if destination == "internal" else 3)
+    rows = cli.json("backup", "list", service_path)
+    assert [r["status"] for r in rows].count("success") == 1  # only the run that got through
+
+
+def test_restore_killed_at_every_step(cli, service_path, destination, postgres, postgres_db, memory_keyring):
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    steps = _crash_everywhere(cli, "restore", lambda: backup_id, memory_keyring)
+    assert steps >= 3
+    assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
+
+
+def test_delete_killed_at_every_step(cli, service_path, destination, memory_keyring):
+    created = []
+
+    def fresh_backup() -> str:
+        created.append(cli("backup", "create", service_path).stdout.strip())
+        return created[-1]
+
+    _crash_everywhere(cli, "delete", fresh_backup, memory_keyring)
+    left = {str(r["id"]) for r in cli.json("backup", "list", service_path)}
+    assert created[-1] not in left  # the run that got through deleted its backup
+
+
+def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, destination, memory_keyring):
+    """A daily run with seven dailies already kept: the new one, then retention of the oldest."""
+
+    def arrange() -> str:
+        for row in cli.json("backup", "list", service_path):
+            cli("backup", "delete", str(row["id"]))
+        ids = [int(cli("backup", "create", service_path).stdout) for _ in range(7)]
+
+        async def age_and_queue():
+            app = await _open(cli)
+            now = app.clock.now()
+            async with app.db.session() as session:
+                for age, backup_id in enumerate(reversed(ids), start=1):
+                    row = await session.get(Backup, backup_id)
+                    row.trigger, row.schedule_tier = "scheduled", "daily"
+                    row.created_at = now - timedelta(days=age, minutes=5)
+                    session.add(row)
+                await session.commit()
+            report = await app.schedules.set(service_path, ["daily"])
+            await app.close()
+            return report.queued[0].id
+
+        return str(asyncio.run(age_and_queue()))
+
+    steps = _crash_everywhere(cli, "scheduled", arrange, memory_keyring)
+    assert steps >= 6  # the backup's steps, then the prune's
+    assert len(cli.json("backup", "list", service_path)) == 7
