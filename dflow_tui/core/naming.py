@@ -110,8 +110,9 @@ def join_remote(directory: str, file_name: str) -> str:
 
 
 def object_key(prefix: str, service: str, when: datetime) -> str:
-    """`{prefix}/{service}-{timestamp}.dump`."""
-    return f"{prefix.strip('/')}/{dump_file_name(service, when)}"
+    """`{prefix}/{service}-{timestamp}.dump` (just the name at the bucket's root)."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/{dump_file_name(service, when)}" if prefix else dump_file_name(service, when)
 
 
 def parse_service_path(path: str) -> tuple[str, str, str]:

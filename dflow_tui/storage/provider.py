@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from dflow_tui.core.errors import DflowError
 
 DEFAULT_PREFIX = "dflow/backups"
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+PREFIX_PART_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class InvalidStorageConfig(DflowError):
@@ -42,9 +46,17 @@ class StorageConfig:
             )
         if not (self.bucket or "").strip():
             raise InvalidStorageConfig("The bucket name is empty")
-        if "/" in self.bucket:
-            raise InvalidStorageConfig(f"Invalid bucket name {self.bucket!r}: no '/' allowed")
-        object.__setattr__(self, "prefix", normalize_prefix(self.prefix))
+        if not BUCKET_RE.fullmatch(self.bucket) or ".." in self.bucket or IP_LIKE.fullmatch(self.bucket):
+            raise InvalidStorageConfig(
+                f"Invalid bucket name {self.bucket!r}: 3 to 63 lowercase letters, digits, '.' and '-', "
+                "starting and ending with a letter or digit"
+            )
+        prefix = normalize_prefix(self.prefix)
+        if not all(PREFIX_PART_RE.fullmatch(part) and part not in (".", "..") for part in prefix.split("/") if part):
+            raise InvalidStorageConfig(
+                f"Invalid prefix {self.prefix!r}: use letters, digits, '.', '-', '_' and '/' (no '..')"
+            )
+        object.__setattr__(self, "prefix", prefix)
         object.__setattr__(self, "region", (self.region or "").strip() or "us-east-1")
 
     def key_for(self, name: str) -> str:

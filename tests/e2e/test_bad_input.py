@@ -1,0 +1,108 @@
+"""The README's bad-input table, row by row: each input gets its clear message and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+from pathlib import Path
+
+
+def test_unknown_service(cli, real_server):
+    result = cli("backup", "create", "nope/production/db", ok=False)
+    assert "No project named 'nope'" in result.stderr
+    assert cli.json("backup", "list") == []
+
+
+def test_bad_engine(cli, service_path):
+    result = cli("service", "add", "shop/production/other", "--engine", "oracle", ok=False)
+    assert "Unknown engine 'oracle': choose one of postgres, mysql, mariadb, mongo, redis" in result.stderr
+
+
+def test_bad_port(cli):
+    result = cli("server", "add", "s", "--host", "db.example.com", "--port", "70000", ok=False)
+    assert "Invalid port 70000: use a number from 1 to 65535" in result.stderr
+    assert cli.json("server", "list") == []
+
+
+def test_bad_bucket_name(cli, memory_keyring):
+    cli.input = "secret\n"
+    result = cli("storage", "add", "p", "--endpoint", "https://s3.example.com", "--region", "eu",
+                 "--bucket", "My_Bucket", "--access-key", "AKIA", ok=False)
+    assert "Invalid bucket name 'My_Bucket'" in result.stderr
+    assert cli.json("storage", "list") == [] and memory_keyring.store == {}
+
+
+def test_truncated_dump_is_refused_before_import(cli, service_path, postgres, postgres_db, backup_dir):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    dump = next(backup_dir.glob("*.dump"))
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
+    postgres.psql("UPDATE t SET v = 2", db=postgres_db)
+
+    result = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup", ok=False)
+
+    assert "does not match its record" in result.stderr and "refusing to import" in result.stderr
+    assert postgres.psql("SELECT v FROM t", db=postgres_db) == "2"
+
+
+def test_corrupted_dump_is_refused_before_import(cli, service_path, postgres, postgres_db, backup_dir):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    dump = next(backup_dir.glob("*.dump"))
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+
+    result = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup", ok=False)
+
+    assert "does not match its record" in result.stderr
+
+
+def test_restore_of_a_deleted_backup(cli, service_path, postgres, postgres_db):
+    postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    cli("backup", "delete", backup_id)
+
+    result = cli("backup", "restore", backup_id, "--yes", ok=False)
+
+    assert f"Backup {backup_id} was deleted; it cannot be restored" in result.stderr
+
+
+def test_concurrent_restore_is_refused(cli, service_path, postgres, postgres_db):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    first = cli("backup", "create", service_path).stdout.strip()
+    second = cli("backup", "create", service_path).stdout.strip()
+    # A session holding a lock keeps the first restore's import waiting: it is really running.
+    locker = subprocess.Popen(
+        [str(postgres.bindir / "psql"), "-X", "-q", "-h", postgres.host, "-p", str(postgres.port),
+         "-U", postgres.user, "-d", postgres_db], stdin=subprocess.PIPE, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE;\n")
+    locker.stdin.flush()
+
+    async def scenario():
+        app = await Dflow.open(Settings(db_url=cli.env["DFLOW_TUI_DB"],
+                                        known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"])))
+        running = asyncio.create_task(app.backups.restore(int(first), safety_backup=False))
+        deadline = time.monotonic() + 30
+        while (await app.backups.get(int(first))).operation_status != "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        refused = await asyncio.to_thread(cli, "backup", "restore", second, "--yes", ok=False)
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.flush()
+        done = await running
+        await app.close()
+        return refused, done
+
+    try:
+        refused, done = asyncio.run(scenario())
+    finally:
+        locker.stdin.close()
+        locker.wait(timeout=30)
+
+    assert f"A restore of this service (from backup {first}) is already running" in refused.stderr
+    assert done.status == "succeeded"

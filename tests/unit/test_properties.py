@@ -1,0 +1,88 @@
+"""Property tests: whatever text arrives, no command but the intended Dokku call on the
+intended file is built, and nothing escapes the backup directory or the bucket prefix."""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from datetime import datetime, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dflow_tui.core.errors import DflowError, InvalidName
+from dflow_tui.core.naming import dump_file_name, dump_in_backup_dir, object_key, validate_backup_dir
+from dflow_tui.remote import dokku, files
+from dflow_tui.storage import StorageConfig
+
+ENGINES = ["postgres", "mysql", "mariadb", "mongo", "redis"]
+# Plenty of shell metacharacters, separators, dots and unicode, not just letters.
+hostile = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(list(";&|`$()<>\\\"' \n\t*?~/.-_")),
+                  max_size=40)
+WHEN = datetime(2026, 4, 8, 14, 30, 0, 123000, tzinfo=timezone.utc)
+SHELL_OPERATORS = {";", "&", "&&", "|", "||", "`", "$(", ">", ">>", "<", "\n"}
+
+
+@settings(max_examples=400)
+@given(engine=st.sampled_from(ENGINES), name=hostile)
+def test_export_command_is_one_dokku_call_or_refused(engine, name):
+    try:
+        command = dokku.export_command(engine, name)
+    except InvalidName:
+        return
+    assert shlex.split(command) == ["dokku", f"{engine}:export", name]
+
+
+@settings(max_examples=400)
+@given(engine=st.sampled_from(ENGINES), name=hostile, directory=hostile)
+def test_export_to_partial_writes_only_inside_the_backup_dir(engine, name, directory):
+    try:
+        command = files.export_to_partial(engine, name, directory, dump_file_name(name, WHEN))
+    except InvalidName:
+        return
+    tokens = shlex.split(command)
+    # umask 077 && dokku ENGINE:export NAME > DIR/NAME-….dump.partial
+    assert tokens[:3] == ["umask", "077", "&&"]
+    assert tokens[3:6] == ["dokku", f"{engine}:export", name]
+    assert tokens[6] == ">" and len(tokens) == 8
+    target = tokens[7]
+    assert posixpath.dirname(target) == validate_backup_dir(directory)
+    assert ".." not in target.split("/")
+
+
+@settings(max_examples=400)
+@given(directory=hostile, file_path=hostile)
+def test_a_recorded_path_is_accepted_only_directly_inside_the_backup_dir(directory, file_path):
+    try:
+        name = dump_in_backup_dir(directory, file_path)
+        command = files.remove_dump(directory, name)
+    except InvalidName:
+        return
+    assert file_path == f"{validate_backup_dir(directory)}/{name}"
+    assert "/" not in name and name.endswith(".dump")
+    assert shlex.quote(file_path) in command
+
+
+@settings(max_examples=300)
+@given(engine=st.sampled_from(ENGINES), name=hostile, directory=hostile)
+def test_import_reads_only_the_intended_dump(engine, name, directory):
+    try:
+        path = f"{validate_backup_dir(directory)}/{dump_file_name(name, WHEN)}"
+        command = files.import_from_file(engine, name, path)
+    except InvalidName:
+        return
+    assert shlex.split(command) == ["dokku", f"{engine}:import", name, "<", path]
+
+
+@settings(max_examples=400)
+@given(bucket=hostile, prefix=hostile, name=hostile)
+def test_object_keys_stay_under_the_prefix(bucket, prefix, name):
+    try:
+        config = StorageConfig(endpoint_url="https://s3.example.com", region="r", bucket=bucket, prefix=prefix)
+        key = object_key(config.prefix, name, WHEN)
+    except DflowError:
+        return
+    assert key.startswith(config.prefix + "/") if config.prefix else True
+    assert ".." not in key.split("/") and "//" not in key and not key.startswith("/")
+    assert key.rsplit("/", 1)[-1] == dump_file_name(name, WHEN)
+    assert config.bucket == bucket and "/" not in bucket
