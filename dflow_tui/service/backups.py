@@ -7,6 +7,7 @@ both; the TUI records, then runs the job in the background and watches the row.
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -102,26 +103,63 @@ class Backups:
     # --- read ------------------------------------------------------------
 
     async def list(self, path: str | None = None, *, include_deleted: bool = False) -> list[BackupView]:
+        """Newest first. Read as plain rows, not ORM objects: this runs every second in the
+        TUI, over tens of thousands of rows."""
         await self.access.require(Permission.READ, "backup.list", service_path=path)
+        backups = Backup.__table__
+        operations = Operation.__table__
         async with self.db.session() as session:
-            query = (
-                select(Backup, Service, Environment, Project)
-                .join(Service, Backup.service_id == Service.id)
-                .join(Environment, Service.environment_id == Environment.id)
-                .join(Project, Environment.project_id == Project.id)
-                .order_by(col(Backup.created_at).desc(), col(Backup.id).desc())
-            )
+            paths = await self._service_paths(session)
+            backup_filter = []
             if path is not None:
                 rows = await lookup.service_by_path(session, path)
-                query = query.where(Backup.service_id == rows.service.id)
+                backup_filter.append(backups.c.service_id == rows.service.id)
             if not include_deleted:
-                query = query.where(col(Backup.deleted_at).is_(None))
-            results = (await session.exec(query)).all()
-            operations = await self._latest_operations(session, [b.id for b, *_ in results])
-        return [
-            backup_view(backup, f"{project.name}/{environment.name}/{service.name}", operations.get(backup.id))
-            for backup, service, environment, project in results
-        ]
+                backup_filter.append(backups.c.deleted_at.is_(None))
+            connection = await session.connection()
+            results = (await connection.execute(
+                select(backups).where(*backup_filter)
+                .order_by(backups.c.created_at.desc(), backups.c.id.desc())
+            )).all()
+            latest = {}
+            for operation in (await connection.execute(
+                select(operations).join(backups, operations.c.backup_id == backups.c.id)
+                .where(*backup_filter).order_by(operations.c.id)
+            )).all():
+                latest[operation.backup_id] = operation
+        return [backup_view(row, paths[row.service_id], latest.get(row.id)) for row in results]
+
+    async def revision(self, path: str | None = None) -> tuple:
+        """A cheap fingerprint of the backup list: it changes whenever `list` would.
+
+        A live view polls this every second and fetches the list only when it moved."""
+        await self.access.require(Permission.READ, "backup.list", service_path=path)
+        backups = Backup.__table__
+        operations = Operation.__table__
+        async with self.db.session() as session:
+            where = []
+            if path is not None:
+                rows = await lookup.service_by_path(session, path)
+                where.append(backups.c.service_id == rows.service.id)
+            connection = await session.connection()
+            mine = (await connection.execute(select(
+                func.count(), func.max(backups.c.id), func.max(backups.c.finished_at),
+                func.max(backups.c.deleted_at), func.max(backups.c.started_at),
+            ).where(*where))).one()
+            ops = (await connection.execute(
+                select(func.count(), func.max(operations.c.id), func.max(operations.c.finished_at),
+                       func.max(operations.c.started_at))
+                .select_from(operations.join(backups, operations.c.backup_id == backups.c.id)).where(*where)
+            )).one()
+        return tuple(mine) + tuple(ops)
+
+    async def _service_paths(self, session) -> dict[int, str]:
+        query = (
+            select(Service.id, Project.name, Environment.name, Service.name)
+            .join(Environment, Service.environment_id == Environment.id)
+            .join(Project, Environment.project_id == Project.id)
+        )
+        return {sid: f"{p}/{e}/{n}" for sid, p, e, n in (await session.exec(query)).all()}
 
     async def _latest_operations(self, session, backup_ids: list[int]) -> dict[int, Operation]:
         if not backup_ids:

@@ -1,0 +1,1 @@
+"""`make benchmark` (or `python -m benchmarks`): figures for the speed and memory targets."""
