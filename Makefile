@@ -10,7 +10,7 @@ run: setup
 	$(BIN)/dflow-tui --demo
 
 test: setup system-packages lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15
 
 setup: $(VENV)/.installed
 

@@ -372,40 +372,27 @@ def _when(value) -> str:
 @click.option("--once", is_flag=True, help="One scheduler pass and the jobs it queued, then exit.")
 @click.option("--interval", type=float, help="Seconds between scheduler passes (default 600).")
 @click.option("--concurrency", type=int, help="Jobs run at once (default 2).")
-@click.pass_context
-def worker(ctx: click.Context, once, interval, concurrency):
+@with_app
+async def worker(app: Dflow, once, interval, concurrency):
     """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
     from dflow_tui.worker_logging import configure_logging
 
     configure_logging()
-    settings = _settings(ctx)
+    await app.access.require(Permission.READ, "worker.start")
     if interval:
-        settings.scheduler_interval = interval
+        app.settings.scheduler_interval = interval
     if concurrency:
-        settings.worker_concurrency = concurrency
-
-    async def main_loop():
-        app = await Dflow.open(settings)
-        try:
-            await app.access.require(Permission.READ, "worker.start")
-            loop_worker = app.worker()
-            if once:
-                report = await loop_worker.once()
-                click.echo(f"Pass done: {len(report.queued)} queued, {len(report.cleaned)} stale cleaned",
-                           err=True)
-                return
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            await loop_worker.serve(stop)
-        finally:
-            await app.close()
-
-    try:
-        asyncio.run(main_loop())
-    except DflowError as error:
-        raise click.ClickException(str(error)) from None
+        app.settings.worker_concurrency = concurrency
+    loop_worker = app.worker()
+    if once:
+        report = await loop_worker.once()
+        click.echo(f"Pass done: {len(report.queued)} queued, {len(report.cleaned)} stale cleaned", err=True)
+        return
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await loop_worker.serve(stop)
 
 
 # --- users and audit -------------------------------------------------------------

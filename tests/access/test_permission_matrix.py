@@ -59,10 +59,10 @@ def actions(backup_id: int):
         (Permission.DESTINATION, lambda a: a.destinations.set(DEMO_SERVICE, "internal"),
          ["destination", "set", DEMO_SERVICE, "internal"]),
         (Permission.STORAGE, lambda a: a.storage.add(
-            "s3", endpoint_url="http://127.0.0.1:9", region="us-east-1", bucket="b",
+            "s3", endpoint_url="http://127.0.0.1:9", region="us-east-1", bucket="bucket-b",
             access_key_id="AKIA", secret_access_key="secret-value"),
          ["storage", "add", "s3", "--endpoint", "http://127.0.0.1:9", "--region", "us-east-1",
-          "--bucket", "b", "--access-key", "AKIA"]),
+          "--bucket", "bucket-b", "--access-key", "AKIA"]),
         (Permission.INVENTORY, lambda a: a.inventory.add_project("other"), ["project", "add", "other"]),
         (Permission.USERS, lambda a: a.users.add("newcomer", "viewer"), ["user", "add", "newcomer", "--role", "viewer"]),
         (Permission.DELETE, lambda a: a.backups.delete(backup_id), ["backup", "delete", str(backup_id)]),

@@ -11,16 +11,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 from dflow_tui.cli import main
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
 
 
 @dataclass
 class Cli:
     env: dict[str, str]
-    input: str | None = None
 
-    def __call__(self, *args: str, ok: bool | None = True) -> Result:
+    def __call__(self, *args: str, ok: bool | None = True, input: str | None = None) -> Result:
         """ok=True: must succeed; ok=False: must fail; ok=None: whatever happens."""
-        result = CliRunner().invoke(main, list(args), env=self.env, input=self.input, catch_exceptions=False)
+        result = CliRunner().invoke(main, list(args), env=self.env, input=input, catch_exceptions=False)
         if ok and result.exit_code != 0:
             raise AssertionError(
                 f"`dflow-tui {shlex.join(args)}` exited {result.exit_code}:\n{result.output}"
@@ -31,6 +32,22 @@ class Cli:
 
     def json(self, *args: str):
         return json.loads(self(*args, "--json").stdout)
+
+    def settings(self, **overrides) -> Settings:
+        return Settings(db_url=self.env["DFLOW_TUI_DB"], known_hosts=Path(self.env["DFLOW_TUI_KNOWN_HOSTS"]),
+                        **overrides)
+
+    async def open_app(self, clock=None, **overrides) -> Dflow:
+        """The service layer on the same state as the CLI, for acting while a job runs."""
+        return await Dflow.open(self.settings(**overrides), clock=clock)
+
+    def add_provider(self, name: str, moto_s3, bucket: str, *, secret: str | None = None,
+                     endpoint: str | None = None, ok: bool | None = True) -> Result:
+        return self(
+            "storage", "add", name, "--endpoint", endpoint or moto_s3.endpoint_url,
+            "--region", moto_s3.region, "--bucket", bucket, "--access-key", moto_s3.access_key_id,
+            input=(moto_s3.secret_access_key if secret is None else secret) + "\n", ok=ok,
+        )
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Runs one flow and dies (os._exit, like SIGKILL: no cleanup runs) before its step N.
+"""Runs one flow in a forked process that dies (os._exit, like SIGKILL: no cleanup
+runs) before its step N.
 
 A step is a command on the server, a call to the S3 API, or the write that records
-how the job ended. `python crash_harness.py STATE_DB KNOWN_HOSTS FLOW ARG N`
-exits 0 when the flow has fewer than N+1 steps (it ran to its end), 137 when it died.
+how the job ended. The process exits 0 when the flow has fewer than N+1 steps (it ran
+to its end), 137 when it died.
 """
 
 from __future__ import annotations
@@ -98,21 +99,14 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
         await app.close()
 
 
-def keyring_from_env() -> None:
-    """The test's in-memory keyring does not cross processes: its entries come in the environment."""
-    import json
-
+def run_and_crash(db_url: str, known_hosts: str, flow: str, arg: str, crash_before: int, secrets: dict) -> None:
+    """The body of a forked child: the test's keyring entries, the step counter, the flow."""
     import keyring
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from infra.memory_keyring import MemoryKeyring
 
     backend = MemoryKeyring()
-    backend.store = {tuple(k.split("\t")): v for k, v in json.loads(os.environ.get("TEST_KEYRING", "{}")).items()}
+    backend.store = dict(secrets)
     keyring.set_keyring(backend)
-
-
-if __name__ == "__main__":
-    keyring_from_env()
-    instrument(Steps(int(sys.argv[5])))
-    asyncio.run(main(*sys.argv[1:5]))
+    instrument(Steps(crash_before))
+    asyncio.run(main(db_url, known_hosts, flow, arg))
+    os._exit(0)

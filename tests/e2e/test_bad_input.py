@@ -6,10 +6,6 @@ import asyncio
 import subprocess
 import time
 
-from dflow_tui.service import Dflow
-from dflow_tui.settings import Settings
-from pathlib import Path
-
 
 def test_unknown_service(cli, real_server):
     result = cli("backup", "create", "nope/production/db", ok=False)
@@ -29,9 +25,8 @@ def test_bad_port(cli):
 
 
 def test_bad_bucket_name(cli, memory_keyring):
-    cli.input = "secret\n"
     result = cli("storage", "add", "p", "--endpoint", "https://s3.example.com", "--region", "eu",
-                 "--bucket", "My_Bucket", "--access-key", "AKIA", ok=False)
+                 "--bucket", "My_Bucket", "--access-key", "AKIA", input="secret\n", ok=False)
     assert "Invalid bucket name 'My_Bucket'" in result.stderr
     assert cli.json("storage", "list") == [] and memory_keyring.store == {}
 
@@ -84,8 +79,7 @@ def test_concurrent_restore_is_refused(cli, service_path, postgres, postgres_db)
     locker.stdin.flush()
 
     async def scenario():
-        app = await Dflow.open(Settings(db_url=cli.env["DFLOW_TUI_DB"],
-                                        known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"])))
+        app = await cli.open_app()
         running = asyncio.create_task(app.backups.restore(int(first), safety_backup=False))
         deadline = time.monotonic() + 30
         while (await app.backups.get(int(first))).operation_status != "running":

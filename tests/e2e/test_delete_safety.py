@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dflow_tui.core.models import Backup
-from dflow_tui.service import Dflow
-from dflow_tui.settings import Settings
 
 
 async def _tamper(cli, backup_id: int, file_path: str) -> None:
-    app = await Dflow.open(Settings(db_url=cli.env["DFLOW_TUI_DB"]))
+    app = await cli.open_app()
     async with app.db.session() as session:
         row = await session.get(Backup, backup_id)
         row.file_path = file_path

@@ -7,12 +7,8 @@ import hashlib
 import re
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
-
-from dflow_tui.service import Dflow
-from dflow_tui.settings import Settings
 
 BUCKET = "dflow-backups-e2e"
 
@@ -20,10 +16,7 @@ BUCKET = "dflow-backups-e2e"
 @pytest.fixture
 def provider(cli, moto_s3, memory_keyring) -> str:
     moto_s3.make_bucket(BUCKET, versioned=True)
-    cli.input = moto_s3.secret_access_key + "\n"
-    cli("storage", "add", "b2", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
-        "--bucket", BUCKET, "--access-key", moto_s3.access_key_id)
-    cli.input = None
+    cli.add_provider("b2", moto_s3, BUCKET)
     cli("storage", "verify", "b2")
     return "b2"
 
@@ -94,10 +87,7 @@ def test_existing_rows_keep_their_type_when_the_destination_changes(cli, externa
 
 def test_an_altered_object_is_refused_before_import(cli, service_path, moto_s3, memory_keyring, postgres, postgres_db):
     moto_s3.make_bucket("plain-bucket")  # unversioned: an overwrite replaces the object
-    cli.input = moto_s3.secret_access_key + "\n"
-    cli("storage", "add", "plain", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
-        "--bucket", "plain-bucket", "--access-key", moto_s3.access_key_id)
-    cli.input = None
+    cli.add_provider("plain", moto_s3, "plain-bucket")
     cli("storage", "verify", "plain")
     cli("destination", "set", service_path, "external", "--provider", "plain")
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
@@ -116,10 +106,7 @@ def test_an_altered_object_is_refused_before_import(cli, service_path, moto_s3, 
 
 def test_unverified_provider_cannot_be_chosen(cli, service_path, moto_s3, memory_keyring):
     moto_s3.make_bucket(BUCKET)
-    cli.input = "not-the-secret\n"
-    cli("storage", "add", "wrong", "--endpoint", moto_s3.endpoint_url, "--region", moto_s3.region,
-        "--bucket", BUCKET, "--access-key", moto_s3.access_key_id)
-    cli.input = None
+    cli.add_provider("wrong", moto_s3, BUCKET, secret="not-the-secret")
 
     failed = cli("storage", "verify", "wrong", ok=False)
     refused = cli("destination", "set", service_path, "external", "--provider", "wrong", ok=False)
@@ -142,10 +129,7 @@ def test_verification_failures_say_why(cli, moto_s3, memory_keyring, case):
         bucket = "no-such-bucket-here"
     else:
         endpoint = closed_port_url()
-    cli.input = secret + "\n"
-    cli("storage", "add", "p", "--endpoint", endpoint, "--region", moto_s3.region,
-        "--bucket", bucket, "--access-key", moto_s3.access_key_id)
-    cli.input = None
+    cli.add_provider("p", moto_s3, bucket, secret=secret, endpoint=endpoint)
 
     result = cli("storage", "verify", "p", ok=False)
 
@@ -190,9 +174,7 @@ def _big_database(postgres, db: str, megabytes: int = 28) -> None:
 
 
 async def _backup_with_interference(cli, path: str, interfere, s3_max_attempts: int = 6) -> object:
-    settings = Settings(db_url=cli.env["DFLOW_TUI_DB"], known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"]),
-                        s3_max_attempts=s3_max_attempts)
-    app = await Dflow.open(settings)
+    app = await cli.open_app(s3_max_attempts=s3_max_attempts)
     fired = False
 
     def on_progress(progress):
@@ -270,12 +252,9 @@ def test_without_a_usable_keyring_nothing_is_saved_and_the_fix_is_explained(cli,
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     keyring.set_keyring(fail.Keyring())
     try:
-        cli.input = "some-secret\n"
-        result = cli("storage", "add", "p", "--endpoint", moto_s3.endpoint_url, "--region", "us-east-1",
-                     "--bucket", BUCKET, "--access-key", "AKIA", ok=False)
+        result = cli.add_provider("p", moto_s3, BUCKET, secret="some-secret", ok=False)
     finally:
         keyring.set_keyring(previous)
-        cli.input = None
 
     assert "keyring" in result.stderr.lower()
     assert "some-secret" not in result.output

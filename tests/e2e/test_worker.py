@@ -14,8 +14,6 @@ from pathlib import Path
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.core.models import Backup
 from dflow_tui.jobs.scheduler import run_pass
-from dflow_tui.service import Dflow
-from dflow_tui.settings import Settings
 
 
 def _worker(cli, *args: str) -> subprocess.Popen:
@@ -25,14 +23,9 @@ def _worker(cli, *args: str) -> subprocess.Popen:
     )
 
 
-async def _open(cli, clock=None) -> Dflow:
-    settings = Settings(db_url=cli.env["DFLOW_TUI_DB"], known_hosts=Path(cli.env["DFLOW_TUI_KNOWN_HOSTS"]))
-    return await Dflow.open(settings, clock=clock)
-
-
 async def _age_into_daily_backups(cli, ids: list[int]) -> None:
     """Make real backups look like daily scheduled ones from the previous days."""
-    app = await _open(cli)
+    app = await cli.open_app()
     now = app.clock.now()
     async with app.db.session() as session:
         for age, backup_id in enumerate(reversed(ids), start=1):
@@ -89,7 +82,7 @@ def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
     assert row["status"] == "in-progress"  # nobody has noticed yet
 
     async def later_pass():
-        app = await _open(cli)
+        app = await cli.open_app()
         app.ctx.clock = FixedClock(app.clock.now() + timedelta(minutes=6))
         try:
             return await run_pass(app.ctx)
@@ -145,13 +138,13 @@ def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(cli, service_pat
     locker = _hold_lock(postgres, postgres_db)
 
     async def scenario():
-        app = await _open(cli)
+        app = await cli.open_app()
         app.settings.heartbeat_interval = 0.2
         backup = await app.backups.create(service_path)
         job = asyncio.create_task(app.backups.run(backup.id))
         while not list(backup_dir.glob("*.partial")):
             await asyncio.sleep(0.05)
-        cleaner = await _open(cli)
+        cleaner = await cli.open_app()
         cleaner.ctx.clock = FixedClock(app.clock.now() + timedelta(hours=3))
         cleaner.ctx.worker_id = "cleaner"
         report = await run_pass(cleaner.ctx)
