@@ -76,16 +76,16 @@ def main(ctx: click.Context, db: str | None, demo: bool) -> None:
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    if demo:
-        from dflow_tui.demo.sandbox import open_demo_settings
-
-        settings = open_demo_settings()
-    else:
-        settings = _settings(ctx)
     from dflow_tui.ui.app import run_app
 
     try:
-        run_app(settings)
+        if demo:
+            from dflow_tui.demo.sandbox import demo_sandbox
+
+            with demo_sandbox() as settings:
+                run_app(settings)
+        else:
+            run_app(_settings(ctx))
     except DflowError as error:
         raise click.ClickException(str(error)) from None
 

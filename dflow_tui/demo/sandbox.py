@@ -4,10 +4,13 @@ databases as SQLite files, a project, and a database service with data in it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from dflow_tui.demo import dokku_demo
@@ -63,3 +66,13 @@ def open_demo_settings(root: Path | None = None) -> Settings:
     settings = Settings(db_url=f"sqlite+aiosqlite:///{root / 'state.db'}")
     asyncio.run(seed_state(settings, root / "backups"))
     return settings
+
+
+@contextlib.contextmanager
+def demo_sandbox() -> Iterator[Settings]:
+    """A sandbox in a new temp dir, removed when the app closes: the demo leaves nothing behind."""
+    root = Path(tempfile.mkdtemp(prefix="dflow-demo-"))
+    try:
+        yield open_demo_settings(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
