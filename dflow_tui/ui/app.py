@@ -10,6 +10,7 @@ sentence, never a traceback, and the app keeps running.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Awaitable
 
 from textual import on
@@ -17,20 +18,25 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
+from dflow_tui.core.errors import NotAllowed
+from dflow_tui.core.permissions import Permission, check
 from dflow_tui.core.views import (
     BackupView,
     Progress,
     ProviderView,
+    ScheduleView,
     ServiceView,
     human_size,
 )
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
+from dflow_tui.ui.commands import DflowCommands
 from dflow_tui.ui.errors import error_message, notify_worker_error
 from dflow_tui.ui.format import (
     ACTIVE_OPERATION,
@@ -42,6 +48,7 @@ from dflow_tui.ui.format import (
     backup_title,
 )
 from dflow_tui.ui.resources import stylesheet
+from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen, ProvidersChanged
 from dflow_tui.ui.screens.confirm import (
@@ -49,31 +56,72 @@ from dflow_tui.ui.screens.confirm import (
     DeleteConfirmScreen,
     RestoreConfirmScreen,
 )
+from dflow_tui.ui.screens.help import HelpScreen
+from dflow_tui.ui.screens.schedule import ScheduleScreen
+from dflow_tui.ui.screens.servers import ServersScreen, ServicesChanged
 from dflow_tui.ui.widgets.backup_table import BackupTable
 from dflow_tui.ui.widgets.backups_panel import BackupsPanel
 from dflow_tui.ui.widgets.destination_card import DestinationCard
+from dflow_tui.ui.widgets.job_progress import JobLine
 from dflow_tui.ui.widgets.service_tree import ServiceTree
 
 # Worker groups.
 STARTUP, INVENTORY, REFRESH, JOBS, SHUTDOWN = "startup", "inventory", "refresh", "jobs", "shutdown"
 PROVIDERS, DESTINATION = "providers", "destination"
+SCHEDULE = "schedule"
 STOP_JOBS_TIMEOUT = 15.0
+SHORT_WORK_TIMEOUT = 5.0
 # Actions on the main screen only: the Backup Storage screen must not start a backup.
-MAIN_SCREEN_ACTIONS = ("create_backup", "restore", "delete", "show_backup", "open_storage")
+MAIN_SCREEN_ACTIONS = (
+    "create_backup", "restore", "delete", "show_backup", "open_storage", "edit_schedule",
+    "open_activity", "open_servers", "show_keys",
+)
+# What each action needs; without it the action says why instead of running.
+NEEDS = {
+    "create_backup": Permission.CREATE,
+    "restore": Permission.RESTORE,
+    "delete": Permission.DELETE,
+    "edit_schedule": Permission.SCHEDULE,
+}
 
 __all__ = ["DflowApp", "error_message", "run_app"]
+
+
+class JobProgressed(Message):
+    """A running job's Progress event; a newer one for the same job replaces it
+    while both wait in the queue."""
+
+    def __init__(self, path: str, key: str, progress: Progress, at: float) -> None:
+        self.path = path
+        self.key = key
+        self.progress = progress
+        self.at = at
+        super().__init__()
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JobProgressed) and (message.path, message.key) == (self.path, self.key)
 
 
 class DflowApp(App[None]):
     TITLE = "dflow-tui"
     SUB_TITLE = "Database backups"
     CSS_PATH = [stylesheet(), stylesheet("storage.tcss")]
+    COMMANDS = App.COMMANDS | {DflowCommands}
+    # Small terminals (80×24) get a narrower tree and tighter spacing (styles/app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
+        # First, so even an 80-column footer shows where the other keys are listed.
+        Binding("question_mark", "show_keys", "Keys"),
         Binding("b", "create_backup", "Create backup"),
         Binding("r", "restore", "Restore"),
         Binding("d", "delete", "Delete"),
         Binding("e", "show_backup", "Details"),
+        Binding("c", "edit_schedule", "Schedule"),
         Binding("s", "open_storage", "Storage"),
+        Binding("a", "open_activity", "Activity"),
+        Binding("v", "open_servers", "Servers"),
+        Binding("t", "toggle_theme", "Light/dark theme", show=False),
         Binding("f5", "reload", "Reload"),
         Binding("q", "quit", "Quit"),
     ]
@@ -85,9 +133,21 @@ class DflowApp(App[None]):
         clock: Clock | None = None,
         actor: str | None = None,
         dflow: Dflow | None = None,
+        scheduler: bool = True,
     ) -> None:
-        """`dflow`, when given, is already open and stays open: its owner closes it."""
+        """`dflow`, when given, is already open and stays open: its owner closes it.
+
+        With `scheduler`, the app runs the worker loop (scheduler passes and queued
+        jobs) in the background while it is open, like `dflow-tui worker`.
+        """
         super().__init__()
+        self._run_scheduler = scheduler
+        self._stop_worker: asyncio.Event | None = None
+        self._serve_task: asyncio.Task | None = None
+        self.job_worker = None  # the service layer's worker loop, while it runs
+        self.role: str | None = None
+        self.permissions: set[Permission] = set()
+        self.schedule: ScheduleView | None = None
         self.settings = settings
         self._clock = clock
         self._actor = actor
@@ -98,7 +158,10 @@ class DflowApp(App[None]):
         self.service: ServiceView | None = None
         self._refresh_timer: Timer | None = None
         self._refresh_error: str | None = None
-        self._activity: dict[str, dict[str, str]] = {}
+        self._jobs: dict[str, dict[str, JobLine]] = {}  # service path → job key → line
+        self._job_first_bytes: dict[str, tuple[float, int]] = {}
+        self._job_serial = 0
+        self.monotonic = time.monotonic  # rate and ETA are measured with it
         self._action_state: tuple[bool, bool] | None = None
 
     # --- layout ----------------------------------------------------------
@@ -131,7 +194,23 @@ class DflowApp(App[None]):
 
     async def on_unmount(self) -> None:
         # Jobs were cancelled with the app; let them record how they ended
-        # before the database goes away.
+        # before the database goes away. The worker loop lets its running jobs
+        # finish (within its grace period) and records the others failed.
+        if self._stop_worker is not None:
+            self._stop_worker.set()
+        # Reads and saves in flight end by themselves first (they are short): one
+        # cancelled while SQLite makes it wait for the write lock could leave the
+        # lock taken behind it.
+        self._stop_refresh_timer()
+        short = [
+            worker for worker in self.workers
+            if worker.group not in (JOBS, SHUTDOWN) and not worker.is_finished
+        ]
+        if short:
+            try:
+                await asyncio.wait_for(self.workers.wait_for_complete(short), SHORT_WORK_TIMEOUT)
+            except Exception:  # still stuck: Textual cancels it
+                pass
         running = [worker for worker in self.workers if worker.group == JOBS and not worker.is_finished]
         for worker in running:
             worker.cancel()
@@ -140,6 +219,14 @@ class DflowApp(App[None]):
                 await asyncio.wait_for(self.workers.wait_for_complete(running), STOP_JOBS_TIMEOUT)
             except Exception:  # a job that will not stop must not block quitting
                 pass
+        task = self._serve_task
+        if task is not None and not task.done():
+            try:  # its running jobs get the grace period, then are recorded failed
+                await asyncio.wait_for(
+                    asyncio.shield(task), self.settings.shutdown_grace + STOP_JOBS_TIMEOUT
+                )
+            except BaseException:
+                task.cancel()
         if self._owns_dflow and self.dflow is not None:
             await self.dflow.close()
             self.dflow = None
@@ -165,8 +252,64 @@ class DflowApp(App[None]):
     async def _open(self) -> None:
         if self.dflow is None:
             self.dflow = await Dflow.open(self.settings, clock=self._clock, actor=self._actor)
+        await self._load_access()
+        if self._run_scheduler:
+            # A plain task, not a Textual worker: Textual cancels its workers at exit,
+            # and a loop cancelled mid-transaction could leave the database locked.
+            # on_unmount asks it to stop and waits for it instead.
+            self._stop_worker = asyncio.Event()
+            self._serve_task = asyncio.create_task(self._serve())
         await self._load_services()
         await self._load_providers()
+
+    async def _serve(self) -> None:
+        """The worker loop: a scheduler pass now and every scheduler_interval, and
+        the jobs it queues. Saving a schedule wakes it (the service layer does)."""
+        assert self.dflow is not None and self._stop_worker is not None
+        self.job_worker = self.dflow.worker(kind="tui")
+        try:
+            await self.job_worker.serve(self._stop_worker)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.log.error("the worker loop stopped", error)
+            self.notify(
+                f"Scheduled backups stopped running in this window: {error_message(error)}",
+                title="Scheduler stopped", severity="error", markup=False, timeout=10,
+            )
+        finally:
+            self.job_worker = None
+
+    # --- who is acting, and what they may do ------------------------------
+
+    async def _load_access(self) -> None:
+        assert self.dflow is not None
+        self.role = await self.dflow.access.role()
+        self.permissions = {p for p in Permission if await self.dflow.access.can(p)}
+        self.sub_title = f"Database backups · {self.dflow.actor} ({self.role or 'unknown user'})"
+        self._action_state = None
+        self._sync_actions()
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def refusal(self, permission: Permission) -> str | None:
+        """Why the acting user may not do it (the service layer's own words), or None."""
+        if self.dflow is None or self.may(permission):
+            return None
+        try:
+            check(self.dflow.actor, self.role, permission)
+        except NotAllowed as refusal:
+            return str(refusal)
+        return None
+
+    def refused(self, permission: Permission) -> bool:
+        """Says why when the acting user may not: True when refused."""
+        reason = self.refusal(permission)
+        if reason is None:
+            return False
+        self.notify(reason, title="Not allowed", severity="warning", markup=False, timeout=8)
+        return True
 
     async def _load_services(self) -> None:
         assert self.dflow is not None
@@ -200,7 +343,7 @@ class DflowApp(App[None]):
         self.service = service
         self.panel.show_service(service)
         if service is not None:
-            self._show_activity(service.path)
+            self._show_jobs(service.path)
         if not same:
             self.refresh_backups()
         self._sync_actions()
@@ -225,9 +368,43 @@ class DflowApp(App[None]):
             return
         self.push_screen(BackupStorageScreen(self.dflow.storage), lambda _: self.reload_providers())
 
+    def action_open_servers(self) -> None:
+        if self.dflow is None:
+            return
+        self.push_screen(ServersScreen(self.dflow.inventory))
+
+    @on(ServicesChanged)
+    def _services_changed(self) -> None:
+        if self.dflow is not None:
+            self._work(self._load_services(), INVENTORY, "Reloading the services", exclusive=True)
+
+    def go_to_service(self, path: str) -> None:
+        """Shows that service (the command palette's "Go to …")."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if self.tree.go_to(path):
+            self.tree.focus()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_show_keys(self) -> None:
+        keys = [
+            (binding.key.replace("question_mark", "?"), binding.description)
+            for binding in self.BINDINGS
+            if isinstance(binding, Binding) and binding.description
+        ]
+        self.push_screen(HelpScreen(keys))
+
+    def action_open_activity(self) -> None:
+        if self.dflow is None:
+            return
+        service = self.service.path if self.service is not None else None
+        self.push_screen(ActivityScreen(self.dflow.audit, service))
+
     @on(DestinationCard.SaveRequested)
     def _save_destination(self, event: DestinationCard.SaveRequested) -> None:
-        if self.dflow is None:
+        if self.dflow is None or self.refused(Permission.DESTINATION):
             return
         path = event.service.path
         self._work(
@@ -260,6 +437,7 @@ class DflowApp(App[None]):
         delay = self.settings.refresh_interval
         try:
             backups = await self.dflow.backups.list(path)
+            schedule = await self.dflow.schedules.show(path)
         except Exception as error:  # keeps polling, without a notification every second
             message = error_message(error)
             if message != self._refresh_error:
@@ -272,6 +450,7 @@ class DflowApp(App[None]):
             self._refresh_error = None
             if self.service is not None and self.service.path == path:
                 self.panel.show_backups(backups)
+                self._show_schedule(schedule)
                 self._sync_actions()
         self._arm_refresh(delay)
 
@@ -321,9 +500,9 @@ class DflowApp(App[None]):
         return self._can(action)
 
     def _can(self, action: str) -> bool | None:
-        if action == "open_storage":
+        if action in ("open_storage", "open_activity", "open_servers"):
             return True if self.dflow is not None else None
-        if action == "create_backup":
+        if action in ("create_backup", "edit_schedule"):
             return True if (self.dflow is not None and self.service is not None) else None
         if action in ("restore", "delete", "show_backup"):
             return True if (self.dflow is not None and self._selected_backup() is not None) else None
@@ -334,37 +513,120 @@ class DflowApp(App[None]):
             panel = self.panel
         except NoMatches:  # not composed yet
             return
-        state = (self._can("create_backup") is True, self._can("restore") is True)
+        # A key stays live when the user may not (pressing it says why); the
+        # button is disabled and its tooltip says why.
+        on_service = self._can("create_backup") is True
+        on_row = self._can("restore") is True
+        state = (
+            on_service and self.may(Permission.CREATE),
+            on_row and self.may(Permission.RESTORE),
+            on_row and self.may(Permission.DELETE),
+            on_service and self.may(Permission.SCHEDULE),
+            on_service, on_row,
+        )
         if state != self._action_state:  # the footer is redrawn only when something changed
             self._action_state = state
-            panel.enable_actions(create=state[0], on_row=state[1])
+            panel.enable_actions(
+                create=state[0], restore=state[1], delete=state[2], schedule=state[3]
+            )
+            panel.explain_refusals({
+                "create-backup": self.refusal(Permission.CREATE),
+                "restore": self.refusal(Permission.RESTORE),
+                "delete": self.refusal(Permission.DELETE),
+                "edit-schedule": self.refusal(Permission.SCHEDULE),
+            })
             self.refresh_bindings()
+
+    # --- schedules -------------------------------------------------------
+
+    def _show_schedule(self, schedule: ScheduleView) -> None:
+        self.schedule = schedule
+        self.panel.show_schedule(schedule.active_text)
+
+    def action_edit_schedule(self) -> None:
+        if self.dflow is None or self.service is None or self.refused(Permission.SCHEDULE):
+            return
+        path = self.service.path
+        self._work(self._open_schedule(path), SCHEDULE, f"Opening the schedule of {path}", exclusive=True)
+
+    async def _open_schedule(self, path: str) -> None:
+        assert self.dflow is not None
+        schedule = await self.dflow.schedules.show(path)
+
+        def chosen(tiers: list[str] | None) -> None:
+            if tiers is not None:
+                self._work(
+                    self._save_schedule(path, tiers), SCHEDULE,
+                    f"Saving the schedule of {path}", exclusive=True,
+                )
+
+        self.push_screen(ScheduleScreen(schedule), chosen)
+
+    async def _save_schedule(self, path: str, tiers: list[str]) -> None:
+        assert self.dflow is not None
+        report = await self.dflow.schedules.set(path, tiers)  # runs a pass at once
+        schedule = await self.dflow.schedules.show(path)
+        if self.service is not None and self.service.path == path:
+            self._show_schedule(schedule)
+        queued = [b.schedule_tier for b in report.queued if b.schedule_tier]
+        message = schedule.active_text
+        if queued:
+            message += f". Due now: {', '.join(queued)} backup — it appears in the list and runs."
+        self.notify(message, title="Schedule saved", markup=False)
+        self.refresh_backups()
 
     # --- progress of running jobs ----------------------------------------
 
-    def _progress(self, path: str, job: str):
+    def _start_job(self, path: str, label: str) -> str:
+        """A key for one run of a job; its progress line lives until `_end_job`."""
+        self._job_serial += 1
+        key = f"{label}#{self._job_serial}"
+        self._jobs.setdefault(path, {})[key] = JobLine(key=key, label=label, message="starting")
+        self._show_jobs(path)
+        return key
+
+    def _progress(self, path: str, key: str):
         def on_progress(progress: Progress) -> None:
-            self._set_activity(path, job, f"{job}: {progress.message}")
+            at = self.monotonic()
+            if progress.done_bytes is not None:  # the rate is measured from the first count
+                self._job_first_bytes.setdefault(key, (at, progress.done_bytes))
+            # A message, so a burst of events collapses to the latest (toolong's pattern).
+            self.post_message(JobProgressed(path, key, progress, at))
 
         return on_progress
 
-    def _set_activity(self, path: str, job: str, message: str | None) -> None:
-        jobs = self._activity.setdefault(path, {})
-        if message is None:
-            jobs.pop(job, None)
-        else:
-            jobs[job] = message
-        if self.service is not None and self.service.path == path:
-            self._show_activity(path)
+    @on(JobProgressed)
+    def _job_progressed(self, event: JobProgressed) -> None:
+        jobs = self._jobs.get(event.path, {})
+        line = jobs.get(event.key)
+        if line is None:  # the job has ended: a late event must not bring it back
+            return
+        progress = event.progress
+        rate = line.rate
+        if progress.done_bytes is not None:
+            first = self._job_first_bytes.get(event.key, (event.at, progress.done_bytes))
+            elapsed = event.at - first[0]
+            if elapsed > 0 and progress.done_bytes > first[1]:
+                rate = (progress.done_bytes - first[1]) / elapsed
+        jobs[event.key] = JobLine(
+            key=event.key, label=line.label, message=progress.message,
+            done_bytes=progress.done_bytes, total_bytes=progress.total_bytes, rate=rate,
+        )
+        self._show_jobs(event.path)
 
-    def _show_activity(self, path: str) -> None:
-        messages = list(self._activity.get(path, {}).values())
-        self.panel.show_activity(" · ".join(messages) if messages else None)
+    def _end_job(self, path: str, key: str) -> None:
+        self._jobs.get(path, {}).pop(key, None)
+        self._job_first_bytes.pop(key, None)
+        self._show_jobs(path)
+
+    def _show_jobs(self, path: str) -> None:
+        if self.service is not None and self.service.path == path:
+            self.panel.show_jobs(list(self._jobs.get(path, {}).values()))
 
     # --- create ----------------------------------------------------------
 
     def action_create_backup(self) -> None:
-        if self.dflow is None or self.service is None:
+        if self.dflow is None or self.service is None or self.refused(Permission.CREATE):
             return
         service = self.service
         self._work(self._backup_job(service), JOBS, f"Backup of {service.path}")
@@ -379,11 +641,11 @@ class DflowApp(App[None]):
             self.panel.show_backups([backup, *others])
             self.table.select_backup(backup.id)
             self._sync_actions()
-        job = f"Backup {backup.id}"
+        job = self._start_job(path, f"Backup {backup.id}")
         try:
             result = await self.dflow.backups.run(backup.id, on_progress=self._progress(path, job))
         finally:
-            self._set_activity(path, job, None)
+            self._end_job(path, job)
             self.refresh_backups()
         if result.status == SUCCESS:
             self.notify(
@@ -400,7 +662,7 @@ class DflowApp(App[None]):
 
     def action_restore(self) -> None:
         backup = self._selected_backup()
-        if backup is None or self.service is None:
+        if backup is None or self.service is None or self.refused(Permission.RESTORE):
             return
         if backup.status != SUCCESS:
             self.notify(
@@ -426,13 +688,13 @@ class DflowApp(App[None]):
         path = backup.service_path
         operation = await self.dflow.backups.queue_restore(backup.id)
         self.refresh_backups()
-        job = f"Restore of backup {backup.id}"
+        job = self._start_job(path, f"Restore of backup {backup.id}")
         try:
             result = await self.dflow.backups.run_restore(
                 operation.id, safety_backup=safety_backup, on_progress=self._progress(path, job)
             )
         finally:
-            self._set_activity(path, job, None)
+            self._end_job(path, job)
             self.refresh_backups()
         if result.status == OPERATION_SUCCEEDED:
             self.notify(
@@ -449,7 +711,7 @@ class DflowApp(App[None]):
 
     def action_delete(self) -> None:
         backup = self._selected_backup()
-        if backup is None or self.service is None:
+        if backup is None or self.service is None or self.refused(Permission.DELETE):
             return
         if backup.status == IN_PROGRESS:
             self.notify(
@@ -471,13 +733,13 @@ class DflowApp(App[None]):
         path = backup.service_path
         operation = await self.dflow.backups.queue_delete(backup.id)
         self.refresh_backups()
-        job = f"Delete of backup {backup.id}"
+        job = self._start_job(path, f"Delete of backup {backup.id}")
         try:
             result = await self.dflow.backups.run_delete(
                 operation.id, on_progress=self._progress(path, job)
             )
         finally:
-            self._set_activity(path, job, None)
+            self._end_job(path, job)
             self.refresh_backups()
         if result.status == OPERATION_SUCCEEDED:
             self.notify(
@@ -514,14 +776,22 @@ class DflowApp(App[None]):
 
     async def action_quit(self) -> None:
         running = self._running_jobs()
-        if not running:
+        scheduled = len(self.job_worker.running) if self.job_worker is not None else 0
+        if not running and not scheduled:
             self.exit()
             return
-        names = ", ".join(worker.description for worker in running)
+        names = [worker.description for worker in running]
+        if scheduled:
+            names.append(f"{scheduled} scheduled job(s)")
         message = (
-            f"Still running: {names}.\nQuitting stops them now: a backup is marked failed, "
-            "and a restore stopped midway can leave the database half-restored. Quit anyway?"
+            f"Still running: {', '.join(names)}.\nQuitting stops them now: a backup is marked "
+            "failed, and a restore stopped midway can leave the database half-restored. "
         )
+        if scheduled:
+            message += (
+                f"Scheduled jobs get up to {self.settings.shutdown_grace:.0f}s to finish first. "
+            )
+        message += "Quit anyway?"
 
         def confirmed(answer: bool | None) -> None:
             if answer:

@@ -49,6 +49,7 @@ class Palette:
     warning: str = "#FFA62B"
     error: str = "#BA3C5B"
     muted: str = "#888888"
+    accent: str = "#0178D4"
 
     @classmethod
     def from_theme_variables(cls, variables: dict[str, str]) -> "Palette":
@@ -67,6 +68,7 @@ class Palette:
             warning=solid("warning", default.warning),
             error=solid("error", default.error),
             muted=solid("foreground-muted", default.muted),
+            accent=solid("primary", default.accent),
         )
 
 
@@ -115,13 +117,14 @@ def status_text(backup: BackupView, palette: Palette) -> Text:
 
 
 # The backup table: (column key, heading). The key doubles as the DataTable column key.
-# Status comes early, so an 80-column terminal shows it without scrolling.
+# Status and trigger (the tier badge) come early, so an 80-column terminal shows
+# them without scrolling.
 BACKUP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "ID"),
     ("created", "Created (UTC)"),
     ("status", "Status"),
-    ("storage", "Storage"),
     ("trigger", "Trigger"),
+    ("storage", "Storage"),
     ("size", "Size"),
 )
 
@@ -146,6 +149,8 @@ def backup_cell(column: str, backup: BackupView, palette: Palette) -> Text:
     if column == "storage":
         return Text(backup.type)
     if column == "trigger":
+        if backup.trigger == Trigger.SCHEDULED.value:
+            return badge(trigger_text(backup), palette.accent)  # the tier: daily, weekly…
         return Text(trigger_text(backup))
     if column == "status":
         return status_text(backup, palette)

@@ -10,6 +10,7 @@ from tui_support import (
     SIZE,
     open_service,
     record_notifications,
+    screen_text,
     status_cell,
     statuses,
     wait_until,
@@ -70,16 +71,19 @@ async def test_create_backup_shows_in_progress_then_success(demo, dflow, monkeyp
     assert stored.status == "success" and len(demo.dumps()) == 1
 
 
-async def test_restore_cancelled_with_n_or_escape_does_nothing(demo, dflow):
+async def test_restore_cancelled_with_escape_or_a_wrong_name_does_nothing(demo, dflow):
     backup = await dflow.backups.create_and_run(demo.service)
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)
         await wait_until(pilot, lambda: statuses(app) == [(backup.id, "success")], "the backup row")
-        for cancel_key in ("n", "escape"):
+        for typed in ("", "y", "demo/production/shop", "shop-db"):
             await pilot.press("r")
             await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), "the modal")
-            await pilot.press(cancel_key)
+            await pilot.press(*typed, "enter")  # y is a letter here; Enter refuses a wrong name
+            assert isinstance(app.screen, RestoreConfirmScreen)
+            assert app.screen.query_one("#confirm").disabled
+            await pilot.press("escape")
             await wait_until(
                 pilot, lambda: not isinstance(app.screen, RestoreConfirmScreen), "the modal to close"
             )
@@ -104,7 +108,10 @@ async def test_restore_confirmed_brings_the_data_back(demo, dflow):
         assert f"Replace the live database {demo.service}" in message
         assert "2026-03-01" in message and "cannot be undone" in message
         assert modal.query_one("#safety-backup", Checkbox).value is True
-        await pilot.press("y")
+        assert modal.query_one("#confirm").disabled
+        await pilot.press(*demo.service)  # typing the service's path enables Restore
+        assert not modal.query_one("#confirm").disabled
+        await pilot.press("enter")
         await wait_until(
             pilot, lambda: any(n[1] == "Restore done" for n in notes), "the restore to finish", 30
         )
@@ -126,11 +133,12 @@ async def test_restore_without_safety_backup_by_keyboard(demo, dflow):
         await wait_until(pilot, lambda: statuses(app) == [(backup.id, "success")], "the backup row")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), "the modal")
-        await pilot.press("shift+tab", "shift+tab")  # Cancel (focused first) → Restore → checkbox
+        await pilot.press(*demo.service)  # the name field has the focus
+        await pilot.press("shift+tab")  # → the safety backup checkbox
         assert isinstance(app.focused, Checkbox)
         await pilot.press("space")
         assert app.screen.safety_backup is False
-        await pilot.press("y")
+        await pilot.press("tab", "enter")
         await wait_until(
             pilot, lambda: any(n[1] == "Restore done" for n in notes), "the restore to finish", 30
         )
@@ -275,7 +283,7 @@ async def test_quit_while_a_backup_runs_asks_then_stops_it(demo, dflow):
         await pilot.press("b")
         await wait_until(pilot, lambda: [s for _, s in statuses(app)] == ["in-progress"], "the job")
         await wait_until(
-            pilot, lambda: "exporting" in str(app.query_one("#activity").render()), "the export"
+            pilot, lambda: "exporting" in screen_text(app), "the export"
         )
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")

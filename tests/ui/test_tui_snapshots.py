@@ -1,30 +1,40 @@
-"""What a user sees, frozen: fixed clock, fixed data, fixed terminal size.
+"""What a user sees, frozen: fixed clock, fixed data, at 80×24 and at 160×48.
 
 pytest-textual-snapshot's `snap_compare` is synchronous, so these are plain `def`
 tests; the state is seeded beforehand through the service layer, with its own loop.
-Update the baselines with `--snapshot-update` on the whole file, never on a `-k`
-subset (that deletes the others).
+Update the baselines with `--snapshot-update` on the whole tests/ui directory, never
+on a `-k` subset (that deletes the others).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 
 import pytest
-from tui_support import ACTOR, SIZE, START, Demo, open_service, wait_until
+from tui_support import ACTOR, START, Demo, open_service, screen_text, wait_until
 
 from dflow_tui.core.clock import FixedClock
+from dflow_tui.core.models import Trigger
+from dflow_tui.core.views import Progress
 from dflow_tui.service import Dflow
 from dflow_tui.ui.app import DflowApp
+from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.confirm import DeleteConfirmScreen, RestoreConfirmScreen
+from dflow_tui.ui.screens.schedule import ScheduleScreen
+from dflow_tui.ui.screens.servers import ServersScreen
 
 NO_SERVER_SERVICE = "lab/staging/orders-db"
+SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+ROWS = 5
+SANDBOX_SHOWN_AS = "/srv/sandbox"
 
 
 async def seed(demo: Demo) -> dict[str, int]:
-    """One backup of each status, six hours apart, and a service with no server."""
+    """One row of each kind, newest first in the table:
+    in-progress, failed, being restored, daily (scheduled) and manual success."""
     clock = FixedClock(START)
     api = await Dflow.open(demo.settings, clock=clock, actor=ACTOR)
     try:
@@ -33,32 +43,70 @@ async def seed(demo: Demo) -> dict[str, int]:
         await api.inventory.add_service(NO_SERVER_SERVICE, "mysql")
         success = await api.backups.create_and_run(demo.service)
         assert success.status == "success", success.error
-        clock.advance(timedelta(hours=6))
+        clock.advance(timedelta(hours=3))
+        daily = await api.backups.create(demo.service, trigger=Trigger.SCHEDULED, tier="daily")
+        daily = await api.backups.run(daily.id)
+        assert daily.status == "success", daily.error
+        clock.advance(timedelta(hours=3))
+        restoring = await api.backups.create_and_run(demo.service)
+        clock.advance(timedelta(hours=3))
         hidden = demo.database.with_suffix(".hidden")
         demo.database.rename(hidden)  # the export fails: no such database
         failed = await api.backups.create_and_run(demo.service)
         hidden.rename(demo.database)
         assert failed.status == "failed"
-        clock.advance(timedelta(hours=6))
+        clock.advance(timedelta(hours=3))
+        await api.backups.queue_restore(restoring.id)  # queued, never run: "restoring…"
         running = await api.backups.create(demo.service)  # recorded, never run: in progress
+        # Saved last: its pass queues nothing while a backup is in progress.
+        report = await api.schedules.set(demo.service, ["daily", "weekly"])
+        assert not report.queued
     finally:
         await api.close()
-    return {"success": success.id, "failed": failed.id, "in-progress": running.id}
+    return {
+        "success": success.id, "daily": daily.id, "restoring": restoring.id,
+        "failed": failed.id, "in-progress": running.id,
+    }
+
+
+def fix_sandbox_audit(demo: Demo) -> None:
+    """The sandbox was set up by this OS login at the real time: freeze both."""
+    with sqlite3.connect(demo.root / "state.db") as connection:
+        connection.execute(
+            "UPDATE audit_log SET actor = 'admin', at = ? WHERE actor != ?",
+            ((START - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f"), ACTOR),
+        )
+        # Dump paths live under this run's temporary directory.
+        connection.execute(
+            "UPDATE audit_log SET detail = replace(detail, ?, ?)", (str(demo.root), SANDBOX_SHOWN_AS)
+        )
+
+
+def fix_server_paths(demo: Demo) -> None:
+    """The sandbox server's backup directory, as the Servers screen shows it, fixed."""
+    with sqlite3.connect(demo.root / "state.db") as connection:
+        connection.execute(
+            "UPDATE servers SET backup_dir = replace(backup_dir, ?, ?)", (str(demo.root), SANDBOX_SHOWN_AS)
+        )
 
 
 @pytest.fixture
 def seeded(demo: Demo) -> Demo:
     asyncio.run(seed(demo))
+    fix_sandbox_audit(demo)
     return demo
 
 
 def make_app(demo: Demo) -> DflowApp:
-    return DflowApp(demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR)
+    return DflowApp(
+        demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR, scheduler=False
+    )
 
 
 async def show_backups(pilot) -> None:
     await open_service(pilot)
-    await wait_until(pilot, lambda: len(pilot.app.table.backups) == 3, "the three seeded rows")
+    await wait_until(pilot, lambda: len(pilot.app.table.backups) == ROWS, "the seeded rows")
+    await wait_until(pilot, lambda: pilot.app.schedule is not None, "the schedule")
 
 
 async def into_table(pilot, downs: int) -> None:
@@ -67,43 +115,116 @@ async def into_table(pilot, downs: int) -> None:
     await pilot.press("enter", *["down"] * downs)
 
 
+class TestServiceTree:
+    @SIZES
+    def test_tree_before_a_service_is_picked(self, seeded, snap_compare, size):
+        async def run_before(pilot):
+            await wait_until(pilot, lambda: pilot.app.services is not None, "the services")
+
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
+
+
 class TestBackupsTab:
-    def test_dark(self, seeded, snap_compare):
-        assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=show_backups)
+    @SIZES
+    def test_every_status_and_badge(self, seeded, snap_compare, size):
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=show_backups)
 
     def test_light(self, seeded, snap_compare):
         async def run_before(pilot):
             pilot.app.theme = "textual-light"
             await show_backups(pilot)
 
-        assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(make_app(seeded), terminal_size=(160, 48), run_before=run_before)
+
+
+class TestScheduleForm:
+    @SIZES
+    def test_form(self, seeded, snap_compare, size):
+        async def run_before(pilot):
+            await show_backups(pilot)
+            await pilot.press("c")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, ScheduleScreen), "form")
+
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
 
 
 class TestRestoreModal:
-    def test_confirmation(self, seeded, snap_compare):
+    @SIZES
+    def test_confirmation_half_typed(self, seeded, snap_compare, size):
         async def run_before(pilot):
-            await into_table(pilot, downs=2)  # the successful backup
+            await into_table(pilot, downs=4)  # the manual successful backup
             await pilot.press("r")
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, RestoreConfirmScreen), "modal")
+            await pilot.press(*"demo/prod")
 
-        assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
 
 
 class TestDeleteModal:
-    def test_confirmation(self, seeded, snap_compare):
+    @SIZES
+    def test_confirmation(self, seeded, snap_compare, size):
         async def run_before(pilot):
             await into_table(pilot, downs=1)  # the failed backup
             await pilot.press("d")
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, DeleteConfirmScreen), "modal")
 
-        assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
 
 
 class TestFailedDetail:
-    def test_enter_on_failed_row(self, seeded, snap_compare):
+    @SIZES
+    def test_enter_on_failed_row(self, seeded, snap_compare, size):
         async def run_before(pilot):
             await into_table(pilot, downs=1)
             await pilot.press("enter")
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, BackupDetailScreen), "detail")
 
-        assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
+
+
+class TestJobProgress:
+    @SIZES
+    def test_upload_with_bar_rate_and_eta(self, seeded, snap_compare, size):
+        async def run_before(pilot):
+            app = pilot.app
+            await show_backups(pilot)
+            path = app.service.path
+            times = iter([10.0, 14.0])
+            app.monotonic = lambda: next(times, 14.0)
+            key = app._start_job(path, "Backup 9")
+            report = app._progress(path, key)
+            report(Progress("backup 9", "uploading", done_bytes=0, total_bytes=64 * 2**20))
+            report(Progress("backup 9", "uploading", done_bytes=16 * 2**20, total_bytes=64 * 2**20))
+            await wait_until(pilot, lambda: "ETA" in screen_text(app), "the progress line")
+
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
+
+
+class TestServers:
+    @SIZES
+    def test_checked_local_server(self, seeded, snap_compare, size):
+        fix_server_paths(seeded)  # nothing is backed up here: only shown
+        async def run_before(pilot):
+            app = pilot.app
+            await wait_until(pilot, lambda: app.services is not None, "the services")
+            await pilot.press("v")
+            await wait_until(pilot, lambda: isinstance(app.screen, ServersScreen), "servers")
+            await wait_until(pilot, lambda: app.screen.servers is not None, "the list")
+            await pilot.press("c")
+            await wait_until(pilot, lambda: "checking" not in str(app.screen.checks.get("this-machine")), "check")
+
+        app = make_app(seeded)
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+class TestActivity:
+    @SIZES
+    def test_audit_log_of_the_service(self, seeded, snap_compare, size):
+        async def run_before(pilot):
+            app = pilot.app
+            await show_backups(pilot)
+            await pilot.press("a")
+            await wait_until(pilot, lambda: isinstance(app.screen, ActivityScreen), "activity")
+            await wait_until(pilot, lambda: app.screen.entries is not None, "the entries")
+
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)

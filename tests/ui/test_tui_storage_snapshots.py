@@ -32,6 +32,7 @@ from dflow_tui.ui.screens.add_provider import AddProviderScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen
 
 SMALL = (80, 24)
+LARGE = (160, 48)
 TYPED_SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 
 
@@ -63,7 +64,9 @@ def external(demo: Demo, memory_keyring) -> Demo:
 
 
 def make_app(demo: Demo) -> DflowApp:
-    return DflowApp(demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR)
+    return DflowApp(
+        demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR, scheduler=False
+    )
 
 
 async def show_storage(pilot) -> None:
@@ -80,6 +83,12 @@ async def show_storage(pilot) -> None:
 class TestBackupStorage:
     def test_verified_and_unverified(self, providers, snap_compare):
         assert snap_compare(make_app(providers), terminal_size=SIZE, run_before=show_storage)
+
+    def test_verified_and_unverified_large_terminal(self, providers, snap_compare):
+        assert snap_compare(make_app(providers), terminal_size=LARGE, run_before=show_storage)
+
+    def test_verified_and_unverified_small_terminal(self, providers, snap_compare):
+        assert snap_compare(make_app(providers), terminal_size=SMALL, run_before=show_storage)
 
     def test_unverified_selected_small_terminal(self, providers, snap_compare):
         async def run_before(pilot):

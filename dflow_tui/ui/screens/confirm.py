@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Static
 
 from dflow_tui.core.models import BackupType
 from dflow_tui.core.views import BackupView
@@ -59,9 +59,16 @@ class ConfirmScreen(ModalScreen[bool]):
         return iter(())
 
     def on_mount(self) -> None:
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Sets the first focus (Cancel); a subclass may set up more."""
         self.query_one("#cancel", Button).focus()
 
     @on(Button.Pressed, "#confirm")
+    def _confirm_pressed(self) -> None:
+        self.action_confirm()  # a subclass may refuse (see RestoreConfirmScreen)
+
     def action_confirm(self) -> None:
         self.dismiss(True)
 
@@ -74,7 +81,17 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class RestoreConfirmScreen(ConfirmScreen):
-    """Restore replaces the live database: say so, and offer a safety backup first."""
+    """Restore replaces the live database: say so, offer a safety backup first (on by
+    default), and make the user type the service's path before Restore is possible.
+
+    The typing field has the focus, so `y` and `n` are just letters here: Enter (or
+    the Restore button) confirms once the path matches; Escape cancels.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("left,right", "move_focus", "Move", show=False),
+    ]
 
     def __init__(self, backup: BackupView, server: str | None = None) -> None:
         message = Text()
@@ -86,10 +103,47 @@ class RestoreConfirmScreen(ConfirmScreen):
         self.backup = backup
         self.safety_backup = True
 
+    @property
+    def expected(self) -> str:
+        return self.backup.service_path
+
     def compose_options(self) -> ComposeResult:
         yield Checkbox(
             "Take a safety backup of the live database first", value=True, id="safety-backup"
         )
+        prompt = Text("Type ")
+        prompt.append(self.expected, style="bold")
+        prompt.append(" to confirm:")
+        yield Static(prompt, classes="type-to-confirm")
+        yield Input(placeholder=self.expected, id="confirm-name", compact=True)
+
+    def prepare(self) -> None:
+        confirm = self.query_one("#confirm", Button)
+        confirm.label = self.confirm_label
+        confirm.disabled = True
+        self.query_one("#cancel", Button).label = f"{self.cancel_label} \\[esc]"
+        self.query_one("#confirm-name", Input).focus()
+
+    @property
+    def matches(self) -> bool:
+        return self.query_one("#confirm-name", Input).value.strip() == self.expected
+
+    @on(Input.Changed, "#confirm-name")
+    def _typed(self) -> None:
+        self.query_one("#confirm", Button).disabled = not self.matches
+
+    @on(Input.Submitted, "#confirm-name")
+    def _submitted(self) -> None:
+        if self.matches:
+            self.dismiss(True)
+        else:
+            self.notify(
+                f"Type {self.expected} exactly to restore.", severity="warning", markup=False
+            )
+
+    def action_confirm(self) -> None:
+        if self.matches:
+            self.dismiss(True)
 
     @on(Checkbox.Changed, "#safety-backup")
     def _safety_changed(self, event: Checkbox.Changed) -> None:

@@ -15,6 +15,7 @@ from dflow_tui.core.views import BackupView, ProviderView, ServiceView
 from dflow_tui.ui.format import service_summary
 from dflow_tui.ui.widgets.backup_table import BackupTable
 from dflow_tui.ui.widgets.destination_card import DestinationCard
+from dflow_tui.ui.widgets.job_progress import JobLine, JobProgressList
 
 PICK_A_SERVICE = "Pick a database service on the left (↑/↓ to move, Enter to open it)."
 NO_BACKUPS = "No backups yet: press b to create one."
@@ -33,7 +34,8 @@ class BackupsPanel(Vertical):
             yield self._button("Create backup", "app.create_backup", "create-backup", "primary")
             yield self._button("Restore", "app.restore", "restore", "warning")
             yield self._button("Delete", "app.delete", "delete", "error")
-            yield Static(id="activity")
+            yield self._button("Schedule", "app.edit_schedule", "edit-schedule", "default")
+        yield JobProgressList(id="job-progress")
         yield BackupTable(id="backup-table")
         yield Static(NO_BACKUPS, id="no-backups")
 
@@ -67,7 +69,8 @@ class BackupsPanel(Vertical):
         if changed:
             self.show_backups([])
             self.set_class(False, "-no-backups")  # unknown until the first fetch
-            self.show_activity(None)
+            self.show_jobs([])
+            self.show_schedule(None)
 
     def show_backups(self, backups: list[BackupView]) -> None:
         self.table.show_backups(backups)
@@ -77,11 +80,22 @@ class BackupsPanel(Vertical):
         """Replaces the "pick a service" line (shown while no service is)."""
         self.query_one("#pick-a-service", Static).update(Text(hint))
 
-    def enable_actions(self, *, create: bool, on_row: bool) -> None:
-        self.query_one("#create-backup", Button).disabled = not create
-        self.query_one("#restore", Button).disabled = not on_row
-        self.query_one("#delete", Button).disabled = not on_row
+    def show_schedule(self, active_text: str | None) -> None:
+        self.destination.show_schedule(active_text)
 
-    def show_activity(self, message: str | None) -> None:
-        activity = self.query_one("#activity", Static)
-        activity.update(Text(message or "", no_wrap=True, overflow="ellipsis"))
+    def enable_actions(
+        self, *, create: bool, restore: bool, delete: bool, schedule: bool
+    ) -> None:
+        self.query_one("#create-backup", Button).disabled = not create
+        self.query_one("#restore", Button).disabled = not restore
+        self.query_one("#delete", Button).disabled = not delete
+        self.query_one("#edit-schedule", Button).disabled = not schedule
+
+    def explain_refusals(self, reasons: dict[str, str | None]) -> None:
+        """Tooltips on the buttons the user may not press: the service's reason."""
+        for button_id, reason in reasons.items():
+            self.query_one(f"#{button_id}", Button).tooltip = reason
+
+    def show_jobs(self, jobs: list[JobLine]) -> None:
+        """The running jobs of this service, one progress line each."""
+        self.query_one(JobProgressList).show_jobs(jobs)

@@ -24,6 +24,7 @@ TITLE = "Backup destination"
 INTERNAL_HINT = "On the server's disk."
 NO_VERIFIED = "No verified provider yet."
 PROVIDER_PROMPT = "Choose a provider"
+NO_SCHEDULE = "Active schedules: none"
 
 
 class DestinationCard(Vertical):
@@ -51,6 +52,7 @@ class DestinationCard(Vertical):
             yield Select[str]([], prompt=PROVIDER_PROMPT, id="destination-provider", compact=True)
             yield Button("Backup Storage \\[s]", id="open-storage", action="app.open_storage", compact=True)
             yield Button("Save destination", id="save-destination", variant="primary", compact=True)
+        yield Static(NO_SCHEDULE, id="schedule-active")
 
     def on_mount(self) -> None:
         self.border_title = TITLE
@@ -83,6 +85,10 @@ class DestinationCard(Vertical):
             self._saved = saved
             self._reset_draft(service)
         self._sync()
+
+    def show_schedule(self, active_text: str | None) -> None:
+        """`Active schedules: Daily, Weekly`, as the service layer words it."""
+        self.query_one("#schedule-active", Static).update(active_text or NO_SCHEDULE)
 
     def show_providers(self, providers: list[ProviderView]) -> None:
         """The providers known now; only the verified ones can be chosen."""

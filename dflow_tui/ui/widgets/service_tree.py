@@ -59,6 +59,17 @@ class ServiceTree(Tree[ServiceView | None]):
         else:
             self.call_after_refresh(setattr, self, "cursor_line", 0)
 
+    def go_to(self, path: str) -> bool:
+        """Puts the cursor on that service (which shows it); False when it is not listed."""
+        stack = list(self.root.children)
+        while stack:
+            node = stack.pop(0)
+            if isinstance(node.data, ServiceView) and node.data.path == path:
+                self.move_cursor(node)
+                return True
+            stack.extend(node.children)
+        return False
+
     def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         if isinstance(event.node.data, ServiceView):
             self.post_message(self.ServiceHighlighted(event.node.data))

@@ -1,0 +1,54 @@
+"""The command palette's own entries (posting's pattern: a provider that knows the
+app's state), added to Textual's built-in ones rather than replacing them.
+
+Jump to any service by name, open Servers, Backup Storage or Activity, toggle the
+light/dark theme, show the keys.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from dflow_tui.ui.app import DflowApp
+
+SCREENS = (
+    ("Open Servers", "Servers: list, add, check connection, discover databases", "open_servers"),
+    ("Open Backup Storage", "S3-compatible storage providers", "open_storage"),
+    ("Open Activity", "The audit log: who did what, when", "open_activity"),
+    ("Toggle light/dark theme", "Switch between the light and the dark theme", "toggle_theme"),
+    ("Show keys", "Every key binding of the main screen", "show_keys"),
+)
+
+
+class DflowCommands(Provider):
+    @property
+    def dflow_app(self) -> "DflowApp":
+        return self.app  # type: ignore[return-value]
+
+    def _commands(self) -> list[tuple[str, str, object]]:
+        app = self.dflow_app
+        commands: list[tuple[str, str, object]] = []
+        for service in app.services or []:
+            commands.append((
+                f"Go to {service.path}",
+                f"{service.engine} service on {service.server or 'no server'}",
+                partial(app.go_to_service, service.path),
+            ))
+        for title, help_text, action in SCREENS:
+            commands.append((title, help_text, partial(app.run_action, action)))
+        return commands
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

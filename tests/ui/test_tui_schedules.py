@@ -1,0 +1,114 @@
+"""Schedules from the Backups tab, and the worker loop the open TUI runs."""
+
+from __future__ import annotations
+
+from textual.widgets import Checkbox
+from tui_support import (
+    ACTOR,
+    SIZE,
+    open_service,
+    record_notifications,
+    screen_text,
+    wait_until,
+)
+
+from dflow_tui.ui.app import DflowApp
+from dflow_tui.ui.screens.confirm import ConfirmScreen
+from dflow_tui.ui.screens.schedule import ScheduleScreen
+
+
+def make_app(demo, dflow) -> DflowApp:
+    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
+
+
+async def test_saving_a_daily_schedule_runs_a_due_backup_with_its_tier_badge(demo, dflow):
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot)
+        await wait_until(pilot, lambda: app.job_worker is not None, "the worker loop to start")
+        await wait_until(pilot, lambda: app.schedule is not None, "the schedule to load")
+        assert "Active schedules: none" in screen_text(app)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScheduleScreen), "the schedule form")
+        form = app.screen
+        text = screen_text(app)
+        for retention in ("kept for 24 hours", "kept for 7 days", "kept for 4 weeks", "kept for 12 months"):
+            assert retention in text
+        assert isinstance(app.focused, Checkbox) and app.focused.id == "tier-hourly"
+        await pilot.press("tab", "space")  # Daily on
+        assert form.chosen == ["daily"]
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ScheduleScreen), "the form to close")
+        await wait_until(
+            pilot, lambda: any(n[1] == "Schedule saved" for n in notes), "the schedule to be saved"
+        )
+        await wait_until(
+            pilot,
+            lambda: [(b.schedule_tier, b.status) for b in app.table.backups] == [("daily", "success")],
+            "the due daily backup to run", 30,
+        )
+        await wait_until(
+            pilot, lambda: "Active schedules: Daily" in screen_text(app), "the card to say so"
+        )
+        [row] = app.table.backups
+        assert app.table.get_cell(str(row.id), "trigger").plain.strip() == "daily"
+    view = await dflow.schedules.show(demo.service)
+    assert view.enabled == ["daily"]
+
+
+async def test_escape_leaves_the_schedule_as_it_was(demo, dflow):
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_service(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScheduleScreen), "the schedule form")
+        await pilot.press("space", "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ScheduleScreen), "the form to close")
+        await pilot.pause(0.2)
+    assert (await dflow.schedules.show(demo.service)).enabled == []
+    assert await dflow.backups.list(demo.service) == []
+
+
+async def test_quitting_stops_the_worker_loop_cleanly(demo, dflow):
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.job_worker is not None, "the worker loop to start")
+        loop = app.job_worker
+        await wait_until(pilot, lambda: loop.passes >= 1, "a first scheduler pass")
+    assert app.job_worker is None
+    assert not loop.running
+
+
+def slow_export(demo) -> None:
+    """Makes the demo `dokku postgres:export` take long enough to be interrupted."""
+    script = demo.root / "bin" / "dokku"
+    lines = script.read_text().splitlines()
+    lines.insert(1, 'case "$1" in postgres:export) sleep 30;; esac')
+    script.write_text("\n".join(lines) + "\n")
+
+
+async def test_a_scheduled_job_running_at_quit_is_recorded_failed_not_left_running(demo, dflow):
+    slow_export(demo)
+    demo.settings.shutdown_grace = 0.5  # the loop's grace period, then running jobs are cancelled
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot)
+        await wait_until(pilot, lambda: app.job_worker is not None, "the worker loop to start")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScheduleScreen), "the schedule form")
+        await pilot.press("space", "ctrl+s")  # hourly
+        await wait_until(pilot, lambda: bool(app.job_worker.running), "the scheduled job to run")
+        await wait_until(
+            pilot, lambda: [b.status for b in app.table.backups] == ["in-progress"], "its row"
+        )
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
+        assert "1 scheduled job(s)" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit")
+    assert notes  # the schedule was saved
+    [stored] = await dflow.backups.list(demo.service)
+    assert (stored.trigger, stored.schedule_tier, stored.status) == ("scheduled", "hourly", "failed")
+    assert demo.dumps() == []
