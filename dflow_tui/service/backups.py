@@ -7,7 +7,7 @@ both; the TUI records, then runs the job in the background and watches the row.
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -60,6 +60,10 @@ def backup_view(backup: Backup, path: str, operation: Operation | None) -> Backu
         operation_status=operation.status if operation else None,
         operation_error=operation.error if operation else None,
     )
+
+
+def _status_counts(column, statuses: list[str]) -> list:
+    return [func.sum(case((column == status, 1), else_=0)) for status in statuses]
 
 
 class Backups:
@@ -145,10 +149,13 @@ class Backups:
             mine = (await connection.execute(select(
                 func.count(), func.max(backups.c.id), func.max(backups.c.finished_at),
                 func.max(backups.c.deleted_at), func.max(backups.c.started_at),
+                func.count(backups.c.deleted_at), func.count(backups.c.error),
+                *_status_counts(backups.c.status, [s.value for s in BackupStatus]),
             ).where(*where))).one()
             ops = (await connection.execute(
                 select(func.count(), func.max(operations.c.id), func.max(operations.c.finished_at),
-                       func.max(operations.c.started_at))
+                       func.max(operations.c.started_at),
+                       *_status_counts(operations.c.status, [s.value for s in OperationStatus]))
                 .select_from(operations.join(backups, operations.c.backup_id == backups.c.id)).where(*where)
             )).one()
         return tuple(mine) + tuple(ops)

@@ -158,6 +158,8 @@ class DflowApp(App[None]):
         self.service: ServiceView | None = None
         self._refresh_timer: Timer | None = None
         self._refresh_error: str | None = None
+        # (path, revision) of what the table shows: an idle poll costs one small query.
+        self._shown_revision: tuple | None = None
         self._jobs: dict[str, dict[str, JobLine]] = {}  # service path → job key → line
         self._job_first_bytes: dict[str, tuple[float, int]] = {}
         self._job_serial = 0
@@ -424,20 +426,29 @@ class DflowApp(App[None]):
 
     # --- the live backup list --------------------------------------------
 
-    def refresh_backups(self) -> None:
-        """Fetches the shown service's backups now; the next fetch is armed after it."""
+    def refresh_backups(self, force: bool = True) -> None:
+        """Fetches the shown service's backups now; the next fetch is armed after it.
+
+        The timer's polls (force=False) fetch the list only when its revision moved."""
         self._stop_refresh_timer()
         if self.dflow is None or self.service is None:
             return
         path = self.service.path
+        if force:
+            self._shown_revision = None
         self._work(self._fetch_backups(path), REFRESH, f"Refreshing the backups of {path}", exclusive=True)
 
     async def _fetch_backups(self, path: str) -> None:
         assert self.dflow is not None
         delay = self.settings.refresh_interval
         try:
+            revision = (path, await self.dflow.backups.revision(path))
+            if revision == self._shown_revision:
+                self._arm_refresh(delay)
+                return
             backups = await self.dflow.backups.list(path)
             schedule = await self.dflow.schedules.show(path)
+            self._shown_revision = revision
         except Exception as error:  # keeps polling, without a notification every second
             message = error_message(error)
             if message != self._refresh_error:
@@ -462,7 +473,9 @@ class DflowApp(App[None]):
     def _arm_refresh(self, delay: float) -> None:
         self._stop_refresh_timer()
         if self._polling():
-            self._refresh_timer = self.set_timer(delay, self.refresh_backups, name="backups-refresh")
+            self._refresh_timer = self.set_timer(
+                delay, lambda: self.refresh_backups(force=False), name="backups-refresh"
+            )
 
     def _stop_refresh_timer(self) -> None:
         if self._refresh_timer is not None:

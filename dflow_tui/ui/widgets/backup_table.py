@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from dflow_tui.core.views import BackupView
 from dflow_tui.ui.format import BACKUP_COLUMNS, Palette, backup_cell, backup_values
@@ -80,9 +81,7 @@ class BackupTable(DataTable):
                     old = self._values[key]
                     for column, value in values.items():
                         if old.get(column) != value:
-                            self.update_cell(
-                                key, column, backup_cell(column, backup, self.palette), update_width=True
-                            )
+                            self._update(key, column, backup_cell(column, backup, self.palette))
                 else:
                     cells = [backup_cell(column, backup, self.palette) for column, _ in BACKUP_COLUMNS]
                     self.add_row(*cells, key=key)
@@ -92,6 +91,12 @@ class BackupTable(DataTable):
                 self._sort_to({key: index for index, key in enumerate(order)})
             self._order = order
             self._restore_cursor(cursor_key, cursor_row)
+
+    def _update(self, key: str, column: str, cell) -> None:
+        """Widening a column means measuring every row: only when the new cell needs it."""
+        width = cell.cell_len if hasattr(cell, "cell_len") else len(str(cell))
+        wider = width > self.columns[ColumnKey(column)].content_width
+        self.update_cell(key, column, cell, update_width=wider)
 
     def select_backup(self, backup_id: int) -> None:
         """Puts the cursor on that backup's row (and scrolls to it)."""
