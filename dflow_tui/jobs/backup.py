@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from dflow_tui.core.models import Backup, BackupStatus, BackupType, Server, Service
@@ -11,8 +10,8 @@ from dflow_tui.jobs.backup_external import external_backup
 from dflow_tui.jobs.backup_internal import internal_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.delete import remove_dump
-from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.heartbeat import heartbeat
+from dflow_tui.jobs.settle import record_failure
 
 IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
 
@@ -38,16 +37,9 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         async with heartbeat(beat, ctx.settings.heartbeat_interval) as pulse:
             values = await flow(ctx, backup, service, server, job, on_progress)
     except BaseException as error:
-        superseded = pulse is not None and pulse.superseded
-        if superseded:
-            asyncio.current_task().uncancel()
-        await records.update_if_ours(
-            ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS,
-            status=BackupStatus.FAILED.value, error=failure_text(error, ctx.secrets), finished_at=ctx.clock.now(),
-        )
-        finished = await records.load(ctx.db, Backup, backup_id)
+        finished, propagate = await record_failure(ctx, Backup, backup_id, IN_PROGRESS, error, pulse)
         report(on_progress, job, f"failed: {finished.error}")
-        if isinstance(error, asyncio.CancelledError) and not superseded:
+        if propagate:
             raise
         return finished
     finished = await records.update_if_ours(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Awaitable, Callable
 
 from dflow_tui.core.models import Operation, OperationStatus
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
-from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.heartbeat import heartbeat
+from dflow_tui.jobs.settle import record_failure
 
 
 async def run_operation(
@@ -38,16 +37,11 @@ async def run_operation(
         async with heartbeat(beat, ctx.settings.heartbeat_interval) as pulse:
             await body(operation)
     except BaseException as error:
-        superseded = pulse is not None and pulse.superseded
-        if superseded:
-            asyncio.current_task().uncancel()
-        await records.update_if_ours(
-            ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
-            status=OperationStatus.FAILED.value, error=failure_text(error, ctx.secrets), finished_at=ctx.clock.now(),
+        finished, propagate = await record_failure(
+            ctx, Operation, operation_id, ACTIVE_OPERATION_STATUSES, error, pulse
         )
-        finished = await records.load(ctx.db, Operation, operation_id)
         report(on_progress, job, f"failed: {finished.error}")
-        if isinstance(error, asyncio.CancelledError) and not superseded:
+        if propagate:
             raise
         return finished
     report(on_progress, job, "done")
