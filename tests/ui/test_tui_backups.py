@@ -327,3 +327,28 @@ async def test_a_state_database_that_cannot_open_is_reported_in_the_app():
         assert "could not be opened" in str(app.query_one("#pick-a-service").render())
         await pilot.press("b", "down")  # nothing to act on: nothing happens, nothing crashes
         assert app.is_running
+
+
+async def test_a_dead_host_fails_the_backup_and_its_error_can_be_read(demo, dflow):
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await dflow.inventory.add_server("gone-host", host="127.0.0.1", port=port)
+    await dflow.inventory.add_project("legacy-app", server="gone-host")
+    await dflow.inventory.add_environment("legacy-app", "prod")
+    await dflow.inventory.add_service("legacy-app/prod/db", "postgres")
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot, "legacy-app/prod/db", downs=5)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: [s for _, s in statuses(app)] == ["failed"], "the row to fail")
+        await wait_until(pilot, lambda: any(n[0] == "error" for n in notes), "an error notification")
+        assert any(f"Cannot reach 127.0.0.1:{port}" in n[2] for n in notes)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, BackupDetailScreen), "the detail")
+        error = str(app.screen.query_one(".detail-error").render())
+        assert f"Cannot reach 127.0.0.1:{port}: connection refused" in error
+        assert app.is_running
