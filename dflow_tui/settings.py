@@ -48,4 +48,5 @@ class Settings:
     max_job_runtime: timedelta = timedelta(hours=2)
     scheduler_interval: float = 600.0
     worker_concurrency: int = 2
+    worker_poll_interval: float = 2.0
     shutdown_grace: float = 60.0

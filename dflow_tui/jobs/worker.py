@@ -18,7 +18,6 @@ from dflow_tui.jobs.runner import next_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 
 log = logging.getLogger("dflow_tui.worker")
-POLL_INTERVAL = 2.0
 
 
 class Worker:
@@ -63,7 +62,8 @@ class Worker:
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(
-                        _first(stop.wait(), self._wake.wait()), timeout=POLL_INTERVAL
+                        _first(stop.wait(), self._wake.wait()),
+                        timeout=self.ctx.settings.worker_poll_interval,
                     )
         finally:
             await self._shutdown()

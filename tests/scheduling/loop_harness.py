@@ -1,4 +1,4 @@
-"""One process of the concurrency test: the worker loop for N passes on a fast clock.
+"""One process of the concurrency test: the real worker loop for N passes on a fast clock.
 
 Run as `python loop_harness.py STATE_DB KIND PASSES T0`. Every process shares the
 same accelerated clock (one real second = one hour from T0), so hourly tiers come
@@ -12,8 +12,6 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from dflow_tui.jobs.runner import next_job
-from dflow_tui.jobs.scheduler import run_pass
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 
@@ -30,20 +28,19 @@ class FastClock:
 
 
 async def main(db_url: str, kind: str, passes: int, t0: float) -> None:
-    settings = Settings(db_url=db_url, heartbeat_interval=0.5,
+    """The very loop `dflow-tui worker` runs (kind worker-*), or the open app runs (kind app)."""
+    settings = Settings(db_url=db_url, heartbeat_interval=0.5, scheduler_interval=0.02, worker_poll_interval=0.02,
                         heartbeat_timeout=timedelta(days=30), max_job_runtime=timedelta(days=30))
     app = await Dflow.open(settings, clock=FastClock(t0), actor=kind)
     app.ctx.worker_id = f"{kind}/{app.ctx.worker_id}"
-    running: set[asyncio.Task] = set()
+    loop = app.worker(kind="tui" if kind == "app" else "worker")
+    stop = asyncio.Event()
+    serving = asyncio.create_task(loop.serve(stop))
     try:
-        for _ in range(passes):
-            await run_pass(app.ctx)
-            while len(running) < 2 and (job := await next_job(app.ctx)) is not None:
-                task = asyncio.create_task(job)
-                running.add(task)
-                task.add_done_callback(running.discard)
-            await asyncio.sleep(0.02)
-        await asyncio.gather(*running)
+        while loop.passes < passes and not serving.done():
+            await asyncio.sleep(0.05)
+        stop.set()
+        await serving
     finally:
         await app.close()
 
