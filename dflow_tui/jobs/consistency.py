@@ -21,10 +21,9 @@ from dflow_tui.core.models import (
     StorageProvider,
 )
 from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote
-from dflow_tui.core.policy import stale_reason
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.failure import failure_text
-from dflow_tui.jobs.stale import cleanup_stale
+from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.storage import list_incomplete_uploads, list_keys
@@ -49,11 +48,7 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
     live = [b for b in backups if b.deleted_at is None]
     running = [b for b in live if b.status == BackupStatus.IN_PROGRESS.value]
     for backup in running:
-        reason = stale_reason(
-            now=ctx.clock.now(), created_at=backup.created_at, started_at=backup.started_at,
-            heartbeat_at=backup.heartbeat_at, worker_id=backup.worker_id,
-            heartbeat_timeout=ctx.settings.heartbeat_timeout, max_runtime=ctx.settings.max_job_runtime,
-        )
+        reason = stale_reason_of(ctx, backup)
         if reason:
             findings.append(Finding("stale-job", f"backup {backup.id}", reason))
     for server in servers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -57,6 +57,20 @@ async def _schedules(ctx: JobContext) -> dict[int, list[str]]:
     return schedules
 
 
+async def last_successes(session, service_id: int) -> dict[str, datetime]:
+    """When each tier of the service last succeeded (kept backups only): what makes a tier due."""
+    return dict((await session.exec(
+        select(Backup.schedule_tier, func.max(Backup.created_at))
+        .where(
+            Backup.service_id == service_id,
+            Backup.trigger == Trigger.SCHEDULED.value,
+            Backup.status == BackupStatus.SUCCESS.value,
+            col(Backup.deleted_at).is_(None),
+        )
+        .group_by(Backup.schedule_tier)
+    )).all())
+
+
 async def _consider(ctx: JobContext, service_id: int, tiers: list[str], report: PassReport) -> None:
     now = ctx.clock.now()
     async with ctx.db.session() as session:
@@ -64,16 +78,7 @@ async def _consider(ctx: JobContext, service_id: int, tiers: list[str], report: 
         running = (await session.exec(select(Backup.id).where(
             Backup.service_id == service_id, Backup.status == BackupStatus.IN_PROGRESS.value,
         ))).first()
-        last_success = dict((await session.exec(
-            select(Backup.schedule_tier, func.max(Backup.created_at))
-            .where(
-                Backup.service_id == service_id,
-                Backup.trigger == Trigger.SCHEDULED.value,
-                Backup.status == BackupStatus.SUCCESS.value,
-                col(Backup.deleted_at).is_(None),
-            )
-            .group_by(Backup.schedule_tier)
-        )).all())
+        last_success = await last_successes(session, service_id)
     if running is not None or (service.retry_after is not None and service.retry_after > now):
         return
     tier = tier_to_queue(tiers, {parse_tier(t): when for t, when in last_success.items() if t}, now)

@@ -36,7 +36,8 @@ class Cleaned:
     reason: str
 
 
-def _reason(ctx: JobContext, row) -> str | None:
+def stale_reason_of(ctx: JobContext, row) -> str | None:
+    """Why this unfinished backup or operation is considered dead, now; None while alive."""
     return stale_reason(
         now=ctx.clock.now(), created_at=row.created_at, started_at=row.started_at,
         heartbeat_at=row.heartbeat_at, worker_id=row.worker_id,
@@ -54,7 +55,7 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
             select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES))
         )).all()
     for backup in backups:
-        reason = _reason(ctx, backup)
+        reason = stale_reason_of(ctx, backup)
         if reason and await _mark_failed(ctx, Backup, backup, BackupStatus.FAILED.value, reason):
             cleaned.append(Cleaned("backup", backup.id, reason))
             if backup.trigger == Trigger.SCHEDULED.value:
@@ -62,7 +63,7 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
             if backup.worker_id is not None:
                 await remove_unfinished_backup(ctx, backup)
     for operation in operations:
-        reason = _reason(ctx, operation)
+        reason = stale_reason_of(ctx, operation)
         if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED.value, reason):
             cleaned.append(Cleaned(operation.kind, operation.id, reason))
             if operation.kind == OperationKind.RESTORE.value:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func
-from sqlmodel import col, select
+from sqlalchemy import delete
+from sqlmodel import select
 
-from dflow_tui.core.models import Backup, BackupStatus, ScheduleTier, Service, Trigger
+from dflow_tui.core.models import ScheduleTier, Service
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.scheduler import PassReport, run_pass
+from dflow_tui.jobs.scheduler import PassReport, last_successes, run_pass
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
 
@@ -50,12 +50,7 @@ class Schedules:
             enabled = set((await session.exec(
                 select(ScheduleTier.tier).where(ScheduleTier.service_id == service.id)
             )).all())
-            last = dict((await session.exec(
-                select(Backup.schedule_tier, func.max(Backup.created_at))
-                .where(Backup.service_id == service.id, Backup.trigger == Trigger.SCHEDULED.value,
-                       Backup.status == BackupStatus.SUCCESS.value, col(Backup.deleted_at).is_(None))
-                .group_by(Backup.schedule_tier)
-            )).all())
+            last = await last_successes(session, service.id)
         statuses = []
         for tier in ORDER:
             rule = RULES[tier]
