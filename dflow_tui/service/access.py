@@ -47,7 +47,7 @@ class Access:
                            detail="first user of a new state database: admin")
 
     async def role(self) -> str | None:
-        async with self.ctx.db.session() as session:
+        async with self.ctx.db.reading() as session:
             user = (await session.exec(select(User).where(User.login == self.login))).first()
         return user.role if user else None
 
@@ -90,7 +90,7 @@ class Users:
 
     async def list(self) -> list[UserView]:
         await self.access.require(Permission.READ, "user.list")
-        async with self.ctx.db.session() as session:
+        async with self.ctx.db.reading() as session:
             users = (await session.exec(select(User).order_by(User.login))).all()
         return [user_view(u) for u in users]
 
@@ -121,7 +121,7 @@ class AuditLog:
         query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
         if service:
             query = query.where(AuditEntry.service_path == service)
-        async with self.ctx.db.session() as session:
+        async with self.ctx.db.reading() as session:
             entries = (await session.exec(query)).all()
         return [
             AuditView(id=e.id, at=e.at, actor=e.actor, action=e.action, result=e.result,

@@ -7,6 +7,7 @@ both; the TUI records, then runs the job in the background and watches the row.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -112,7 +113,7 @@ class Backups:
         await self.access.require(Permission.READ, "backup.list", service_path=path)
         backups = Backup.__table__
         operations = Operation.__table__
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             paths = await self._service_paths(session)
             backup_filter = []
             if path is not None:
@@ -120,14 +121,13 @@ class Backups:
                 backup_filter.append(backups.c.service_id == rows.service.id)
             if not include_deleted:
                 backup_filter.append(backups.c.deleted_at.is_(None))
-            connection = await session.connection()
-            results = (await connection.execute(
-                select(backups).where(*backup_filter)
+            results = (await session.exec(
+                sa.select(backups).where(*backup_filter)
                 .order_by(backups.c.created_at.desc(), backups.c.id.desc())
             )).all()
             latest = {}
-            for operation in (await connection.execute(
-                select(operations).join(backups, operations.c.backup_id == backups.c.id)
+            for operation in (await session.exec(
+                sa.select(operations).join(backups, operations.c.backup_id == backups.c.id)
                 .where(*backup_filter).order_by(operations.c.id)
             )).all():
                 latest[operation.backup_id] = operation
@@ -140,20 +140,19 @@ class Backups:
         await self.access.require(Permission.READ, "backup.list", service_path=path)
         backups = Backup.__table__
         operations = Operation.__table__
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             where = []
             if path is not None:
                 rows = await lookup.service_by_path(session, path)
                 where.append(backups.c.service_id == rows.service.id)
-            connection = await session.connection()
-            mine = (await connection.execute(select(
+            mine = (await session.exec(sa.select(
                 func.count(), func.max(backups.c.id), func.max(backups.c.finished_at),
                 func.max(backups.c.deleted_at), func.max(backups.c.started_at),
                 func.count(backups.c.deleted_at), func.count(backups.c.error),
                 *_status_counts(backups.c.status, [s.value for s in BackupStatus]),
             ).where(*where))).one()
-            ops = (await connection.execute(
-                select(func.count(), func.max(operations.c.id), func.max(operations.c.finished_at),
+            ops = (await session.exec(
+                sa.select(func.count(), func.max(operations.c.id), func.max(operations.c.finished_at),
                        func.max(operations.c.started_at),
                        *_status_counts(operations.c.status, [s.value for s in OperationStatus]))
                 .select_from(operations.join(backups, operations.c.backup_id == backups.c.id)).where(*where)
@@ -179,7 +178,7 @@ class Backups:
 
     async def get(self, backup_id: int) -> BackupView:
         await self.access.require(Permission.READ, "backup.list", target=f"backup {backup_id}")
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             backup = await session.get(Backup, backup_id)
             if backup is None:
                 raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")

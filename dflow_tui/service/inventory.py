@@ -117,12 +117,12 @@ class Inventory:
 
     async def list_servers(self) -> list[ServerView]:
         await self.access.require(Permission.READ, "server.list")
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             servers = (await session.exec(select(Server).order_by(Server.name))).all()
         return [server_view(server) for server in servers]
 
     async def get_server(self, name: str) -> Server:
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             return await lookup.server_by_name(session, name)
 
     async def check_server(self, name: str) -> CheckResult:
@@ -248,7 +248,7 @@ class Inventory:
 
     async def list_services(self, path: str | None = None) -> list[ServiceView]:
         await self.access.require(Permission.READ, "service.list")
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             query = (
                 select(Service, Environment, Project)
                 .join(Environment, Service.environment_id == Environment.id)

@@ -44,7 +44,7 @@ class Schedules:
 
     async def show(self, path: str) -> ScheduleView:
         await self.access.require(Permission.READ, "schedule.show", service_path=path)
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             rows = await lookup.service_by_path(session, path)
             service = await session.get(Service, rows.service.id)
             enabled = set((await session.exec(

@@ -94,12 +94,12 @@ class StorageProviders:
 
     async def list(self) -> list[ProviderView]:
         await self.access.require(Permission.READ, "storage.list")
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             providers = (await session.exec(select(StorageProvider).order_by(StorageProvider.name))).all()
         return [provider_view(p) for p in providers]
 
     async def get(self, name: str) -> ProviderView:
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             return provider_view(await provider_by_name(session, name))
 
     async def verify(self, name: str) -> VerifyResult:

@@ -11,7 +11,8 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
+
+from dflow_tui.store.session import StateSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -36,7 +37,7 @@ def _prepare_sqlite_file(url: str) -> None:
         path.touch(mode=0o600)
 
 
-def _sqlite_pragmas(foreign_keys: bool):
+def _sqlite_pragmas(foreign_keys: bool, read_only: bool):
     def apply(dbapi_connection, _record) -> None:
         # We issue BEGIN ourselves (below), so the driver must not.
         dbapi_connection.isolation_level = None
@@ -44,16 +45,20 @@ def _sqlite_pragmas(foreign_keys: bool):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return apply
 
 
-def _engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
+def _engine(url: str, *, foreign_keys: bool = True, read_only: bool = False) -> AsyncEngine:
+    """On SQLite, a writing engine takes the write lock at BEGIN; a read-only one
+    reads a snapshot (WAL) and never waits for writers nor makes them wait."""
     engine = create_async_engine(url)
     if make_url(url).get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys, read_only))
+        event.listen(engine.sync_engine, "begin", _begin_deferred if read_only else _begin_immediate)
     return engine
 
 
@@ -62,6 +67,10 @@ def _begin_immediate(connection) -> None:
     would fail at once (SQLITE_BUSY) if another process wrote in between; taking the
     write lock at BEGIN makes it wait its turn (busy_timeout) instead."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -74,7 +83,13 @@ class Database:
             _prepare_sqlite_file(url)
         self.engine: AsyncEngine = _engine(url)
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine, class_=StateSession, expire_on_commit=False
+        )
+        # Reads that the app repeats all the time (the refresh probe, lists) must not
+        # queue behind a worker's write, nor hold the write lock themselves.
+        self.read_engine: AsyncEngine = _engine(url, read_only=True) if self.is_sqlite else self.engine
+        self._read_sessions = async_sessionmaker(
+            self.read_engine, class_=StateSession, expire_on_commit=False
         )
 
     async def migrate(self) -> None:
@@ -98,12 +113,21 @@ class Database:
             await engine.dispose()
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[StateSession]:
+        """A session that may write."""
         async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[StateSession]:
+        """A session that only reads (on SQLite, writing through it is refused)."""
+        async with self._read_sessions() as session:
             yield session
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 async def open_database(url: str) -> Database:

@@ -36,10 +36,7 @@ BUCKET = "tui-backups"
 
 
 def make_app(demo, dflow) -> DflowApp:
-    # Without the background worker loop: these tests are about storage providers,
-    # and test_tui_schedules covers the loop. (With it, the verify test has been seen
-    # to find the state database locked after the app exited, in full-suite runs only.)
-    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR, scheduler=False)
+    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
 
 
 def storage_screen(app) -> BackupStorageScreen:
