@@ -16,7 +16,7 @@ from asyncio.subprocess import DEVNULL, PIPE
 from pathlib import Path
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.remote.stderr_tail import StderrTail
+from dflow_tui.remote.stderr_tail import OutputCallback, StderrTail
 from dflow_tui.remote.transport import CHUNK_SIZE, ExecResult, short_command
 
 SHELL = "/bin/sh"
@@ -40,13 +40,38 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
             pass
 
 
+async def _watched(
+    proc: asyncio.subprocess.Process, stdin: bytes | None, on_output: OutputCallback
+) -> tuple[bytes, bytes]:
+    """`communicate()`, with each stderr line handed to `on_output` as it comes."""
+    assert proc.stdout is not None and proc.stderr is not None
+    tail = StderrTail(on_line=on_output)
+
+    async def feed() -> None:
+        if proc.stdin is None:
+            return
+        try:
+            if stdin:
+                proc.stdin.write(stdin)
+                await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    stdout, _, _ = await asyncio.gather(proc.stdout.read(), tail.drain(proc.stderr.read), feed())
+    await proc.wait()
+    return stdout, tail.text().encode()
+
+
 class LocalProcess:
     """A streaming command on this machine (implements `RemoteProcess`)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, command: str) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, command: str, on_output: OutputCallback | None = None
+    ) -> None:
         self._proc = proc
         self._command = command
-        self._tail = StderrTail()
+        self._tail = StderrTail(on_line=on_output)
         assert proc.stderr is not None
         self._stderr_task = asyncio.ensure_future(self._tail.drain(proc.stderr.read))
 
@@ -121,11 +146,15 @@ class LocalTransport:
         return proc
 
     async def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
+        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+        on_output: OutputCallback | None = None,
     ) -> ExecResult:
         proc = await self._spawn(command, PIPE if stdin is not None else DEVNULL)
         try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
+            if on_output is None:
+                stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
+            else:
+                stdout, stderr = await asyncio.wait_for(_watched(proc, stdin, on_output), timeout)
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()
@@ -139,8 +168,8 @@ class LocalTransport:
             _exit_status(proc.returncode), stdout, stderr.decode("utf-8", errors="replace")
         )
 
-    async def start(self, command: str) -> LocalProcess:
-        return LocalProcess(await self._spawn(command, PIPE), command)
+    async def start(self, command: str, on_output: OutputCallback | None = None) -> LocalProcess:
+        return LocalProcess(await self._spawn(command, PIPE), command, on_output)
 
     async def close(self) -> None:
         for proc in list(self._running):

@@ -28,7 +28,7 @@ import asyncssh
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.remote import hostkeys
 from dflow_tui.remote.ssh_errors import connect_error, lost_error
-from dflow_tui.remote.stderr_tail import StderrTail, status_from_signal
+from dflow_tui.remote.stderr_tail import OutputCallback, StderrTail, status_from_signal
 from dflow_tui.remote.transport import (
     CHUNK_SIZE,
     DEFAULT_CONNECT_TIMEOUT,
@@ -105,6 +105,7 @@ class SSHProcess:
         command: str,
         where: str,
         kill_group: Callable[[int], Awaitable[None]],
+        on_output: OutputCallback | None = None,
     ) -> None:
         self._proc = proc
         self._command = command
@@ -115,7 +116,7 @@ class SSHProcess:
         self._finished = False
         self._pgid: int | None = None
         self._pgid_known = asyncio.Event()
-        self._tail = StderrTail()
+        self._tail = StderrTail(on_line=on_output)
         self._stderr_task = asyncio.ensure_future(self._drain_stderr())
 
     @property
@@ -144,6 +145,7 @@ class SSHProcess:
             pass
         finally:
             self._tail.feed(head)
+            self._tail.end()
             self._pgid_known.set()
 
     def _lost(self, exc: BaseException) -> RemoteError:
@@ -280,16 +282,17 @@ class SSHTransport:
                 self._conn.run(f"kill -s KILL -- -{int(pgid)}", check=False), KILL_WAIT
             )
 
-    async def start(self, command: str) -> SSHProcess:
-        process = SSHProcess(await self._open(command), command, self.label, self._kill_group)
+    async def start(self, command: str, on_output: OutputCallback | None = None) -> SSHProcess:
+        process = SSHProcess(await self._open(command), command, self.label, self._kill_group, on_output)
         self._processes = {p for p in self._processes if not p.finished}
         self._processes.add(process)
         return process
 
     async def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
+        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+        on_output: OutputCallback | None = None,
     ) -> ExecResult:
-        process = await self.start(command)
+        process = await self.start(command, on_output)
 
         async def feed() -> None:
             if stdin:

@@ -10,20 +10,51 @@ from dflow_tui.remote.transport import CHUNK_SIZE, STDERR_KEEP_BYTES
 TRUNCATED_NOTE = "[earlier stderr output dropped]\n"
 
 
-class StderrTail:
-    """The last `keep` bytes written to a stream, decoded on demand."""
+OutputCallback = Callable[[str], None]
+MAX_LINE_CHARS = 300
 
-    def __init__(self, keep: int = STDERR_KEEP_BYTES) -> None:
+
+class StderrTail:
+    """The last `keep` bytes written to a stream, decoded on demand; with `on_line`,
+    each complete non-blank line is also handed over as it arrives."""
+
+    def __init__(self, keep: int = STDERR_KEEP_BYTES, on_line: OutputCallback | None = None) -> None:
         self._keep = keep
         self._buffer = bytearray()
         self._dropped = False
+        self._on_line = on_line
+        self._partial = b""
 
     def feed(self, data: bytes) -> None:
+        if self._on_line is not None:
+            self._pass_lines(data)
         self._buffer += data
         excess = len(self._buffer) - self._keep
         if excess > 0:
             del self._buffer[:excess]
             self._dropped = True
+
+    def _pass_lines(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > MAX_LINE_CHARS * 4:  # a line with no end in sight
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            self._hand_over(line)
+
+    def _hand_over(self, line: bytes) -> None:
+        text = line.decode("utf-8", errors="replace").replace("\r", "").rstrip()
+        if text.strip():
+            try:
+                self._on_line(text[:MAX_LINE_CHARS])
+            except Exception:  # noqa: BLE001 - showing output must never break the command
+                pass
+
+    def end(self) -> None:
+        """The stream is over: an unterminated last line is handed over too."""
+        if self._on_line is not None and self._partial:
+            self._hand_over(self._partial)
+        self._partial = b""
 
     async def drain(self, read: Callable[[int], Awaitable[bytes]]) -> None:
         """Read until EOF (or until the stream breaks) into the tail."""
@@ -32,6 +63,8 @@ class StderrTail:
                 self.feed(chunk)
         except Exception:  # noqa: BLE001 - a broken stream just ends the tail
             return
+        finally:
+            self.end()
 
     def text(self) -> str:
         body = bytes(self._buffer).decode("utf-8", errors="replace")

@@ -13,7 +13,7 @@ not load asyncssh.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,14 +107,16 @@ class Transport(Protocol):
     """Where commands run, for messages: `host:port` or `local`."""
 
     async def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
+        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ExecResult:
         """Run to completion; stdout kept in memory (small outputs only).
 
-        A timeout kills the command and raises RemoteError.
+        A timeout kills the command and raises RemoteError. `on_output` gets each
+        stderr line as the command writes it.
         """
 
-    async def start(self, command: str) -> RemoteProcess: ...
+    async def start(self, command: str, on_output: Callable[[str], None] | None = None) -> RemoteProcess: ...
 
     async def close(self) -> None: ...
 

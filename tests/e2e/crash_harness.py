@@ -50,9 +50,9 @@ def instrument(steps: Steps) -> None:
                     steps.step(f"run {command[:60]}")
                     return await run(command, **kwargs)
 
-                async def counted_start(command):
+                async def counted_start(command, *args, **kwargs):
                     steps.step(f"start {command[:60]}")
-                    return await start(command)
+                    return await start(command, *args, **kwargs)
 
                 transport.run, transport.start = counted_run, counted_start
                 return transport

@@ -1,0 +1,62 @@
+"""A server command's stderr lines reach the caller as they are written, over real
+sshd and on this machine alike, while stdout still streams and stderr is still kept."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dflow_tui.remote.local import LocalTransport
+from dflow_tui.remote.transport import ServerSpec, open_transport
+
+# A chatty command: two lines a second apart, a blank one (skipped), an unterminated last one.
+CHATTY = "echo 'dumping table a' >&2; sleep 1; echo 'dumping table b' >&2; echo >&2; printf 'done' >&2; echo data"
+
+
+@pytest.fixture(params=["sshd", "local"])
+async def transport(request, tmp_path):
+    if request.param == "local":
+        yield LocalTransport(cwd=tmp_path)
+        return
+    sshd = request.getfixturevalue("sshd")
+    spec = ServerSpec(name="real", host=sshd.host, port=sshd.port, user=sshd.user,
+                      key_path=str(sshd.client_key_path))
+    async with open_transport(spec, known_hosts=sshd.known_hosts_path, ssh_config=[]) as opened:
+        yield opened
+
+
+def _recorder():
+    seen: list[tuple[float, str]] = []
+    return seen, lambda line: seen.append((time.monotonic(), line))
+
+
+async def test_run_hands_over_each_line_as_it_comes(transport):
+    seen, on_output = _recorder()
+    result = await transport.run(CHATTY, timeout=30, on_output=on_output)
+    ended = time.monotonic()
+
+    assert [line for _, line in seen] == ["dumping table a", "dumping table b", "done"]
+    assert ended - seen[0][0] >= 0.8  # the first line came while the command still ran
+    assert result.ok and result.stdout == b"data\n"
+    assert "dumping table a\ndumping table b\n" in result.stderr  # still kept for error messages
+
+
+async def test_a_streamed_command_hands_over_its_lines_too(transport):
+    seen, on_output = _recorder()
+    process = await transport.start(CHATTY, on_output=on_output)
+    stdout = b""
+    while chunk := await process.read():
+        stdout += chunk
+    finished = await process.wait()
+
+    assert stdout == b"data\n" and finished.ok
+    assert [line for _, line in seen] == ["dumping table a", "dumping table b", "done"]
+
+
+async def test_a_failing_callback_does_not_break_the_command(transport):
+    def broken(_line):
+        raise RuntimeError("the screen went away")
+
+    result = await transport.run("echo one >&2; echo out", timeout=30, on_output=broken)
+    assert result.ok and result.stdout == b"out\n"
