@@ -50,7 +50,10 @@ def with_app(action: Callable[..., Awaitable[Any]]):
 
 
 def print_progress(progress: Progress) -> None:
-    click.echo(f"[{progress.job}] {progress.message}", err=True)
+    if progress.output is not None:
+        click.echo(f"[{progress.job}]   | {progress.output}", err=True)
+    else:
+        click.echo(f"[{progress.job}] {progress.message}", err=True)
 
 
 def print_json(data: Any) -> None:
@@ -372,8 +375,10 @@ def _when(value) -> str:
 @click.option("--once", is_flag=True, help="One scheduler pass and the jobs it queued, then exit.")
 @click.option("--interval", type=float, help="Seconds between scheduler passes (default 600).")
 @click.option("--concurrency", type=int, help="Jobs run at once (default 2).")
+@click.option("--heartbeat", type=float,
+              help="Seconds between a running job's heartbeats, when cancel requests are read (default 10).")
 @with_app
-async def worker(app: Dflow, once, interval, concurrency):
+async def worker(app: Dflow, once, interval, concurrency, heartbeat):
     """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
     from dflow_tui.worker_logging import configure_logging
 
@@ -383,6 +388,8 @@ async def worker(app: Dflow, once, interval, concurrency):
         app.settings.scheduler_interval = interval
     if concurrency:
         app.settings.worker_concurrency = concurrency
+    if heartbeat:
+        app.settings.heartbeat_interval = heartbeat
     loop_worker = app.worker()
     if once:
         report = await loop_worker.once()
@@ -537,6 +544,15 @@ async def backup_delete(app: Dflow, backup_id):
     if result.status != OperationStatus.SUCCEEDED.value:
         raise DflowError(f"Delete of backup {backup_id} failed: {result.error}")
     click.echo(f"Deleted backup {backup_id}")
+
+
+@backup.command("cancel")
+@click.argument("backup_id", type=int)
+@with_app
+async def backup_cancel(app: Dflow, backup_id):
+    """Stop the job running on a backup: the backup itself, or a restore before its
+    import starts (a delete cannot be stopped once it removes)."""
+    click.echo(await app.backups.cancel(backup_id))
 
 
 if __name__ == "__main__":  # pragma: no cover

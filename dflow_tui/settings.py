@@ -43,7 +43,7 @@ class Settings:
     command_timeout: float = 6 * 3600.0
     refresh_interval: float = 1.0
     s3_max_attempts: int = 6
-    heartbeat_interval: float = 30.0
+    heartbeat_interval: float = 10.0  # a running job's beat; cancel requests are read then
     heartbeat_timeout: timedelta = timedelta(minutes=5)
     max_job_runtime: timedelta = timedelta(hours=2)
     scheduler_interval: float = 600.0

@@ -53,3 +53,11 @@ class HostKeyChanged(RemoteError):
             f"Host key of {host}:{port} has CHANGED (now {fingerprint}); "
             "refusing to connect — it may be an attack or a reinstalled server"
         )
+
+
+class Cancelled(DflowError):
+    """A job stopped because somebody asked it to."""
+
+    def __init__(self, by: str):
+        super().__init__(f"Cancelled by {by}")
+        self.by = by

@@ -221,6 +221,8 @@ class Backup(SQLModel, table=True):
     error: Optional[str] = None
     requested_by: Optional[str] = None
     worker_id: Optional[str] = None
+    # Who asked to stop it; the job sees it at its next heartbeat and stops.
+    cancel_requested_by: Optional[str] = None
     created_at: Optional[datetime] = _time()
     started_at: Optional[datetime] = _time()
     finished_at: Optional[datetime] = _time()
@@ -244,6 +246,10 @@ class Operation(SQLModel, table=True):
     error: Optional[str] = None
     requested_by: Optional[str] = None
     worker_id: Optional[str] = None
+    cancel_requested_by: Optional[str] = None
+    # Set when it reached the step that cannot be stopped halfway (a restore's import,
+    # a delete's removal): from then on a cancel request is refused.
+    irreversible_at: Optional[datetime] = _time()
     created_at: Optional[datetime] = _time()
     started_at: Optional[datetime] = _time()
     finished_at: Optional[datetime] = _time()

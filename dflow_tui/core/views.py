@@ -60,6 +60,10 @@ class BackupView:
     operation_kind: str | None = None
     operation_status: str | None = None
     operation_error: str | None = None
+    # Who asked to stop the job running on this row (the backup, or its restore/delete).
+    cancel_requested_by: str | None = None
+    # The restore or delete running on it has passed the step after which it cannot stop.
+    operation_irreversible: bool = False
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -77,6 +81,7 @@ class Progress:
     message: str
     done_bytes: int | None = None
     total_bytes: int | None = None
+    output: str | None = None  # a line the server command just wrote to stderr
 
 
 def human_size(size: int | None) -> str:

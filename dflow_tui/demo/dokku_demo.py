@@ -25,6 +25,19 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _say(message: str) -> None:
+    """What the plugins print on stderr while they work (stdout carries the dump)."""
+    sys.stderr.write(f"-----> {message}\n")
+    sys.stderr.flush()
+
+
+def _table_sizes(connection: sqlite3.Connection) -> list[tuple[str, int]]:
+    tables = [row[0] for row in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )]
+    return [(table, connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]) for table in tables]
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         return _fail("usage: dokku COMMAND")
@@ -45,17 +58,23 @@ def main(argv: list[str]) -> int:
             return _fail(f"Postgres service {args[0]} does not exist")
         if command == "postgres:export":
             with sqlite3.connect(database) as connection:
+                for table, rows in _table_sizes(connection):
+                    _say(f"dumping table {table} ({rows} rows)")
                 sys.stdout.write(DUMP_HEADER)
                 for line in connection.iterdump():
                     sys.stdout.write(line + "\n")
+            _say(f"export of {args[0]} complete")
             return 0
         dump = sys.stdin.read()
         if not dump.startswith(DUMP_HEADER):
             return _fail("input is not a dump made by postgres:export")
+        _say(f"restoring {len(dump):,} bytes into {args[0]}")
         restored = database.with_suffix(".restoring")
         restored.unlink(missing_ok=True)
         with sqlite3.connect(restored) as connection:
             connection.executescript(dump[len(DUMP_HEADER):])
+            for table, rows in _table_sizes(connection):
+                _say(f"restored table {table} ({rows} rows)")
         restored.replace(database)
         return 0
     return _fail(f"`{command}` is not a dokku command")

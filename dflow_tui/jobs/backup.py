@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from dflow_tui.core.models import Backup, BackupStatus, BackupType, Server, Service
@@ -24,17 +25,20 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
     )
     job = f"backup {backup_id}"
 
-    async def beat() -> bool:
+    async def beat() -> Backup | None:
         return await records.update_if_ours(
             ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS, heartbeat_at=ctx.clock.now()
-        ) is not None
+        )
 
     pulse = None
     try:
         service = await records.load(ctx.db, Service, backup.service_id)
         server = await records.load(ctx.db, Server, backup.server_id)
         flow = internal_backup if backup.type == BackupType.INTERNAL.value else external_backup
-        async with heartbeat(beat, ctx.settings.heartbeat_interval) as pulse:
+        async with heartbeat(beat, ctx.settings.heartbeat_interval, ("backup", backup_id), ctx.heartbeats) as pulse:
+            if backup.cancel_requested_by:  # asked before it even started
+                pulse.cancelled_by = backup.cancel_requested_by
+                raise asyncio.CancelledError
             values = await flow(ctx, backup, service, server, job, on_progress)
     except BaseException as error:
         finished, propagate = await record_failure(ctx, Backup, backup_id, IN_PROGRESS, error, pulse)

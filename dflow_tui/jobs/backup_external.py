@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.models import Backup, Server, Service
-from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import dokku
@@ -25,7 +25,10 @@ async def external_backup(
     storage = await open_storage(ctx, backup.provider_id)
     async with ctx.connect(server) as transport, storage as client:
         report(on_progress, job, f"exporting {service.name} to s3://{backup.bucket}/{backup.object_key}")
-        process = await transport.start(dokku.export_command(service.engine, service.name))
+        process = await transport.start(
+            dokku.export_command(service.engine, service.name),
+            on_output=output_reporter(ctx, on_progress, job, "uploading"),
+        )
         total = 0
 
         async def read_chunk() -> bytes:

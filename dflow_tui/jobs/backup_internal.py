@@ -13,7 +13,7 @@ from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.models import Backup, Server, Service
 from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
 from dflow_tui.jobs.commands import must_run
-from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.remote import files
 
 
@@ -27,12 +27,14 @@ async def internal_backup(
     async with ctx.connect(server) as transport:
         try:
             await must_run(transport, files.ensure_dir(server.backup_dir), "Creating the backup directory")
-            report(on_progress, job, f"exporting {service.engine} service {service.name}")
+            step = f"exporting {service.engine} service {service.name}"
+            report(on_progress, job, step)
             await must_run(
                 transport,
                 files.export_to_partial(service.engine, service.name, server.backup_dir, file_name),
                 f"Export of {service.engine} service {service.name}",
                 timeout=ctx.settings.command_timeout,
+                on_output=output_reporter(ctx, on_progress, job, step),
             )
             report(on_progress, job, "checking the dump")
             checked = await must_run(transport, files.checksum(partial_path), "Checksum of the dump")

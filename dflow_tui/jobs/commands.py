@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.remote.transport import ExecResult, Transport
@@ -10,9 +12,10 @@ SHORT_COMMAND_TIMEOUT = 120.0
 
 
 async def must_run(
-    transport: Transport, command: str, what: str, timeout: float = SHORT_COMMAND_TIMEOUT
+    transport: Transport, command: str, what: str, timeout: float = SHORT_COMMAND_TIMEOUT,
+    on_output: Callable[[str], None] | None = None,
 ) -> ExecResult:
-    result = await transport.run(command, timeout=timeout)
+    result = await transport.run(command, timeout=timeout, on_output=on_output)
     if not result.ok:
         raise RemoteError(command_failure(what, result.stderr, result.exit_status))
     return result

@@ -11,6 +11,8 @@ from typing import Callable
 from dflow_tui.core.clock import Clock
 from dflow_tui.core.models import Server
 from dflow_tui.core.views import Progress
+from dflow_tui.jobs.heartbeat import Heartbeat, JobKey
+from dflow_tui.jobs.redact import redact
 from dflow_tui.remote.transport import ServerSpec, Transport, open_transport
 from dflow_tui.settings import Settings
 from dflow_tui.store.db import Database
@@ -41,6 +43,8 @@ class JobContext:
     worker_id: str = field(default_factory=default_worker_id)
     # Secret values this process has handled, so no error text can carry them.
     secrets: set[str] = field(default_factory=set)
+    # Heartbeats of the jobs running in this process, by ("backup"/"operation", id).
+    heartbeats: dict[JobKey, Heartbeat] = field(default_factory=dict)
 
     def connect(self, server: Server) -> AbstractAsyncContextManager[Transport]:
         return open_transport(
@@ -53,3 +57,16 @@ class JobContext:
 def report(on_progress: ProgressCallback | None, job: str, message: str, **sizes) -> None:
     if on_progress is not None:
         on_progress(Progress(job=job, message=message, **sizes))
+
+
+def output_reporter(
+    ctx: JobContext, on_progress: ProgressCallback | None, job: str, step: str
+) -> Callable[[str], None] | None:
+    """Hands each stderr line of a server command to the face, under the step it belongs to."""
+    if on_progress is None:
+        return None
+
+    def on_output(line: str) -> None:
+        on_progress(Progress(job=job, message=step, output=redact(line, ctx.secrets)))
+
+    return on_output

@@ -6,6 +6,7 @@ from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.models import Backup, BackupStatus, BackupType, Operation, Server
 from dflow_tui.core.naming import dump_in_backup_dir
 from dflow_tui.jobs import records
+from dflow_tui.jobs.cancel import point_of_no_return
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
@@ -37,6 +38,7 @@ async def remove_dump(ctx: JobContext, backup: Backup, job: str, on_progress: Pr
 async def run_delete(ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None) -> Operation:
     async def body(operation: Operation) -> None:
         backup = await records.load(ctx.db, Backup, operation.backup_id)
+        await point_of_no_return(ctx, operation.id)
         await remove_dump(ctx, backup, f"delete of backup {backup.id}", on_progress)
         await records.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
 

@@ -10,8 +10,10 @@ from dflow_tui.jobs.redact import redact
 MAX_ERROR_LENGTH = 2000
 
 
-def failure_text(error: BaseException, secrets=()) -> str:
-    if isinstance(error, asyncio.CancelledError):
+def failure_text(error: BaseException, secrets=(), *, cancelled_by: str | None = None) -> str:
+    if isinstance(error, asyncio.CancelledError) and cancelled_by:
+        text = f"Cancelled by {cancelled_by}"
+    elif isinstance(error, asyncio.CancelledError):
         text = "Cancelled before it finished"
     elif isinstance(error, DflowError):
         text = str(error)

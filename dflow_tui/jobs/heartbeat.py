@@ -1,43 +1,72 @@
 """Keeps a running job's heartbeat fresh, so stale cleanup can tell it is alive.
 
-If the beat finds the job is no longer ours (stale cleanup failed it, say), the
-job is cancelled: two runs of one job never go on side by side.
+Each beat also reads the row back. If the job is no longer ours (stale cleanup
+failed it, say), it is cancelled: two runs of one job never go on side by side.
+If somebody asked to cancel it, it is cancelled too, and says by whom.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 
 class Heartbeat:
     def __init__(self) -> None:
         self.superseded = False
+        self.cancelled_by: str | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def stopped_on_purpose(self) -> bool:
+        """The job's own heartbeat cancelled it (it is not the caller's cancellation)."""
+        return self.superseded or self.cancelled_by is not None
+
+    def beat_now(self) -> None:
+        """Beat at once instead of at the next interval (a cancel request just came)."""
+        self._wake.set()
+
+
+JobKey = tuple[str, int]  # ("backup" or "operation", row id)
 
 
 @contextlib.asynccontextmanager
-async def heartbeat(beat: Callable[[], Awaitable[bool]], interval: float):
-    """`beat()` refreshes the row and says whether the job is still ours."""
+async def heartbeat(
+    beat: Callable[[], Awaitable[Any | None]], interval: float,
+    key: JobKey, running: dict[JobKey, Heartbeat],
+):
+    """`beat()` refreshes the row and returns it, or None when the job is no longer ours.
+    A row with `cancel_requested_by` set stops the job. While it runs, the job's
+    heartbeat is in `running`, so a cancel request made in this process is seen at once."""
     job = asyncio.current_task()
     state = Heartbeat()
 
     async def loop() -> None:
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(state._wake.wait(), interval)
+            state._wake.clear()
             try:
-                ours = await beat()
+                row = await beat()
             except Exception:
                 continue  # a busy database now and then must not kill the job
-            if not ours:
+            if row is None:
                 state.superseded = True
                 job.cancel()
                 return
+            if getattr(row, "cancel_requested_by", None):
+                state.cancelled_by = row.cancel_requested_by
+                job.cancel()
+                return
 
+    running[key] = state
     task = asyncio.create_task(loop())
     try:
         yield state
     finally:
+        if running.get(key) is state:
+            del running[key]
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Awaitable, Callable
 
 from dflow_tui.core.models import Operation, OperationStatus
@@ -26,15 +27,19 @@ async def run_operation(
     )
     job = f"{operation.kind} of backup {operation.backup_id}"
 
-    async def beat() -> bool:
+    async def beat() -> Operation | None:
         return await records.update_if_ours(
             ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
             heartbeat_at=ctx.clock.now(),
-        ) is not None
+        )
 
     pulse = None
     try:
-        async with heartbeat(beat, ctx.settings.heartbeat_interval) as pulse:
+        key = ("operation", operation_id)
+        async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats) as pulse:
+            if operation.cancel_requested_by:  # asked before it even started
+                pulse.cancelled_by = operation.cancel_requested_by
+                raise asyncio.CancelledError
             await body(operation)
     except BaseException as error:
         finished, propagate = await record_failure(

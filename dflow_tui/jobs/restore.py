@@ -14,8 +14,9 @@ from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.models import Backup, BackupType, Operation, Server, Service
 from dflow_tui.core.naming import dump_in_backup_dir, join_remote, restore_temp_path
 from dflow_tui.jobs import records
+from dflow_tui.jobs.cancel import point_of_no_return
 from dflow_tui.jobs.commands import must_run
-from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
 from dflow_tui.jobs.storage_access import open_storage
@@ -36,13 +37,13 @@ async def run_restore(ctx: JobContext, operation_id: int, on_progress: ProgressC
                 exists = await transport.run(files.file_exists(path), timeout=60)
                 if not exists.ok:
                     raise RemoteError(f"Dump {path} is missing on server {server.name}")
-                await _check_and_import(ctx, transport, backup, service, path, job, on_progress)
+                await _check_and_import(ctx, transport, operation, backup, service, path, job, on_progress)
                 return
             temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
             try:
                 await must_run(transport, files.ensure_dir(server.backup_dir), "Creating the backup directory")
                 await _download_to_server(ctx, transport, backup, temp, job, on_progress)
-                await _check_and_import(ctx, transport, backup, service, temp, job, on_progress)
+                await _check_and_import(ctx, transport, operation, backup, service, temp, job, on_progress)
             finally:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(transport.run(files.remove_partial(temp), timeout=30))
@@ -72,7 +73,9 @@ async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: s
             raise RemoteError(command_failure("Writing the dump on the server", finished.stderr, finished.exit_status))
 
 
-async def _check_and_import(ctx, transport: Transport, backup: Backup, service: Service, path: str, job, on_progress) -> None:
+async def _check_and_import(
+    ctx, transport: Transport, operation: Operation, backup: Backup, service: Service, path: str, job, on_progress
+) -> None:
     report(on_progress, job, "checking the dump against its record")
     checked = await must_run(transport, files.checksum(path), "Checksum of the dump")
     sha256, size = files.parse_checksum(checked.stdout)
@@ -81,10 +84,13 @@ async def _check_and_import(ctx, transport: Transport, backup: Backup, service: 
             f"The dump does not match its record (sha256 {sha256[:12]}…, {size} bytes; "
             f"expected {(backup.sha256 or '')[:12]}…, {backup.size_bytes} bytes): refusing to import"
         )
-    report(on_progress, job, f"importing into {service.engine} service {service.name}")
+    step = f"importing into {service.engine} service {service.name}"
+    await point_of_no_return(ctx, operation.id)
+    report(on_progress, job, step)
     await must_run(
         transport,
         files.import_from_file(service.engine, service.name, path),
         f"Import into {service.engine} service {service.name}",
         timeout=ctx.settings.command_timeout,
+        on_output=output_reporter(ctx, on_progress, job, step),
     )

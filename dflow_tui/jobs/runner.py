@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from dflow_tui.core.models import BackupStatus, OperationKind, Trigger
+from dflow_tui.core.models import Backup, BackupStatus, OperationKind, Trigger
+from dflow_tui.jobs import records
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.claim import claim_backup, claim_operation
 from dflow_tui.jobs.context import JobContext, ProgressCallback
@@ -14,6 +17,20 @@ from dflow_tui.jobs.restore import run_restore
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
 
 log = logging.getLogger("dflow_tui.runner")
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker has claimed: what a face needs to show it, and how to run it."""
+
+    key: str  # "backup 12", "restore 4" (the operation id): unique among running jobs
+    label: str  # "Scheduled daily backup 12", "Restore of backup 4"
+    backup_id: int
+    service_id: int
+    start: Callable[[ProgressCallback | None], Awaitable[object]]
+
+    def run(self, on_progress: ProgressCallback | None = None) -> Awaitable[object]:
+        return self.start(on_progress)
 
 
 async def run_claimed_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None) -> None:
@@ -27,15 +44,27 @@ async def run_claimed_backup(ctx: JobContext, backup_id: int, on_progress: Progr
         await prune_tier(ctx, finished, on_progress)
 
 
-async def next_job(ctx: JobContext):
-    """A coroutine running the next claimable job, or None when the queue is empty."""
+async def next_job(ctx: JobContext) -> ClaimedJob | None:
+    """The next claimable job, claimed by this worker; None when the queue is empty."""
     backup_id = await claim_backup(ctx)
     if backup_id is not None:
-        return run_claimed_backup(ctx, backup_id)
+        backup = await records.load(ctx.db, Backup, backup_id)
+        tier = f" {backup.schedule_tier}" if backup.schedule_tier else ""
+        label = f"{backup.trigger.capitalize()}{tier} backup {backup_id}"
+        return ClaimedJob(
+            key=f"backup {backup_id}", label=label, backup_id=backup_id, service_id=backup.service_id,
+            start=lambda on_progress: run_claimed_backup(ctx, backup_id, on_progress),
+        )
     operation = await claim_operation(ctx)
     if operation is not None:
+        backup = await records.load(ctx.db, Backup, operation.backup_id)
         run = run_restore if operation.kind == OperationKind.RESTORE.value else run_delete
-        return run(ctx, operation.id)
+        return ClaimedJob(
+            key=f"{operation.kind} {operation.id}",
+            label=f"{operation.kind.capitalize()} of backup {operation.backup_id}",
+            backup_id=operation.backup_id, service_id=backup.service_id,
+            start=lambda on_progress: run(ctx, operation.id, on_progress),
+        )
     return None
 
 
@@ -43,6 +72,6 @@ async def drain(ctx: JobContext) -> int:
     """Runs every claimable job, one after another; returns how many ran."""
     count = 0
     while (job := await next_job(ctx)) is not None:
-        await job
+        await job.run()
         count += 1
     return count

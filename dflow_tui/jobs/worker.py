@@ -11,19 +11,32 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Protocol
 
 from dflow_tui.core.models import WorkerRecord
+from dflow_tui.core.views import Progress
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.runner import next_job
+from dflow_tui.jobs.runner import ClaimedJob, next_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 
 log = logging.getLogger("dflow_tui.worker")
 
 
+class JobWatcher(Protocol):
+    """What a face hooks into the loop to show the jobs it runs."""
+
+    def job_started(self, job: ClaimedJob) -> None: ...
+
+    def job_progressed(self, job: ClaimedJob, progress: Progress) -> None: ...
+
+    def job_ended(self, job: ClaimedJob) -> None: ...
+
+
 class Worker:
-    def __init__(self, ctx: JobContext, *, kind: str = "worker"):
+    def __init__(self, ctx: JobContext, *, kind: str = "worker", watcher: JobWatcher | None = None):
         self.ctx = ctx
         self.kind = kind
+        self.watcher = watcher
         self.running: set[asyncio.Task] = set()
         self.passes = 0
         self._next_pass = 0.0
@@ -41,7 +54,7 @@ class Worker:
             report = await run_pass(self.ctx)
             self.passes += 1
             while (job := await next_job(self.ctx)) is not None:
-                await job
+                await self._run(job)
             return report
         finally:
             await self._unregister()
@@ -78,9 +91,20 @@ class Worker:
                 return
             if job is None:
                 return
-            task = asyncio.create_task(job)
+            task = asyncio.create_task(self._run(job))
             self.running.add(task)
             task.add_done_callback(self._finished)
+
+    async def _run(self, job: ClaimedJob) -> None:
+        watcher = self.watcher
+        if watcher is None:
+            await job.run()
+            return
+        _quietly(watcher.job_started, job)
+        try:
+            await job.run(lambda progress: _quietly(watcher.job_progressed, job, progress))
+        finally:
+            _quietly(watcher.job_ended, job)
 
     def _finished(self, task: asyncio.Task) -> None:
         self.running.discard(task)
@@ -124,6 +148,14 @@ class Worker:
                     record.stopped_at = self.ctx.clock.now()
                     session.add(record)
                     await session.commit()
+
+
+def _quietly(hook, *args) -> None:
+    """A face's hook failing must not stop the job it watches."""
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("a job watcher failed")
 
 
 async def _first(*awaitables) -> None:

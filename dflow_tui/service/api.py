@@ -6,7 +6,7 @@ import getpass
 
 from dflow_tui.core.clock import Clock, SystemClock
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.worker import Worker
+from dflow_tui.jobs.worker import JobWatcher, Worker
 from dflow_tui.service.access import Access, AuditLog, Users
 from dflow_tui.service.backups import Backups
 from dflow_tui.service.destination import Destinations
@@ -39,9 +39,10 @@ class Dflow:
         self.schedules = Schedules(self.ctx, self.access)
         self.doctor = Doctor(self.ctx, self.access)
 
-    def worker(self, kind: str = "worker") -> Worker:
-        """The loop that runs scheduler passes and queued jobs (see jobs.worker)."""
-        worker = Worker(self.ctx, kind=kind)
+    def worker(self, kind: str = "worker", watcher: JobWatcher | None = None) -> Worker:
+        """The loop that runs scheduler passes and queued jobs (see jobs.worker);
+        `watcher` hears of each job it runs and of its progress."""
+        worker = Worker(self.ctx, kind=kind, watcher=watcher)
         self.schedules.on_saved = worker.wake
         return worker
 

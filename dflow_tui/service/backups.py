@@ -32,6 +32,7 @@ from dflow_tui.core.policy import (
 )
 from dflow_tui.core.views import BackupView, OperationView
 from dflow_tui.jobs.backup import run_backup
+from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.delete import run_delete
 from dflow_tui.jobs.enqueue import record_backup
@@ -60,7 +61,17 @@ def backup_view(backup: Backup, path: str, operation: Operation | None) -> Backu
         operation_kind=operation.kind if operation else None,
         operation_status=operation.status if operation else None,
         operation_error=operation.error if operation else None,
+        cancel_requested_by=_cancel_requested_by(backup, operation),
+        operation_irreversible=bool(operation and operation.irreversible_at and operation.status in ACTIVE_OPERATION_STATUSES),
     )
+
+
+def _cancel_requested_by(backup, operation) -> str | None:
+    if backup.status == BackupStatus.IN_PROGRESS.value:
+        return backup.cancel_requested_by
+    if operation is not None and operation.status in ACTIVE_OPERATION_STATUSES:
+        return operation.cancel_requested_by
+    return None
 
 
 def _status_counts(column, statuses: list[str]) -> list:
@@ -149,11 +160,13 @@ class Backups:
                 func.count(), func.max(backups.c.id), func.max(backups.c.finished_at),
                 func.max(backups.c.deleted_at), func.max(backups.c.started_at),
                 func.count(backups.c.deleted_at), func.count(backups.c.error),
+                func.count(backups.c.cancel_requested_by),
                 *_status_counts(backups.c.status, [s.value for s in BackupStatus]),
             ).where(*where))).one()
             ops = (await session.exec(
                 sa.select(func.count(), func.max(operations.c.id), func.max(operations.c.finished_at),
-                       func.max(operations.c.started_at),
+                       func.max(operations.c.started_at), func.count(operations.c.cancel_requested_by),
+                       func.count(operations.c.irreversible_at),
                        *_status_counts(operations.c.status, [s.value for s in OperationStatus]))
                 .select_from(operations.join(backups, operations.c.backup_id == backups.c.id)).where(*where)
             )).one()
@@ -185,6 +198,39 @@ class Backups:
             rows = await lookup.service_rows(session, backup.service_id)
             operation = (await self._latest_operations(session, [backup_id])).get(backup_id)
         return backup_view(backup, rows.path, operation)
+
+    # --- cancel ----------------------------------------------------------
+
+    async def cancel(self, backup_id: int) -> str:
+        """Asks the job working on this backup to stop: the backup itself while it runs,
+        else the restore or delete running on it (until its point of no return).
+        Returns what will happen, in a sentence."""
+        async with self.db.reading() as session:
+            backup = await session.get(Backup, backup_id)
+            if backup is None:
+                raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
+            operation = await self._active_operation(session, backup_id)
+            path = (await lookup.service_rows(session, backup.service_id)).path
+        where = {"service_path": path, "target": f"backup {backup_id}"}
+        if backup.status == BackupStatus.IN_PROGRESS.value:
+            await self.access.require(Permission.CREATE, "backup.cancel", **where)
+            job = f"Backup {backup_id}"
+            request = request_backup_cancel(self.ctx, backup_id, self.actor)
+        elif operation is not None:
+            permission = Permission.RESTORE if operation.kind == OperationKind.RESTORE.value else Permission.DELETE
+            await self.access.require(permission, f"backup.{operation.kind}.cancel", **where)
+            job = f"The {operation.kind} of backup {backup_id}"
+            request = request_operation_cancel(self.ctx, operation.id, self.actor)
+        else:
+            raise Conflict(f"Backup {backup_id} is {backup.status} and nothing runs on it: nothing to cancel")
+        try:
+            await request
+        except DflowError as refusal:
+            await self.access.audit("backup.cancel", "refused", detail=str(refusal), **where)
+            raise
+        await self.access.audit("backup.cancel", "requested", detail=job, **where)
+        return (f"{job} stops at once if it runs here, or at its worker's next heartbeat "
+                f"(within {self.ctx.settings.heartbeat_interval:.0f}s); it is then marked failed.")
 
     # --- restore and delete ----------------------------------------------
 

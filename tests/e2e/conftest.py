@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,13 @@ class Cli:
         if ok is False and result.exit_code == 0:
             raise AssertionError(f"`dflow-tui {shlex.join(args)}` succeeded:\n{result.output}")
         return result
+
+    def spawn(self, *args: str) -> subprocess.Popen:
+        """`dflow-tui ARGS` as a process of its own (a headless worker, say)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "dflow_tui", *args],
+            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
 
     def json(self, *args: str):
         return json.loads(self(*args, "--json").stdout)

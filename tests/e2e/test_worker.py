@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +11,6 @@ from pathlib import Path
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.core.models import Backup
 from dflow_tui.jobs.scheduler import run_pass
-
-
-def _worker(cli, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dflow_tui", "worker", *args],
-        env={**os.environ, **cli.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
 
 
 async def _age_into_daily_backups(cli, ids: list[int]) -> None:
@@ -46,7 +36,7 @@ def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, po
     assert "Queued daily backup" in saved.stdout
     assert cli.json("backup", "list", service_path)[0]["status"] == "in-progress"
 
-    worker = _worker(cli, "--once")
+    worker = cli.spawn("worker", "--once")
     _out, err = worker.communicate(timeout=120)
 
     assert worker.returncode == 0, err
@@ -65,18 +55,15 @@ def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
     cli, service_path, postgres, postgres_db, backup_dir
 ):
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
-    locker = _hold_lock(postgres, postgres_db)
-    try:
+    with postgres.table_locked(postgres_db):
         cli("schedule", "set", service_path, "--tier", "hourly")
-        worker = _worker(cli, "--once")
+        worker = cli.spawn("worker", "--once")
         deadline = time.monotonic() + 60
         while not list(backup_dir.glob("*.partial")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert list(backup_dir.glob("*.partial")), "the export never started"
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-    finally:
-        _release(locker)
 
     [row] = cli.json("backup", "list", service_path)
     assert row["status"] == "in-progress"  # nobody has noticed yet
@@ -101,7 +88,7 @@ def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
 def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgres_db, backup_dir):
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
     cli("schedule", "set", service_path, "--tier", "hourly")
-    worker = _worker(cli, "--interval", "3600")
+    worker = cli.spawn("worker", "--interval", "3600")
     deadline = time.monotonic() + 60
     while not list(backup_dir.glob("*")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -114,28 +101,9 @@ def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgr
     assert row["status"] == "success", row["error"]
 
 
-def _hold_lock(postgres, db: str) -> subprocess.Popen:
-    """A session holding an exclusive lock makes pg_dump wait: an export mid-way, for real."""
-    locker = subprocess.Popen(
-        [str(postgres.bindir / "psql"), "-X", "-q", "-h", postgres.host, "-p", str(postgres.port),
-         "-U", postgres.user, "-d", db],
-        stdin=subprocess.PIPE, text=True,
-    )
-    locker.stdin.write("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;\n")
-    locker.stdin.flush()
-    return locker
-
-
-def _release(locker: subprocess.Popen) -> None:
-    locker.stdin.write("COMMIT;\n")
-    locker.stdin.close()
-    locker.wait(timeout=30)
-
-
 def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(cli, service_path, postgres, postgres_db, backup_dir):
     """Two runs of one job never go on side by side: the old one notices at its next heartbeat."""
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
-    locker = _hold_lock(postgres, postgres_db)
 
     async def scenario():
         app = await cli.open_app()
@@ -153,10 +121,8 @@ def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(cli, service_pat
         await app.close()
         return report, finished
 
-    try:
+    with postgres.table_locked(postgres_db):
         report, finished = asyncio.run(scenario())
-    finally:
-        _release(locker)
 
     assert len(report.cleaned) == 1
     assert finished.status == "failed" and "Still running after 2 hours" in finished.error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shlex
@@ -94,6 +95,25 @@ class PostgresServer:
         if result.returncode != 0:
             raise PsqlError(f"psql failed ({result.returncode}) on {sql!r}: {result.stderr.strip()}")
         return result.stdout.rstrip("\n")
+
+    @contextlib.contextmanager
+    def table_locked(self, db: str, table: str = "t"):
+        """A session holding an exclusive lock on `table`: pg_dump (and pg_restore's DROP)
+        wait for it — a job stopped midway, for real — until the block ends."""
+        locker = subprocess.Popen(
+            [str(self.bindir / "psql"), "-X", "-q", "-h", self.host, "-p", str(self.port),
+             "-U", self.user, "-d", db],
+            stdin=subprocess.PIPE, text=True, env=client_env(),
+        )
+        assert locker.stdin is not None
+        locker.stdin.write(f"BEGIN; LOCK TABLE {quote_ident(table)} IN ACCESS EXCLUSIVE MODE;\n")
+        locker.stdin.flush()
+        try:
+            yield
+        finally:
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.close()
+            locker.wait(timeout=30)
 
     def create_database(self, name: str) -> None:
         self.psql(f"CREATE DATABASE {quote_ident(name)}")

@@ -1,0 +1,97 @@
+"""Asking a running job to stop, and the step after which a job can no longer be stopped.
+
+A cancel request is a mark on the row (who asked). The job's heartbeat reads it and
+stops the job, wherever it runs: in this process at once, in another worker at its
+next beat. Stopping a backup is always safe (its partial file or upload is removed).
+A restore can be stopped until its import starts, a delete until it starts removing:
+halfway through either, the data would be neither old nor new. Both sides go through
+the database, so a request and the point of no return never both succeed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update as sql_update
+from sqlmodel import col
+
+from dflow_tui.core.errors import Cancelled, Conflict, NotFound
+from dflow_tui.core.models import Backup, BackupStatus, Operation
+from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
+from dflow_tui.jobs.context import JobContext
+
+IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
+
+
+async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Backup:
+    async with ctx.db.session() as session:
+        result = await session.exec(
+            sql_update(Backup)
+            .where(Backup.id == backup_id, col(Backup.status).in_(IN_PROGRESS))
+            .values(cancel_requested_by=by)
+        )
+        await session.commit()
+        backup = await session.get(Backup, backup_id, populate_existing=True)
+    if backup is None:
+        raise NotFound(f"No backup with id {backup_id}")
+    if result.rowcount != 1:
+        raise Conflict(f"Backup {backup_id} is {backup.status}: there is nothing to cancel")
+    _beat_now(ctx, ("backup", backup_id))
+    return backup
+
+
+async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) -> Operation:
+    async with ctx.db.session() as session:
+        result = await session.exec(
+            sql_update(Operation)
+            .where(
+                Operation.id == operation_id,
+                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+                col(Operation.irreversible_at).is_(None),
+            )
+            .values(cancel_requested_by=by)
+        )
+        await session.commit()
+        operation = await session.get(Operation, operation_id, populate_existing=True)
+    if operation is None:
+        raise NotFound(f"No operation with id {operation_id}")
+    if result.rowcount != 1:
+        if operation.status not in ACTIVE_OPERATION_STATUSES:
+            raise Conflict(f"The {operation.kind} of backup {operation.backup_id} has already ended")
+        raise Conflict(_too_late(operation))
+    _beat_now(ctx, ("operation", operation_id))
+    return operation
+
+
+def _too_late(operation: Operation) -> str:
+    if operation.kind == "restore":
+        return (f"The restore of backup {operation.backup_id} is importing: stopping it now would "
+                "leave the database half-restored. It cannot be cancelled any more.")
+    return (f"The delete of backup {operation.backup_id} is removing the dump: it cannot be "
+            "stopped halfway.")
+
+
+async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
+    """Marks the operation irreversible, unless a cancel request came first: then it
+    stops here, before anything has changed."""
+    async with ctx.db.session() as session:
+        result = await session.exec(
+            sql_update(Operation)
+            .where(
+                Operation.id == operation_id, Operation.worker_id == ctx.worker_id,
+                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+                col(Operation.cancel_requested_by).is_(None),
+            )
+            .values(irreversible_at=ctx.clock.now())
+        )
+        await session.commit()
+        if result.rowcount == 1:
+            return
+        operation = await session.get(Operation, operation_id, populate_existing=True)
+    if operation is not None and operation.cancel_requested_by:
+        raise Cancelled(operation.cancel_requested_by)
+    raise Conflict(f"Operation {operation_id} is no longer run by this worker")
+
+
+def _beat_now(ctx: JobContext, key) -> None:
+    pulse = ctx.heartbeats.get(key)
+    if pulse is not None:
+        pulse.beat_now()
