@@ -18,7 +18,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
@@ -48,6 +47,12 @@ from dflow_tui.ui.format import (
     backup_title,
 )
 from dflow_tui.ui.resources import stylesheet
+from dflow_tui.ui.running_jobs import (
+    JobProgressed,
+    RunningJobs,
+    WorkerJobChanged,
+    WorkerJobWatcher,
+)
 from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen, ProvidersChanged
@@ -62,7 +67,6 @@ from dflow_tui.ui.screens.servers import ServersScreen, ServicesChanged
 from dflow_tui.ui.widgets.backup_table import BackupTable
 from dflow_tui.ui.widgets.backups_panel import BackupsPanel
 from dflow_tui.ui.widgets.destination_card import DestinationCard
-from dflow_tui.ui.widgets.job_progress import JobLine
 from dflow_tui.ui.widgets.service_tree import ServiceTree
 
 # Worker groups.
@@ -74,7 +78,7 @@ SHORT_WORK_TIMEOUT = 5.0
 # Actions on the main screen only: the Backup Storage screen must not start a backup.
 MAIN_SCREEN_ACTIONS = (
     "create_backup", "restore", "delete", "show_backup", "open_storage", "edit_schedule",
-    "open_activity", "open_servers", "show_keys",
+    "open_activity", "open_servers", "show_keys", "cancel_job",
 )
 # What each action needs; without it the action says why instead of running.
 NEEDS = {
@@ -85,21 +89,6 @@ NEEDS = {
 }
 
 __all__ = ["DflowApp", "error_message", "run_app"]
-
-
-class JobProgressed(Message):
-    """A running job's Progress event; a newer one for the same job replaces it
-    while both wait in the queue."""
-
-    def __init__(self, path: str, key: str, progress: Progress, at: float) -> None:
-        self.path = path
-        self.key = key
-        self.progress = progress
-        self.at = at
-        super().__init__()
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, JobProgressed) and (message.path, message.key) == (self.path, self.key)
 
 
 class DflowApp(App[None]):
@@ -117,6 +106,7 @@ class DflowApp(App[None]):
         Binding("r", "restore", "Restore"),
         Binding("d", "delete", "Delete"),
         Binding("e", "show_backup", "Details"),
+        Binding("x", "cancel_job", "Cancel job"),
         Binding("c", "edit_schedule", "Schedule"),
         Binding("s", "open_storage", "Storage"),
         Binding("a", "open_activity", "Activity"),
@@ -160,8 +150,7 @@ class DflowApp(App[None]):
         self._refresh_error: str | None = None
         # (path, revision) of what the table shows: an idle poll costs one small query.
         self._shown_revision: tuple | None = None
-        self._jobs: dict[str, dict[str, JobLine]] = {}  # service path → job key → line
-        self._job_first_bytes: dict[str, tuple[float, int]] = {}
+        self.running_jobs = RunningJobs(lambda: self.monotonic())
         self._job_serial = 0
         self.monotonic = time.monotonic  # rate and ETA are measured with it
         self._action_state: tuple[bool, bool] | None = None
@@ -255,20 +244,21 @@ class DflowApp(App[None]):
         if self.dflow is None:
             self.dflow = await Dflow.open(self.settings, clock=self._clock, actor=self._actor)
         await self._load_access()
+        await self._load_services()  # first: the loop's jobs are shown under their service
         if self._run_scheduler:
             # A plain task, not a Textual worker: Textual cancels its workers at exit,
             # and a loop cancelled mid-transaction could leave the database locked.
             # on_unmount asks it to stop and waits for it instead.
             self._stop_worker = asyncio.Event()
             self._serve_task = asyncio.create_task(self._serve())
-        await self._load_services()
         await self._load_providers()
 
     async def _serve(self) -> None:
         """The worker loop: a scheduler pass now and every scheduler_interval, and
         the jobs it queues. Saving a schedule wakes it (the service layer does)."""
         assert self.dflow is not None and self._stop_worker is not None
-        self.job_worker = self.dflow.worker(kind="tui")
+        watcher = WorkerJobWatcher(self, self.running_jobs, self._path_of_service)
+        self.job_worker = self.dflow.worker(kind="tui", watcher=watcher)
         try:
             await self.job_worker.serve(self._stop_worker)
         except asyncio.CancelledError:
@@ -368,12 +358,13 @@ class DflowApp(App[None]):
     def action_open_storage(self) -> None:
         if self.dflow is None:
             return
-        self.push_screen(BackupStorageScreen(self.dflow.storage), lambda _: self.reload_providers())
+        screen = BackupStorageScreen(self.dflow.storage, lambda: self.refusal(Permission.STORAGE))
+        self.push_screen(screen, lambda _: self.reload_providers())
 
     def action_open_servers(self) -> None:
         if self.dflow is None:
             return
-        self.push_screen(ServersScreen(self.dflow.inventory))
+        self.push_screen(ServersScreen(self.dflow.inventory, lambda: self.refusal(Permission.INVENTORY)))
 
     @on(ServicesChanged)
     def _services_changed(self) -> None:
@@ -519,6 +510,9 @@ class DflowApp(App[None]):
             return True if (self.dflow is not None and self.service is not None) else None
         if action in ("restore", "delete", "show_backup"):
             return True if (self.dflow is not None and self._selected_backup() is not None) else None
+        if action == "cancel_job":
+            # Shown only on a row where a job runs: the footer stays short elsewhere.
+            return self.dflow is not None and self._cancellable(self._selected_backup())
         return True
 
     def _sync_actions(self) -> None:
@@ -535,7 +529,7 @@ class DflowApp(App[None]):
             on_row and self.may(Permission.RESTORE),
             on_row and self.may(Permission.DELETE),
             on_service and self.may(Permission.SCHEDULE),
-            on_service, on_row,
+            on_service, on_row, self._cancellable(self._selected_backup()),
         )
         if state != self._action_state:  # the footer is redrawn only when something changed
             self._action_state = state
@@ -590,51 +584,99 @@ class DflowApp(App[None]):
 
     # --- progress of running jobs ----------------------------------------
 
-    def _start_job(self, path: str, label: str) -> str:
+    def _start_job(self, path: str, label: str, backup_id: int) -> str:
         """A key for one run of a job; its progress line lives until `_end_job`."""
         self._job_serial += 1
         key = f"{label}#{self._job_serial}"
-        self._jobs.setdefault(path, {})[key] = JobLine(key=key, label=label, message="starting")
+        self.running_jobs.start(path, key, label, backup_id)
         self._show_jobs(path)
         return key
 
     def _progress(self, path: str, key: str):
         def on_progress(progress: Progress) -> None:
-            at = self.monotonic()
-            if progress.done_bytes is not None:  # the rate is measured from the first count
-                self._job_first_bytes.setdefault(key, (at, progress.done_bytes))
             # A message, so a burst of events collapses to the latest (toolong's pattern).
-            self.post_message(JobProgressed(path, key, progress, at))
+            self.post_message(self.running_jobs.message_for(path, key, progress))
 
         return on_progress
 
     @on(JobProgressed)
     def _job_progressed(self, event: JobProgressed) -> None:
-        jobs = self._jobs.get(event.path, {})
-        line = jobs.get(event.key)
-        if line is None:  # the job has ended: a late event must not bring it back
-            return
-        progress = event.progress
-        rate = line.rate
-        if progress.done_bytes is not None:
-            first = self._job_first_bytes.get(event.key, (event.at, progress.done_bytes))
-            elapsed = event.at - first[0]
-            if elapsed > 0 and progress.done_bytes > first[1]:
-                rate = (progress.done_bytes - first[1]) / elapsed
-        jobs[event.key] = JobLine(
-            key=event.key, label=line.label, message=progress.message,
-            done_bytes=progress.done_bytes, total_bytes=progress.total_bytes, rate=rate,
-        )
-        self._show_jobs(event.path)
+        if self.running_jobs.apply(event):  # False: the job has ended, a late event is dropped
+            self._show_jobs(event.path)
 
     def _end_job(self, path: str, key: str) -> None:
-        self._jobs.get(path, {}).pop(key, None)
-        self._job_first_bytes.pop(key, None)
+        self.running_jobs.end(path, key)
         self._show_jobs(path)
 
     def _show_jobs(self, path: str) -> None:
         if self.service is not None and self.service.path == path:
-            self.panel.show_jobs(list(self._jobs.get(path, {}).values()))
+            self.panel.show_jobs(self.running_jobs.lines(path))
+
+    def _path_of_service(self, service_id: int) -> str | None:
+        for service in self.services or []:
+            if service.id == service_id:
+                return service.path
+        return None
+
+    @on(WorkerJobChanged)
+    def _worker_job_changed(self, event: WorkerJobChanged) -> None:
+        """A job of the in-app worker loop (a scheduled backup, say) shows like ours."""
+        if event.path is None:
+            return
+        if event.started:
+            self.running_jobs.start(event.path, event.key, event.label, event.backup_id)
+        else:
+            self.running_jobs.end(event.path, event.key)
+        self._show_jobs(event.path)
+        self.refresh_backups()
+
+    # --- cancel ----------------------------------------------------------
+
+    def _cancellable(self, backup: BackupView | None) -> bool:
+        if backup is None:
+            return False
+        if backup.status == IN_PROGRESS:
+            return True
+        return backup.operation_status in ACTIVE_OPERATION and not backup.operation_irreversible
+
+    def action_cancel_job(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.dflow is None:
+            return
+        if not self._cancellable(backup):
+            if backup.operation_status in ACTIVE_OPERATION:
+                what = RUNNING_LABEL.get(backup.operation_kind, backup.operation_kind)
+                reason = f"Backup {backup.id} is {what} and past the point where it can stop safely."
+            else:
+                reason = f"Nothing runs on backup {backup.id}: there is nothing to cancel."
+            self.notify(reason, severity="warning", markup=False)
+            return
+        if backup.status == IN_PROGRESS:
+            title, message = "Cancel backup", (
+                f"Stop {backup_title(backup)} of {backup.service_path}?\n"
+                "It is marked failed; its partial dump or upload is removed. "
+                "The live database is not touched."
+            )
+        else:
+            what = "restore" if backup.operation_kind == "restore" else "delete"
+            title, message = f"Cancel {what}", (
+                f"Stop the {what} of {backup_title(backup)}?\n"
+                f"It stops before it changes anything; the {what} is marked failed."
+            )
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._work(self._cancel(backup), JOBS, f"Cancelling the job on backup {backup.id}")
+
+        self.push_screen(ConfirmScreen(title, message, confirm_label="Stop it"), confirmed)
+
+    async def _cancel(self, backup: BackupView) -> None:
+        assert self.dflow is not None
+        said = await self.dflow.backups.cancel(backup.id)
+        for path in self.running_jobs.mark_cancelling(backup.id):
+            self._show_jobs(path)
+        self.notify(said, title="Cancel requested", markup=False)
+        self.refresh_backups()
 
     # --- create ----------------------------------------------------------
 
@@ -654,7 +696,7 @@ class DflowApp(App[None]):
             self.panel.show_backups([backup, *others])
             self.table.select_backup(backup.id)
             self._sync_actions()
-        job = self._start_job(path, f"Backup {backup.id}")
+        job = self._start_job(path, f"Backup {backup.id}", backup.id)
         try:
             result = await self.dflow.backups.run(backup.id, on_progress=self._progress(path, job))
         finally:
@@ -701,7 +743,7 @@ class DflowApp(App[None]):
         path = backup.service_path
         operation = await self.dflow.backups.queue_restore(backup.id)
         self.refresh_backups()
-        job = self._start_job(path, f"Restore of backup {backup.id}")
+        job = self._start_job(path, f"Restore of backup {backup.id}", backup.id)
         try:
             result = await self.dflow.backups.run_restore(
                 operation.id, safety_backup=safety_backup, on_progress=self._progress(path, job)
@@ -746,7 +788,7 @@ class DflowApp(App[None]):
         path = backup.service_path
         operation = await self.dflow.backups.queue_delete(backup.id)
         self.refresh_backups()
-        job = self._start_job(path, f"Delete of backup {backup.id}")
+        job = self._start_job(path, f"Delete of backup {backup.id}", backup.id)
         try:
             result = await self.dflow.backups.run_delete(
                 operation.id, on_progress=self._progress(path, job)

@@ -8,9 +8,11 @@ from textual.widgets import Checkbox
 from tui_support import (
     ACTOR,
     SIZE,
+    make_app,
     open_service,
     record_notifications,
     screen_text,
+    slow_export,
     status_cell,
     statuses,
     wait_until,
@@ -23,10 +25,6 @@ from dflow_tui.ui.screens.confirm import (
     DeleteConfirmScreen,
     RestoreConfirmScreen,
 )
-
-
-def make_app(demo, dflow) -> DflowApp:
-    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
 
 
 async def test_keyboard_picks_the_service_and_shows_its_summary(demo, dflow):
@@ -265,14 +263,6 @@ async def test_live_refresh_keeps_the_cursor_on_its_backup(demo, dflow):
         assert [backup_id for backup_id, _ in statuses(app)] == [newest.id, newer.id, older.id]
         assert app.table.selected_backup.id == older.id
         assert app.table.cursor_row == 2
-
-
-def slow_export(demo) -> None:
-    """Makes the demo `dokku postgres:export` take long enough to be interrupted."""
-    script = demo.root / "bin" / "dokku"
-    lines = script.read_text().splitlines()
-    lines.insert(1, 'case "$1" in postgres:export) sleep 30;; esac')
-    script.write_text("\n".join(lines) + "\n")
 
 
 async def test_quit_while_a_backup_runs_asks_then_stops_it(demo, dflow):

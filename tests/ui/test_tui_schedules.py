@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from textual.widgets import Checkbox
 from tui_support import (
-    ACTOR,
     SIZE,
+    make_app,
     open_service,
     record_notifications,
     screen_text,
+    slow_export,
     wait_until,
 )
 
-from dflow_tui.ui.app import DflowApp
 from dflow_tui.ui.screens.confirm import ConfirmScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
-
-
-def make_app(demo, dflow) -> DflowApp:
-    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
 
 
 async def test_saving_a_daily_schedule_runs_a_due_backup_with_its_tier_badge(demo, dflow):
@@ -78,14 +74,6 @@ async def test_quitting_stops_the_worker_loop_cleanly(demo, dflow):
         await wait_until(pilot, lambda: loop.passes >= 1, "a first scheduler pass")
     assert app.job_worker is None
     assert not loop.running
-
-
-def slow_export(demo) -> None:
-    """Makes the demo `dokku postgres:export` take long enough to be interrupted."""
-    script = demo.root / "bin" / "dokku"
-    lines = script.read_text().splitlines()
-    lines.insert(1, 'case "$1" in postgres:export) sleep 30;; esac')
-    script.write_text("\n".join(lines) + "\n")
 
 
 async def test_a_scheduled_job_running_at_quit_is_recorded_failed_not_left_running(demo, dflow):

@@ -184,18 +184,21 @@ class TestFailedDetail:
 
 class TestJobProgress:
     @SIZES
-    def test_upload_with_bar_rate_and_eta(self, seeded, snap_compare, size):
+    def test_upload_with_bar_rate_eta_and_output(self, seeded, snap_compare, size):
         async def run_before(pilot):
             app = pilot.app
             await show_backups(pilot)
             path = app.service.path
             times = iter([10.0, 14.0])
             app.monotonic = lambda: next(times, 14.0)
-            key = app._start_job(path, "Backup 9")
+            key = app._start_job(path, "Backup 9", 9)
             report = app._progress(path, key)
             report(Progress("backup 9", "uploading", done_bytes=0, total_bytes=64 * 2**20))
+            for table in ("customers", "orders", "invoices"):
+                report(Progress("backup 9", "uploading", output=f"-----> dumping table {table}"))
             report(Progress("backup 9", "uploading", done_bytes=16 * 2**20, total_bytes=64 * 2**20))
             await wait_until(pilot, lambda: "ETA" in screen_text(app), "the progress line")
+            await wait_until(pilot, lambda: "table invoices" in screen_text(app), "the output lines")
 
         assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
 

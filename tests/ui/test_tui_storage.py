@@ -13,12 +13,12 @@ from keyring.backends import fail
 from textual import events
 from textual.widgets import Input, RadioButton, RadioSet, Select
 from tui_support import (
-    ACTOR,
     SIZE,
     START,
     UNVERIFIED_REASON,
     add_fixed_providers,
     fix_provider_statuses,
+    make_app,
     open_service,
     record_notifications,
     screen_text,
@@ -27,16 +27,12 @@ from tui_support import (
     wait_until,
 )
 
-from dflow_tui.ui.app import DflowApp
 from dflow_tui.ui.screens.add_provider import AddProviderScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen
 from dflow_tui.ui.screens.confirm import ConfirmScreen
 
 BUCKET = "tui-backups"
 
-
-def make_app(demo, dflow) -> DflowApp:
-    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
 
 
 def storage_screen(app) -> BackupStorageScreen:

@@ -14,6 +14,7 @@ from pathlib import Path
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.demo.sandbox import DEMO_SERVICE
 from dflow_tui.settings import Settings
+from dflow_tui.ui.app import DflowApp
 
 START = datetime(2026, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
 ACTOR = "alice"
@@ -57,6 +58,11 @@ class Demo:
             connection.execute("UPDATE orders SET customer = ? WHERE id = ?", (name, order_id))
 
 
+def make_app(demo: "Demo", dflow) -> DflowApp:
+    """The app on the sandbox, sharing the test's service layer, with its worker loop on."""
+    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
+
+
 async def wait_until(pilot, condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
     """Lets the app run until `condition()` holds; fails naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -75,6 +81,15 @@ async def open_service(pilot, path: str = DEMO_SERVICE, downs: int = 2) -> None:
     await wait_until(
         pilot, lambda: app.service is not None and app.service.path == path, f"{path} to be shown"
     )
+
+
+def slow_export(demo: Demo, seconds: int = 30) -> None:
+    """Makes the demo `dokku postgres:export` say it waits, then wait `seconds` before it
+    exports: long enough to watch it run, or to interrupt it."""
+    script = demo.root / "bin" / "dokku"
+    lines = script.read_text().splitlines()
+    lines.insert(1, f'case "$1" in postgres:export) echo "-----> waiting for a lock on $2" >&2; sleep {seconds};; esac')
+    script.write_text("\n".join(lines) + "\n")
 
 
 def record_notifications(app) -> list[tuple[str, str, str]]:

@@ -1,5 +1,6 @@
 """One progress line per running job of the shown service: what it does now, a
-bar (bytes moved out of the total when the total is known), the rate and the ETA.
+bar (bytes moved out of the total when the total is known), the rate and the ETA,
+then the last lines the server command wrote (its stderr), dimmed.
 
 A view only: the app keeps the job states (fed by the jobs' Progress events) and
 hands this widget the lines to show; rows are updated in place by job key.
@@ -28,6 +29,9 @@ class JobLine:
     done_bytes: int | None = None
     total_bytes: int | None = None
     rate: float | None = None  # bytes per second, when known
+    output: tuple[str, ...] = ()  # the last lines of the server command's output
+    cancelling: bool = False
+    backup_id: int | None = None  # the row it works on
 
     @property
     def eta_seconds(self) -> float | None:
@@ -43,10 +47,26 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 
 
+OUTPUT_LINES = 3
+
+
 def job_text(job: JobLine) -> Text:
     """`Backup 4: uploading`."""
     text = Text(f"{job.label}: ", style="bold")
     text.append(job.message)
+    if job.cancelling:
+        text.append(" · cancelling…", style="bold")
+    return text
+
+
+def output_text(job: JobLine, lines: int = OUTPUT_LINES) -> Text:
+    """`│ pg_dump: dumping contents of table orders` for each of the last lines."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, line in enumerate(job.output[-lines:]):
+        if index:
+            text.append("\n")
+        text.append("│ ", style="dim")
+        text.append(line)
     return text
 
 
@@ -67,7 +87,8 @@ def job_numbers(job: JobLine) -> Text:
 
 
 class JobProgressRow(Vertical):
-    """Line 1: what the job does, and its bar; line 2: bytes, rate and ETA."""
+    """Line 1: what the job does, and its bar; line 2: bytes, rate and ETA;
+    then the command's last output lines."""
 
     def __init__(self, job: JobLine) -> None:
         super().__init__(classes="job-row")
@@ -78,6 +99,7 @@ class JobProgressRow(Vertical):
             yield Static(classes="job-text")
             yield ProgressBar(show_eta=False, show_percentage=True, classes="job-bar")
         yield Static(classes="job-numbers")
+        yield Static(classes="job-output")
 
     def on_mount(self) -> None:
         self.show(self.job)
@@ -95,6 +117,10 @@ class JobProgressRow(Vertical):
         numbers.no_wrap, numbers.overflow = True, "ellipsis"
         self.query_one(".job-numbers", Static).update(numbers)
         self.query_one(".job-numbers").display = bool(numbers.plain)
+        output = self.query_one(".job-output", Static)
+        # A short terminal has room for the latest line only (styles/app.tcss).
+        output.update(output_text(job, 1 if self.screen.has_class("-short") else OUTPUT_LINES))
+        output.display = bool(job.output)
         bar = self.query_one(ProgressBar)
         if job.total_bytes:
             bar.update(total=job.total_bytes, progress=min(job.done_bytes or 0, job.total_bytes))

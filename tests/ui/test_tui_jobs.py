@@ -1,0 +1,78 @@
+"""Running jobs as the user watches them: the progress line, the server command's
+output, jobs of the app's own worker loop, and cancelling with a key."""
+
+from __future__ import annotations
+
+from tui_support import (
+    SIZE,
+    make_app,
+    open_service,
+    record_notifications,
+    screen_text,
+    slow_export,
+    statuses,
+    wait_until,
+)
+
+from dflow_tui.ui.screens.confirm import ConfirmScreen
+
+
+def job_lines(app) -> list[str]:
+    """The progress lines as drawn: label and step, then the command's output lines."""
+    return [
+        f"{row.job.label}: {row.job.message} | " + " / ".join(row.job.output)
+        for row in app.panel.query("JobProgressRow")
+    ]
+
+
+async def test_a_running_backup_shows_its_output_and_x_cancels_it(demo, dflow):
+    slow_export(demo)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot)
+        assert "Cancel job" not in screen_text(app)  # nothing runs: the key is not offered
+        await pilot.press("b")
+        await wait_until(pilot, lambda: "waiting for a lock on shop-db" in screen_text(app), "the output line")
+        [(backup_id, status)] = statuses(app)
+        assert status == "in-progress"
+        assert job_lines(app) == [
+            f"Backup {backup_id}: exporting postgres service shop-db | -----> waiting for a lock on shop-db"
+        ]
+        await wait_until(pilot, lambda: "Cancel job" in screen_text(app), "the key in the footer")
+
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "partial dump or upload is removed" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: statuses(app) == [(backup_id, "failed")], "the row to fail", 20)
+        await wait_until(
+            pilot, lambda: any(n[1] == "Backup failed" and "Cancelled by alice" in n[2] for n in notes),
+            "the failure notice",
+        )
+        assert any(n[1] == "Cancel requested" for n in notes)
+        assert job_lines(app) == []
+        await pilot.press("x")  # nothing runs on it any more
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmScreen)
+    [stored] = await dflow.backups.list(demo.service)
+    assert (stored.status, stored.error) == ("failed", "Cancelled by alice")
+    assert list(demo.backup_dir.iterdir()) == []  # the partial dump is gone
+    [entry] = [e for e in await dflow.audit.list() if e.action == "backup.cancel"]
+    assert (entry.actor, entry.result) == ("alice", "requested")
+
+
+async def test_a_scheduled_backup_run_by_the_app_shows_its_progress(demo, dflow):
+    slow_export(demo, seconds=2)
+    await dflow.schedules.set(demo.service, ["hourly"])  # queued now; the app's loop runs it
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_service(pilot)
+        await wait_until(pilot, lambda: bool(job_lines(app)), "the scheduled job's line")
+        [(backup_id, _)] = statuses(app)
+        await wait_until(pilot, lambda: "waiting for a lock" in " ".join(job_lines(app)), "its output")
+        [line] = job_lines(app)
+        assert line.startswith(f"Scheduled hourly backup {backup_id}: exporting postgres service shop-db |")
+        await wait_until(pilot, lambda: statuses(app) == [(backup_id, "success")], "the backup to finish", 30)
+        await wait_until(pilot, lambda: job_lines(app) == [], "the line to go")
+    assert len(demo.dumps()) == 1
