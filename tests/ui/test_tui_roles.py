@@ -17,8 +17,10 @@ from tui_support import (
 from dflow_tui.service import Dflow
 from dflow_tui.ui.app import DflowApp
 from dflow_tui.ui.screens.activity import ActivityScreen
+from dflow_tui.ui.screens.backup_storage import BackupStorageScreen
 from dflow_tui.ui.screens.confirm import RestoreConfirmScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
+from dflow_tui.ui.screens.servers import ServersScreen
 
 
 @pytest.fixture
@@ -109,3 +111,43 @@ async def test_activity_lists_the_audit_log_and_filters_to_the_service(demo, dfl
         )
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ActivityScreen), "back")
+
+
+async def test_a_member_sees_servers_and_storage_actions_disabled_and_reads_why(demo, dflow, as_user):
+    carol = await as_user("carol", "member")
+    app = DflowApp(demo.settings, dflow=carol, actor="carol", scheduler=False)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await wait_until(pilot, lambda: app.services is not None, "the services")
+
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ServersScreen), "the Servers screen")
+        servers = app.screen
+        await wait_until(pilot, lambda: servers.servers is not None, "the servers")
+        for button in ("#add-server", "#discover"):
+            assert servers.query_one(button, Button).disabled, button
+        assert "carol (member) may not manage servers" in str(servers.query_one("#add-server", Button).tooltip)
+        assert not servers.query_one("#check-server", Button).disabled  # reading is enough to check
+        await pilot.press("n", "i")
+        await pilot.pause(0.1)
+        assert app.screen is servers  # no form opened
+        await pilot.press("c")  # a member may check a connection
+        await wait_until(pilot, lambda: "Connected." in screen_text(app), "the check")
+        await pilot.press("escape")
+
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, BackupStorageScreen), "Backup Storage")
+        storage = app.screen
+        await wait_until(pilot, lambda: storage.providers is not None, "the providers")
+        assert storage.query_one("#add-provider", Button).disabled
+        assert "carol (member) may not manage Backup Storage" in str(storage.query_one("#add-provider", Button).tooltip)
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        assert app.screen is storage
+    reasons = [message for _, title, message in notes if title == "Not allowed"]
+    assert reasons == [
+        "carol (member) may not manage servers, projects and services: that needs the inventory.manage permission",
+        "carol (member) may not manage servers, projects and services: that needs the inventory.manage permission",
+        "carol (member) may not manage Backup Storage: that needs the integrations.backup_storage permission",
+    ]
+    assert await dflow.storage.list() == []

@@ -9,6 +9,8 @@ with the way to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -78,9 +80,11 @@ class BackupStorageScreen(Screen[None]):
         Binding("f5", "reload", "Reload"),
     ]
 
-    def __init__(self, storage: StorageProviders) -> None:
+    def __init__(self, storage: StorageProviders, refusal: Callable[[], str | None] = lambda: None) -> None:
+        """`refusal()` says why the acting user may not manage Backup Storage (None: they may)."""
         super().__init__(id="backup-storage")
         self.storage = storage
+        self.refusal = refusal
         self.sub_title = "Integrations → Backup Storage"
         self.providers: list[ProviderView] | None = None
         self.keyring_problem: str | None = None
@@ -185,9 +189,21 @@ class BackupStorageScreen(Screen[None]):
                 provider_detail(provider, self.table.palette, verifying=provider.name in self.verifying)
             )
         busy = provider is not None and provider.name in self.verifying
-        self.query_one("#verify-provider", Button).disabled = provider is None or busy
-        self.query_one("#remove-provider", Button).disabled = provider is None or busy
+        denied = self.refusal()
+        # A key stays live when the user may not (pressing it says why); the button
+        # is disabled and its tooltip says why.
+        self.query_one("#add-provider", Button).disabled = denied is not None
+        self.query_one("#verify-provider", Button).disabled = provider is None or busy or denied is not None
+        self.query_one("#remove-provider", Button).disabled = provider is None or busy or denied is not None
+        for button in self.query("#storage-actions Button"):
+            button.tooltip = denied
         self.refresh_bindings()
+
+    def _refused(self) -> bool:
+        reason = self.refusal()
+        if reason is not None:
+            self.notify(reason, title="Not allowed", severity="warning", markup=False, timeout=8)
+        return reason is not None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("verify", "remove"):
@@ -201,6 +217,9 @@ class BackupStorageScreen(Screen[None]):
         self.dismiss(None)
 
     def action_add(self) -> None:
+        if self._refused():
+            return
+
         def added(provider: ProviderView | None) -> None:
             if provider is None:
                 return
@@ -216,7 +235,7 @@ class BackupStorageScreen(Screen[None]):
 
     def action_verify(self) -> None:
         provider = self.selected
-        if provider is None or provider.name in self.verifying:
+        if provider is None or provider.name in self.verifying or self._refused():
             return
         self.verifying.add(provider.name)
         self.table.show_providers(self.providers or [], frozenset(self.verifying))
@@ -247,7 +266,7 @@ class BackupStorageScreen(Screen[None]):
 
     def action_remove(self) -> None:
         provider = self.selected
-        if provider is None or provider.name in self.verifying:
+        if provider is None or provider.name in self.verifying or self._refused():
             return
         message = Text()
         message.append("Remove the storage provider ")

@@ -9,6 +9,8 @@ into a project/environment, and the main screen's tree is reloaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -49,9 +51,12 @@ class ServersScreen(Screen[None]):
         Binding("f5", "reload", "Reload"),
     ]
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, refusal: Callable[[], str | None] = lambda: None) -> None:
+        """`refusal()` says why the acting user may not manage servers (None: they may);
+        checking a connection needs no more than reading."""
         super().__init__(id="servers-screen")
         self.inventory = inventory
+        self.refusal = refusal
         self.servers: list[ServerView] | None = None
         self.checks: dict[str, Text] = {}
 
@@ -75,8 +80,13 @@ class ServersScreen(Screen[None]):
         self.sub_title = "Servers"
         for key, label in SERVER_COLUMNS:
             self.table.add_column(label, key=key)
+        denied = self.refusal()
         for button in self.query(Button):
             button.can_focus = False
+        for button_id in ("#add-server", "#discover"):
+            button = self.query_one(button_id, Button)
+            button.disabled = denied is not None
+            button.tooltip = denied
         self.table.focus()
         self.action_reload()
 
@@ -103,6 +113,12 @@ class ServersScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def _refused(self) -> bool:
+        reason = self.refusal()
+        if reason is not None:
+            self.notify(reason, title="Not allowed", severity="warning", markup=False, timeout=8)
+        return reason is not None
 
     # --- the list --------------------------------------------------------
 
@@ -177,6 +193,13 @@ class ServersScreen(Screen[None]):
         ))
 
     def _offer_trust(self, server: ServerView, fingerprint: str) -> None:
+        denied = self.refusal()
+        if denied is not None:
+            self._result(Text.assemble(
+                ("Host key not known. ", "bold"), f"{server.address} presents the key\n",
+                (fingerprint, "bold"), f"\nAn admin can trust it after comparing it. ({denied})",
+            ))
+            return
         message = Text.assemble(
             f"Trust the host key of {server.name} ({server.address})?\n",
             (fingerprint, "bold"),
@@ -199,6 +222,9 @@ class ServersScreen(Screen[None]):
     # --- add -------------------------------------------------------------
 
     def action_add(self) -> None:
+        if self._refused():
+            return
+
         def added(fields: dict | None) -> None:
             if fields is not None:
                 self._work(self._add(fields), ADD, f"Adding server {fields['name']}")
@@ -214,7 +240,7 @@ class ServersScreen(Screen[None]):
 
     def action_discover(self) -> None:
         server = self.selected
-        if server is None:
+        if server is None or self._refused():
             return
 
         def chosen(where: tuple[str, str] | None) -> None:
