@@ -52,6 +52,11 @@ def with_app(action: Callable[..., Awaitable[Any]]):
 def print_progress(progress: Progress) -> None:
     if progress.output is not None:
         click.echo(f"[{progress.job}]   | {progress.output}", err=True)
+    elif progress.done_bytes is not None:
+        moved = human_size(progress.done_bytes)
+        if progress.total_bytes:
+            moved += f" of {human_size(progress.total_bytes)}"
+        click.echo(f"[{progress.job}] {progress.message}: {moved}", err=True)
     else:
         click.echo(f"[{progress.job}] {progress.message}", err=True)
 

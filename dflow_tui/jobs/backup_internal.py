@@ -14,6 +14,7 @@ from dflow_tui.core.models import Backup, Server, Service
 from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
+from dflow_tui.jobs.file_growth import while_measuring
 from dflow_tui.remote import files
 
 
@@ -29,13 +30,20 @@ async def internal_backup(
             await must_run(transport, files.ensure_dir(server.backup_dir), "Creating the backup directory")
             step = f"exporting {service.engine} service {service.name}"
             report(on_progress, job, step)
-            await must_run(
+            export = must_run(
                 transport,
                 files.export_to_partial(service.engine, service.name, server.backup_dir, file_name),
                 f"Export of {service.engine} service {service.name}",
                 timeout=ctx.settings.command_timeout,
                 on_output=output_reporter(ctx, on_progress, job, step),
             )
+            if on_progress is None:
+                await export
+            else:  # the dump's size so far, as bytes moved (its total is not known before)
+                await while_measuring(
+                    transport, partial_path, export,
+                    lambda size: report(on_progress, job, step, done_bytes=size),
+                )
             report(on_progress, job, "checking the dump")
             checked = await must_run(transport, files.checksum(partial_path), "Checksum of the dump")
             sha256, size = files.parse_checksum(checked.stdout)

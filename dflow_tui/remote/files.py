@@ -166,6 +166,18 @@ def import_from_file(engine: str, service: str, path: str) -> str:
     return f"{import_command(engine, service)} < {_q(checked_path(path))}"
 
 
+def file_size(path: str) -> str:
+    """Prints the size of PATH in bytes (0 while it does not exist yet)."""
+    q = _q(checked_path(path))
+    return f"if test -f {q}; then wc -c < {q}; else echo 0; fi"
+
+
+def parse_size(output: str | bytes) -> int | None:
+    text = output.decode("ascii", errors="replace") if isinstance(output, bytes) else output
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
 def file_exists(path: str) -> str:
     """Exit 0 when PATH is a regular file (not a symlink), 1 otherwise."""
     q = _q(checked_path(path))

@@ -86,3 +86,16 @@ def test_object_keys_stay_under_the_prefix(bucket, prefix, name):
     assert ".." not in key.split("/") and "//" not in key and not key.startswith("/")
     assert key.rsplit("/", 1)[-1] == dump_file_name(name, WHEN)
     assert config.bucket == bucket and "/" not in bucket
+
+
+@settings(max_examples=300)
+@given(name=hostile, directory=hostile)
+def test_the_size_probe_reads_only_the_intended_partial_file(name, directory):
+    try:
+        path = f"{validate_backup_dir(directory)}/{dump_file_name(name, WHEN)}.partial"
+        command = files.file_size(path)
+    except InvalidName:
+        return
+    assert shlex.split(command) == [
+        "if", "test", "-f", f"{path};", "then", "wc", "-c", "<", f"{path};", "else", "echo", "0;", "fi",
+    ]
