@@ -72,7 +72,7 @@ from dflow_tui.ui.widgets.service_tree import ServiceTree
 # Worker groups.
 STARTUP, INVENTORY, REFRESH, JOBS, SHUTDOWN = "startup", "inventory", "refresh", "jobs", "shutdown"
 PROVIDERS, DESTINATION = "providers", "destination"
-SCHEDULE = "schedule"
+SCHEDULE, CANCEL = "schedule", "cancel"
 STOP_JOBS_TIMEOUT = 15.0
 SHORT_WORK_TIMEOUT = 5.0
 # Actions on the main screen only: the Backup Storage screen must not start a backup.
@@ -153,7 +153,7 @@ class DflowApp(App[None]):
         self.running_jobs = RunningJobs(lambda: self.monotonic())
         self._job_serial = 0
         self.monotonic = time.monotonic  # rate and ETA are measured with it
-        self._action_state: tuple[bool, bool] | None = None
+        self._action_state: tuple[bool, ...] | None = None
 
     # --- layout ----------------------------------------------------------
 
@@ -666,7 +666,7 @@ class DflowApp(App[None]):
 
         def confirmed(answer: bool | None) -> None:
             if answer:
-                self._work(self._cancel(backup), JOBS, f"Cancelling the job on backup {backup.id}")
+                self._work(self._cancel(backup), CANCEL, f"Cancelling the job on backup {backup.id}")
 
         self.push_screen(ConfirmScreen(title, message, confirm_label="Stop it"), confirmed)
 
