@@ -144,3 +144,14 @@ def dump_in_backup_dir(backup_dir: str, file_path: str) -> str:
 def restore_temp_path(backup_dir: str, service: str, created_at: datetime) -> str:
     """Where an external restore streams its object on the server (removed afterwards)."""
     return join_remote(backup_dir, dump_file_name(service, created_at)) + PARTIAL_SUFFIX
+
+
+ENGINES: tuple[str, ...] = ("postgres", "mysql", "mariadb", "mongo", "redis")
+
+
+def validate_engine(engine) -> str:
+    """The Dokku datastore plugin for `engine` (a string or a core.models.Engine member)."""
+    value = str(engine.value if hasattr(engine, "value") else engine)
+    if value not in ENGINES:
+        raise InvalidName(f"Unknown engine {value!r}: choose one of {', '.join(ENGINES)}")
+    return value

@@ -9,23 +9,11 @@ from __future__ import annotations
 import re
 import shlex
 
-from dflow_tui.core.errors import InvalidName
-from dflow_tui.core.naming import SERVICE_NAME_RE, validate_service_name
+from dflow_tui.core.naming import SERVICE_NAME_RE, validate_engine, validate_service_name
 
-ENGINES: tuple[str, ...] = ("postgres", "mysql", "mariadb", "mongo", "redis")
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _VERSION_RE = re.compile(r"\b(?:dokku version\s+)?v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")
-
-
-def validate_engine(engine: str) -> str:
-    """The plugin name for `engine` (also accepts core.models.Engine members)."""
-    value = str(engine.value if hasattr(engine, "value") else engine)
-    if value not in ENGINES:
-        raise InvalidName(
-            f"Unknown database engine {value!r}: use one of {', '.join(ENGINES)}"
-        )
-    return value
 
 
 def _plugin_command(engine: str, action: str, service: str | None = None) -> str:

@@ -9,7 +9,6 @@ from sqlmodel import select
 
 from dflow_tui.core.errors import AlreadyExists, InvalidName, NotFound
 from dflow_tui.core.models import (
-    Engine,
     Environment,
     Project,
     Server,
@@ -17,8 +16,10 @@ from dflow_tui.core.models import (
     StorageProvider,
 )
 from dflow_tui.core.naming import (
+    ENGINES,
     parse_service_path,
     validate_backup_dir,
+    validate_engine,
     validate_host,
     validate_label,
     validate_port,
@@ -34,7 +35,6 @@ from dflow_tui.remote.transport import fetch_host_key, trust_host_key
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
 
-ENGINES = [engine.value for engine in Engine]
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,6 @@ class Discovered:
     path: str
     engine: str
     added: bool
-
-
-def validate_engine(engine: str) -> str:
-    if engine not in ENGINES:
-        raise InvalidName(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    return engine
 
 
 def server_view(server: Server) -> ServerView:

@@ -11,11 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dflow_tui.core.errors import DflowError, InvalidName
-from dflow_tui.core.naming import dump_file_name, dump_in_backup_dir, object_key, validate_backup_dir
+from dflow_tui.core.naming import (
+    ENGINES,
+    dump_file_name,
+    dump_in_backup_dir,
+    object_key,
+    validate_backup_dir,
+)
 from dflow_tui.remote import dokku, files
 from dflow_tui.storage import StorageConfig
 
-ENGINES = ["postgres", "mysql", "mariadb", "mongo", "redis"]
 # Plenty of shell metacharacters, separators, dots and unicode, not just letters.
 hostile = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(list(";&|`$()<>\\\"' \n\t*?~/.-_")),
                   max_size=40)

@@ -7,6 +7,7 @@ import shlex
 import pytest
 
 from dflow_tui.core.errors import InvalidName
+from dflow_tui.core.naming import ENGINES
 from dflow_tui.remote import dokku, files
 
 DUMP = "db-2026-04-08-14-30-00-123.dump"
@@ -64,7 +65,7 @@ HOSTILE_FILES = [
 # --- dokku ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", dokku.ENGINES)
+@pytest.mark.parametrize("engine", ENGINES)
 def test_plugin_commands(engine):
     assert dokku.export_command(engine, "my-db") == f"dokku {engine}:export my-db"
     assert dokku.import_command(engine, "my_db") == f"dokku {engine}:import my_db"
@@ -80,9 +81,9 @@ def test_engine_enum_is_accepted():
 
 @pytest.mark.parametrize("engine", ["mssql", "Postgres", "postgres; id", "", "postgres:export"])
 def test_unknown_engine_is_refused(engine):
-    with pytest.raises(InvalidName, match="Unknown database engine"):
+    with pytest.raises(InvalidName, match="Unknown engine"):
         dokku.export_command(engine, "db")
-    with pytest.raises(InvalidName, match="use one of postgres, mysql, mariadb, mongo, redis"):
+    with pytest.raises(InvalidName, match="choose one of postgres, mysql, mariadb, mongo, redis"):
         dokku.list_command(engine)
 
 
@@ -263,3 +264,9 @@ def test_every_built_command_is_valid_shell():
     for command in commands:
         assert "\n" not in command
         shlex.split(command)  # balanced quoting
+
+
+def test_the_engine_list_matches_the_models_engines():
+    from dflow_tui.core.models import Engine
+
+    assert ENGINES == tuple(engine.value for engine in Engine)
