@@ -22,38 +22,21 @@ IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
 
 
 async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Backup:
-    async with ctx.db.session() as session:
-        result = await session.exec(
-            sql_update(Backup)
-            .where(Backup.id == backup_id, col(Backup.status).in_(IN_PROGRESS))
-            .values(cancel_requested_by=by)
-        )
-        await session.commit()
-        backup = await session.get(Backup, backup_id, populate_existing=True)
-    if backup is None:
-        raise NotFound(f"No backup with id {backup_id}")
-    if result.rowcount != 1:
+    marked, backup = await _mark(
+        ctx, Backup, backup_id, [col(Backup.status).in_(IN_PROGRESS)], cancel_requested_by=by
+    )
+    if not marked:
         raise Conflict(f"Backup {backup_id} is {backup.status}: there is nothing to cancel")
     _beat_now(ctx, ("backup", backup_id))
     return backup
 
 
 async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) -> Operation:
-    async with ctx.db.session() as session:
-        result = await session.exec(
-            sql_update(Operation)
-            .where(
-                Operation.id == operation_id,
-                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
-                col(Operation.irreversible_at).is_(None),
-            )
-            .values(cancel_requested_by=by)
-        )
-        await session.commit()
-        operation = await session.get(Operation, operation_id, populate_existing=True)
-    if operation is None:
-        raise NotFound(f"No operation with id {operation_id}")
-    if result.rowcount != 1:
+    still_stoppable = [
+        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES), col(Operation.irreversible_at).is_(None),
+    ]
+    marked, operation = await _mark(ctx, Operation, operation_id, still_stoppable, cancel_requested_by=by)
+    if not marked:
         if operation.status not in ACTIVE_OPERATION_STATUSES:
             raise Conflict(f"The {operation.kind} of backup {operation.backup_id} has already ended")
         raise Conflict(_too_late(operation))
@@ -72,23 +55,28 @@ def _too_late(operation: Operation) -> str:
 async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
     """Marks the operation irreversible, unless a cancel request came first: then it
     stops here, before anything has changed."""
-    async with ctx.db.session() as session:
-        result = await session.exec(
-            sql_update(Operation)
-            .where(
-                Operation.id == operation_id, Operation.worker_id == ctx.worker_id,
-                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
-                col(Operation.cancel_requested_by).is_(None),
-            )
-            .values(irreversible_at=ctx.clock.now())
-        )
-        await session.commit()
-        if result.rowcount == 1:
-            return
-        operation = await session.get(Operation, operation_id, populate_existing=True)
-    if operation is not None and operation.cancel_requested_by:
+    still_ours = [
+        Operation.worker_id == ctx.worker_id, col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        col(Operation.cancel_requested_by).is_(None),
+    ]
+    marked, operation = await _mark(ctx, Operation, operation_id, still_ours, irreversible_at=ctx.clock.now())
+    if marked:
+        return
+    if operation.cancel_requested_by:
         raise Cancelled(operation.cancel_requested_by)
     raise Conflict(f"Operation {operation_id} is no longer run by this worker")
+
+
+async def _mark(ctx: JobContext, model, row_id: int, where: list, **values):
+    """Writes `values` on the row only while `where` holds, in one statement; returns
+    whether it did, and the row as it is now."""
+    async with ctx.db.session() as session:
+        result = await session.exec(sql_update(model).where(model.id == row_id, *where).values(**values))
+        await session.commit()
+        row = await session.get(model, row_id, populate_existing=True)
+    if row is None:
+        raise NotFound(f"No {model.__tablename__[:-1]} with id {row_id}")
+    return result.rowcount == 1, row
 
 
 def _beat_now(ctx: JobContext, key) -> None:

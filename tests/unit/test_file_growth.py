@@ -3,23 +3,7 @@ and on this machine)."""
 
 from __future__ import annotations
 
-import pytest
-
 from dflow_tui.jobs.file_growth import while_measuring
-from dflow_tui.remote.local import LocalTransport
-from dflow_tui.remote.transport import ServerSpec, open_transport
-
-
-@pytest.fixture(params=["sshd", "local"])
-async def transport(request, tmp_path):
-    if request.param == "local":
-        yield LocalTransport(cwd=tmp_path)
-        return
-    sshd = request.getfixturevalue("sshd")
-    spec = ServerSpec(name="real", host=sshd.host, port=sshd.port, user=sshd.user,
-                      key_path=str(sshd.client_key_path))
-    async with open_transport(spec, known_hosts=sshd.known_hosts_path, ssh_config=[]) as opened:
-        yield opened
 
 
 async def test_the_size_grows_while_the_command_writes(transport, tmp_path):

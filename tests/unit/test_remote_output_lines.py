@@ -5,25 +5,8 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from dflow_tui.remote.local import LocalTransport
-from dflow_tui.remote.transport import ServerSpec, open_transport
-
 # A chatty command: two lines a second apart, a blank one (skipped), an unterminated last one.
 CHATTY = "echo 'dumping table a' >&2; sleep 1; echo 'dumping table b' >&2; echo >&2; printf 'done' >&2; echo data"
-
-
-@pytest.fixture(params=["sshd", "local"])
-async def transport(request, tmp_path):
-    if request.param == "local":
-        yield LocalTransport(cwd=tmp_path)
-        return
-    sshd = request.getfixturevalue("sshd")
-    spec = ServerSpec(name="real", host=sshd.host, port=sshd.port, user=sshd.user,
-                      key_path=str(sshd.client_key_path))
-    async with open_transport(spec, known_hosts=sshd.known_hosts_path, ssh_config=[]) as opened:
-        yield opened
 
 
 def _recorder():
