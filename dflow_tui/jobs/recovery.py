@@ -3,15 +3,15 @@
 A backup that never finished must leave nothing behind: its partial file, its
 finished-but-unrecorded dump, its multipart upload or its unrecorded object.
 A delete that died after removing the dump is finished: the record follows the
-dump. The dump name belongs to one row only, so nothing else can be touched.
+dump. A restore that died leaves no temp file. The dump name belongs to one row only, so nothing else can be touched.
 """
 
 from __future__ import annotations
 
 import logging
 
-from dflow_tui.core.models import Backup, BackupType, Server
-from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
+from dflow_tui.core.models import Backup, BackupType, Server, Service
+from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote, restore_temp_path
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.delete import remove_dump
@@ -50,3 +50,18 @@ async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:
         return False
     await records.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
     return True
+
+
+async def remove_restore_temp(ctx: JobContext, backup_id: int) -> None:
+    """The temp file an external restore streams the dump into, beside the dumps."""
+    backup = await records.load(ctx.db, Backup, backup_id)
+    if backup.type != BackupType.EXTERNAL.value:
+        return
+    service = await records.load(ctx.db, Service, backup.service_id)
+    server = await records.load(ctx.db, Server, backup.server_id)
+    path = restore_temp_path(server.backup_dir, service.name, backup.created_at)
+    try:
+        async with ctx.connect(server) as transport:
+            await transport.run(files.remove_partial(path), timeout=60)
+    except Exception as error:  # the server may be down too; the next doctor run will see it
+        log.warning("could not remove %s on %s: %s", path, server.name, error)

@@ -11,20 +11,15 @@ from sqlmodel import col, select
 from dflow_tui.core.models import (
     Backup,
     BackupStatus,
-    BackupType,
     Operation,
     OperationKind,
     OperationStatus,
-    Server,
-    Service,
     Trigger,
 )
-from dflow_tui.core.naming import restore_temp_path
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES, stale_reason
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.recovery import finish_interrupted_delete, remove_unfinished_backup
+from dflow_tui.jobs.recovery import finish_interrupted_delete, remove_restore_temp, remove_unfinished_backup
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
-from dflow_tui.remote import files
 
 log = logging.getLogger("dflow_tui.stale")
 
@@ -67,7 +62,7 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
         if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED.value, reason):
             cleaned.append(Cleaned(operation.kind, operation.id, reason))
             if operation.kind == OperationKind.RESTORE.value:
-                await _remove_restore_temp(ctx, operation.backup_id)
+                await remove_restore_temp(ctx, operation.backup_id)
             else:
                 async with ctx.db.session() as session:
                     target = await session.get(Backup, operation.backup_id)
@@ -90,25 +85,3 @@ async def _mark_failed(ctx: JobContext, model, row, status: str, reason: str) ->
         )
         await session.commit()
         return result.rowcount == 1
-
-
-async def _remove_leftover(ctx: JobContext, server_id: int, path: str | None) -> None:
-    if not path:
-        return
-    async with ctx.db.session() as session:
-        server = await session.get(Server, server_id)
-    try:
-        async with ctx.connect(server) as transport:
-            await transport.run(files.remove_partial(path), timeout=60)
-    except Exception as error:  # the server may be down too; the next doctor run will see it
-        log.warning("could not remove %s on %s: %s", path, server.name, error)
-
-
-async def _remove_restore_temp(ctx: JobContext, backup_id: int) -> None:
-    async with ctx.db.session() as session:
-        backup = await session.get(Backup, backup_id)
-        service = await session.get(Service, backup.service_id)
-        server = await session.get(Server, backup.server_id)
-    if backup.type != BackupType.EXTERNAL.value:
-        return
-    await _remove_leftover(ctx, server.id, restore_temp_path(server.backup_dir, service.name, backup.created_at))
