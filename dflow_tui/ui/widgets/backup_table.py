@@ -4,6 +4,9 @@ A refresh never rebuilds the table: rows that went away are removed, changed
 cells are updated one by one, new rows are added, and the cursor stays on the
 backup it was on (dolphie's processlist does the same), so a live refresh every
 second does not steal the user's place.
+
+A long list is added in slices: the newest rows are on screen at once, and the
+rest follow between frames, so keys are answered while 10,000 rows go in.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from textual.widgets.data_table import ColumnKey
 
 from dflow_tui.core.views import BackupView
 from dflow_tui.ui.format import BACKUP_COLUMNS, Palette, backup_cell, backup_values
+
+FIRST_SLICE = 200  # more rows than any terminal shows
+SLICE = 2500
 
 
 class BackupTable(DataTable):
@@ -29,6 +35,8 @@ class BackupTable(DataTable):
         self._backups: dict[str, BackupView] = {}
         self._values: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
+        self._wanted: list[BackupView] = []
+        self._filling = False  # more rows are still to be added
         self.palette = Palette()
 
     def on_mount(self) -> None:
@@ -64,33 +72,61 @@ class BackupTable(DataTable):
 
     # --- showing ---------------------------------------------------------
 
+    @property
+    def filling(self) -> bool:
+        """Rows of the last list shown are still being added."""
+        return self._filling
+
     def show_backups(self, backups: list[BackupView]) -> None:
-        """Makes the table show exactly `backups`, in the order given (newest first)."""
+        """Makes the table show exactly `backups`, in the order given (newest first).
+        Up to FIRST_SLICE new rows (SLICE once some are shown) go in now; the rest
+        between the next frames."""
+        self._wanted = backups
+        if not self._filling:
+            self._show_slice()
+
+    def _show_slice(self) -> None:
+        backups = self._wanted
         cursor_key = self._cursor_key()
         cursor_row = self.cursor_row
         wanted = {str(backup.id): backup for backup in backups}
         order = list(wanted)
+        budget = SLICE if self._backups else FIRST_SLICE
         with self.app.batch_update():
             for key in [key for key in self._backups if key not in wanted]:
                 self.remove_row(key)
                 del self._backups[key]
                 del self._values[key]
             for key, backup in wanted.items():
-                values = backup_values(backup)
-                if key in self._backups:
+                known = self._backups.get(key)
+                if known is not None:
+                    if known == backup:
+                        continue
+                    values = backup_values(backup)
                     old = self._values[key]
                     for column, value in values.items():
                         if old.get(column) != value:
                             self._update(key, column, backup_cell(column, backup, self.palette))
-                else:
+                elif budget:
+                    budget -= 1
+                    values = backup_values(backup)
                     cells = [backup_cell(column, backup, self.palette) for column, _ in BACKUP_COLUMNS]
                     self.add_row(*cells, key=key)
+                else:
+                    continue  # the next slice adds it
                 self._backups[key] = backup
                 self._values[key] = values
-            if [row.key.value for row in self.ordered_rows] != order:
-                self._sort_to({key: index for index, key in enumerate(order)})
-            self._order = order
+            self._filling = len(self._backups) < len(wanted)
+            if self._filling:
+                # Newest first into an empty table is already in order; a final pass sorts.
+                self._order = [key for key in order if key in self._backups]
+            else:
+                if [row.key.value for row in self.ordered_rows] != order:
+                    self._sort_to({key: index for index, key in enumerate(order)})
+                self._order = order
             self._restore_cursor(cursor_key, cursor_row)
+        if self._filling:
+            self.call_after_refresh(self._show_slice)
 
     def _update(self, key: str, column: str, cell) -> None:
         """Widening a column means measuring every row: only when the new cell needs it."""
