@@ -63,7 +63,7 @@ def test_demo_backup_and_restore_in_a_real_terminal(tmux):
     tmux.wait_for(lambda s: "Type" in s and "to confirm" in s, "the restore dialog")
     tmux.type(SERVICE)
     tmux.keys("Enter")
-    screen = tmux.wait_for(lambda s: "restored" in s.lower(), "the restore to finish")
+    screen = tmux.wait_for(lambda s: "now holds the data of" in s, "the restore to finish")
     assert screen.count("success") >= 2  # the backup, and the safety backup taken first
 
     tmux.keys("q")
