@@ -9,8 +9,9 @@ APT_PACKAGES := openssh-server openssh-client postgresql-15 postgresql-client-15
 run: setup
 	$(BIN)/dflow-tui --demo
 
+# Two test processes (pytest-xdist): each starts its own PostgreSQL, sshd and moto.
 test: setup system-packages lint
-	$(BIN)/pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --durations=15
 
 setup: $(VENV)/.installed
 
