@@ -93,8 +93,13 @@ def test_two_workers_and_the_app_loop_never_run_a_job_twice(sandbox, tmp_path):
         return backups
 
     backups = asyncio.run(rows())
-    assert all(b.status == "success" for b in backups), [b.error for b in backups if b.error]
-    assert sum(starts.values()) == len(backups)
+    # A pass in the last moments may queue a backup that no loop is left to claim: it
+    # waits, unclaimed, for the next worker. Every claimed one ran to success.
+    claimed = [b for b in backups if b.worker_id is not None]
+    waiting = [b for b in backups if b.worker_id is None]
+    assert all(b.status == "in-progress" for b in waiting) and len(waiting) <= len(SERVICES)
+    assert all(b.status == "success" for b in claimed), [(b.status, b.error) for b in claimed if b.status != "success"]
+    assert sum(starts.values()) == len(claimed)
     assert {b.trigger for b in backups} == {"scheduled"}
-    runners = Counter(b.worker_id.split("/")[0] for b in backups)
+    runners = Counter(b.worker_id.split("/")[0] for b in claimed)
     assert set(runners) == {"worker-a", "worker-b", "app"}, runners
