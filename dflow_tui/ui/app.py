@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable
+from functools import partial
+from typing import Awaitable, Callable
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -173,7 +174,7 @@ class DflowApp(JobActions, App[None]):
     def on_mount(self) -> None:
         self.tree.focus()
         self._sync_actions()
-        self._work(self._open(), STARTUP, "Opening the state database", exclusive=True)
+        self._work(partial(self._open), STARTUP, "Opening the state database", exclusive=True)
 
     async def on_unmount(self) -> None:
         # Jobs were cancelled with the app; let them record how they ended
@@ -217,8 +218,10 @@ class DflowApp(JobActions, App[None]):
     # --- workers and errors ----------------------------------------------
 
     def _work(
-        self, work: Awaitable, group: str, description: str, *, exclusive: bool = False
+        self, work: Callable[[], Awaitable], group: str, description: str, *, exclusive: bool = False
     ) -> Worker:
+        """`work` is called when the worker starts: one replaced before it starts (an
+        exclusive refresh, say) leaves no coroutine behind that nobody awaits."""
         return self.run_worker(
             work, name=description, group=group, description=description,
             exclusive=exclusive, exit_on_error=False,
@@ -307,7 +310,7 @@ class DflowApp(JobActions, App[None]):
     def action_reload(self) -> None:
         if self.dflow is None:
             return
-        self._work(self._load_services(), INVENTORY, "Reloading the services", exclusive=True)
+        self._work(partial(self._load_services), INVENTORY, "Reloading the services", exclusive=True)
         self.reload_providers()
         self.refresh_backups()
 
@@ -341,7 +344,7 @@ class DflowApp(JobActions, App[None]):
 
     def reload_providers(self) -> None:
         if self.dflow is not None:
-            self._work(self._load_providers(), PROVIDERS, "Loading the storage providers", exclusive=True)
+            self._work(partial(self._load_providers), PROVIDERS, "Loading the storage providers", exclusive=True)
 
     @on(ProvidersChanged)
     def _providers_changed(self) -> None:
@@ -361,7 +364,7 @@ class DflowApp(JobActions, App[None]):
     @on(ServicesChanged)
     def _services_changed(self) -> None:
         if self.dflow is not None:
-            self._work(self._load_services(), INVENTORY, "Reloading the services", exclusive=True)
+            self._work(partial(self._load_services), INVENTORY, "Reloading the services", exclusive=True)
 
     def go_to_service(self, path: str) -> None:
         """Shows that service (the command palette's "Go to …")."""
@@ -393,7 +396,7 @@ class DflowApp(JobActions, App[None]):
             return
         path = event.service.path
         self._work(
-            self._set_destination(path, event.destination, event.provider), DESTINATION,
+            partial(self._set_destination, path, event.destination, event.provider), DESTINATION,
             f"Saving the destination of {path}", exclusive=True,
         )
 
@@ -419,7 +422,7 @@ class DflowApp(JobActions, App[None]):
         path = self.service.path
         if force:
             self._shown_revision = None
-        self._work(self._fetch_backups(path), REFRESH, f"Refreshing the backups of {path}", exclusive=True)
+        self._work(partial(self._fetch_backups, path), REFRESH, f"Refreshing the backups of {path}", exclusive=True)
 
     async def _fetch_backups(self, path: str) -> None:
         assert self.dflow is not None
@@ -546,7 +549,7 @@ class DflowApp(JobActions, App[None]):
         if self.dflow is None or self.service is None or self.refused(Permission.SCHEDULE):
             return
         path = self.service.path
-        self._work(self._open_schedule(path), SCHEDULE, f"Opening the schedule of {path}", exclusive=True)
+        self._work(partial(self._open_schedule, path), SCHEDULE, f"Opening the schedule of {path}", exclusive=True)
 
     async def _open_schedule(self, path: str) -> None:
         assert self.dflow is not None
@@ -555,7 +558,7 @@ class DflowApp(JobActions, App[None]):
         def chosen(tiers: list[str] | None) -> None:
             if tiers is not None:
                 self._work(
-                    self._save_schedule(path, tiers), SCHEDULE,
+                    partial(self._save_schedule, path, tiers), SCHEDULE,
                     f"Saving the schedule of {path}", exclusive=True,
                 )
 

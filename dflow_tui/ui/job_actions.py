@@ -10,6 +10,7 @@ Mixed into DflowApp (which provides `dflow`, `service`, `panel`, `table`, `setti
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from textual.worker import Worker
 
@@ -117,7 +118,7 @@ class JobActions:
 
         def confirmed(answer: bool | None) -> None:
             if answer:
-                self._work(self._cancel(backup), CANCEL, f"Cancelling the job on backup {backup.id}")
+                self._work(partial(self._cancel, backup), CANCEL, f"Cancelling the job on backup {backup.id}")
 
         self.push_screen(ConfirmScreen(title, message, confirm_label="Stop it"), confirmed)
 
@@ -135,7 +136,7 @@ class JobActions:
         if self.dflow is None or self.service is None or self.refused(Permission.CREATE):
             return
         service = self.service
-        self._work(self._backup_job(service), JOBS, f"Backup of {service.path}")
+        self._work(partial(self._backup_job, service), JOBS, f"Backup of {service.path}")
 
     async def _backup_job(self, service: ServiceView) -> None:
         assert self.dflow is not None
@@ -183,7 +184,7 @@ class JobActions:
         def confirmed(answer: bool | None) -> None:
             if answer:
                 self._work(
-                    self._restore_job(backup, screen.safety_backup), JOBS,
+                    partial(self._restore_job, backup, screen.safety_backup), JOBS,
                     f"Restore of {backup.service_path}",
                 )
 
@@ -230,7 +231,7 @@ class JobActions:
 
         def confirmed(answer: bool | None) -> None:
             if answer:
-                self._work(self._delete_job(backup), JOBS, f"Delete of backup {backup.id}")
+                self._work(partial(self._delete_job, backup), JOBS, f"Delete of backup {backup.id}")
 
         self.push_screen(DeleteConfirmScreen(backup, server=self.service.server), confirmed)
 
@@ -295,7 +296,7 @@ class JobActions:
 
         def confirmed(answer: bool | None) -> None:
             if answer:
-                self._work(self._stop_jobs_and_exit(), SHUTDOWN, "Stopping the running jobs", exclusive=True)
+                self._work(partial(self._stop_jobs_and_exit), SHUTDOWN, "Stopping the running jobs", exclusive=True)
 
         self.push_screen(ConfirmScreen("Quit", message, confirm_label="Quit"), confirmed)
 
