@@ -148,22 +148,31 @@ class JobActions:
             self.panel.show_backups([backup, *others])
             self.table.select_backup(backup.id)
             self._sync_actions()
-        job = self._start_job(path, f"Backup {backup.id}", backup.id)
+        result = await self._watched(
+            path, f"Backup {backup.id}", backup.id,
+            lambda on_progress: self.dflow.backups.run(backup.id, on_progress=on_progress),
+        )
+        self._tell(
+            result.status == SUCCESS, result.error,
+            done=("Backup done", f"Backup {result.id} of {path} finished ({human_size(result.size_bytes)})."),
+            failed=("Backup failed", f"Backup {result.id} of {path} failed"),
+        )
+
+    async def _watched(self, path: str, label: str, backup_id: int, run):
+        """Runs `run(on_progress)` with a progress line, then refreshes the list."""
+        job = self._start_job(path, label, backup_id)
         try:
-            result = await self.dflow.backups.run(backup.id, on_progress=self._progress(path, job))
+            return await run(self._progress(path, job))
         finally:
             self._end_job(path, job)
             self.refresh_backups()
-        if result.status == SUCCESS:
-            self.notify(
-                f"Backup {result.id} of {path} finished ({human_size(result.size_bytes)}).",
-                title="Backup done", markup=False,
-            )
+
+    def _tell(self, ok: bool, error: str | None, *, done: tuple[str, str], failed: tuple[str, str]) -> None:
+        """How a job ended, as a notification: (title, sentence) for each outcome."""
+        if ok:
+            self.notify(done[1], title=done[0], markup=False)
         else:
-            self.notify(
-                f"Backup {result.id} of {path} failed: {result.error}",
-                title="Backup failed", severity="error", markup=False, timeout=10,
-            )
+            self.notify(f"{failed[1]}: {error}", title=failed[0], severity="error", markup=False, timeout=10)
 
     # --- restore ---------------------------------------------------------
 
@@ -195,24 +204,17 @@ class JobActions:
         path = backup.service_path
         operation = await self.dflow.backups.queue_restore(backup.id)
         self.refresh_backups()
-        job = self._start_job(path, f"Restore of backup {backup.id}", backup.id)
-        try:
-            result = await self.dflow.backups.run_restore(
-                operation.id, safety_backup=safety_backup, on_progress=self._progress(path, job)
-            )
-        finally:
-            self._end_job(path, job)
-            self.refresh_backups()
-        if result.status == OPERATION_SUCCEEDED:
-            self.notify(
-                f"{path} now holds the data of {backup_title(backup)}.",
-                title="Restore done", markup=False,
-            )
-        else:
-            self.notify(
-                f"Restore of backup {backup.id} into {path} failed: {result.error}",
-                title="Restore failed", severity="error", markup=False, timeout=10,
-            )
+        result = await self._watched(
+            path, f"Restore of backup {backup.id}", backup.id,
+            lambda on_progress: self.dflow.backups.run_restore(
+                operation.id, safety_backup=safety_backup, on_progress=on_progress
+            ),
+        )
+        self._tell(
+            result.status == OPERATION_SUCCEEDED, result.error,
+            done=("Restore done", f"{path} now holds the data of {backup_title(backup)}."),
+            failed=("Restore failed", f"Restore of backup {backup.id} into {path} failed"),
+        )
 
     # --- delete ----------------------------------------------------------
 
@@ -240,23 +242,15 @@ class JobActions:
         path = backup.service_path
         operation = await self.dflow.backups.queue_delete(backup.id)
         self.refresh_backups()
-        job = self._start_job(path, f"Delete of backup {backup.id}", backup.id)
-        try:
-            result = await self.dflow.backups.run_delete(
-                operation.id, on_progress=self._progress(path, job)
-            )
-        finally:
-            self._end_job(path, job)
-            self.refresh_backups()
-        if result.status == OPERATION_SUCCEEDED:
-            self.notify(
-                f"Deleted {backup_title(backup)} of {path}.", title="Backup deleted", markup=False
-            )
-        else:
-            self.notify(
-                f"Delete of backup {backup.id} failed: {result.error}",
-                title="Delete failed", severity="error", markup=False, timeout=10,
-            )
+        result = await self._watched(
+            path, f"Delete of backup {backup.id}", backup.id,
+            lambda on_progress: self.dflow.backups.run_delete(operation.id, on_progress=on_progress),
+        )
+        self._tell(
+            result.status == OPERATION_SUCCEEDED, result.error,
+            done=("Backup deleted", f"Deleted {backup_title(backup)} of {path}."),
+            failed=("Delete failed", f"Delete of backup {backup.id} failed"),
+        )
 
     def _busy(self, backup: BackupView) -> bool:
         """A restore or delete already runs on this row: say so instead of asking."""
