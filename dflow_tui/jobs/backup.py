@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from dflow_tui.core.models import Backup, BackupStatus, BackupType, Server, Service
@@ -35,10 +34,8 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         service = await records.load(ctx.db, Service, backup.service_id)
         server = await records.load(ctx.db, Server, backup.server_id)
         flow = internal_backup if backup.type == BackupType.INTERNAL.value else external_backup
-        async with heartbeat(beat, ctx.settings.heartbeat_interval, ("backup", backup_id), ctx.heartbeats) as pulse:
-            if backup.cancel_requested_by:  # asked before it even started
-                pulse.cancelled_by = backup.cancel_requested_by
-                raise asyncio.CancelledError
+        key = ("backup", backup_id)
+        async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats, backup) as pulse:
             values = await flow(ctx, backup, service, server, job, on_progress)
     except BaseException as error:
         finished, propagate = await record_failure(ctx, Backup, backup_id, IN_PROGRESS, error, pulse)

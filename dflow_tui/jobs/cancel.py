@@ -10,20 +10,20 @@ the database, so a request and the point of no return never both succeed.
 
 from __future__ import annotations
 
-from sqlalchemy import update as sql_update
 from sqlmodel import col
 
-from dflow_tui.core.errors import Cancelled, Conflict, NotFound
+from dflow_tui.core.errors import Cancelled, Conflict
 from dflow_tui.core.models import Backup, BackupStatus, Operation
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.records import update_where
 
 IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
 
 
 async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Backup:
-    marked, backup = await _mark(
-        ctx, Backup, backup_id, [col(Backup.status).in_(IN_PROGRESS)], cancel_requested_by=by
+    marked, backup = await update_where(
+        ctx.db, Backup, backup_id, [col(Backup.status).in_(IN_PROGRESS)], cancel_requested_by=by
     )
     if not marked:
         raise Conflict(f"Backup {backup_id} is {backup.status}: there is nothing to cancel")
@@ -35,7 +35,7 @@ async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) 
     still_stoppable = [
         col(Operation.status).in_(ACTIVE_OPERATION_STATUSES), col(Operation.irreversible_at).is_(None),
     ]
-    marked, operation = await _mark(ctx, Operation, operation_id, still_stoppable, cancel_requested_by=by)
+    marked, operation = await update_where(ctx.db, Operation, operation_id, still_stoppable, cancel_requested_by=by)
     if not marked:
         if operation.status not in ACTIVE_OPERATION_STATUSES:
             raise Conflict(f"The {operation.kind} of backup {operation.backup_id} has already ended")
@@ -59,24 +59,12 @@ async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
         Operation.worker_id == ctx.worker_id, col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
         col(Operation.cancel_requested_by).is_(None),
     ]
-    marked, operation = await _mark(ctx, Operation, operation_id, still_ours, irreversible_at=ctx.clock.now())
+    marked, operation = await update_where(ctx.db, Operation, operation_id, still_ours, irreversible_at=ctx.clock.now())
     if marked:
         return
     if operation.cancel_requested_by:
         raise Cancelled(operation.cancel_requested_by)
     raise Conflict(f"Operation {operation_id} is no longer run by this worker")
-
-
-async def _mark(ctx: JobContext, model, row_id: int, where: list, **values):
-    """Writes `values` on the row only while `where` holds, in one statement; returns
-    whether it did, and the row as it is now."""
-    async with ctx.db.session() as session:
-        result = await session.exec(sql_update(model).where(model.id == row_id, *where).values(**values))
-        await session.commit()
-        row = await session.get(model, row_id, populate_existing=True)
-    if row is None:
-        raise NotFound(f"No {model.__tablename__[:-1]} with id {row_id}")
-    return result.rowcount == 1, row
 
 
 def _beat_now(ctx: JobContext, key) -> None:

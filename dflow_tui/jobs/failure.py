@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dflow_tui.core.errors import DflowError
+from dflow_tui.core.errors import Cancelled, DflowError
 from dflow_tui.jobs.redact import redact
 
 MAX_ERROR_LENGTH = 2000
@@ -12,7 +12,7 @@ MAX_ERROR_LENGTH = 2000
 
 def failure_text(error: BaseException, secrets=(), *, cancelled_by: str | None = None) -> str:
     if isinstance(error, asyncio.CancelledError) and cancelled_by:
-        text = f"Cancelled by {cancelled_by}"
+        text = str(Cancelled(cancelled_by))
     elif isinstance(error, asyncio.CancelledError):
         text = "Cancelled before it finished"
     elif isinstance(error, DflowError):

@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 from typing import Any, Awaitable, Callable
 
+from dflow_tui.core.errors import Cancelled
+
 
 class Heartbeat:
     def __init__(self) -> None:
@@ -34,13 +36,16 @@ JobKey = tuple[str, int]  # ("backup" or "operation", row id)
 @contextlib.asynccontextmanager
 async def heartbeat(
     beat: Callable[[], Awaitable[Any | None]], interval: float,
-    key: JobKey, running: dict[JobKey, Heartbeat],
+    key: JobKey, running: dict[JobKey, Heartbeat], row: Any,
 ):
     """`beat()` refreshes the row and returns it, or None when the job is no longer ours.
-    A row with `cancel_requested_by` set stops the job. While it runs, the job's
-    heartbeat is in `running`, so a cancel request made in this process is seen at once."""
+    A row with `cancel_requested_by` set stops the job: `row`, as the job starts, at
+    once; later ones at a beat. While it runs, the job's heartbeat is in `running`, so
+    a cancel request made in this process is seen at once."""
     job = asyncio.current_task()
     state = Heartbeat()
+    if row.cancel_requested_by:  # asked before it even started: nothing to interrupt
+        raise Cancelled(row.cancel_requested_by)
 
     async def loop() -> None:
         while True:
@@ -55,7 +60,7 @@ async def heartbeat(
                 state.superseded = True
                 job.cancel()
                 return
-            if getattr(row, "cancel_requested_by", None):
+            if row.cancel_requested_by:
                 state.cancelled_by = row.cancel_requested_by
                 job.cancel()
                 return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Awaitable, Callable
 
 from dflow_tui.core.models import Operation, OperationStatus
@@ -36,10 +35,7 @@ async def run_operation(
     pulse = None
     try:
         key = ("operation", operation_id)
-        async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats) as pulse:
-            if operation.cancel_requested_by:  # asked before it even started
-                pulse.cancelled_by = operation.cancel_requested_by
-                raise asyncio.CancelledError
+        async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats, operation) as pulse:
             await body(operation)
     except BaseException as error:
         finished, propagate = await record_failure(

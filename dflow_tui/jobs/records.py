@@ -34,19 +34,25 @@ async def update(db: Database, model: type[Row], row_id: int, **values: Any) -> 
         return row
 
 
+async def update_where(db: Database, model: type[Row], row_id: int, where: list, **values: Any) -> tuple[bool, Row]:
+    """Writes `values` on the row only while `where` holds, in one statement; returns
+    whether it did, and the row as it is now."""
+    async with db.session() as session:
+        result = await session.exec(sql_update(model).where(model.id == row_id, *where).values(**values))
+        await session.commit()
+        row = await session.get(model, row_id, populate_existing=True)
+    if row is None:
+        raise NotFound(f"No {model.__tablename__[:-1]} with id {row_id}")
+    return result.rowcount == 1, row
+
+
 async def update_if_ours(
     db: Database, model: type[Row], row_id: int, worker_id: str, active: tuple[str, ...], **values: Any
 ) -> Row | None:
     """Updates the row only while this worker still holds it in an active status.
 
     None means somebody else settled it (stale cleanup), and nothing was written."""
-    async with db.session() as session:
-        result = await session.exec(
-            sql_update(model)
-            .where(model.id == row_id, model.worker_id == worker_id, col(model.status).in_(active))
-            .values(**values)
-        )
-        await session.commit()
-        if result.rowcount != 1:
-            return None
-        return await session.get(model, row_id, populate_existing=True)
+    written, row = await update_where(
+        db, model, row_id, [model.worker_id == worker_id, col(model.status).in_(active)], **values
+    )
+    return row if written else None

@@ -11,7 +11,12 @@ from __future__ import annotations
 import logging
 
 from dflow_tui.core.models import Backup, BackupType, Server, Service
-from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote, restore_temp_path
+from dflow_tui.core.naming import (
+    PARTIAL_SUFFIX,
+    dump_in_backup_dir,
+    join_remote,
+    restore_temp_path,
+)
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.delete import remove_dump

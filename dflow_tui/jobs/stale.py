@@ -18,7 +18,11 @@ from dflow_tui.core.models import (
 )
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES, stale_reason
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.recovery import finish_interrupted_delete, remove_restore_temp, remove_unfinished_backup
+from dflow_tui.jobs.recovery import (
+    finish_interrupted_delete,
+    remove_restore_temp,
+    remove_unfinished_backup,
+)
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
 
 log = logging.getLogger("dflow_tui.stale")

@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 import shlex
 
-from dflow_tui.core.naming import SERVICE_NAME_RE, validate_engine, validate_service_name
-
+from dflow_tui.core.naming import (
+    SERVICE_NAME_RE,
+    validate_engine,
+    validate_service_name,
+)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _VERSION_RE = re.compile(r"\b(?:dokku version\s+)?v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)")

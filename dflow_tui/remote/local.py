@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.remote.stderr_tail import OutputCallback, StderrTail
-from dflow_tui.remote.transport import CHUNK_SIZE, ExecResult, short_command
+from dflow_tui.remote.transport import CHUNK_SIZE, ExecResult, collect, short_command
 
 SHELL = "/bin/sh"
 
@@ -38,29 +38,6 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
             proc.kill()
         except ProcessLookupError:
             pass
-
-
-async def _watched(
-    proc: asyncio.subprocess.Process, stdin: bytes | None, on_output: OutputCallback
-) -> tuple[bytes, bytes]:
-    """`communicate()`, with each stderr line handed to `on_output` as it comes."""
-    assert proc.stdout is not None and proc.stderr is not None
-    tail = StderrTail(on_line=on_output)
-
-    async def feed() -> None:
-        if proc.stdin is None:
-            return
-        try:
-            if stdin:
-                proc.stdin.write(stdin)
-                await proc.stdin.drain()
-            proc.stdin.close()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    stdout, _, _ = await asyncio.gather(proc.stdout.read(), tail.drain(proc.stderr.read), feed())
-    await proc.wait()
-    return stdout, tail.text().encode()
 
 
 class LocalProcess:
@@ -153,8 +130,9 @@ class LocalTransport:
         try:
             if on_output is None:
                 stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
-            else:
-                stdout, stderr = await asyncio.wait_for(_watched(proc, stdin, on_output), timeout)
+            else:  # streamed, so each stderr line is handed over as it comes
+                collected = await asyncio.wait_for(collect(LocalProcess(proc, command, on_output), stdin), timeout)
+                stdout, stderr = collected.stdout, collected.stderr.encode()
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()

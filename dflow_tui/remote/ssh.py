@@ -34,6 +34,7 @@ from dflow_tui.remote.transport import (
     DEFAULT_CONNECT_TIMEOUT,
     ExecResult,
     ServerSpec,
+    collect,
     default_known_hosts,
     short_command,
 )
@@ -293,27 +294,8 @@ class SSHTransport:
         on_output: OutputCallback | None = None,
     ) -> ExecResult:
         process = await self.start(command, on_output)
-
-        async def feed() -> None:
-            if stdin:
-                await process.write(stdin)
-            await process.write_eof()
-
-        async def complete() -> ExecResult:
-            feeder = asyncio.ensure_future(feed())
-            try:
-                chunks = []
-                while chunk := await process.read():
-                    chunks.append(chunk)
-                result = await process.wait()
-            finally:
-                feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RemoteError):
-                await feeder
-            return ExecResult(result.exit_status, b"".join(chunks), result.stderr)
-
         try:
-            return await asyncio.wait_for(complete(), timeout)
+            return await asyncio.wait_for(collect(process, stdin), timeout)
         except TimeoutError:
             process.kill()
             await process.killed()

@@ -13,11 +13,15 @@ not load asyncssh.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from dflow_tui.core.errors import RemoteError
 
 DEFAULT_CONNECT_TIMEOUT = 15.0
 STDERR_KEEP_BYTES = 64 * 1024
@@ -100,6 +104,28 @@ class RemoteProcess(Protocol):
 
     def kill(self) -> None:
         """Kill the command (and close its streams); wait() still works afterwards."""
+
+
+async def collect(process: RemoteProcess, stdin: bytes | None = None) -> ExecResult:
+    """The whole of a short command: feeds `stdin` while reading stdout to its end,
+    then its exit status and stderr."""
+
+    async def feed() -> None:
+        if stdin:
+            await process.write(stdin)
+        await process.write_eof()
+
+    feeder = asyncio.ensure_future(feed())
+    try:
+        chunks = []
+        while chunk := await process.read():
+            chunks.append(chunk)
+        result = await process.wait()
+    finally:
+        feeder.cancel()
+    with contextlib.suppress(asyncio.CancelledError, RemoteError):
+        await feeder  # a command that stopped reading its input is judged by its exit status
+    return ExecResult(result.exit_status, b"".join(chunks), result.stderr)
 
 
 class Transport(Protocol):

@@ -36,7 +36,6 @@ from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
 
 
-
 @dataclass(frozen=True)
 class CheckResult:
     server: str
