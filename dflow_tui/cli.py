@@ -7,8 +7,9 @@ import functools
 import json
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import click
 
@@ -69,12 +70,16 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [headers] + [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
-        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=False)).rstrip())
 
 
 @click.group(invoke_without_command=True)
-@click.option("--db", metavar="URL", envvar="DFLOW_TUI_DB",
-              help="State database URL (default: SQLite in the user's data dir).")
+@click.option(
+    "--db",
+    metavar="URL",
+    envvar="DFLOW_TUI_DB",
+    help="State database URL (default: SQLite in the user's data dir).",
+)
 @click.option("--demo", is_flag=True, help="Open the app on a throwaway demo sandbox.")
 @click.version_option(package_name="dflow-tui")
 @click.pass_context
@@ -112,13 +117,23 @@ def server() -> None:
 @click.option("--port", type=int, default=22, show_default=True)
 @click.option("--user")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Private key file.")
-@click.option("--backup-dir", default="dflow-backups", show_default=True,
-              help="Where dumps live on the server (relative to the SSH user's home, or absolute).")
+@click.option(
+    "--backup-dir",
+    default="dflow-backups",
+    show_default=True,
+    help="Where dumps live on the server (relative to the SSH user's home, or absolute).",
+)
 @click.option("--local", is_flag=True, help="This machine, without SSH.")
 @with_app
 async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, local):
     view = await app.inventory.add_server(
-        name, local=local, host=host, port=port, user=user, key_path=key_path, backup_dir=backup_dir,
+        name,
+        local=local,
+        host=host,
+        port=port,
+        user=user,
+        key_path=key_path,
+        backup_dir=backup_dir,
     )
     click.echo(f"Added server {view.name} ({view.address}), backups in {view.backup_dir}")
 
@@ -141,10 +156,15 @@ async def server_check(app: Dflow, name):
     try:
         result = await app.inventory.check_server(name)
     except HostKeyUnknown as unknown:
-        if not (sys.stdin.isatty() and click.confirm(
-            f"Host key of {unknown.host}:{unknown.port} is not known.\n"
-            f"Fingerprint: {unknown.fingerprint}\nTrust it?", default=False, err=True,
-        )):
+        if not (
+            sys.stdin.isatty()
+            and click.confirm(
+                f"Host key of {unknown.host}:{unknown.port} is not known.\n"
+                f"Fingerprint: {unknown.fingerprint}\nTrust it?",
+                default=False,
+                err=True,
+            )
+        ):
             raise
         await app.inventory.trust_server(name, unknown.fingerprint)
         result = await app.inventory.check_server(name)
@@ -243,8 +263,15 @@ async def service_list(app: Dflow, as_json):
         return print_json([asdict(s) | {"path": s.path} for s in services])
     print_table(
         ["SERVICE", "ENGINE", "SERVER", "DESTINATION"],
-        [[s.path, s.engine, s.server or "(none)",
-          s.destination + (f" ({s.provider})" if s.provider else "")] for s in services],
+        [
+            [
+                s.path,
+                s.engine,
+                s.server or "(none)",
+                s.destination + (f" ({s.provider})" if s.provider else ""),
+            ]
+            for s in services
+        ],
     )
 
 
@@ -265,19 +292,30 @@ def read_secret() -> str:
 
 @storage.command("add")
 @click.argument("name")
-@click.option("--endpoint", required=True, help="Endpoint URL, e.g. https://s3.eu-central-003.backblazeb2.com")
+@click.option(
+    "--endpoint", required=True, help="Endpoint URL, e.g. https://s3.eu-central-003.backblazeb2.com"
+)
 @click.option("--region", required=True)
 @click.option("--bucket", required=True)
 @click.option("--prefix", default="dflow/backups", show_default=True)
-@click.option("--access-key", required=True, help="Access key id (the secret is read from stdin or prompted).")
+@click.option(
+    "--access-key", required=True, help="Access key id (the secret is read from stdin or prompted)."
+)
 @with_app
 async def storage_add(app: Dflow, name, endpoint, region, bucket, prefix, access_key):
     view = await app.storage.add(
-        name, endpoint_url=endpoint, region=region, bucket=bucket, prefix=prefix,
-        access_key_id=access_key, secret_access_key=read_secret(),
+        name,
+        endpoint_url=endpoint,
+        region=region,
+        bucket=bucket,
+        prefix=prefix,
+        access_key_id=access_key,
+        secret_access_key=read_secret(),
     )
-    click.echo(f"Added storage provider {view.name} (s3://{view.bucket}/{view.prefix}); "
-               f"verify it with `dflow-tui storage verify {view.name}`")
+    click.echo(
+        f"Added storage provider {view.name} (s3://{view.bucket}/{view.prefix}); "
+        f"verify it with `dflow-tui storage verify {view.name}`"
+    )
 
 
 @storage.command("verify")
@@ -337,8 +375,13 @@ def schedule() -> None:
 
 @schedule.command("set")
 @click.argument("path", metavar="PROJECT/ENV/NAME")
-@click.option("--tier", "tiers", multiple=True, type=click.Choice([t.value for t in ORDER]),
-              help="Repeat for several tiers.")
+@click.option(
+    "--tier",
+    "tiers",
+    multiple=True,
+    type=click.Choice([t.value for t in ORDER]),
+    help="Repeat for several tiers.",
+)
 @click.option("--off", is_flag=True, help="Turn the schedule off.")
 @with_app
 async def schedule_set(app: Dflow, path, tiers, off):
@@ -348,8 +391,9 @@ async def schedule_set(app: Dflow, path, tiers, off):
     view = await app.schedules.show(path)
     click.echo(f"{path}: {view.active_text}")
     for backup in report.queued:
-        click.echo(f"Queued {backup.schedule_tier} backup {backup.id}; it runs in "
-                   "`dflow-tui worker` or the open app")
+        click.echo(
+            f"Queued {backup.schedule_tier} backup {backup.id}; it runs in `dflow-tui worker` or the open app"
+        )
     if path_refusal := report.refused.get((await app.inventory.get_service(path)).id):
         raise DflowError(f"Nothing queued: {path_refusal}")
 
@@ -365,11 +409,15 @@ async def schedule_show(app: Dflow, path, as_json):
     click.echo(view.active_text)
     print_table(
         ["TIER", "ON", "RETENTION", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)"],
-        [[t.label, "yes" if t.enabled else "no", t.retention, _when(t.last_success), _when(t.next_due)]
-         for t in view.tiers],
+        [
+            [t.label, "yes" if t.enabled else "no", t.retention, _when(t.last_success), _when(t.next_due)]
+            for t in view.tiers
+        ],
     )
     if view.failures:
-        click.echo(f"{view.failures} failure(s) in a row; next try after {_when(view.retry_after)}: {view.error}")
+        click.echo(
+            f"{view.failures} failure(s) in a row; next try after {_when(view.retry_after)}: {view.error}"
+        )
 
 
 def _when(value) -> str:
@@ -380,8 +428,11 @@ def _when(value) -> str:
 @click.option("--once", is_flag=True, help="One scheduler pass and the jobs it queued, then exit.")
 @click.option("--interval", type=float, help="Seconds between scheduler passes (default 600).")
 @click.option("--concurrency", type=int, help="Jobs run at once (default 2).")
-@click.option("--heartbeat", type=float,
-              help="Seconds between a running job's heartbeats, when cancel requests are read (default 10).")
+@click.option(
+    "--heartbeat",
+    type=float,
+    help="Seconds between a running job's heartbeats, when cancel requests are read (default 10).",
+)
 @with_app
 async def worker(app: Dflow, once, interval, concurrency, heartbeat):
     """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
@@ -453,8 +504,17 @@ async def audit_log(app: Dflow, service, as_json):
         return print_json([e.to_json() for e in entries])
     print_table(
         ["WHEN (UTC)", "WHO", "ACTION", "ON", "RESULT", "DETAIL"],
-        [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.service_path or e.target or "",
-          e.result, (e.detail or "")[:80]] for e in entries],
+        [
+            [
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor,
+                e.action,
+                e.service_path or e.target or "",
+                e.result,
+                (e.detail or "")[:80],
+            ]
+            for e in entries
+        ],
     )
 
 
@@ -510,9 +570,13 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
         ["ID", "SERVICE", "CREATED (UTC)", "TYPE", "TRIGGER", "STATUS", "SIZE", "NOTE"],
         [
             [
-                b.id, b.service_path,
+                b.id,
+                b.service_path,
                 b.created_at.strftime("%Y-%m-%d %H:%M:%S") if b.created_at else "",
-                b.type, b.schedule_tier or b.trigger, b.status, human_size(b.size_bytes),
+                b.type,
+                b.schedule_tier or b.trigger,
+                b.status,
+                human_size(b.size_bytes),
                 f"{b.operation_kind} {b.operation_status}" if b.operation_kind else (b.error or ""),
             ]
             for b in backups
@@ -523,8 +587,12 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
 @backup.command("restore")
 @click.argument("backup_id", type=int)
 @click.option("--yes", is_flag=True, help="Confirm: the live database is replaced by the dump.")
-@click.option("--safety-backup/--no-safety-backup", default=True, show_default=True,
-              help="Back up the live database first.")
+@click.option(
+    "--safety-backup/--no-safety-backup",
+    default=True,
+    show_default=True,
+    help="Back up the live database first.",
+)
 @with_app
 async def backup_restore(app: Dflow, backup_id, yes, safety_backup):
     """Replace the live database with a backup (destructive)."""

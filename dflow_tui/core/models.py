@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Optional
 
 from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
@@ -20,15 +19,15 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _time(nullable: bool = True):
@@ -80,7 +79,7 @@ class StorageProvider(SQLModel, table=True):
     """An S3-compatible bucket. Its secret key lives in the OS keyring, never here."""
 
     __tablename__ = "storage_providers"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     endpoint_url: str
     region: str
@@ -88,79 +87,79 @@ class StorageProvider(SQLModel, table=True):
     prefix: str = "dflow/backups"
     access_key_id: str
     status: str = ProviderStatus.UNVERIFIED.value
-    status_reason: Optional[str] = None
-    verified_at: Optional[datetime] = _time()
-    created_at: Optional[datetime] = _time()
+    status_reason: str | None = None
+    verified_at: datetime | None = _time()
+    created_at: datetime | None = _time()
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     login: str = Field(index=True, unique=True)
     role: str
-    created_by: Optional[str] = None
-    created_at: Optional[datetime] = _time()
+    created_by: str | None = None
+    created_at: datetime | None = _time()
 
 
 class AuditEntry(SQLModel, table=True):
     """One action on backups or policy: who, when, what, on what, and how it ended."""
 
     __tablename__ = "audit_log"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
     actor: str
     action: str = Field(index=True)
-    service_path: Optional[str] = Field(default=None, index=True)
-    target: Optional[str] = None
+    service_path: str | None = Field(default=None, index=True)
+    target: str | None = None
     result: str
-    detail: Optional[str] = None
+    detail: str | None = None
 
 
 class Server(SQLModel, table=True):
     __tablename__ = "servers"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     local: bool = False
-    host: Optional[str] = None
+    host: str | None = None
     port: int = 22
-    user: Optional[str] = None
-    key_path: Optional[str] = None
+    user: str | None = None
+    key_path: str | None = None
     backup_dir: str = "dflow-backups"
-    created_at: Optional[datetime] = _time()
+    created_at: datetime | None = _time()
 
 
 class Project(SQLModel, table=True):
     __tablename__ = "projects"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
-    server_id: Optional[int] = Field(default=None, foreign_key="servers.id")
+    server_id: int | None = Field(default=None, foreign_key="servers.id")
     legacy: bool = False
-    created_at: Optional[datetime] = _time()
+    created_at: datetime | None = _time()
 
 
 class Environment(SQLModel, table=True):
     __tablename__ = "environments"
     __table_args__ = (UniqueConstraint("project_id", "name"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="projects.id", index=True)
     name: str
-    server_id: Optional[int] = Field(default=None, foreign_key="servers.id")
-    created_at: Optional[datetime] = _time()
+    server_id: int | None = Field(default=None, foreign_key="servers.id")
+    created_at: datetime | None = _time()
 
 
 class Service(SQLModel, table=True):
     __tablename__ = "services"
     __table_args__ = (UniqueConstraint("environment_id", "name"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     environment_id: int = Field(foreign_key="environments.id", index=True)
     name: str
     engine: str = Engine.POSTGRES.value
     destination: str = BackupType.INTERNAL.value
-    provider_id: Optional[int] = Field(default=None, foreign_key="storage_providers.id")
+    provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
     schedule_failures: int = 0
-    schedule_error: Optional[str] = None
-    retry_after: Optional[datetime] = _time()
-    created_at: Optional[datetime] = _time()
+    schedule_error: str | None = None
+    retry_after: datetime | None = _time()
+    created_at: datetime | None = _time()
 
 
 class ScheduleTier(SQLModel, table=True):
@@ -168,7 +167,7 @@ class ScheduleTier(SQLModel, table=True):
 
     __tablename__ = "schedule_tiers"
     __table_args__ = (UniqueConstraint("service_id", "tier"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="services.id", index=True)
     tier: str
 
@@ -179,9 +178,9 @@ class WorkerRecord(SQLModel, table=True):
     __tablename__ = "workers"
     id: str = Field(primary_key=True)
     kind: str = "worker"
-    started_at: Optional[datetime] = _time()
-    heartbeat_at: Optional[datetime] = _time()
-    stopped_at: Optional[datetime] = _time()
+    started_at: datetime | None = _time()
+    heartbeat_at: datetime | None = _time()
+    stopped_at: datetime | None = _time()
 
 
 class SchedulerLock(SQLModel, table=True):
@@ -189,8 +188,8 @@ class SchedulerLock(SQLModel, table=True):
 
     __tablename__ = "scheduler_lock"
     id: int = Field(default=1, primary_key=True)
-    holder: Optional[str] = None
-    expires_at: Optional[datetime] = _time()
+    holder: str | None = None
+    expires_at: datetime | None = _time()
 
 
 _ONE_IN_PROGRESS = text("status = 'in-progress'")
@@ -201,33 +200,38 @@ class Backup(SQLModel, table=True):
     __tablename__ = "backups"
     # The database itself guarantees one running backup per service, whoever asks.
     __table_args__ = (
-        Index("one_backup_in_progress_per_service", "service_id", unique=True,
-              sqlite_where=_ONE_IN_PROGRESS, postgresql_where=_ONE_IN_PROGRESS),
+        Index(
+            "one_backup_in_progress_per_service",
+            "service_id",
+            unique=True,
+            sqlite_where=_ONE_IN_PROGRESS,
+            postgresql_where=_ONE_IN_PROGRESS,
+        ),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="services.id", index=True)
     type: str = BackupType.INTERNAL.value
     status: str = Field(default=BackupStatus.IN_PROGRESS.value, index=True)
     trigger: str = Trigger.MANUAL.value
-    schedule_tier: Optional[str] = None
-    server_id: Optional[int] = Field(default=None, foreign_key="servers.id")
-    file_path: Optional[str] = None
-    bucket: Optional[str] = None
-    object_key: Optional[str] = None
-    provider_id: Optional[int] = Field(default=None, foreign_key="storage_providers.id")
-    version_id: Optional[str] = None
-    size_bytes: Optional[int] = None
-    sha256: Optional[str] = None
-    error: Optional[str] = None
-    requested_by: Optional[str] = None
-    worker_id: Optional[str] = None
+    schedule_tier: str | None = None
+    server_id: int | None = Field(default=None, foreign_key="servers.id")
+    file_path: str | None = None
+    bucket: str | None = None
+    object_key: str | None = None
+    provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
+    version_id: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    error: str | None = None
+    requested_by: str | None = None
+    worker_id: str | None = None
     # Who asked to stop it; the job sees it at its next heartbeat and stops.
-    cancel_requested_by: Optional[str] = None
-    created_at: Optional[datetime] = _time()
-    started_at: Optional[datetime] = _time()
-    finished_at: Optional[datetime] = _time()
-    heartbeat_at: Optional[datetime] = _time()
-    deleted_at: Optional[datetime] = _time()
+    cancel_requested_by: str | None = None
+    created_at: datetime | None = _time()
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+    heartbeat_at: datetime | None = _time()
+    deleted_at: datetime | None = _time()
 
 
 class Operation(SQLModel, table=True):
@@ -235,22 +239,27 @@ class Operation(SQLModel, table=True):
 
     __tablename__ = "operations"
     __table_args__ = (
-        Index("one_active_operation_per_backup", "backup_id", unique=True,
-              sqlite_where=_ONE_ACTIVE_OPERATION, postgresql_where=_ONE_ACTIVE_OPERATION),
+        Index(
+            "one_active_operation_per_backup",
+            "backup_id",
+            unique=True,
+            sqlite_where=_ONE_ACTIVE_OPERATION,
+            postgresql_where=_ONE_ACTIVE_OPERATION,
+        ),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     backup_id: int = Field(foreign_key="backups.id", index=True)
     kind: str
     status: str = Field(default=OperationStatus.QUEUED.value, index=True)
     progress: float = 0.0
-    error: Optional[str] = None
-    requested_by: Optional[str] = None
-    worker_id: Optional[str] = None
-    cancel_requested_by: Optional[str] = None
+    error: str | None = None
+    requested_by: str | None = None
+    worker_id: str | None = None
+    cancel_requested_by: str | None = None
     # Set when it reached the step that cannot be stopped halfway (a restore's import,
     # a delete's removal): from then on a cancel request is refused.
-    irreversible_at: Optional[datetime] = _time()
-    created_at: Optional[datetime] = _time()
-    started_at: Optional[datetime] = _time()
-    finished_at: Optional[datetime] = _time()
-    heartbeat_at: Optional[datetime] = _time()
+    irreversible_at: datetime | None = _time()
+    created_at: datetime | None = _time()
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+    heartbeat_at: datetime | None = _time()

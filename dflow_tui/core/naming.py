@@ -7,7 +7,7 @@ builders quote it again anyway (defence in depth).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dflow_tui.core.errors import InvalidName
 
@@ -82,7 +82,7 @@ def validate_backup_dir(path: str) -> str:
 
 
 def format_timestamp(when: datetime) -> str:
-    when = when.astimezone(timezone.utc)
+    when = when.astimezone(UTC)
     return f"{when.strftime(TIMESTAMP_FORMAT)}-{when.microsecond // 1000:03d}"
 
 
@@ -102,9 +102,10 @@ def is_dump_file_name(file_name: str, service: str | None = None) -> bool:
 def join_remote(directory: str, file_name: str) -> str:
     """A file inside the backup directory; refuses anything that is not a dump name."""
     validate_backup_dir(directory)
-    if not (is_dump_file_name(file_name) or (
-        file_name.endswith(PARTIAL_SUFFIX) and is_dump_file_name(file_name[: -len(PARTIAL_SUFFIX)])
-    )):
+    if not (
+        is_dump_file_name(file_name)
+        or (file_name.endswith(PARTIAL_SUFFIX) and is_dump_file_name(file_name[: -len(PARTIAL_SUFFIX)]))
+    ):
         raise InvalidName(f"Refusing file {file_name!r}: not a dump file name")
     return f"{directory.rstrip('/')}/{file_name}"
 
@@ -119,9 +120,7 @@ def parse_service_path(path: str) -> tuple[str, str, str]:
     """`PROJECT/ENV/NAME` → its three parts, each validated."""
     parts = (path or "").split("/")
     if len(parts) != 3:
-        raise InvalidName(
-            f"Invalid service path {path!r}: write it as PROJECT/ENV/NAME"
-        )
+        raise InvalidName(f"Invalid service path {path!r}: write it as PROJECT/ENV/NAME")
     project, env, name = parts
     return (
         validate_label(project, "project"),

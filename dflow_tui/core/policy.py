@@ -43,13 +43,9 @@ def check_restorable(backup: Backup, active_operation: Operation | None) -> None
     if backup.deleted_at is not None:
         raise NotAllowed(f"Backup {backup.id} was deleted; it cannot be restored")
     if backup.status != BackupStatus.SUCCESS.value:
-        raise NotAllowed(
-            f"Backup {backup.id} is {backup.status}; only a successful backup can be restored"
-        )
+        raise NotAllowed(f"Backup {backup.id} is {backup.status}; only a successful backup can be restored")
     if active_operation is not None:
-        raise Conflict(
-            f"Backup {backup.id} already has a {active_operation.kind} {active_operation.status}"
-        )
+        raise Conflict(f"Backup {backup.id} already has a {active_operation.kind} {active_operation.status}")
 
 
 def check_deletable(backup: Backup, active_operation: Operation | None) -> None:
@@ -68,8 +64,7 @@ def check_provider_usable(provider: StorageProvider | None, service_path: str) -
     """External backups need the saved provider to exist and be verified."""
     if provider is None:
         raise NotAllowed(
-            f"{service_path} is set to external storage but has no provider; "
-            "save its destination again"
+            f"{service_path} is set to external storage but has no provider; save its destination again"
         )
     if provider.status != ProviderStatus.VERIFIED.value:
         raise NotAllowed(
@@ -107,25 +102,34 @@ def retry_delay(failures: int, tiers) -> timedelta:
 
 def to_prune(successes_newest_first: list, tier: Tier) -> list:
     """Older successful backups of one tier beyond what the tier keeps."""
-    return successes_newest_first[RULES[tier].keep:]
+    return successes_newest_first[RULES[tier].keep :]
 
 
 def stale_reason(
-    *, now: datetime, created_at: datetime, started_at: datetime | None,
-    heartbeat_at: datetime | None, worker_id: str | None, heartbeat_timeout: timedelta,
+    *,
+    now: datetime,
+    created_at: datetime,
+    started_at: datetime | None,
+    heartbeat_at: datetime | None,
+    worker_id: str | None,
+    heartbeat_timeout: timedelta,
     max_runtime: timedelta,
 ) -> str | None:
     """Why an unfinished job is considered dead, or None while it is alive."""
     if worker_id is None:
         if now - created_at > max_runtime:
-            return (f"Never started: no worker picked it up within {_hours(max_runtime)} "
-                    "(is `dflow-tui worker` or the app running?)")
+            return (
+                f"Never started: no worker picked it up within {_hours(max_runtime)} "
+                "(is `dflow-tui worker` or the app running?)"
+            )
         return None
     if now - (started_at or created_at) > max_runtime:
         return f"Still running after {_hours(max_runtime)}: marked failed by stale job cleanup"
     if heartbeat_at is not None and now - heartbeat_at > heartbeat_timeout:
-        return (f"Worker {worker_id} stopped sending heartbeats (killed or crashed?): "
-                "marked failed by stale job cleanup")
+        return (
+            f"Worker {worker_id} stopped sending heartbeats (killed or crashed?): "
+            "marked failed by stale job cleanup"
+        )
     return None
 
 

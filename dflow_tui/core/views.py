@@ -165,8 +165,13 @@ class ScheduleView:
             "retry_after": iso(self.retry_after),
             "error": self.error,
             "detail": [
-                {"tier": t.tier, "enabled": t.enabled, "retention": t.retention,
-                 "last_success": iso(t.last_success), "next_due": iso(t.next_due)}
+                {
+                    "tier": t.tier,
+                    "enabled": t.enabled,
+                    "retention": t.retention,
+                    "last_success": iso(t.last_success),
+                    "next_due": iso(t.next_due),
+                }
                 for t in self.tiers
             ],
         }

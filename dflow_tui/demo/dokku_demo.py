@@ -32,9 +32,12 @@ def _say(message: str) -> None:
 
 
 def _table_sizes(connection: sqlite3.Connection) -> list[tuple[str, int]]:
-    tables = [row[0] for row in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-    )]
+    tables = [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     return [(table, connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]) for table in tables]
 
 
@@ -72,7 +75,7 @@ def main(argv: list[str]) -> int:
         restored = database.with_suffix(".restoring")
         restored.unlink(missing_ok=True)
         with sqlite3.connect(restored) as connection:
-            connection.executescript(dump[len(DUMP_HEADER):])
+            connection.executescript(dump[len(DUMP_HEADER) :])
             for table, rows in _table_sizes(connection):
                 _say(f"restored table {table} ({rows} rows)")
         restored.replace(database)

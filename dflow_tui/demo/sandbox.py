@@ -25,9 +25,7 @@ def install_demo_dokku(root: Path) -> Path:
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "dokku"
-    script.write_text(
-        f"#!/bin/sh\nexec {sys.executable} {Path(dokku_demo.__file__).resolve()} \"$@\"\n"
-    )
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(dokku_demo.__file__).resolve()} "$@"\n')
     script.chmod(0o755)
     data = root / "databases"
     data.mkdir(exist_ok=True)

@@ -18,9 +18,15 @@ async def record(
     detail: str | None = None,
 ) -> None:
     async with ctx.db.session() as session:
-        session.add(AuditEntry(
-            at=ctx.clock.now(), actor=actor, action=action, result=result,
-            service_path=service_path, target=target,
-            detail=redact(detail, ctx.secrets) if detail else None,
-        ))
+        session.add(
+            AuditEntry(
+                at=ctx.clock.now(),
+                actor=actor,
+                action=action,
+                result=result,
+                service_path=service_path,
+                target=target,
+                detail=redact(detail, ctx.secrets) if detail else None,
+            )
+        )
         await session.commit()

@@ -20,7 +20,12 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
     """Runs one claimed backup to its end; returns the row as it finished."""
     now = ctx.clock.now()
     backup = await records.update(
-        ctx.db, Backup, backup_id, started_at=now, heartbeat_at=now, worker_id=ctx.worker_id,
+        ctx.db,
+        Backup,
+        backup_id,
+        started_at=now,
+        heartbeat_at=now,
+        worker_id=ctx.worker_id,
     )
     job = f"backup {backup_id}"
 
@@ -44,14 +49,26 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
             raise
         return finished
     finished = await records.update_if_ours(
-        ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS,
-        status=BackupStatus.SUCCESS.value, finished_at=ctx.clock.now(), error=None, **values,
+        ctx.db,
+        Backup,
+        backup_id,
+        ctx.worker_id,
+        IN_PROGRESS,
+        status=BackupStatus.SUCCESS.value,
+        finished_at=ctx.clock.now(),
+        error=None,
+        **values,
     )
     if finished is None:
         # Stale cleanup failed this backup while it ran: what it stored belongs to no record.
         done = await records.load(ctx.db, Backup, backup_id)
         with contextlib.suppress(Exception):
-            await remove_dump(ctx, done.model_copy(update={"status": BackupStatus.SUCCESS.value, **values}), job, on_progress)
+            await remove_dump(
+                ctx,
+                done.model_copy(update={"status": BackupStatus.SUCCESS.value, **values}),
+                job,
+                on_progress,
+            )
         report(on_progress, job, f"failed: {done.error}")
         return done
     report(on_progress, job, "done", done_bytes=finished.size_bytes, total_bytes=finished.size_bytes)

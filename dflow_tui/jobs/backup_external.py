@@ -18,7 +18,11 @@ READ_SIZE = 1024 * 1024
 
 
 async def external_backup(
-    ctx: JobContext, backup: Backup, service: Service, server: Server, job: str,
+    ctx: JobContext,
+    backup: Backup,
+    service: Service,
+    server: Server,
+    job: str,
     on_progress: ProgressCallback | None,
 ) -> dict:
     what = f"Export of {service.engine} service {service.name}"
@@ -44,11 +48,13 @@ async def external_backup(
             return chunk
 
         try:
+
             def progress(done: int, total: int | None) -> None:
                 report(on_progress, job, "uploading", done_bytes=done, total_bytes=total)
 
-            uploaded = await upload_stream(client, backup.bucket, backup.object_key, read_chunk,
-                                           on_progress=progress)
+            uploaded = await upload_stream(
+                client, backup.bucket, backup.object_key, read_chunk, on_progress=progress
+            )
         except BaseException:
             process.kill()
             raise

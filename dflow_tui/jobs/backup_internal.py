@@ -19,7 +19,11 @@ from dflow_tui.remote import files
 
 
 async def internal_backup(
-    ctx: JobContext, backup: Backup, service: Service, server: Server, job: str,
+    ctx: JobContext,
+    backup: Backup,
+    service: Service,
+    server: Server,
+    job: str,
     on_progress: ProgressCallback | None,
 ) -> dict:
     file_name = dump_in_backup_dir(server.backup_dir, backup.file_path)
@@ -41,7 +45,9 @@ async def internal_backup(
                 await export
             else:  # the dump's size so far, as bytes moved (its total is not known before)
                 await while_measuring(
-                    transport, partial_path, export,
+                    transport,
+                    partial_path,
+                    export,
                     lambda size: report(on_progress, job, step, done_bytes=size),
                 )
             report(on_progress, job, "checking the dump")

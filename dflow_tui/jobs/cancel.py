@@ -33,9 +33,12 @@ async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Bac
 
 async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) -> Operation:
     still_stoppable = [
-        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES), col(Operation.irreversible_at).is_(None),
+        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        col(Operation.irreversible_at).is_(None),
     ]
-    marked, operation = await update_where(ctx.db, Operation, operation_id, still_stoppable, cancel_requested_by=by)
+    marked, operation = await update_where(
+        ctx.db, Operation, operation_id, still_stoppable, cancel_requested_by=by
+    )
     if not marked:
         if operation.status not in ACTIVE_OPERATION_STATUSES:
             raise Conflict(f"The {operation.kind} of backup {operation.backup_id} has already ended")
@@ -46,20 +49,24 @@ async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) 
 
 def _too_late(operation: Operation) -> str:
     if operation.kind == "restore":
-        return (f"The restore of backup {operation.backup_id} is importing: stopping it now would "
-                "leave the database half-restored. It cannot be cancelled any more.")
-    return (f"The delete of backup {operation.backup_id} is removing the dump: it cannot be "
-            "stopped halfway.")
+        return (
+            f"The restore of backup {operation.backup_id} is importing: stopping it now would "
+            "leave the database half-restored. It cannot be cancelled any more."
+        )
+    return f"The delete of backup {operation.backup_id} is removing the dump: it cannot be stopped halfway."
 
 
 async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
     """Marks the operation irreversible, unless a cancel request came first: then it
     stops here, before anything has changed."""
     still_ours = [
-        Operation.worker_id == ctx.worker_id, col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        Operation.worker_id == ctx.worker_id,
+        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
         col(Operation.cancel_requested_by).is_(None),
     ]
-    marked, operation = await update_where(ctx.db, Operation, operation_id, still_ours, irreversible_at=ctx.clock.now())
+    marked, operation = await update_where(
+        ctx.db, Operation, operation_id, still_ours, irreversible_at=ctx.clock.now()
+    )
     if marked:
         return
     if operation.cancel_requested_by:

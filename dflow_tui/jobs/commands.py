@@ -12,7 +12,10 @@ SHORT_COMMAND_TIMEOUT = 120.0
 
 
 async def must_run(
-    transport: Transport, command: str, what: str, timeout: float = SHORT_COMMAND_TIMEOUT,
+    transport: Transport,
+    command: str,
+    what: str,
+    timeout: float = SHORT_COMMAND_TIMEOUT,
     on_output: Callable[[str], None] | None = None,
 ) -> ExecResult:
     result = await transport.run(command, timeout=timeout, on_output=on_output)

@@ -40,7 +40,9 @@ class Finding:
 async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Finding]:
     findings: list[Finding] = []
     if fix:
-        findings += [Finding("stale-job", f"{c.kind} {c.id}", c.reason, fixed=True) for c in await cleanup_stale(ctx)]
+        findings += [
+            Finding("stale-job", f"{c.kind} {c.id}", c.reason, fixed=True) for c in await cleanup_stale(ctx)
+        ]
     async with ctx.db.session() as session:
         backups = (await session.exec(select(Backup))).all()
         servers = (await session.exec(select(Server))).all()
@@ -70,18 +72,28 @@ async def _check_server(ctx, server: Server, live, running, fix) -> list[Finding
             found = []
             for name, backup in sorted(expected.items()):
                 if name not in names:
-                    found.append(Finding("missing-dump", where,
-                                         f"backup {backup.id} says success, but {name} is not there"))
+                    found.append(
+                        Finding(
+                            "missing-dump", where, f"backup {backup.id} says success, but {name} is not there"
+                        )
+                    )
             for name in sorted(names):
                 if is_dump_file_name(name) and name not in expected:
                     found.append(Finding("orphan-dump", where, f"{name} belongs to no backup record (kept)"))
-                elif name.endswith(PARTIAL_SUFFIX) and is_dump_file_name(name[: -len(PARTIAL_SUFFIX)]) \
-                        and name not in in_use:
+                elif (
+                    name.endswith(PARTIAL_SUFFIX)
+                    and is_dump_file_name(name[: -len(PARTIAL_SUFFIX)])
+                    and name not in in_use
+                ):
                     fixed = False
                     if fix:
-                        await transport.run(files.remove_partial(join_remote(server.backup_dir, name)), timeout=60)
+                        await transport.run(
+                            files.remove_partial(join_remote(server.backup_dir, name)), timeout=60
+                        )
                         fixed = True
-                    found.append(Finding("leftover-partial", where, f"{name} belongs to no running job", fixed))
+                    found.append(
+                        Finding("leftover-partial", where, f"{name} belongs to no running job", fixed)
+                    )
             return found
     except Exception as error:
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
@@ -99,7 +111,11 @@ async def _check_bucket(ctx, provider: StorageProvider, live, running, fix) -> l
             found = []
             for key, backup in sorted(expected.items()):
                 if key not in keys:
-                    found.append(Finding("missing-dump", where, f"backup {backup.id} says success, but {key} is not there"))
+                    found.append(
+                        Finding(
+                            "missing-dump", where, f"backup {backup.id} says success, but {key} is not there"
+                        )
+                    )
             for key in sorted(keys):
                 if is_dump_file_name(key.rsplit("/", 1)[-1]) and key not in expected:
                     found.append(Finding("orphan-dump", where, f"{key} belongs to no backup record (kept)"))
@@ -109,9 +125,12 @@ async def _check_bucket(ctx, provider: StorageProvider, live, running, fix) -> l
                 fixed = False
                 if fix:
                     await client.raw.abort_multipart_upload(
-                        Bucket=provider.bucket, Key=upload.key, UploadId=upload.upload_id)
+                        Bucket=provider.bucket, Key=upload.key, UploadId=upload.upload_id
+                    )
                     fixed = True
-                found.append(Finding("orphan-upload", where, f"unfinished multipart upload of {upload.key}", fixed))
+                found.append(
+                    Finding("orphan-upload", where, f"unfinished multipart upload of {upload.key}", fixed)
+                )
             return found
     except Exception as error:
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Callable
 
 from dflow_tui.core.clock import Clock
 from dflow_tui.core.models import Server

@@ -15,7 +15,9 @@ from dflow_tui.remote import files
 from dflow_tui.storage import delete_all_versions
 
 
-async def remove_dump(ctx: JobContext, backup: Backup, job: str, on_progress: ProgressCallback | None) -> None:
+async def remove_dump(
+    ctx: JobContext, backup: Backup, job: str, on_progress: ProgressCallback | None
+) -> None:
     """Removes what a backup stored; a failed backup stored nothing."""
     if backup.status != BackupStatus.SUCCESS.value:
         return
@@ -35,7 +37,9 @@ async def remove_dump(ctx: JobContext, backup: Backup, job: str, on_progress: Pr
         raise RemoteError(command_failure("Removing the dump", result.stderr, result.exit_status))
 
 
-async def run_delete(ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None) -> Operation:
+async def run_delete(
+    ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None
+) -> Operation:
     async def body(operation: Operation) -> None:
         backup = await records.load(ctx.db, Backup, operation.backup_id)
         await point_of_no_return(ctx, operation.id)

@@ -48,20 +48,27 @@ async def record_backup(
         server_id = server_for_new_backup(path, environment, project)
         server = await session.get(Server, server_id)
         now = ctx.clock.now()
-        latest = (await session.exec(
-            select(func.max(Backup.created_at)).where(Backup.service_id == service_id)
-        )).first()
+        latest = (
+            await session.exec(select(func.max(Backup.created_at)).where(Backup.service_id == service_id))
+        ).first()
         if latest is not None and latest >= now:  # dump names are unique to the millisecond
             now = latest + ONE_MILLISECOND
         backup = Backup(
-            service_id=service_id, type=service.destination,
-            status=BackupStatus.IN_PROGRESS.value, trigger=trigger.value, schedule_tier=tier,
-            server_id=server_id, requested_by=actor,
+            service_id=service_id,
+            type=service.destination,
+            status=BackupStatus.IN_PROGRESS.value,
+            trigger=trigger.value,
+            schedule_tier=tier,
+            server_id=server_id,
+            requested_by=actor,
             worker_id=ctx.worker_id if claimed else None,
-            created_at=now, heartbeat_at=now if claimed else None,
+            created_at=now,
+            heartbeat_at=now if claimed else None,
         )
         if service.destination == BackupType.EXTERNAL.value:
-            provider = await session.get(StorageProvider, service.provider_id) if service.provider_id else None
+            provider = (
+                await session.get(StorageProvider, service.provider_id) if service.provider_id else None
+            )
             check_provider_usable(provider, path)
             backup.provider_id = provider.id
             backup.bucket = provider.bucket

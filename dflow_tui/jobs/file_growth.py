@@ -20,7 +20,10 @@ POLL_INTERVAL = 1.0
 
 
 async def while_measuring(
-    transport: Transport, path: str, work: Awaitable[T], on_size: Callable[[int], None],
+    transport: Transport,
+    path: str,
+    work: Awaitable[T],
+    on_size: Callable[[int], None],
     interval: float = POLL_INTERVAL,
 ) -> T:
     """Awaits `work`, reporting the size of `path` every `interval` seconds meanwhile.

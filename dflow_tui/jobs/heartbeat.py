@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from dflow_tui.core.errors import Cancelled
 
@@ -35,8 +36,11 @@ JobKey = tuple[str, int]  # ("backup" or "operation", row id)
 
 @contextlib.asynccontextmanager
 async def heartbeat(
-    beat: Callable[[], Awaitable[Any | None]], interval: float,
-    key: JobKey, running: dict[JobKey, Heartbeat], row: Any,
+    beat: Callable[[], Awaitable[Any | None]],
+    interval: float,
+    key: JobKey,
+    running: dict[JobKey, Heartbeat],
+    row: Any,
 ):
     """`beat()` refreshes the row and returns it, or None when the job is no longer ours.
     A row with `cancel_requested_by` set stops the job: `row`, as the job starts, at

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from dflow_tui.core.models import Operation, OperationStatus
 from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
@@ -20,15 +20,23 @@ async def run_operation(
 ) -> Operation:
     now = ctx.clock.now()
     operation = await records.update(
-        ctx.db, Operation, operation_id,
-        status=OperationStatus.RUNNING.value, started_at=now, heartbeat_at=now,
+        ctx.db,
+        Operation,
+        operation_id,
+        status=OperationStatus.RUNNING.value,
+        started_at=now,
+        heartbeat_at=now,
         worker_id=ctx.worker_id,
     )
     job = f"{operation.kind} of backup {operation.backup_id}"
 
     async def beat() -> Operation | None:
         return await records.update_if_ours(
-            ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
+            ctx.db,
+            Operation,
+            operation_id,
+            ctx.worker_id,
+            ACTIVE_OPERATION_STATUSES,
             heartbeat_at=ctx.clock.now(),
         )
 
@@ -47,7 +55,13 @@ async def run_operation(
         return finished
     report(on_progress, job, "done")
     finished = await records.update_if_ours(
-        ctx.db, Operation, operation_id, ctx.worker_id, ACTIVE_OPERATION_STATUSES,
-        status=OperationStatus.SUCCEEDED.value, progress=1.0, finished_at=ctx.clock.now(),
+        ctx.db,
+        Operation,
+        operation_id,
+        ctx.worker_id,
+        ACTIVE_OPERATION_STATUSES,
+        status=OperationStatus.SUCCEEDED.value,
+        progress=1.0,
+        finished_at=ctx.clock.now(),
     )
     return finished or await records.load(ctx.db, Operation, operation_id)

@@ -25,20 +25,24 @@ log = logging.getLogger("dflow_tui.prune")
 RETENTION_ACTOR = "retention"
 
 
-async def prune_tier(ctx: JobContext, finished: Backup, on_progress: ProgressCallback | None = None) -> list[Operation]:
+async def prune_tier(
+    ctx: JobContext, finished: Backup, on_progress: ProgressCallback | None = None
+) -> list[Operation]:
     tier = parse_tier(finished.schedule_tier)
     async with ctx.db.session() as session:
-        successes = (await session.exec(
-            select(Backup)
-            .where(
-                Backup.service_id == finished.service_id,
-                Backup.trigger == Trigger.SCHEDULED.value,
-                Backup.schedule_tier == tier.value,
-                Backup.status == BackupStatus.SUCCESS.value,
-                col(Backup.deleted_at).is_(None),
+        successes = (
+            await session.exec(
+                select(Backup)
+                .where(
+                    Backup.service_id == finished.service_id,
+                    Backup.trigger == Trigger.SCHEDULED.value,
+                    Backup.schedule_tier == tier.value,
+                    Backup.status == BackupStatus.SUCCESS.value,
+                    col(Backup.deleted_at).is_(None),
+                )
+                .order_by(col(Backup.created_at).desc(), col(Backup.id).desc())
             )
-            .order_by(col(Backup.created_at).desc(), col(Backup.id).desc())
-        )).all()
+        ).all()
     results = []
     for old in to_prune(list(successes), tier):
         operation = await _queue_delete(ctx, old.id)
@@ -55,8 +59,12 @@ async def prune_tier(ctx: JobContext, finished: Backup, on_progress: ProgressCal
 async def _queue_delete(ctx: JobContext, backup_id: int) -> Operation | None:
     async with ctx.db.session() as session:
         operation = Operation(
-            backup_id=backup_id, kind=OperationKind.DELETE.value, status=OperationStatus.QUEUED.value,
-            requested_by=RETENTION_ACTOR, worker_id=ctx.worker_id, created_at=ctx.clock.now(),
+            backup_id=backup_id,
+            kind=OperationKind.DELETE.value,
+            status=OperationStatus.QUEUED.value,
+            requested_by=RETENTION_ACTOR,
+            worker_id=ctx.worker_id,
+            created_at=ctx.clock.now(),
         )
         session.add(operation)
         try:

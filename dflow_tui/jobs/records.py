@@ -34,7 +34,9 @@ async def update(db: Database, model: type[Row], row_id: int, **values: Any) -> 
         return row
 
 
-async def update_where(db: Database, model: type[Row], row_id: int, where: list, **values: Any) -> tuple[bool, Row]:
+async def update_where(
+    db: Database, model: type[Row], row_id: int, where: list, **values: Any
+) -> tuple[bool, Row]:
     """Writes `values` on the row only while `where` holds, in one statement; returns
     whether it did, and the row as it is now."""
     async with db.session() as session:

@@ -38,7 +38,9 @@ async def remove_unfinished_backup(ctx: JobContext, backup: Backup) -> None:
         server = await records.load(ctx.db, Server, backup.server_id)
         name = dump_in_backup_dir(server.backup_dir, backup.file_path)
         async with ctx.connect(server) as transport:
-            await transport.run(files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX), timeout=60)
+            await transport.run(
+                files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX), timeout=60
+            )
             await transport.run(files.remove_dump(server.backup_dir, name), timeout=60)
     except Exception as error:
         log.warning("could not clean up after backup %s: %s", backup.id, error)

@@ -7,7 +7,10 @@ import re
 MASK = "[redacted]"
 # user:password@host in URLs; secret=… / password=… / token=… pairs
 URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<password>[^@\s]+)@", re.I)
-SECRET_PAIR = re.compile(r"(?P<key>(secret|password|passwd|token|signature)[_-]?(access[_-]?key)?\s*[=:]\s*)(?P<value>[^\s&,;'\"]+)", re.I)
+SECRET_PAIR = re.compile(
+    r"(?P<key>(secret|password|passwd|token|signature)[_-]?(access[_-]?key)?\s*[=:]\s*)(?P<value>[^\s&,;'\"]+)",
+    re.I,
+)
 
 
 def redact(text: str | None, secrets=()) -> str | None:

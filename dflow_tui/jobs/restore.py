@@ -25,7 +25,9 @@ from dflow_tui.remote.transport import Transport
 from dflow_tui.storage import download_stream
 
 
-async def run_restore(ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None) -> Operation:
+async def run_restore(
+    ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None
+) -> Operation:
     async def body(operation: Operation) -> None:
         backup = await records.load(ctx.db, Backup, operation.backup_id)
         service = await records.load(ctx.db, Service, backup.service_id)
@@ -41,7 +43,9 @@ async def run_restore(ctx: JobContext, operation_id: int, on_progress: ProgressC
                 return
             temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
             try:
-                await must_run(transport, files.ensure_dir(server.backup_dir), "Creating the backup directory")
+                await must_run(
+                    transport, files.ensure_dir(server.backup_dir), "Creating the backup directory"
+                )
                 await _download_to_server(ctx, transport, backup, temp, job, on_progress)
                 await _check_and_import(ctx, transport, operation, backup, service, temp, job, on_progress)
             finally:
@@ -57,8 +61,13 @@ async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: s
         process = await transport.start(files.receive_to_file(temp))
         try:
             async with stream:
-                report(on_progress, job, f"downloading s3://{backup.bucket}/{backup.object_key}",
-                       done_bytes=0, total_bytes=stream.size)
+                report(
+                    on_progress,
+                    job,
+                    f"downloading s3://{backup.bucket}/{backup.object_key}",
+                    done_bytes=0,
+                    total_bytes=stream.size,
+                )
                 done = 0
                 async for chunk in stream:
                     await process.write(chunk)
@@ -70,11 +79,20 @@ async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: s
             raise
         finished = await process.wait()
         if not finished.ok:
-            raise RemoteError(command_failure("Writing the dump on the server", finished.stderr, finished.exit_status))
+            raise RemoteError(
+                command_failure("Writing the dump on the server", finished.stderr, finished.exit_status)
+            )
 
 
 async def _check_and_import(
-    ctx, transport: Transport, operation: Operation, backup: Backup, service: Service, path: str, job, on_progress
+    ctx,
+    transport: Transport,
+    operation: Operation,
+    backup: Backup,
+    service: Service,
+    path: str,
+    job,
+    on_progress,
 ) -> None:
     report(on_progress, job, "checking the dump against its record")
     checked = await must_run(transport, files.checksum(path), "Checksum of the dump")

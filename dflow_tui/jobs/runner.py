@@ -33,7 +33,9 @@ class ClaimedJob:
         return self.start(on_progress)
 
 
-async def run_claimed_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None) -> None:
+async def run_claimed_backup(
+    ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None
+) -> None:
     finished = await run_backup(ctx, backup_id, on_progress)
     log.info("backup %s %s%s", backup_id, finished.status, f": {finished.error}" if finished.error else "")
     if finished.trigger != Trigger.SCHEDULED.value:
@@ -52,7 +54,10 @@ async def next_job(ctx: JobContext) -> ClaimedJob | None:
         tier = f" {backup.schedule_tier}" if backup.schedule_tier else ""
         label = f"{backup.trigger.capitalize()}{tier} backup {backup_id}"
         return ClaimedJob(
-            key=f"backup {backup_id}", label=label, backup_id=backup_id, service_id=backup.service_id,
+            key=f"backup {backup_id}",
+            label=label,
+            backup_id=backup_id,
+            service_id=backup.service_id,
             start=lambda on_progress: run_claimed_backup(ctx, backup_id, on_progress),
         )
     operation = await claim_operation(ctx)
@@ -62,7 +67,8 @@ async def next_job(ctx: JobContext) -> ClaimedJob | None:
         return ClaimedJob(
             key=f"{operation.kind} {operation.id}",
             label=f"{operation.kind.capitalize()} of backup {operation.backup_id}",
-            backup_id=operation.backup_id, service_id=backup.service_id,
+            backup_id=operation.backup_id,
+            service_id=backup.service_id,
             start=lambda on_progress: run(ctx, operation.id, on_progress),
         )
     return None

@@ -13,7 +13,9 @@ async def record_schedule_outcome(ctx: JobContext, service_id: int, error: str |
     """Success clears the backoff; a failure pushes the next attempt out (10 min, 20, 40… capped)."""
     async with ctx.db.session() as session:
         service = await session.get(Service, service_id)
-        tiers = (await session.exec(select(ScheduleTier.tier).where(ScheduleTier.service_id == service_id))).all()
+        tiers = (
+            await session.exec(select(ScheduleTier.tier).where(ScheduleTier.service_id == service_id))
+        ).all()
         if error is None:
             service.schedule_failures, service.schedule_error, service.retry_after = 0, None, None
         else:

@@ -59,25 +59,34 @@ async def _schedules(ctx: JobContext) -> dict[int, list[str]]:
 
 async def last_successes(session, service_id: int) -> dict[str, datetime]:
     """When each tier of the service last succeeded (kept backups only): what makes a tier due."""
-    return dict((await session.exec(
-        select(Backup.schedule_tier, func.max(Backup.created_at))
-        .where(
-            Backup.service_id == service_id,
-            Backup.trigger == Trigger.SCHEDULED.value,
-            Backup.status == BackupStatus.SUCCESS.value,
-            col(Backup.deleted_at).is_(None),
-        )
-        .group_by(Backup.schedule_tier)
-    )).all())
+    return dict(
+        (
+            await session.exec(
+                select(Backup.schedule_tier, func.max(Backup.created_at))
+                .where(
+                    Backup.service_id == service_id,
+                    Backup.trigger == Trigger.SCHEDULED.value,
+                    Backup.status == BackupStatus.SUCCESS.value,
+                    col(Backup.deleted_at).is_(None),
+                )
+                .group_by(Backup.schedule_tier)
+            )
+        ).all()
+    )
 
 
 async def _consider(ctx: JobContext, service_id: int, tiers: list[str], report: PassReport) -> None:
     now = ctx.clock.now()
     async with ctx.db.session() as session:
         service = await session.get(Service, service_id)
-        running = (await session.exec(select(Backup.id).where(
-            Backup.service_id == service_id, Backup.status == BackupStatus.IN_PROGRESS.value,
-        ))).first()
+        running = (
+            await session.exec(
+                select(Backup.id).where(
+                    Backup.service_id == service_id,
+                    Backup.status == BackupStatus.IN_PROGRESS.value,
+                )
+            )
+        ).first()
         last_success = await last_successes(session, service_id)
     if running is not None or (service.retry_after is not None and service.retry_after > now):
         return
@@ -86,8 +95,12 @@ async def _consider(ctx: JobContext, service_id: int, tiers: list[str], report: 
         return
     try:
         backup = await record_backup(
-            ctx, service_id, trigger=Trigger.SCHEDULED, tier=tier.value,
-            actor=SCHEDULER_ACTOR, claimed=False,
+            ctx,
+            service_id,
+            trigger=Trigger.SCHEDULED,
+            tier=tier.value,
+            actor=SCHEDULER_ACTOR,
+            claimed=False,
         )
     except DflowError as error:  # no server, legacy project, unverified provider…
         report.refused[service_id] = str(error)

@@ -12,8 +12,14 @@ from dflow_tui.jobs.heartbeat import Heartbeat
 FAILED = "failed"  # the same word for backups and operations
 
 
-async def record_failure(ctx: JobContext, model, row_id: int, active: tuple[str, ...],
-                         error: BaseException, pulse: Heartbeat | None):
+async def record_failure(
+    ctx: JobContext,
+    model,
+    row_id: int,
+    active: tuple[str, ...],
+    error: BaseException,
+    pulse: Heartbeat | None,
+):
     """Marks the row failed (unless stale cleanup already settled it) and returns it,
     with whether the error must propagate: a cancellation does, unless it came from
     our own heartbeat (the job was superseded, or somebody asked to cancel it)."""
@@ -23,8 +29,14 @@ async def record_failure(ctx: JobContext, model, row_id: int, active: tuple[str,
     cancelled_by = pulse.cancelled_by if pulse is not None else None
     text = failure_text(error, ctx.secrets, cancelled_by=cancelled_by)
     await records.update_if_ours(
-        ctx.db, model, row_id, ctx.worker_id, active,
-        status=FAILED, error=text, finished_at=ctx.clock.now(),
+        ctx.db,
+        model,
+        row_id,
+        ctx.worker_id,
+        active,
+        status=FAILED,
+        error=text,
+        finished_at=ctx.clock.now(),
     )
     row = await records.load(ctx.db, model, row_id)
     return row, isinstance(error, asyncio.CancelledError) and not on_purpose

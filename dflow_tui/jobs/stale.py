@@ -38,21 +38,25 @@ class Cleaned:
 def stale_reason_of(ctx: JobContext, row) -> str | None:
     """Why this unfinished backup or operation is considered dead, now; None while alive."""
     return stale_reason(
-        now=ctx.clock.now(), created_at=row.created_at, started_at=row.started_at,
-        heartbeat_at=row.heartbeat_at, worker_id=row.worker_id,
-        heartbeat_timeout=ctx.settings.heartbeat_timeout, max_runtime=ctx.settings.max_job_runtime,
+        now=ctx.clock.now(),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        heartbeat_at=row.heartbeat_at,
+        worker_id=row.worker_id,
+        heartbeat_timeout=ctx.settings.heartbeat_timeout,
+        max_runtime=ctx.settings.max_job_runtime,
     )
 
 
 async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
     cleaned: list[Cleaned] = []
     async with ctx.db.session() as session:
-        backups = (await session.exec(
-            select(Backup).where(Backup.status == BackupStatus.IN_PROGRESS.value)
-        )).all()
-        operations = (await session.exec(
-            select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES))
-        )).all()
+        backups = (
+            await session.exec(select(Backup).where(Backup.status == BackupStatus.IN_PROGRESS.value))
+        ).all()
+        operations = (
+            await session.exec(select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES)))
+        ).all()
     for backup in backups:
         reason = stale_reason_of(ctx, backup)
         if reason and await _mark_failed(ctx, Backup, backup, BackupStatus.FAILED.value, reason):
@@ -82,9 +86,13 @@ async def _mark_failed(ctx: JobContext, model, row, status: str, reason: str) ->
     async with ctx.db.session() as session:
         result = await session.exec(
             update(model)
-            .where(model.id == row.id, model.status == row.status,
-                   (model.heartbeat_at == row.heartbeat_at) if row.heartbeat_at is not None
-                   else col(model.heartbeat_at).is_(None))
+            .where(
+                model.id == row.id,
+                model.status == row.status,
+                (model.heartbeat_at == row.heartbeat_at)
+                if row.heartbeat_at is not None
+                else col(model.heartbeat_at).is_(None),
+            )
             .values(status=status, error=reason, finished_at=ctx.clock.now())
         )
         await session.commit()

@@ -18,8 +18,12 @@ async def storage_config(provider: StorageProvider) -> StorageConfig:
             f"remove the provider and add it again"
         )
     return StorageConfig(
-        endpoint_url=provider.endpoint_url, region=provider.region, bucket=provider.bucket,
-        prefix=provider.prefix, access_key_id=provider.access_key_id, secret_access_key=secret,
+        endpoint_url=provider.endpoint_url,
+        region=provider.region,
+        bucket=provider.bucket,
+        prefix=provider.prefix,
+        access_key_id=provider.access_key_id,
+        secret_access_key=secret,
     )
 
 

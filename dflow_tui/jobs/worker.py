@@ -115,8 +115,11 @@ class Worker:
     async def _shutdown(self) -> None:
         if not self.running:
             return
-        log.info("stopping: waiting up to %.0fs for %d running job(s)",
-                 self.ctx.settings.shutdown_grace, len(self.running))
+        log.info(
+            "stopping: waiting up to %.0fs for %d running job(s)",
+            self.ctx.settings.shutdown_grace,
+            len(self.running),
+        )
         _done, pending = await asyncio.wait(set(self.running), timeout=self.ctx.settings.shutdown_grace)
         for task in pending:
             task.cancel()
@@ -127,7 +130,9 @@ class Worker:
     async def _register(self) -> None:
         now = self.ctx.clock.now()
         async with self.ctx.db.session() as session:
-            record = await session.get(WorkerRecord, self.ctx.worker_id) or WorkerRecord(id=self.ctx.worker_id)
+            record = await session.get(WorkerRecord, self.ctx.worker_id) or WorkerRecord(
+                id=self.ctx.worker_id
+            )
             record.kind, record.started_at, record.heartbeat_at, record.stopped_at = self.kind, now, now, None
             session.add(record)
             await session.commit()

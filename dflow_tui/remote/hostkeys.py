@@ -8,6 +8,7 @@ does. Names are the ones ~/.ssh/config resolves to (HostName, HostKeyAlias).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import tempfile
@@ -53,15 +54,15 @@ def plain_host(spec: ServerSpec) -> str:
 
 async def resolve_target(spec: ServerSpec, ssh_config: Sequence[str | Path] | None) -> Target:
     host = plain_host(spec)
-    kwargs: dict = dict(
-        host=host,
-        port=spec.port,
-        config=config_arg(ssh_config),
-        known_hosts=None,
-        client_keys=None,
-        agent_path=None,
-        agent_identities=None,
-    )
+    kwargs: dict = {
+        "host": host,
+        "port": spec.port,
+        "config": config_arg(ssh_config),
+        "known_hosts": None,
+        "client_keys": None,
+        "agent_path": None,
+        "agent_identities": None,
+    }
     if spec.user:
         kwargs["username"] = spec.user
     try:
@@ -131,7 +132,7 @@ async def server_key(
             asyncssh.get_server_host_key(host, spec.port, config=config_arg(ssh_config)),
             connect_timeout,
         )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
+    except Exception as exc:
         raise connect_error(
             exc,
             host=host,
@@ -208,10 +209,8 @@ def _write_private(path: Path, text: str) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -10,6 +10,7 @@ and a Ctrl-C in the terminal does not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from asyncio.subprocess import DEVNULL, PIPE
@@ -34,10 +35,8 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.kill()
-        except ProcessLookupError:
-            pass
 
 
 class LocalProcess:
@@ -73,10 +72,8 @@ class LocalProcess:
         if stdin is None or stdin.is_closing():
             return
         stdin.close()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             await stdin.wait_closed()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     async def wait(self) -> ExecResult:
         await self.write_eof()
@@ -123,7 +120,11 @@ class LocalTransport:
         return proc
 
     async def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
         on_output: OutputCallback | None = None,
     ) -> ExecResult:
         proc = await self._spawn(command, PIPE if stdin is not None else DEVNULL)
@@ -131,7 +132,9 @@ class LocalTransport:
             if on_output is None:
                 stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
             else:  # streamed, so each stderr line is handed over as it comes
-                collected = await asyncio.wait_for(collect(LocalProcess(proc, command, on_output), stdin), timeout)
+                collected = await asyncio.wait_for(
+                    collect(LocalProcess(proc, command, on_output), stdin), timeout
+                )
                 stdout, stderr = collected.stdout, collected.stderr.encode()
         except TimeoutError:
             _kill_group(proc)
@@ -142,9 +145,7 @@ class LocalTransport:
         except BaseException:
             _kill_group(proc)
             raise
-        return ExecResult(
-            _exit_status(proc.returncode), stdout, stderr.decode("utf-8", errors="replace")
-        )
+        return ExecResult(_exit_status(proc.returncode), stdout, stderr.decode("utf-8", errors="replace"))
 
     async def start(self, command: str, on_output: OutputCallback | None = None) -> LocalProcess:
         return LocalProcess(await self._spawn(command, PIPE), command, on_output)

@@ -142,7 +142,7 @@ class SSHProcess:
                         self._tail.feed(head)
                     head = b""
                     self._pgid_known.set()
-        except Exception:  # noqa: BLE001 - a broken stream just ends the tail
+        except Exception:
             pass
         finally:
             self._tail.feed(head)
@@ -235,20 +235,20 @@ class SSHTransport:
     ) -> SSHTransport:
         host = hostkeys.plain_host(spec)
         known_hosts_path = Path(known_hosts) if known_hosts is not None else default_known_hosts()
-        kwargs: dict = dict(
-            port=spec.port,
-            known_hosts=hostkeys.read_known_hosts(known_hosts_path),
-            config=hostkeys.config_arg(ssh_config),
-            connect_timeout=connect_timeout,
-            keepalive_interval=KEEPALIVE_INTERVAL,
-        )
+        kwargs: dict = {
+            "port": spec.port,
+            "known_hosts": hostkeys.read_known_hosts(known_hosts_path),
+            "config": hostkeys.config_arg(ssh_config),
+            "connect_timeout": connect_timeout,
+            "keepalive_interval": KEEPALIVE_INTERVAL,
+        }
         if spec.user:
             kwargs["username"] = spec.user
         if spec.key_path:
             kwargs["client_keys"] = load_client_key(spec.key_path)
         try:
             conn = await asyncssh.connect(host, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes one sentence
+        except Exception as exc:
             if _host_key_rejected(exc):
                 raise await hostkeys.rejected_host_key(
                     spec,
@@ -273,15 +273,11 @@ class SSHTransport:
         try:
             return await self._conn.create_process(wrap_command(command), encoding=None)
         except (asyncssh.Error, OSError) as exc:
-            raise lost_error(
-                exc, where=self.label, doing=f"starting `{short_command(command)}`"
-            ) from exc
+            raise lost_error(exc, where=self.label, doing=f"starting `{short_command(command)}`") from exc
 
     async def _kill_group(self, pgid: int) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self._conn.run(f"kill -s KILL -- -{int(pgid)}", check=False), KILL_WAIT
-            )
+            await asyncio.wait_for(self._conn.run(f"kill -s KILL -- -{int(pgid)}", check=False), KILL_WAIT)
 
     async def start(self, command: str, on_output: OutputCallback | None = None) -> SSHProcess:
         process = SSHProcess(await self._open(command), command, self.label, self._kill_group, on_output)
@@ -290,7 +286,11 @@ class SSHTransport:
         return process
 
     async def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
         on_output: OutputCallback | None = None,
     ) -> ExecResult:
         process = await self.start(command, on_output)

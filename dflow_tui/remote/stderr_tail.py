@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -45,10 +46,8 @@ class StderrTail:
     def _hand_over(self, line: bytes) -> None:
         text = line.decode("utf-8", errors="replace").replace("\r", "").rstrip()
         if text.strip():
-            try:
+            with contextlib.suppress(Exception):
                 self._on_line(text[:MAX_LINE_CHARS])
-            except Exception:  # noqa: BLE001 - showing output must never break the command
-                pass
 
     def end(self) -> None:
         """The stream is over: an unterminated last line is handed over too."""
@@ -61,7 +60,7 @@ class StderrTail:
         try:
             while chunk := await read(CHUNK_SIZE):
                 self.feed(chunk)
-        except Exception:  # noqa: BLE001 - a broken stream just ends the tail
+        except Exception:
             return
         finally:
             self.end()

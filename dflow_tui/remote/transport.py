@@ -133,7 +133,11 @@ class Transport(Protocol):
     """Where commands run, for messages: `host:port` or `local`."""
 
     async def run(
-        self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+        self,
+        command: str,
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
         on_output: Callable[[str], None] | None = None,
     ) -> ExecResult:
         """Run to completion; stdout kept in memory (small outputs only).
@@ -189,9 +193,7 @@ async def fetch_host_key(
     """The server's host key: (`SHA256:...` fingerprint, `ALGO BASE64` line)."""
     from dflow_tui.remote import hostkeys
 
-    return await hostkeys.fetch_host_key(
-        spec, connect_timeout=connect_timeout, ssh_config=ssh_config
-    )
+    return await hostkeys.fetch_host_key(spec, connect_timeout=connect_timeout, ssh_config=ssh_config)
 
 
 async def trust_host_key(

@@ -37,14 +37,26 @@ class Access:
         async with self.ctx.db.session() as session:
             if (await session.exec(select(func.count()).select_from(User))).one() > 0:
                 return
-            session.add(User(login=self.login, role=Role.ADMIN.value, created_by=self.login,
-                             created_at=self.ctx.clock.now()))
+            session.add(
+                User(
+                    login=self.login,
+                    role=Role.ADMIN.value,
+                    created_by=self.login,
+                    created_at=self.ctx.clock.now(),
+                )
+            )
             try:
                 await session.commit()
             except IntegrityError:
                 return  # another process bootstrapped it at the same moment
-        await audit.record(self.ctx, self.login, "user.add", "ok", target=self.login,
-                           detail="first user of a new state database: admin")
+        await audit.record(
+            self.ctx,
+            self.login,
+            "user.add",
+            "ok",
+            target=self.login,
+            detail="first user of a new state database: admin",
+        )
 
     async def role(self) -> str | None:
         async with self.ctx.db.reading() as session:
@@ -54,13 +66,26 @@ class Access:
     async def can(self, permission: Permission) -> bool:
         return allowed(await self.role(), permission)
 
-    async def require(self, permission: Permission, action: str, *, service_path: str | None = None,
-                      target: str | None = None) -> None:
+    async def require(
+        self,
+        permission: Permission,
+        action: str,
+        *,
+        service_path: str | None = None,
+        target: str | None = None,
+    ) -> None:
         try:
             check(self.login, await self.role(), permission)
         except NotAllowed as refusal:
-            await audit.record(self.ctx, self.login, action, "denied", service_path=service_path,
-                               target=target, detail=str(refusal))
+            await audit.record(
+                self.ctx,
+                self.login,
+                action,
+                "denied",
+                service_path=service_path,
+                target=target,
+                detail=str(refusal),
+            )
             raise
 
     async def audit(self, action: str, result: str, **where) -> None:
@@ -77,7 +102,9 @@ class Users:
         if not USER_RE.fullmatch(login or ""):
             raise InvalidName(f"Invalid login {login!r}")
         chosen = parse_role(role)
-        user = User(login=login, role=chosen.value, created_by=self.access.login, created_at=self.ctx.clock.now())
+        user = User(
+            login=login, role=chosen.value, created_by=self.access.login, created_at=self.ctx.clock.now()
+        )
         async with self.ctx.db.session() as session:
             session.add(user)
             try:
@@ -101,9 +128,11 @@ class Users:
             if user is None:
                 raise NotFound(f"No user {login!r}")
             if user.role == Role.ADMIN.value:
-                admins = (await session.exec(
-                    select(func.count()).select_from(User).where(User.role == Role.ADMIN.value)
-                )).one()
+                admins = (
+                    await session.exec(
+                        select(func.count()).select_from(User).where(User.role == Role.ADMIN.value)
+                    )
+                ).one()
                 if admins <= 1:
                     raise Conflict(f"{login} is the last admin; add another admin first")
             await session.delete(user)
@@ -124,7 +153,15 @@ class AuditLog:
         async with self.ctx.db.reading() as session:
             entries = (await session.exec(query)).all()
         return [
-            AuditView(id=e.id, at=e.at, actor=e.actor, action=e.action, result=e.result,
-                      service_path=e.service_path, target=e.target, detail=e.detail)
+            AuditView(
+                id=e.id,
+                at=e.at,
+                actor=e.actor,
+                action=e.action,
+                result=e.result,
+                service_path=e.service_path,
+                target=e.target,
+                detail=e.detail,
+            )
             for e in entries
         ]

@@ -53,7 +53,7 @@ class Dflow:
         *,
         clock: Clock | None = None,
         actor: str | None = None,
-    ) -> "Dflow":
+    ) -> Dflow:
         settings = settings or Settings()
         db = await open_database(settings.db_url)
         app = cls(db, settings, clock or SystemClock(), actor or current_login())
@@ -63,7 +63,7 @@ class Dflow:
     async def close(self) -> None:
         await self.db.close()
 
-    async def __aenter__(self) -> "Dflow":
+    async def __aenter__(self) -> Dflow:
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -43,8 +43,11 @@ from dflow_tui.service.access import Access
 
 def operation_view(operation: Operation) -> OperationView:
     return OperationView(
-        id=operation.id, backup_id=operation.backup_id, kind=operation.kind,
-        status=operation.status, error=operation.error,
+        id=operation.id,
+        backup_id=operation.backup_id,
+        kind=operation.kind,
+        status=operation.status,
+        error=operation.error,
     )
 
 
@@ -53,16 +56,26 @@ def backup_view(backup: Backup, path: str, operation: Operation | None) -> Backu
     if backup.object_key:
         location = f"s3://{backup.bucket}/{backup.object_key}"
     return BackupView(
-        id=backup.id, service_path=path, type=backup.type, status=backup.status,
-        trigger=backup.trigger, schedule_tier=backup.schedule_tier,
-        created_at=backup.created_at, finished_at=backup.finished_at,
-        size_bytes=backup.size_bytes, sha256=backup.sha256, error=backup.error,
-        location=location, requested_by=backup.requested_by,
+        id=backup.id,
+        service_path=path,
+        type=backup.type,
+        status=backup.status,
+        trigger=backup.trigger,
+        schedule_tier=backup.schedule_tier,
+        created_at=backup.created_at,
+        finished_at=backup.finished_at,
+        size_bytes=backup.size_bytes,
+        sha256=backup.sha256,
+        error=backup.error,
+        location=location,
+        requested_by=backup.requested_by,
         operation_kind=operation.kind if operation else None,
         operation_status=operation.status if operation else None,
         operation_error=operation.error if operation else None,
         cancel_requested_by=_cancel_requested_by(backup, operation),
-        operation_irreversible=bool(operation and operation.irreversible_at and operation.status in ACTIVE_OPERATION_STATUSES),
+        operation_irreversible=bool(
+            operation and operation.irreversible_at and operation.status in ACTIVE_OPERATION_STATUSES
+        ),
     )
 
 
@@ -107,8 +120,13 @@ class Backups:
     async def run(self, backup_id: int, on_progress: ProgressCallback | None = None) -> BackupView:
         finished = await run_backup(self.ctx, backup_id, on_progress)
         view = await self.get(backup_id)
-        await self.access.audit("backup.create", finished.status, service_path=view.service_path,
-                                target=f"backup {backup_id}", detail=finished.error or view.location)
+        await self.access.audit(
+            "backup.create",
+            finished.status,
+            service_path=view.service_path,
+            target=f"backup {backup_id}",
+            detail=finished.error or view.location,
+        )
         return view
 
     async def create_and_run(self, path: str, on_progress: ProgressCallback | None = None) -> BackupView:
@@ -132,15 +150,22 @@ class Backups:
                 backup_filter.append(backups.c.service_id == rows.service.id)
             if not include_deleted:
                 backup_filter.append(backups.c.deleted_at.is_(None))
-            results = (await session.exec(
-                sa.select(backups).where(*backup_filter)
-                .order_by(backups.c.created_at.desc(), backups.c.id.desc())
-            )).all()
+            results = (
+                await session.exec(
+                    sa.select(backups)
+                    .where(*backup_filter)
+                    .order_by(backups.c.created_at.desc(), backups.c.id.desc())
+                )
+            ).all()
             latest = {}
-            for operation in (await session.exec(
-                sa.select(operations).join(backups, operations.c.backup_id == backups.c.id)
-                .where(*backup_filter).order_by(operations.c.id)
-            )).all():
+            for operation in (
+                await session.exec(
+                    sa.select(operations)
+                    .join(backups, operations.c.backup_id == backups.c.id)
+                    .where(*backup_filter)
+                    .order_by(operations.c.id)
+                )
+            ).all():
                 latest[operation.backup_id] = operation
         return [backup_view(row, paths[row.service_id], latest.get(row.id)) for row in results]
 
@@ -156,20 +181,36 @@ class Backups:
             if path is not None:
                 rows = await lookup.service_by_path(session, path)
                 where.append(backups.c.service_id == rows.service.id)
-            mine = (await session.exec(sa.select(
-                func.count(), func.max(backups.c.id), func.max(backups.c.finished_at),
-                func.max(backups.c.deleted_at), func.max(backups.c.started_at),
-                func.count(backups.c.deleted_at), func.count(backups.c.error),
-                func.count(backups.c.cancel_requested_by),
-                *_status_counts(backups.c.status, [s.value for s in BackupStatus]),
-            ).where(*where))).one()
-            ops = (await session.exec(
-                sa.select(func.count(), func.max(operations.c.id), func.max(operations.c.finished_at),
-                       func.max(operations.c.started_at), func.count(operations.c.cancel_requested_by),
-                       func.count(operations.c.irreversible_at),
-                       *_status_counts(operations.c.status, [s.value for s in OperationStatus]))
-                .select_from(operations.join(backups, operations.c.backup_id == backups.c.id)).where(*where)
-            )).one()
+            mine = (
+                await session.exec(
+                    sa.select(
+                        func.count(),
+                        func.max(backups.c.id),
+                        func.max(backups.c.finished_at),
+                        func.max(backups.c.deleted_at),
+                        func.max(backups.c.started_at),
+                        func.count(backups.c.deleted_at),
+                        func.count(backups.c.error),
+                        func.count(backups.c.cancel_requested_by),
+                        *_status_counts(backups.c.status, [s.value for s in BackupStatus]),
+                    ).where(*where)
+                )
+            ).one()
+            ops = (
+                await session.exec(
+                    sa.select(
+                        func.count(),
+                        func.max(operations.c.id),
+                        func.max(operations.c.finished_at),
+                        func.max(operations.c.started_at),
+                        func.count(operations.c.cancel_requested_by),
+                        func.count(operations.c.irreversible_at),
+                        *_status_counts(operations.c.status, [s.value for s in OperationStatus]),
+                    )
+                    .select_from(operations.join(backups, operations.c.backup_id == backups.c.id))
+                    .where(*where)
+                )
+            ).one()
         return tuple(mine) + tuple(ops)
 
     async def _service_paths(self, session) -> dict[int, str]:
@@ -217,7 +258,9 @@ class Backups:
             job = f"Backup {backup_id}"
             request = request_backup_cancel(self.ctx, backup_id, self.actor)
         elif operation is not None:
-            permission = Permission.RESTORE if operation.kind == OperationKind.RESTORE.value else Permission.DELETE
+            permission = (
+                Permission.RESTORE if operation.kind == OperationKind.RESTORE.value else Permission.DELETE
+            )
             await self.access.require(permission, f"backup.{operation.kind}.cancel", **where)
             job = f"The {operation.kind} of backup {backup_id}"
             request = request_operation_cancel(self.ctx, operation.id, self.actor)
@@ -229,8 +272,10 @@ class Backups:
             await self.access.audit("backup.cancel", "refused", detail=str(refusal), **where)
             raise
         await self.access.audit("backup.cancel", "requested", detail=job, **where)
-        return (f"{job} stops at once if it runs here, or at its worker's next heartbeat "
-                f"(within {self.ctx.settings.heartbeat_interval:.0f}s); it is then marked failed.")
+        return (
+            f"{job} stops at once if it runs here, or at its worker's next heartbeat "
+            f"(within {self.ctx.settings.heartbeat_interval:.0f}s); it is then marked failed."
+        )
 
     # --- restore and delete ----------------------------------------------
 
@@ -263,8 +308,11 @@ class Backups:
             else:
                 check_deletable(backup, active)
             operation = Operation(
-                backup_id=backup_id, kind=kind.value, status=OperationStatus.QUEUED.value,
-                requested_by=self.actor, worker_id=self.ctx.worker_id,
+                backup_id=backup_id,
+                kind=kind.value,
+                status=OperationStatus.QUEUED.value,
+                requested_by=self.actor,
+                worker_id=self.ctx.worker_id,
                 created_at=self.ctx.clock.now(),
             )
             session.add(operation)
@@ -277,18 +325,29 @@ class Backups:
 
     async def _check_service_is_quiet(self, session, service_id: int) -> None:
         """No restore while a backup or another restore of the same service runs."""
-        running = (await session.exec(select(Backup).where(
-            Backup.service_id == service_id, Backup.status == BackupStatus.IN_PROGRESS.value,
-        ))).first()
-        if running is not None:
-            raise Conflict(f"Backup {running.id} of this service is in progress; restore when it has finished")
-        restoring = (await session.exec(
-            select(Operation).join(Backup, Operation.backup_id == Backup.id).where(
-                Backup.service_id == service_id,
-                Operation.kind == OperationKind.RESTORE.value,
-                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        running = (
+            await session.exec(
+                select(Backup).where(
+                    Backup.service_id == service_id,
+                    Backup.status == BackupStatus.IN_PROGRESS.value,
+                )
             )
-        )).first()
+        ).first()
+        if running is not None:
+            raise Conflict(
+                f"Backup {running.id} of this service is in progress; restore when it has finished"
+            )
+        restoring = (
+            await session.exec(
+                select(Operation)
+                .join(Backup, Operation.backup_id == Backup.id)
+                .where(
+                    Backup.service_id == service_id,
+                    Operation.kind == OperationKind.RESTORE.value,
+                    col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+                )
+            )
+        ).first()
         if restoring is not None:
             raise Conflict(
                 f"A restore of this service (from backup {restoring.backup_id}) is already running; "
@@ -299,7 +358,10 @@ class Backups:
         return await self._queue(backup_id, OperationKind.RESTORE)
 
     async def run_restore(
-        self, operation_id: int, *, safety_backup: bool = True,
+        self,
+        operation_id: int,
+        *,
+        safety_backup: bool = True,
         on_progress: ProgressCallback | None = None,
     ) -> OperationView:
         if safety_backup:
@@ -308,21 +370,32 @@ class Backups:
             report(on_progress, f"restore of backup {target.id}", "taking a safety backup first")
             safety = await self.create_and_run(target.service_path, on_progress)
             if safety.status != BackupStatus.SUCCESS.value:
-                return await self._finish_audit(await self._fail_operation(
-                    operation_id, f"Safety backup {safety.id} failed, nothing was restored: {safety.error}"
-                ))
-        return await self._finish_audit(operation_view(await run_restore(self.ctx, operation_id, on_progress)))
+                return await self._finish_audit(
+                    await self._fail_operation(
+                        operation_id,
+                        f"Safety backup {safety.id} failed, nothing was restored: {safety.error}",
+                    )
+                )
+        return await self._finish_audit(
+            operation_view(await run_restore(self.ctx, operation_id, on_progress))
+        )
 
     async def _finish_audit(self, operation: OperationView) -> OperationView:
         backup = await self.get(operation.backup_id)
         await self.access.audit(
-            f"backup.{operation.kind}", operation.status, service_path=backup.service_path,
-            target=f"backup {operation.backup_id}", detail=operation.error,
+            f"backup.{operation.kind}",
+            operation.status,
+            service_path=backup.service_path,
+            target=f"backup {operation.backup_id}",
+            detail=operation.error,
         )
         return operation
 
     async def restore(
-        self, backup_id: int, *, safety_backup: bool = True,
+        self,
+        backup_id: int,
+        *,
+        safety_backup: bool = True,
         on_progress: ProgressCallback | None = None,
     ) -> OperationView:
         operation = await self.queue_restore(backup_id)
@@ -331,7 +404,9 @@ class Backups:
     async def queue_delete(self, backup_id: int) -> OperationView:
         return await self._queue(backup_id, OperationKind.DELETE)
 
-    async def run_delete(self, operation_id: int, on_progress: ProgressCallback | None = None) -> OperationView:
+    async def run_delete(
+        self, operation_id: int, on_progress: ProgressCallback | None = None
+    ) -> OperationView:
         return await self._finish_audit(operation_view(await run_delete(self.ctx, operation_id, on_progress)))
 
     async def delete(self, backup_id: int, on_progress: ProgressCallback | None = None) -> OperationView:

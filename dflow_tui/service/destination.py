@@ -40,5 +40,9 @@ class Destinations:
                 service.destination, service.provider_id = destination, chosen.id
             session.add(service)
             await session.commit()
-        await self.access.audit("destination.set", "ok", service_path=path,
-                                detail=destination + (f" ({provider})" if provider else ""))
+        await self.access.audit(
+            "destination.set",
+            "ok",
+            service_path=path,
+            detail=destination + (f" ({provider})" if provider else ""),
+        )

@@ -14,11 +14,13 @@ class Doctor:
         self.access = access
 
     async def check(self, *, fix: bool = False) -> list[Finding]:
-        await self.access.require(Permission.DELETE if fix else Permission.READ,
-                                  "doctor.fix" if fix else "doctor.check")
+        await self.access.require(
+            Permission.DELETE if fix else Permission.READ, "doctor.fix" if fix else "doctor.check"
+        )
         findings = await check_consistency(self.ctx, fix=fix)
         if fix:
             fixed = [f for f in findings if f.fixed]
-            await self.access.audit("doctor.fix", "ok", detail=f"{len(fixed)} fixed, "
-                                    f"{len(findings) - len(fixed)} left")
+            await self.access.audit(
+                "doctor.fix", "ok", detail=f"{len(fixed)} fixed, {len(findings) - len(fixed)} left"
+            )
         return findings

@@ -52,8 +52,13 @@ class Discovered:
 
 def server_view(server: Server) -> ServerView:
     return ServerView(
-        id=server.id, name=server.name, local=server.local, host=server.host,
-        port=server.port, user=server.user, key_path=server.key_path,
+        id=server.id,
+        name=server.name,
+        local=server.local,
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        key_path=server.key_path,
         backup_dir=server.backup_dir,
     )
 
@@ -101,8 +106,14 @@ class Inventory:
             if user:
                 validate_user(user)
         server = Server(
-            name=name, local=local, host=host, port=port, user=user, key_path=key_path,
-            backup_dir=backup_dir, created_at=self.ctx.clock.now(),
+            name=name,
+            local=local,
+            host=host,
+            port=port,
+            user=user,
+            key_path=key_path,
+            backup_dir=backup_dir,
+            created_at=self.ctx.clock.now(),
         )
         view = server_view(await self._insert(server, f"Server {name!r}"))
         await self.access.audit("server.add", "ok", target=name, detail=view.address)
@@ -147,7 +158,8 @@ class Inventory:
         if server.local:
             raise InvalidName(f"Server {name!r} is local: there is no host key to trust")
         fingerprint = await trust_host_key(
-            server_spec(server), self.ctx.settings.known_hosts,
+            server_spec(server),
+            self.ctx.settings.known_hosts,
             expected_fingerprint=expected_fingerprint,
             connect_timeout=self.ctx.settings.connect_timeout,
         )
@@ -207,7 +219,9 @@ class Inventory:
             project_row = await lookup.project_by_name(session, project)
             server_id = await self._server_id(session, server)
         environment = Environment(
-            project_id=project_row.id, name=name, server_id=server_id,
+            project_id=project_row.id,
+            name=name,
+            server_id=server_id,
             created_at=self.ctx.clock.now(),
         )
         environment = await self._insert(environment, f"Environment {project}/{name}")
@@ -232,7 +246,9 @@ class Inventory:
             project = await lookup.project_by_name(session, project_name)
             environment = await lookup.environment_by_name(session, project, env_name)
         service = Service(
-            environment_id=environment.id, name=name, engine=engine,
+            environment_id=environment.id,
+            name=name,
+            engine=engine,
             created_at=self.ctx.clock.now(),
         )
         await self._insert(service, f"Service {path!r}")
@@ -256,9 +272,14 @@ class Inventory:
             providers = {p.id: p.name for p in (await session.exec(select(StorageProvider))).all()}
         return [
             ServiceView(
-                id=service.id, project=project.name, environment=environment.name,
-                name=service.name, engine=service.engine, destination=service.destination,
-                server=servers.get(resolve_server_id(environment, project)), legacy=project.legacy,
+                id=service.id,
+                project=project.name,
+                environment=environment.name,
+                name=service.name,
+                engine=service.engine,
+                destination=service.destination,
+                server=servers.get(resolve_server_id(environment, project)),
+                legacy=project.legacy,
                 provider=providers.get(service.provider_id),
             )
             for service, environment, project in results

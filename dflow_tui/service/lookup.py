@@ -40,9 +40,7 @@ async def project_by_name(session: AsyncSession, name: str) -> Project:
 async def environment_by_name(session: AsyncSession, project: Project, name: str) -> Environment:
     environment = (
         await session.exec(
-            select(Environment).where(
-                Environment.project_id == project.id, Environment.name == name
-            )
+            select(Environment).where(Environment.project_id == project.id, Environment.name == name)
         )
     ).first()
     if environment is None:
@@ -59,9 +57,7 @@ async def service_by_path(session: AsyncSession, path: str) -> ServiceRows:
     environment = await environment_by_name(session, project, env_name)
     service = (
         await session.exec(
-            select(Service).where(
-                Service.environment_id == environment.id, Service.name == service_name
-            )
+            select(Service).where(Service.environment_id == environment.id, Service.name == service_name)
         )
     ).first()
     if service is None:

@@ -35,8 +35,9 @@ class Schedules:
             service.schedule_failures, service.schedule_error, service.retry_after = 0, None, None
             session.add(service)
             await session.commit()
-        await self.access.audit("schedule.set", "ok", service_path=path,
-                                detail=", ".join(t.value for t in chosen) or "off")
+        await self.access.audit(
+            "schedule.set", "ok", service_path=path, detail=", ".join(t.value for t in chosen) or "off"
+        )
         report = await run_pass(self.ctx)
         if self.on_saved is not None:
             self.on_saved()
@@ -47,9 +48,11 @@ class Schedules:
         async with self.db.reading() as session:
             rows = await lookup.service_by_path(session, path)
             service = await session.get(Service, rows.service.id)
-            enabled = set((await session.exec(
-                select(ScheduleTier.tier).where(ScheduleTier.service_id == service.id)
-            )).all())
+            enabled = set(
+                (
+                    await session.exec(select(ScheduleTier.tier).where(ScheduleTier.service_id == service.id))
+                ).all()
+            )
             last = await last_successes(session, service.id)
         statuses = []
         for tier in ORDER:
@@ -59,8 +62,14 @@ class Schedules:
             next_due = None
             if on:
                 next_due = (last_success + rule.interval) if last_success else self.ctx.clock.now()
-            statuses.append(TierStatus(tier.value, rule.label, rule.retention_text, on, last_success, next_due))
+            statuses.append(
+                TierStatus(tier.value, rule.label, rule.retention_text, on, last_success, next_due)
+            )
         return ScheduleView(
-            service_path=rows.path, tiers=statuses, active_text=active_schedules_text(enabled),
-            failures=service.schedule_failures, retry_after=service.retry_after, error=service.schedule_error,
+            service_path=rows.path,
+            tiers=statuses,
+            active_text=active_schedules_text(enabled),
+            failures=service.schedule_failures,
+            retry_after=service.retry_after,
+            error=service.schedule_error,
         )

@@ -24,17 +24,21 @@ from dflow_tui.storage import StorageConfig, VerifyResult, verify
 
 def provider_view(provider: StorageProvider) -> ProviderView:
     return ProviderView(
-        id=provider.id, name=provider.name, endpoint_url=provider.endpoint_url,
-        region=provider.region, bucket=provider.bucket, prefix=provider.prefix,
-        access_key_id=provider.access_key_id, status=provider.status,
-        status_reason=provider.status_reason, verified_at=provider.verified_at,
+        id=provider.id,
+        name=provider.name,
+        endpoint_url=provider.endpoint_url,
+        region=provider.region,
+        bucket=provider.bucket,
+        prefix=provider.prefix,
+        access_key_id=provider.access_key_id,
+        status=provider.status,
+        status_reason=provider.status_reason,
+        verified_at=provider.verified_at,
     )
 
 
 async def provider_by_name(session, name: str) -> StorageProvider:
-    provider = (
-        await session.exec(select(StorageProvider).where(StorageProvider.name == name))
-    ).first()
+    provider = (await session.exec(select(StorageProvider).where(StorageProvider.name == name))).first()
     if provider is None:
         raise NotFound(f"No storage provider named {name!r} (see `dflow-tui storage list`)")
     return provider
@@ -65,20 +69,29 @@ class StorageProviders:
         if not secret_access_key:
             raise InvalidName("The secret access key is empty")
         config = StorageConfig(
-            endpoint_url=endpoint_url, region=region, bucket=bucket, prefix=prefix,
-            access_key_id=access_key_id, secret_access_key=secret_access_key,
+            endpoint_url=endpoint_url,
+            region=region,
+            bucket=bucket,
+            prefix=prefix,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
         )
         async with self.db.session() as session:
-            existing = (await session.exec(
-                select(StorageProvider).where(StorageProvider.name == name)
-            )).first()
+            existing = (
+                await session.exec(select(StorageProvider).where(StorageProvider.name == name))
+            ).first()
         if existing is not None:
             raise AlreadyExists(f"Storage provider {name!r} already exists")
         await set_secret_async(storage_secret_name(name), secret_access_key)
         provider = StorageProvider(
-            name=name, endpoint_url=config.endpoint_url, region=config.region,
-            bucket=config.bucket, prefix=config.prefix, access_key_id=access_key_id,
-            status=ProviderStatus.UNVERIFIED.value, status_reason="Not verified yet",
+            name=name,
+            endpoint_url=config.endpoint_url,
+            region=config.region,
+            bucket=config.bucket,
+            prefix=config.prefix,
+            access_key_id=access_key_id,
+            status=ProviderStatus.UNVERIFIED.value,
+            status_reason="Not verified yet",
             created_at=self.ctx.clock.now(),
         )
         async with self.db.session() as session:
@@ -88,8 +101,12 @@ class StorageProviders:
             except IntegrityError:
                 raise AlreadyExists(f"Storage provider {name!r} already exists") from None
             await session.refresh(provider)
-        await self.access.audit("storage.add", "ok", target=name,
-                                detail=f"s3://{provider.bucket}/{provider.prefix} at {provider.endpoint_url}")
+        await self.access.audit(
+            "storage.add",
+            "ok",
+            target=name,
+            detail=f"s3://{provider.bucket}/{provider.prefix} at {provider.endpoint_url}",
+        )
         return provider_view(provider)
 
     async def list(self) -> list[ProviderView]:
@@ -117,7 +134,9 @@ class StorageProviders:
             provider.verified_at = self.ctx.clock.now()
             session.add(provider)
             await session.commit()
-        await self.access.audit("storage.verify", "ok" if result.ok else "failed", target=name, detail=result.reason)
+        await self.access.audit(
+            "storage.verify", "ok" if result.ok else "failed", target=name, detail=result.reason
+        )
         return result
 
     async def remove(self, name: str) -> None:
@@ -130,9 +149,14 @@ class StorageProviders:
                     f"Storage provider {name!r} is the destination of a service; "
                     "set its destination to something else first"
                 )
-            kept = (await session.exec(select(Backup).where(
-                Backup.provider_id == provider.id, col(Backup.deleted_at).is_(None),
-            ))).first()
+            kept = (
+                await session.exec(
+                    select(Backup).where(
+                        Backup.provider_id == provider.id,
+                        col(Backup.deleted_at).is_(None),
+                    )
+                )
+            ).first()
             if kept is not None:
                 raise Conflict(
                     f"Storage provider {name!r} still holds backups (e.g. backup {kept.id}); "

@@ -143,7 +143,12 @@ def describe(
                 f"Access denied for {action} on {where}: the key lacks the "
                 f"{permission} permission there (AccessDenied)"
             )
-        elif code in ("AuthorizationHeaderMalformed", "PermanentRedirect", "301", "IllegalLocationConstraintException"):
+        elif code in (
+            "AuthorizationHeaderMalformed",
+            "PermanentRedirect",
+            "301",
+            "IllegalLocationConstraintException",
+        ):
             text = f"Bucket {bucket!r} is not in this region or at this endpoint ({code}): check the region and endpoint URL"
         elif code == "RequestTimeTooSkewed":
             text = "The clock of this machine is too far from the provider's (RequestTimeTooSkewed): fix the system time"
@@ -152,7 +157,9 @@ def describe(
         elif code == "NoSuchUpload":
             text = f"{action} on {where} failed: the multipart upload no longer exists (NoSuchUpload)"
         elif code == "EntityTooSmall":
-            text = f"{action} on {where} failed: a part was smaller than the provider's minimum (EntityTooSmall)"
+            text = (
+                f"{action} on {where} failed: a part was smaller than the provider's minimum (EntityTooSmall)"
+            )
         elif code == "InvalidBucketName":
             text = f"Bucket name {bucket!r} is not valid (InvalidBucketName)"
         elif code in ("SlowDown", "Throttling", "ThrottlingException", "ServiceUnavailable", "503"):

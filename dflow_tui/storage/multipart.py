@@ -99,7 +99,10 @@ def part_size_for(part_number: int, first_part_size: int) -> int:
 
 def capacity(first_part_size: int) -> int:
     """How many bytes 10,000 parts hold with this first part size."""
-    return sum(part_size_for(n, first_part_size) for n in range(1, MAX_PARTS + 1, GROWTH_EVERY_PARTS)) * GROWTH_EVERY_PARTS
+    return (
+        sum(part_size_for(n, first_part_size) for n in range(1, MAX_PARTS + 1, GROWTH_EVERY_PARTS))
+        * GROWTH_EVERY_PARTS
+    )
 
 
 async def _notify(on_progress: OnProgress | None, done: int, expected: int | None) -> None:
@@ -157,7 +160,9 @@ async def upload_stream(
             )
         if upload_id is None:
             action = "CreateMultipartUpload"
-            response = await client.raw.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+            response = await client.raw.create_multipart_upload(
+                Bucket=bucket, Key=key, ContentType=content_type
+            )
             upload_id = response["UploadId"]
         action = "UploadPart"
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
@@ -242,7 +247,9 @@ async def upload_stream(
 
         abort_error = await _abort_protected(client, bucket, key, upload_id, abort_timeout)
         if abort_error is not None:
-            abort_reason = str(client.error(abort_error, action="AbortMultipartUpload", bucket=bucket, key=key))
+            abort_reason = str(
+                client.error(abort_error, action="AbortMultipartUpload", bucket=bucket, key=key)
+            )
             message = (
                 f"{reason}; aborting the multipart upload {upload_id} failed too "
                 f"({abort_reason}); it stays in the bucket until a cleanup aborts it"
@@ -262,11 +269,23 @@ def _transient(exc: BaseException) -> bool:
     if is_connection_error(exc):
         return True
     code = error_code(exc) or ""
-    return code in {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
-                    "ServiceUnavailable", "500", "502", "503", "504"}
+    return code in {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
 
 
-async def _abort(client: S3Client, bucket: str, key: str, upload_id: str, timeout: float) -> BaseException | None:
+async def _abort(
+    client: S3Client, bucket: str, key: str, upload_id: str, timeout: float
+) -> BaseException | None:
     """Abort `upload_id`, retrying transient failures until `timeout` seconds have
     passed. None when the upload is gone; else the last error."""
     loop = asyncio.get_running_loop()
@@ -283,7 +302,7 @@ async def _abort(client: S3Client, bucket: str, key: str, upload_id: str, timeou
                 client.raw.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id),
                 timeout=remaining,
             )
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             if not isinstance(exc, BotoCoreError):  # our own deadline, not botocore's read timeout
                 return last_error or StorageError(f"No answer to AbortMultipartUpload within {timeout:g} s")
             last_error = exc

@@ -52,7 +52,9 @@ class StorageConfig:
                 "starting and ending with a letter or digit"
             )
         prefix = normalize_prefix(self.prefix)
-        if not all(PREFIX_PART_RE.fullmatch(part) and part not in (".", "..") for part in prefix.split("/") if part):
+        if not all(
+            PREFIX_PART_RE.fullmatch(part) and part not in (".", "..") for part in prefix.split("/") if part
+        ):
             raise InvalidStorageConfig(
                 f"Invalid prefix {self.prefix!r}: use letters, digits, '.', '-', '_' and '/' (no '..')"
             )

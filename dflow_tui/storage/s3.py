@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiobotocore.config import AioConfig
@@ -376,13 +376,13 @@ async def abort_incomplete_uploads(
     (None: all of them). The default is longer than any backup job may run (jobs
     are marked stale after 2 hours), so a running upload is never cut short.
     Returns how many were aborted. Safe to run at any time."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     aborted = 0
     for upload in await list_incomplete_uploads(client, bucket, prefix):
         if older_than is not None and upload.initiated is not None:
             initiated = upload.initiated
             if initiated.tzinfo is None:
-                initiated = initiated.replace(tzinfo=timezone.utc)
+                initiated = initiated.replace(tzinfo=UTC)
             if now - initiated < older_than:
                 continue
         try:

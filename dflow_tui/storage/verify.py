@@ -86,7 +86,9 @@ async def _after_put(
             "the endpoint or a proxy in between is not storing objects faithfully"
         )
 
-    listing = await client.call("ListObjectsV2", bucket=bucket, Prefix=config.key_for(PROBE_PREFIX), MaxKeys=1000)
+    listing = await client.call(
+        "ListObjectsV2", bucket=bucket, Prefix=config.key_for(PROBE_PREFIX), MaxKeys=1000
+    )
     if key not in {entry.get("Key") for entry in listing.get("Contents", []) or []}:
         return (
             f"ListBucket (ListObjectsV2) on {config.location} does not show the probe object "

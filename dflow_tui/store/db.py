@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from alembic import command
 from alembic.config import Config
@@ -82,9 +82,7 @@ class Database:
         if self.is_sqlite:
             _prepare_sqlite_file(url)
         self.engine: AsyncEngine = _engine(url)
-        self._sessions = async_sessionmaker(
-            self.engine, class_=StateSession, expire_on_commit=False
-        )
+        self._sessions = async_sessionmaker(self.engine, class_=StateSession, expire_on_commit=False)
         # Reads that the app repeats all the time (the refresh probe, lists) must not
         # queue behind a worker's write, nor hold the write lock themselves.
         self.read_engine: AsyncEngine = _engine(url, read_only=True) if self.is_sqlite else self.engine

@@ -10,9 +10,10 @@ sentence, never a traceback, and the app keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Awaitable, Callable
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -70,8 +71,16 @@ from dflow_tui.ui.worker_groups import (
 
 # Actions on the main screen only: the Backup Storage screen must not start a backup.
 MAIN_SCREEN_ACTIONS = (
-    "create_backup", "restore", "delete", "show_backup", "open_storage", "edit_schedule",
-    "open_activity", "open_servers", "show_keys", "cancel_job",
+    "create_backup",
+    "restore",
+    "delete",
+    "show_backup",
+    "open_storage",
+    "edit_schedule",
+    "open_activity",
+    "open_servers",
+    "show_keys",
+    "cancel_job",
 )
 # What each action needs; without it the action says why instead of running.
 NEEDS = {
@@ -187,28 +196,23 @@ class DflowApp(JobActions, App[None]):
         # lock taken behind it.
         self._stop_refresh_timer()
         short = [
-            worker for worker in self.workers
+            worker
+            for worker in self.workers
             if worker.group not in (JOBS, SHUTDOWN) and not worker.is_finished
         ]
         if short:
-            try:
+            with contextlib.suppress(Exception):  # still stuck: Textual cancels it
                 await asyncio.wait_for(self.workers.wait_for_complete(short), SHORT_WORK_TIMEOUT)
-            except Exception:  # still stuck: Textual cancels it
-                pass
         running = [worker for worker in self.workers if worker.group == JOBS and not worker.is_finished]
         for worker in running:
             worker.cancel()
         if running:
-            try:
+            with contextlib.suppress(Exception):  # a job that will not stop must not block quitting
                 await asyncio.wait_for(self.workers.wait_for_complete(running), STOP_JOBS_TIMEOUT)
-            except Exception:  # a job that will not stop must not block quitting
-                pass
         task = self._serve_task
         if task is not None and not task.done():
             try:  # its running jobs get the grace period, then are recorded failed
-                await asyncio.wait_for(
-                    asyncio.shield(task), self.settings.shutdown_grace + STOP_JOBS_TIMEOUT
-                )
+                await asyncio.wait_for(asyncio.shield(task), self.settings.shutdown_grace + STOP_JOBS_TIMEOUT)
             except BaseException:
                 task.cancel()
         if self._owns_dflow and self.dflow is not None:
@@ -223,8 +227,12 @@ class DflowApp(JobActions, App[None]):
         """`work` is called when the worker starts: one replaced before it starts (an
         exclusive refresh, say) leaves no coroutine behind that nobody awaits."""
         return self.run_worker(
-            work, name=description, group=group, description=description,
-            exclusive=exclusive, exit_on_error=False,
+            work,
+            name=description,
+            group=group,
+            description=description,
+            exclusive=exclusive,
+            exit_on_error=False,
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -262,7 +270,10 @@ class DflowApp(JobActions, App[None]):
             self.log.error("the worker loop stopped", error)
             self.notify(
                 f"Scheduled backups stopped running in this window: {error_message(error)}",
-                title="Scheduler stopped", severity="error", markup=False, timeout=10,
+                title="Scheduler stopped",
+                severity="error",
+                markup=False,
+                timeout=10,
             )
         finally:
             self.job_worker = None
@@ -324,9 +335,7 @@ class DflowApp(JobActions, App[None]):
         self.table.focus()
 
     def _select(self, service: ServiceView | None) -> None:
-        same = (
-            service is not None and self.service is not None and service.path == self.service.path
-        )
+        same = service is not None and self.service is not None and service.path == self.service.path
         self.service = service
         self.panel.show_service(service)
         if service is not None:
@@ -344,7 +353,9 @@ class DflowApp(JobActions, App[None]):
 
     def reload_providers(self) -> None:
         if self.dflow is not None:
-            self._work(partial(self._load_providers), PROVIDERS, "Loading the storage providers", exclusive=True)
+            self._work(
+                partial(self._load_providers), PROVIDERS, "Loading the storage providers", exclusive=True
+            )
 
     @on(ProvidersChanged)
     def _providers_changed(self) -> None:
@@ -396,8 +407,10 @@ class DflowApp(JobActions, App[None]):
             return
         path = event.service.path
         self._work(
-            partial(self._set_destination, path, event.destination, event.provider), DESTINATION,
-            f"Saving the destination of {path}", exclusive=True,
+            partial(self._set_destination, path, event.destination, event.provider),
+            DESTINATION,
+            f"Saving the destination of {path}",
+            exclusive=True,
         )
 
     async def _set_destination(self, path: str, destination: str, provider: str | None) -> None:
@@ -407,7 +420,8 @@ class DflowApp(JobActions, App[None]):
         where = f"external storage {provider}" if destination == EXTERNAL else "the server's disk (internal)"
         self.notify(
             f"The next backups of {path} go to {where}; existing backups keep their type.",
-            title="Destination saved", markup=False,
+            title="Destination saved",
+            markup=False,
         )
 
     # --- the live backup list --------------------------------------------
@@ -422,7 +436,9 @@ class DflowApp(JobActions, App[None]):
         path = self.service.path
         if force:
             self._shown_revision = None
-        self._work(partial(self._fetch_backups, path), REFRESH, f"Refreshing the backups of {path}", exclusive=True)
+        self._work(
+            partial(self._fetch_backups, path), REFRESH, f"Refreshing the backups of {path}", exclusive=True
+        )
 
     async def _fetch_backups(self, path: str) -> None:
         assert self.dflow is not None
@@ -438,9 +454,7 @@ class DflowApp(JobActions, App[None]):
         except Exception as error:  # keeps polling, without a notification every second
             message = error_message(error)
             if message != self._refresh_error:
-                self.notify(
-                    message, title="Could not refresh the backups", severity="error", markup=False
-                )
+                self.notify(message, title="Could not refresh the backups", severity="error", markup=False)
             self._refresh_error = message
             delay = max(5 * delay, 5.0)
         else:
@@ -524,19 +538,21 @@ class DflowApp(JobActions, App[None]):
             on_row and self.may(Permission.RESTORE),
             on_row and self.may(Permission.DELETE),
             on_service and self.may(Permission.SCHEDULE),
-            on_service, on_row, self._cancellable(self._selected_backup()),
+            on_service,
+            on_row,
+            self._cancellable(self._selected_backup()),
         )
         if state != self._action_state:  # the footer is redrawn only when something changed
             self._action_state = state
-            panel.enable_actions(
-                create=state[0], restore=state[1], delete=state[2], schedule=state[3]
+            panel.enable_actions(create=state[0], restore=state[1], delete=state[2], schedule=state[3])
+            panel.explain_refusals(
+                {
+                    "create-backup": self.refusal(Permission.CREATE),
+                    "restore": self.refusal(Permission.RESTORE),
+                    "delete": self.refusal(Permission.DELETE),
+                    "edit-schedule": self.refusal(Permission.SCHEDULE),
+                }
             )
-            panel.explain_refusals({
-                "create-backup": self.refusal(Permission.CREATE),
-                "restore": self.refusal(Permission.RESTORE),
-                "delete": self.refusal(Permission.DELETE),
-                "edit-schedule": self.refusal(Permission.SCHEDULE),
-            })
             self.refresh_bindings()
 
     # --- schedules -------------------------------------------------------
@@ -549,7 +565,9 @@ class DflowApp(JobActions, App[None]):
         if self.dflow is None or self.service is None or self.refused(Permission.SCHEDULE):
             return
         path = self.service.path
-        self._work(partial(self._open_schedule, path), SCHEDULE, f"Opening the schedule of {path}", exclusive=True)
+        self._work(
+            partial(self._open_schedule, path), SCHEDULE, f"Opening the schedule of {path}", exclusive=True
+        )
 
     async def _open_schedule(self, path: str) -> None:
         assert self.dflow is not None
@@ -558,8 +576,10 @@ class DflowApp(JobActions, App[None]):
         def chosen(tiers: list[str] | None) -> None:
             if tiers is not None:
                 self._work(
-                    partial(self._save_schedule, path, tiers), SCHEDULE,
-                    f"Saving the schedule of {path}", exclusive=True,
+                    partial(self._save_schedule, path, tiers),
+                    SCHEDULE,
+                    f"Saving the schedule of {path}",
+                    exclusive=True,
                 )
 
         self.push_screen(ScheduleScreen(schedule), chosen)

@@ -26,18 +26,20 @@ SCREENS = (
 
 class DflowCommands(Provider):
     @property
-    def dflow_app(self) -> "DflowApp":
+    def dflow_app(self) -> DflowApp:
         return self.app  # type: ignore[return-value]
 
     def _commands(self) -> list[tuple[str, str, object]]:
         app = self.dflow_app
         commands: list[tuple[str, str, object]] = []
         for service in app.services or []:
-            commands.append((
-                f"Go to {service.path}",
-                f"{service.engine} service on {service.server or 'no server'}",
-                partial(app.go_to_service, service.path),
-            ))
+            commands.append(
+                (
+                    f"Go to {service.path}",
+                    f"{service.engine} service on {service.server or 'no server'}",
+                    partial(app.go_to_service, service.path),
+                )
+            )
         for title, help_text, action in SCREENS:
             commands.append((title, help_text, partial(app.run_action, action)))
         return commands

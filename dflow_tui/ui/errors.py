@@ -31,8 +31,11 @@ def notify_worker_error(node: DOMNode, event: Worker.StateChanged) -> bool:
     worker = event.worker
     node.log.error(f"{worker.description} failed", worker.error)
     node.app.notify(
-        error_message(worker.error), title=f"{worker.description} failed",
-        severity="error", markup=False, timeout=10,
+        error_message(worker.error),
+        title=f"{worker.description} failed",
+        severity="error",
+        markup=False,
+        timeout=10,
     )
     return True
 

@@ -7,7 +7,7 @@ string, so a name or an error message with `[brackets]` is shown as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.style import Style
@@ -52,7 +52,7 @@ class Palette:
     accent: str = "#0178D4"
 
     @classmethod
-    def from_theme_variables(cls, variables: dict[str, str]) -> "Palette":
+    def from_theme_variables(cls, variables: dict[str, str]) -> Palette:
         default = cls()
         background = Color.parse(variables.get("background", "#000000"))
 
@@ -77,7 +77,7 @@ def timestamp(value: datetime | None) -> str:
     if value is None:
         return NO_VALUE
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime(TIME_FORMAT)
 
 

@@ -104,16 +104,22 @@ class JobActions:
             self.notify(reason, severity="warning", markup=False)
             return
         if backup.status == IN_PROGRESS:
-            title, message = "Cancel backup", (
-                f"Stop {backup_title(backup)} of {backup.service_path}?\n"
-                "It is marked failed; its partial dump or upload is removed. "
-                "The live database is not touched."
+            title, message = (
+                "Cancel backup",
+                (
+                    f"Stop {backup_title(backup)} of {backup.service_path}?\n"
+                    "It is marked failed; its partial dump or upload is removed. "
+                    "The live database is not touched."
+                ),
             )
         else:
             what = "restore" if backup.operation_kind == "restore" else "delete"
-            title, message = f"Cancel {what}", (
-                f"Stop the {what} of {backup_title(backup)}?\n"
-                f"It stops before it changes anything; the {what} is marked failed."
+            title, message = (
+                f"Cancel {what}",
+                (
+                    f"Stop the {what} of {backup_title(backup)}?\n"
+                    f"It stops before it changes anything; the {what} is marked failed."
+                ),
             )
 
         def confirmed(answer: bool | None) -> None:
@@ -149,11 +155,14 @@ class JobActions:
             self.table.select_backup(backup.id)
             self._sync_actions()
         result = await self._watched(
-            path, f"Backup {backup.id}", backup.id,
+            path,
+            f"Backup {backup.id}",
+            backup.id,
             lambda on_progress: self.dflow.backups.run(backup.id, on_progress=on_progress),
         )
         self._tell(
-            result.status == SUCCESS, result.error,
+            result.status == SUCCESS,
+            result.error,
             done=("Backup done", f"Backup {result.id} of {path} finished ({human_size(result.size_bytes)})."),
             failed=("Backup failed", f"Backup {result.id} of {path} failed"),
         )
@@ -183,7 +192,8 @@ class JobActions:
         if backup.status != SUCCESS:
             self.notify(
                 f"Backup {backup.id} is {backup.status}: only a successful backup can be restored.",
-                severity="warning", markup=False,
+                severity="warning",
+                markup=False,
             )
             return
         if self._busy(backup):
@@ -193,7 +203,8 @@ class JobActions:
         def confirmed(answer: bool | None) -> None:
             if answer:
                 self._work(
-                    partial(self._restore_job, backup, screen.safety_backup), JOBS,
+                    partial(self._restore_job, backup, screen.safety_backup),
+                    JOBS,
                     f"Restore of {backup.service_path}",
                 )
 
@@ -205,13 +216,16 @@ class JobActions:
         operation = await self.dflow.backups.queue_restore(backup.id)
         self.refresh_backups()
         result = await self._watched(
-            path, f"Restore of backup {backup.id}", backup.id,
+            path,
+            f"Restore of backup {backup.id}",
+            backup.id,
             lambda on_progress: self.dflow.backups.run_restore(
                 operation.id, safety_backup=safety_backup, on_progress=on_progress
             ),
         )
         self._tell(
-            result.status == OPERATION_SUCCEEDED, result.error,
+            result.status == OPERATION_SUCCEEDED,
+            result.error,
             done=("Restore done", f"{path} now holds the data of {backup_title(backup)}."),
             failed=("Restore failed", f"Restore of backup {backup.id} into {path} failed"),
         )
@@ -225,7 +239,8 @@ class JobActions:
         if backup.status == IN_PROGRESS:
             self.notify(
                 f"Backup {backup.id} is still in progress; delete it when it has finished.",
-                severity="warning", markup=False,
+                severity="warning",
+                markup=False,
             )
             return
         if self._busy(backup):
@@ -243,11 +258,14 @@ class JobActions:
         operation = await self.dflow.backups.queue_delete(backup.id)
         self.refresh_backups()
         result = await self._watched(
-            path, f"Delete of backup {backup.id}", backup.id,
+            path,
+            f"Delete of backup {backup.id}",
+            backup.id,
             lambda on_progress: self.dflow.backups.run_delete(operation.id, on_progress=on_progress),
         )
         self._tell(
-            result.status == OPERATION_SUCCEEDED, result.error,
+            result.status == OPERATION_SUCCEEDED,
+            result.error,
             done=("Backup deleted", f"Deleted {backup_title(backup)} of {path}."),
             failed=("Delete failed", f"Delete of backup {backup.id} failed"),
         )
@@ -258,11 +276,11 @@ class JobActions:
             label = RUNNING_LABEL.get(backup.operation_kind, backup.operation_kind)
             self.notify(
                 f"Backup {backup.id} is {label} — wait for it to finish.",
-                severity="warning", markup=False,
+                severity="warning",
+                markup=False,
             )
             return True
         return False
-
 
     # --- quitting --------------------------------------------------------
 
@@ -283,14 +301,14 @@ class JobActions:
             "failed, and a restore stopped midway can leave the database half-restored. "
         )
         if scheduled:
-            message += (
-                f"Scheduled jobs get up to {self.settings.shutdown_grace:.0f}s to finish first. "
-            )
+            message += f"Scheduled jobs get up to {self.settings.shutdown_grace:.0f}s to finish first. "
         message += "Quit anyway?"
 
         def confirmed(answer: bool | None) -> None:
             if answer:
-                self._work(partial(self._stop_jobs_and_exit), SHUTDOWN, "Stopping the running jobs", exclusive=True)
+                self._work(
+                    partial(self._stop_jobs_and_exit), SHUTDOWN, "Stopping the running jobs", exclusive=True
+                )
 
         self.push_screen(ConfirmScreen("Quit", message, confirm_label="Quit"), confirmed)
 

@@ -32,7 +32,8 @@ class JobProgressed(Message):
         return (
             isinstance(message, JobProgressed)
             and (message.path, message.key) == (self.path, self.key)
-            and message.progress.output is None and self.progress.output is None
+            and message.progress.output is None
+            and self.progress.output is None
         )
 
 
@@ -94,8 +95,11 @@ class RunningJobs:
             if elapsed > 0 and progress.done_bytes > first[1]:
                 rate = (progress.done_bytes - first[1]) / elapsed
         jobs[event.key] = dataclasses.replace(
-            line, message=progress.message, done_bytes=progress.done_bytes,
-            total_bytes=progress.total_bytes, rate=rate,
+            line,
+            message=progress.message,
+            done_bytes=progress.done_bytes,
+            total_bytes=progress.total_bytes,
+            rate=rate,
         )
         return True
 

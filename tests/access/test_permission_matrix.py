@@ -51,20 +51,56 @@ def state(tmp_path, monkeypatch, memory_keyring) -> State:
 def actions(backup_id: int):
     return [
         (Permission.READ, lambda a: a.backups.list(DEMO_SERVICE), ["backup", "list", DEMO_SERVICE]),
-        (Permission.CREATE, lambda a: a.backups.create_and_run(DEMO_SERVICE), ["backup", "create", DEMO_SERVICE]),
-        (Permission.RESTORE, lambda a: a.backups.restore(backup_id, safety_backup=False),
-         ["backup", "restore", str(backup_id), "--yes", "--no-safety-backup"]),
-        (Permission.SCHEDULE, lambda a: a.schedules.set(DEMO_SERVICE, ["weekly"]),
-         ["schedule", "set", DEMO_SERVICE, "--tier", "weekly"]),
-        (Permission.DESTINATION, lambda a: a.destinations.set(DEMO_SERVICE, "internal"),
-         ["destination", "set", DEMO_SERVICE, "internal"]),
-        (Permission.STORAGE, lambda a: a.storage.add(
-            "s3", endpoint_url="http://127.0.0.1:9", region="us-east-1", bucket="bucket-b",
-            access_key_id="AKIA", secret_access_key="secret-value"),
-         ["storage", "add", "s3", "--endpoint", "http://127.0.0.1:9", "--region", "us-east-1",
-          "--bucket", "bucket-b", "--access-key", "AKIA"]),
+        (
+            Permission.CREATE,
+            lambda a: a.backups.create_and_run(DEMO_SERVICE),
+            ["backup", "create", DEMO_SERVICE],
+        ),
+        (
+            Permission.RESTORE,
+            lambda a: a.backups.restore(backup_id, safety_backup=False),
+            ["backup", "restore", str(backup_id), "--yes", "--no-safety-backup"],
+        ),
+        (
+            Permission.SCHEDULE,
+            lambda a: a.schedules.set(DEMO_SERVICE, ["weekly"]),
+            ["schedule", "set", DEMO_SERVICE, "--tier", "weekly"],
+        ),
+        (
+            Permission.DESTINATION,
+            lambda a: a.destinations.set(DEMO_SERVICE, "internal"),
+            ["destination", "set", DEMO_SERVICE, "internal"],
+        ),
+        (
+            Permission.STORAGE,
+            lambda a: a.storage.add(
+                "s3",
+                endpoint_url="http://127.0.0.1:9",
+                region="us-east-1",
+                bucket="bucket-b",
+                access_key_id="AKIA",
+                secret_access_key="secret-value",
+            ),
+            [
+                "storage",
+                "add",
+                "s3",
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--region",
+                "us-east-1",
+                "--bucket",
+                "bucket-b",
+                "--access-key",
+                "AKIA",
+            ],
+        ),
         (Permission.INVENTORY, lambda a: a.inventory.add_project("other"), ["project", "add", "other"]),
-        (Permission.USERS, lambda a: a.users.add("newcomer", "viewer"), ["user", "add", "newcomer", "--role", "viewer"]),
+        (
+            Permission.USERS,
+            lambda a: a.users.add("newcomer", "viewer"),
+            ["user", "add", "newcomer", "--role", "viewer"],
+        ),
         (Permission.DELETE, lambda a: a.backups.delete(backup_id), ["backup", "delete", str(backup_id)]),
     ]
 
@@ -73,7 +109,7 @@ def expected(role: str | None, permission: Permission) -> bool:
     return role is not None and permission in ROLE_PERMISSIONS[Role(role)]
 
 
-@pytest.mark.parametrize("role", ROLES + [None])
+@pytest.mark.parametrize("role", [*ROLES, None])
 async def test_service_layer(state, role):
     login = f"{role}1" if role else "stranger"
     app = await Dflow.open(state.settings, actor=login)
@@ -99,7 +135,7 @@ async def test_service_layer(state, role):
     assert len(denied) == sum(not expected(role, p) for p, *_ in actions(0))
 
 
-@pytest.mark.parametrize("role", ROLES + [None])
+@pytest.mark.parametrize("role", [*ROLES, None])
 def test_cli(state, role):
     login = f"{role}1" if role else "stranger"
     env = {"DFLOW_TUI_DB": state.db_url, "LOGNAME": login, "USER": login}
@@ -132,7 +168,9 @@ def test_the_first_user_is_admin_and_the_last_admin_stays(tmp_path):
 def test_audit_lists_every_action_with_its_actor(state):
     env = {"DFLOW_TUI_DB": state.db_url}
     runner = CliRunner()
-    runner.invoke(main, ["backup", "restore", str(state.first_backup), "--yes", "--no-safety-backup"], env=env)
+    runner.invoke(
+        main, ["backup", "restore", str(state.first_backup), "--yes", "--no-safety-backup"], env=env
+    )
     runner.invoke(main, ["schedule", "set", DEMO_SERVICE, "--tier", "daily"], env=env)
     runner.invoke(main, ["backup", "delete", str(state.first_backup)], env={**env, "LOGNAME": "viewer1"})
     entries = json.loads(runner.invoke(main, ["audit", "--json"], env=env).stdout)
@@ -142,5 +180,7 @@ def test_audit_lists_every_action_with_its_actor(state):
     assert (me, "schedule.set", "ok") in seen
     assert ("viewer1", "backup.delete", "denied") in seen
     assert (me, "user.add", "ok") in seen
-    only_service = json.loads(runner.invoke(main, ["audit", "--service", DEMO_SERVICE, "--json"], env=env).stdout)
+    only_service = json.loads(
+        runner.invoke(main, ["audit", "--service", DEMO_SERVICE, "--json"], env=env).stdout
+    )
     assert {e["service_path"] for e in only_service} == {DEMO_SERVICE}

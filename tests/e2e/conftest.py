@@ -37,26 +37,48 @@ class Cli:
         """`dflow-tui ARGS` as a process of its own (a headless worker, say)."""
         return subprocess.Popen(
             [sys.executable, "-m", "dflow_tui", *args],
-            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def json(self, *args: str):
         return json.loads(self(*args, "--json").stdout)
 
     def settings(self, **overrides) -> Settings:
-        return Settings(db_url=self.env["DFLOW_TUI_DB"], known_hosts=Path(self.env["DFLOW_TUI_KNOWN_HOSTS"]),
-                        **overrides)
+        return Settings(
+            db_url=self.env["DFLOW_TUI_DB"], known_hosts=Path(self.env["DFLOW_TUI_KNOWN_HOSTS"]), **overrides
+        )
 
     async def open_app(self, clock=None, **overrides) -> Dflow:
         """The service layer on the same state as the CLI, for acting while a job runs."""
         return await Dflow.open(self.settings(**overrides), clock=clock)
 
-    def add_provider(self, name: str, moto_s3, bucket: str, *, secret: str | None = None,
-                     endpoint: str | None = None, ok: bool | None = True) -> Result:
+    def add_provider(
+        self,
+        name: str,
+        moto_s3,
+        bucket: str,
+        *,
+        secret: str | None = None,
+        endpoint: str | None = None,
+        ok: bool | None = True,
+    ) -> Result:
         return self(
-            "storage", "add", name, "--endpoint", endpoint or moto_s3.endpoint_url,
-            "--region", moto_s3.region, "--bucket", bucket, "--access-key", moto_s3.access_key_id,
-            input=(moto_s3.secret_access_key if secret is None else secret) + "\n", ok=ok,
+            "storage",
+            "add",
+            name,
+            "--endpoint",
+            endpoint or moto_s3.endpoint_url,
+            "--region",
+            moto_s3.region,
+            "--bucket",
+            bucket,
+            "--access-key",
+            moto_s3.access_key_id,
+            input=(moto_s3.secret_access_key if secret is None else secret) + "\n",
+            ok=ok,
         )
 
 
@@ -78,8 +100,19 @@ def backup_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def real_server(cli: Cli, sshd, backup_dir: Path) -> str:
     cli(
-        "server", "add", "real", "--host", sshd.host, "--port", str(sshd.port),
-        "--user", sshd.user, "--key", str(sshd.client_key_path), "--backup-dir", str(backup_dir),
+        "server",
+        "add",
+        "real",
+        "--host",
+        sshd.host,
+        "--port",
+        str(sshd.port),
+        "--user",
+        sshd.user,
+        "--key",
+        str(sshd.client_key_path),
+        "--backup-dir",
+        str(backup_dir),
     )
     return "real"
 

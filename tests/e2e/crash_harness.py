@@ -99,7 +99,9 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
         await app.close()
 
 
-def run_and_crash(db_url: str, known_hosts: str, flow: str, arg: str, crash_before: int, secrets: dict) -> None:
+def run_and_crash(
+    db_url: str, known_hosts: str, flow: str, arg: str, crash_before: int, secrets: dict
+) -> None:
     """The body of a forked child: the test's keyring entries, the step counter, the flow."""
     import keyring
     from infra.memory_keyring import MemoryKeyring

@@ -25,8 +25,21 @@ def test_bad_port(cli):
 
 
 def test_bad_bucket_name(cli, memory_keyring):
-    result = cli("storage", "add", "p", "--endpoint", "https://s3.example.com", "--region", "eu",
-                 "--bucket", "My_Bucket", "--access-key", "AKIA", input="secret\n", ok=False)
+    result = cli(
+        "storage",
+        "add",
+        "p",
+        "--endpoint",
+        "https://s3.example.com",
+        "--region",
+        "eu",
+        "--bucket",
+        "My_Bucket",
+        "--access-key",
+        "AKIA",
+        input="secret\n",
+        ok=False,
+    )
     assert "Invalid bucket name 'My_Bucket'" in result.stderr
     assert cli.json("storage", "list") == [] and memory_keyring.store == {}
 
@@ -73,8 +86,22 @@ def test_concurrent_restore_is_refused(cli, service_path, postgres, postgres_db)
     second = cli("backup", "create", service_path).stdout.strip()
     # A session holding a lock keeps the first restore's import waiting: it is really running.
     locker = subprocess.Popen(
-        [str(postgres.bindir / "psql"), "-X", "-q", "-h", postgres.host, "-p", str(postgres.port),
-         "-U", postgres.user, "-d", postgres_db], stdin=subprocess.PIPE, text=True)
+        [
+            str(postgres.bindir / "psql"),
+            "-X",
+            "-q",
+            "-h",
+            postgres.host,
+            "-p",
+            str(postgres.port),
+            "-U",
+            postgres.user,
+            "-d",
+            postgres_db,
+        ],
+        stdin=subprocess.PIPE,
+        text=True,
+    )
     locker.stdin.write("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE;\n")
     locker.stdin.flush()
 

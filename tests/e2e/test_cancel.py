@@ -56,8 +56,12 @@ def test_a_backup_run_by_the_headless_worker_is_cancelled_from_the_cli(
             said = cli("backup", "cancel", str(row["id"])).stdout
             assert f"Backup {row['id']} stops" in said
             row = _wait_for(
-                lambda: next((r for r in cli.json("backup", "list", service_path) if r["status"] != "in-progress"), None),
-                "the backup to stop", timeout=20,
+                lambda: next(
+                    (r for r in cli.json("backup", "list", service_path) if r["status"] != "in-progress"),
+                    None,
+                ),
+                "the backup to stop",
+                timeout=20,
             )
             assert (row["status"], row["error"]) == ("failed", f"Cancelled by {current_login()}")
             assert list(backup_dir.iterdir()) == []  # the partial dump is gone
@@ -116,7 +120,11 @@ def test_a_restore_cancelled_before_its_import_changes_nothing(cli, service_path
         app = await cli.open_app()
         try:  # the safety backup's pg_dump waits for the lock: the restore has not imported yet
             return await _restore_held_at(
-                app, service_path, postgres, postgres_db, safety_backup=True,
+                app,
+                service_path,
+                postgres,
+                postgres_db,
+                safety_backup=True,
                 reached=lambda app, _id: _safety_backup_running(app, service_path),
                 then=lambda app, backup_id: app.backups.cancel(backup_id),
             )
@@ -140,8 +148,13 @@ def test_a_restore_that_is_importing_cannot_be_cancelled(cli, service_path, post
         app = await cli.open_app()
         try:  # pg_restore --clean waits for the lock to drop t: the import has started
             return await _restore_held_at(
-                app, service_path, postgres, postgres_db, safety_backup=False,
-                reached=_importing, then=refused,
+                app,
+                service_path,
+                postgres,
+                postgres_db,
+                safety_backup=False,
+                reached=_importing,
+                then=refused,
             )
         finally:
             await app.close()
@@ -159,7 +172,6 @@ def test_nothing_to_cancel_and_not_allowed_are_refused(cli, service_path, postgr
     result = cli("backup", "cancel", str(row["id"]), ok=False)
     assert f"Backup {row['id']} is success and nothing runs on it" in result.output
     assert "No backup with id 999" in cli("backup", "cancel", "999", ok=False).output
-
 
 
 def test_a_viewer_may_not_cancel_a_running_backup(cli, service_path, postgres, postgres_db, backup_dir):

@@ -15,7 +15,9 @@ async def _tamper(cli, backup_id: int, file_path: str) -> None:
     await app.close()
 
 
-def test_delete_cannot_remove_anything_outside_the_backup_dir(cli, service_path, postgres, postgres_db, backup_dir, tmp_path):
+def test_delete_cannot_remove_anything_outside_the_backup_dir(
+    cli, service_path, postgres, postgres_db, backup_dir, tmp_path
+):
     import asyncio
 
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)

@@ -10,7 +10,6 @@ import time
 import uuid
 
 import pytest
-
 from infra.tools import find_program, missing
 
 SERVICE = "demo/production/shop-db"
@@ -25,8 +24,9 @@ def tmux():
     # COLUMNS/LINES (set by some test runners) would override the pane's real size.
     env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
     env["TERM"] = "xterm-256color"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36", command],
-                   check=True, env=env)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36", command], check=True, env=env
+    )
 
     class Terminal:
         def keys(self, *keys: str) -> None:
@@ -36,8 +36,9 @@ def tmux():
             subprocess.run(["tmux", "send-keys", "-t", session, "-l", text], check=True)
 
         def screen(self) -> str:
-            return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                  capture_output=True, text=True, check=True).stdout
+            return subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+            ).stdout
 
         def wait_for(self, condition, what: str, timeout: float = 30) -> str:
             deadline = time.monotonic() + timeout

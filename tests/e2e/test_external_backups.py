@@ -58,7 +58,9 @@ def test_external_backup_restore_delete(cli, external_service, postgres, postgre
     assert cli.json("backup", "list", external_service) == []
 
 
-def test_delete_removes_every_version_and_delete_marker(cli, external_service, postgres, postgres_db, moto_s3):
+def test_delete_removes_every_version_and_delete_marker(
+    cli, external_service, postgres, postgres_db, moto_s3
+):
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
     backup_id = int(cli("backup", "create", external_service).stdout)
     key = cli.json("backup", "list", external_service)[0]["location"].removeprefix(f"s3://{BUCKET}/")
@@ -74,7 +76,9 @@ def test_delete_removes_every_version_and_delete_marker(cli, external_service, p
     assert len(moto_s3.versions_of(BUCKET, key + ".keep")) == 1
 
 
-def test_existing_rows_keep_their_type_when_the_destination_changes(cli, external_service, postgres, postgres_db, backup_dir):
+def test_existing_rows_keep_their_type_when_the_destination_changes(
+    cli, external_service, postgres, postgres_db, backup_dir
+):
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
     cli("backup", "create", external_service)
     cli("destination", "set", external_service, "internal")
@@ -85,7 +89,9 @@ def test_existing_rows_keep_their_type_when_the_destination_changes(cli, externa
     assert len(list(backup_dir.glob("*.dump"))) == 1
 
 
-def test_an_altered_object_is_refused_before_import(cli, service_path, moto_s3, memory_keyring, postgres, postgres_db):
+def test_an_altered_object_is_refused_before_import(
+    cli, service_path, moto_s3, memory_keyring, postgres, postgres_db
+):
     moto_s3.make_bucket("plain-bucket")  # unversioned: an overwrite replaces the object
     cli.add_provider("plain", moto_s3, "plain-bucket")
     cli("storage", "verify", "plain")
@@ -136,12 +142,18 @@ def test_verification_failures_say_why(cli, moto_s3, memory_keyring, case):
     [provider] = cli.json("storage", "list")
     assert provider["status"] == "unverified"
     reason = provider["status_reason"].lower()
-    expected = {"wrong secret": "secret", "missing bucket": "does not exist", "unreachable endpoint": "cannot reach"}[case]
+    expected = {
+        "wrong secret": "secret",
+        "missing bucket": "does not exist",
+        "unreachable endpoint": "cannot reach",
+    }[case]
     assert expected in reason, reason
     assert provider["status_reason"] in result.stderr
 
 
-def test_the_secret_is_in_no_table_log_or_output(cli, external_service, postgres, postgres_db, moto_s3, state_db, caplog, tmp_path):
+def test_the_secret_is_in_no_table_log_or_output(
+    cli, external_service, postgres, postgres_db, moto_s3, state_db, caplog, tmp_path
+):
     caplog.set_level("DEBUG")
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
     outputs = []
@@ -202,7 +214,9 @@ def test_large_dump_uploads_as_multipart(cli, external_service, postgres, postgr
     assert row["size_bytes"] > 24 * 1024 * 1024
 
 
-def test_export_killed_mid_stream_leaves_no_object_and_no_upload(cli, external_service, postgres, postgres_db, moto_s3):
+def test_export_killed_mid_stream_leaves_no_object_and_no_upload(
+    cli, external_service, postgres, postgres_db, moto_s3
+):
     _big_database(postgres, postgres_db, megabytes=40)
 
     def kill_pg_dump():
@@ -229,14 +243,20 @@ def test_a_brief_endpoint_outage_is_retried(cli, external_service, postgres, pos
     assert moto_s3.multipart_uploads(BUCKET) == []
 
 
-def test_endpoint_stopped_mid_stream_leaves_no_object_and_no_upload(cli, external_service, postgres, postgres_db, moto_s3):
+def test_endpoint_stopped_mid_stream_leaves_no_object_and_no_upload(
+    cli, external_service, postgres, postgres_db, moto_s3
+):
     _big_database(postgres, postgres_db, megabytes=40)
 
     def stop_then_restart_endpoint():
         moto_s3.kill()
-        threading.Timer(6.0, moto_s3.start).start()  # back after the part gave up: the abort must still happen
+        threading.Timer(
+            6.0, moto_s3.start
+        ).start()  # back after the part gave up: the abort must still happen
 
-    view = asyncio.run(_backup_with_interference(cli, external_service, stop_then_restart_endpoint, s3_max_attempts=2))
+    view = asyncio.run(
+        _backup_with_interference(cli, external_service, stop_then_restart_endpoint, s3_max_attempts=2)
+    )
 
     assert view.status == "failed"
     assert "aborted" in view.error.lower() or "reach" in view.error.lower(), view.error

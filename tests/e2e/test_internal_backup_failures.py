@@ -10,7 +10,7 @@ from infra.ports import free_port
 
 
 def _backups(cli, path=None):
-    return cli.json("backup", "list", *( [path] if path else []), "--all")
+    return cli.json("backup", "list", *([path] if path else []), "--all")
 
 
 def test_no_server_fails_at_once_and_leaves_no_row(cli, real_server):
@@ -82,8 +82,21 @@ def test_dead_host_fails_with_the_reason(cli, backup_dir):
 def test_wrong_key_fails_with_the_reason(cli, sshd, tmp_path, backup_dir):
     other_key = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
-    cli("server", "add", "wrongkey", "--host", sshd.host, "--port", str(sshd.port),
-        "--user", sshd.user, "--key", str(other_key), "--backup-dir", str(backup_dir))
+    cli(
+        "server",
+        "add",
+        "wrongkey",
+        "--host",
+        sshd.host,
+        "--port",
+        str(sshd.port),
+        "--user",
+        sshd.user,
+        "--key",
+        str(other_key),
+        "--backup-dir",
+        str(backup_dir),
+    )
     path = _add_service(cli, "wrongkey")
 
     cli("backup", "create", path, ok=False)
@@ -99,8 +112,21 @@ def test_unknown_host_key_is_refused_with_its_fingerprint_until_trusted(
 ):
     empty_known_hosts = tmp_path / "known_hosts"
     cli.env["DFLOW_TUI_KNOWN_HOSTS"] = str(empty_known_hosts)
-    cli("server", "add", "new", "--host", sshd.host, "--port", str(sshd.port),
-        "--user", sshd.user, "--key", str(sshd.client_key_path), "--backup-dir", str(backup_dir))
+    cli(
+        "server",
+        "add",
+        "new",
+        "--host",
+        sshd.host,
+        "--port",
+        str(sshd.port),
+        "--user",
+        sshd.user,
+        "--key",
+        str(sshd.client_key_path),
+        "--backup-dir",
+        str(backup_dir),
+    )
     path = _add_service(cli, "new", postgres_db)
 
     cli("backup", "create", path, ok=False)
@@ -126,8 +152,21 @@ def test_changed_host_key_is_refused(cli, sshd, tmp_path, backup_dir):
     public = (forged_key.with_suffix(".pub")).read_text().split()[:2]
     forged.write_text(f"[{sshd.host}]:{sshd.port} {' '.join(public)}\n")
     cli.env["DFLOW_TUI_KNOWN_HOSTS"] = str(forged)
-    cli("server", "add", "moved", "--host", sshd.host, "--port", str(sshd.port),
-        "--user", sshd.user, "--key", str(sshd.client_key_path), "--backup-dir", str(backup_dir))
+    cli(
+        "server",
+        "add",
+        "moved",
+        "--host",
+        sshd.host,
+        "--port",
+        str(sshd.port),
+        "--user",
+        sshd.user,
+        "--key",
+        str(sshd.client_key_path),
+        "--backup-dir",
+        str(backup_dir),
+    )
 
     result = cli("server", "check", "moved", ok=False)
 

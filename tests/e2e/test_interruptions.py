@@ -13,12 +13,11 @@ import multiprocessing
 from datetime import timedelta
 
 import pytest
+from crash_harness import CRASHED, run_and_crash
 
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.core.models import Backup
 from dflow_tui.jobs.scheduler import run_pass
-
-from crash_harness import CRASHED, run_and_crash
 
 BUCKET = "dflow-crash-tests"
 MAX_STEPS = 40
@@ -28,8 +27,14 @@ def _harness(cli, flow: str, arg: str, crash_before: int, keyring) -> int:
     """Forked, not spawned: the child starts with everything imported, in milliseconds."""
     child = multiprocessing.get_context("fork").Process(
         target=run_and_crash,
-        args=(cli.env["DFLOW_TUI_DB"], cli.env["DFLOW_TUI_KNOWN_HOSTS"], flow, arg, crash_before,
-              dict(keyring.store)),
+        args=(
+            cli.env["DFLOW_TUI_DB"],
+            cli.env["DFLOW_TUI_KNOWN_HOSTS"],
+            flow,
+            arg,
+            crash_before,
+            dict(keyring.store),
+        ),
     )
     child.start()
     child.join(timeout=120)

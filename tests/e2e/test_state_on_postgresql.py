@@ -14,8 +14,21 @@ def test_backup_cycle_with_state_on_postgresql(cli, sshd, postgres, postgres_db,
     postgres.create_database(state)
     try:
         cli.env["DFLOW_TUI_DB"] = postgres.url(state, driver="postgresql+asyncpg")
-        cli("server", "add", "real", "--host", sshd.host, "--port", str(sshd.port), "--user", sshd.user,
-            "--key", str(sshd.client_key_path), "--backup-dir", str(backup_dir))
+        cli(
+            "server",
+            "add",
+            "real",
+            "--host",
+            sshd.host,
+            "--port",
+            str(sshd.port),
+            "--user",
+            sshd.user,
+            "--key",
+            str(sshd.client_key_path),
+            "--backup-dir",
+            str(backup_dir),
+        )
         cli("project", "add", "shop", "--server", "real")
         cli("env", "add", "shop", "production")
         path = f"shop/production/{postgres_db}"

@@ -101,7 +101,9 @@ def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgr
     assert row["status"] == "success", row["error"]
 
 
-def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(cli, service_path, postgres, postgres_db, backup_dir):
+def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(
+    cli, service_path, postgres, postgres_db, backup_dir
+):
     """Two runs of one job never go on side by side: the old one notices at its next heartbeat."""
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
 

@@ -26,6 +26,7 @@ Register in tests/conftest.py:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import urllib.request
@@ -77,10 +78,8 @@ class _KillableMotoServer(ThreadedMotoServer):
         if server is not None:
             server.server_close()  # close the listening socket: new connects are refused
             for connection in list(server.dflow_connections):  # type: ignore[attr-defined]
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 connection.close()
 
 
@@ -156,7 +155,9 @@ class MotoS3:
 
     # -- clients and fixtures
 
-    def client(self, service: str = "s3", *, access_key_id: str | None = None, secret_access_key: str | None = None) -> Any:
+    def client(
+        self, service: str = "s3", *, access_key_id: str | None = None, secret_access_key: str | None = None
+    ) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,

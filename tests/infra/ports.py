@@ -33,9 +33,7 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"{process.args[0]} exited with {process.returncode}:\n{_tail(log)}"
-            )
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}:\n{_tail(log)}")
         if port_open(host, port):
             return
         time.sleep(0.05)

@@ -84,8 +84,21 @@ class PostgresServer:
     def psql(self, sql: str, db: str = "postgres") -> str:
         result = subprocess.run(
             [
-                str(self.bindir / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1",
-                "-h", self.host, "-p", str(self.port), "-U", self.user, "-d", db, "-c", sql,
+                str(self.bindir / "psql"),
+                "-X",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                db,
+                "-c",
+                sql,
             ],
             capture_output=True,
             text=True,
@@ -101,9 +114,22 @@ class PostgresServer:
         """A session holding an exclusive lock on `table`: pg_dump (and pg_restore's DROP)
         wait for it — a job stopped midway, for real — until the block ends."""
         locker = subprocess.Popen(
-            [str(self.bindir / "psql"), "-X", "-q", "-h", self.host, "-p", str(self.port),
-             "-U", self.user, "-d", db],
-            stdin=subprocess.PIPE, text=True, env=client_env(),
+            [
+                str(self.bindir / "psql"),
+                "-X",
+                "-q",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                db,
+            ],
+            stdin=subprocess.PIPE,
+            text=True,
+            env=client_env(),
         )
         assert locker.stdin is not None
         locker.stdin.write(f"BEGIN; LOCK TABLE {quote_ident(table)} IN ACCESS EXCLUSIVE MODE;\n")
@@ -145,8 +171,16 @@ def start_postgres(bindir: Path, host: str = "127.0.0.1", attempts: int = 3) -> 
             shutil.chown(root / "sock", SUPERUSER, SUPERUSER)
         _run_as_owner(
             [
-                str(bindir / "initdb"), "-D", str(root / "data"), "-U", SUPERUSER,
-                "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync",
+                str(bindir / "initdb"),
+                "-D",
+                str(root / "data"),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
             ],
             cwd=root,
         )
@@ -177,8 +211,17 @@ def _pg_ctl_start(server: PostgresServer) -> None:
     )
     _run_as_owner(
         [
-            str(server.bindir / "pg_ctl"), "-D", str(server.data_dir), "-l", str(server.log_file),
-            "-o", options, "-w", "-t", "60", "start",
+            str(server.bindir / "pg_ctl"),
+            "-D",
+            str(server.data_dir),
+            "-l",
+            str(server.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
         ],
         cwd=server.root,
     )
@@ -190,7 +233,7 @@ def _run_as_owner(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
         argv = ["runuser", "-u", SUPERUSER, "--", *argv]
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=client_env(), timeout=120)
     if result.returncode != 0:
-        output = (result.stderr.strip() or result.stdout.strip())
+        output = result.stderr.strip() or result.stdout.strip()
         raise CommandError(f"{shlex.join(argv)} exited with {result.returncode}: {output}")
     return result
 

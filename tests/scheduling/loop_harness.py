@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 
-EPOCH = datetime(2026, 3, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 3, 1, tzinfo=UTC)
 SPEED = 3600.0
 
 
@@ -29,8 +29,14 @@ class FastClock:
 
 async def main(db_url: str, kind: str, passes: int, t0: float) -> None:
     """The very loop `dflow-tui worker` runs (kind worker-*), or the open app runs (kind app)."""
-    settings = Settings(db_url=db_url, heartbeat_interval=0.5, scheduler_interval=0.02, worker_poll_interval=0.02,
-                        heartbeat_timeout=timedelta(days=30), max_job_runtime=timedelta(days=30))
+    settings = Settings(
+        db_url=db_url,
+        heartbeat_interval=0.5,
+        scheduler_interval=0.02,
+        worker_poll_interval=0.02,
+        heartbeat_timeout=timedelta(days=30),
+        max_job_runtime=timedelta(days=30),
+    )
     app = await Dflow.open(settings, clock=FastClock(t0), actor=kind)
     app.ctx.worker_id = f"{kind}/{app.ctx.worker_id}"
     loop = app.worker(kind="tui" if kind == "app" else "worker")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import subprocess
@@ -59,8 +60,12 @@ def test_two_workers_and_the_app_loop_never_run_a_job_twice(sandbox, tmp_path):
     t0 = time.time()
 
     processes = [
-        subprocess.Popen([sys.executable, str(HARNESS), db_url, kind, "200", str(t0)], env=env,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(HARNESS), db_url, kind, "200", str(t0)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for kind in ("worker-a", "worker-b", "app")
     ]
     for process in processes:
@@ -82,7 +87,7 @@ def test_two_workers_and_the_app_loop_never_run_a_job_twice(sandbox, tmp_path):
     assert open_at == {}
     for service, intervals in spans.items():
         intervals.sort()
-        for (_, end), (start, _) in zip(intervals, intervals[1:]):
+        for (_, end), (start, _) in itertools.pairwise(intervals):
             assert start >= end, f"two backups of {service} overlapped"
 
     async def rows():
@@ -98,7 +103,9 @@ def test_two_workers_and_the_app_loop_never_run_a_job_twice(sandbox, tmp_path):
     claimed = [b for b in backups if b.worker_id is not None]
     waiting = [b for b in backups if b.worker_id is None]
     assert all(b.status == "in-progress" for b in waiting) and len(waiting) <= len(SERVICES)
-    assert all(b.status == "success" for b in claimed), [(b.status, b.error) for b in claimed if b.status != "success"]
+    assert all(b.status == "success" for b in claimed), [
+        (b.status, b.error) for b in claimed if b.status != "success"
+    ]
     assert sum(starts.values()) == len(claimed)
     assert {b.trigger for b in backups} == {"scheduled"}
     runners = Counter(b.worker_id.split("/")[0] for b in claimed)

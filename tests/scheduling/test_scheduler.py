@@ -12,9 +12,7 @@ from dflow_tui.jobs.scheduler import run_pass
 
 async def _tiers_of(app, service, status="success"):
     return sorted(
-        (b.schedule_tier or "manual")
-        for b in await app.backups.list(service)
-        if b.status == status
+        (b.schedule_tier or "manual") for b in await app.backups.list(service) if b.status == status
     )
 
 

@@ -18,10 +18,19 @@ def backups(count: int) -> list[BackupView]:
     """Newest first, as the service lists them."""
     return [
         BackupView(
-            id=count - n, service_path="demo/production/shop-db", type="internal", status="success",
-            trigger="manual", schedule_tier=None, created_at=START - timedelta(minutes=n),
-            finished_at=START - timedelta(minutes=n), size_bytes=1000 + n, sha256="ab" * 32,
-            error=None, location=f"backups/shop-db-{n}.dump", requested_by="alice",
+            id=count - n,
+            service_path="demo/production/shop-db",
+            type="internal",
+            status="success",
+            trigger="manual",
+            schedule_tier=None,
+            created_at=START - timedelta(minutes=n),
+            finished_at=START - timedelta(minutes=n),
+            size_bytes=1000 + n,
+            sha256="ab" * 32,
+            error=None,
+            location=f"backups/shop-db-{n}.dump",
+            requested_by="alice",
         )
         for n in range(count)
     ]

@@ -186,9 +186,7 @@ async def test_failed_export_shows_a_failed_row_an_error_and_its_detail(demo, df
         notes = record_notifications(app)
         await open_service(pilot)
         await pilot.press("b")
-        await wait_until(
-            pilot, lambda: [s for _, s in statuses(app)] == ["failed"], "the row to fail"
-        )
+        await wait_until(pilot, lambda: [s for _, s in statuses(app)] == ["failed"], "the row to fail")
         [(backup_id, _)] = statuses(app)
         assert status_cell(app, backup_id) == "failed"
         await wait_until(pilot, lambda: any(n[0] == "error" for n in notes), "an error notification")
@@ -272,9 +270,7 @@ async def test_quit_while_a_backup_runs_asks_then_stops_it(demo, dflow):
         await open_service(pilot)
         await pilot.press("b")
         await wait_until(pilot, lambda: [s for _, s in statuses(app)] == ["in-progress"], "the job")
-        await wait_until(
-            pilot, lambda: "exporting" in screen_text(app), "the export"
-        )
+        await wait_until(pilot, lambda: "exporting" in screen_text(app), "the export")
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
         assert "Backup of demo/production/shop-db" in str(app.screen.query_one(".dialog-message").render())

@@ -86,7 +86,8 @@ async def test_servers_check_add_and_discover(demo, dflow):
         assert "found/production/shop-db" in screen_text(app)
         await pilot.press("escape")
         await wait_until(
-            pilot, lambda: any(s.path == "found/production/shop-db" for s in app.services or []),
+            pilot,
+            lambda: any(s.path == "found/production/shop-db" for s in app.services or []),
             "the tree to list the discovered service",
         )
 
@@ -100,6 +101,7 @@ async def test_an_unknown_host_key_shows_its_fingerprint_and_can_be_trusted(demo
         if error is not None:
             raise error
         from dflow_tui.service.inventory import CheckResult
+
         return CheckResult(name, "dokku@db.example.com:22", "0.35.1")
 
     async def trust_server(name, expected_fingerprint=None):
@@ -134,7 +136,8 @@ async def test_palette_jumps_to_a_service_and_opens_screens(demo, dflow):
         await wait_until(pilot, lambda: "mysql service on no server" in screen_text(app), "the hit")
         await pilot.press("enter")
         await wait_until(
-            pilot, lambda: app.service is not None and app.service.path == "lab/staging/orders-db",
+            pilot,
+            lambda: app.service is not None and app.service.path == "lab/staging/orders-db",
             "the service to be shown",
         )
         await pilot.press("ctrl+p", *"open servers")

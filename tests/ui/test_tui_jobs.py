@@ -33,7 +33,9 @@ async def test_a_running_backup_shows_its_output_and_x_cancels_it(demo, dflow):
         await open_service(pilot)
         assert "Cancel job" not in screen_text(app)  # nothing runs: the key is not offered
         await pilot.press("b")
-        await wait_until(pilot, lambda: "waiting for a lock on shop-db" in screen_text(app), "the output line")
+        await wait_until(
+            pilot, lambda: "waiting for a lock on shop-db" in screen_text(app), "the output line"
+        )
         [(backup_id, status)] = statuses(app)
         assert status == "in-progress"
         assert job_lines(app) == [
@@ -47,7 +49,8 @@ async def test_a_running_backup_shows_its_output_and_x_cancels_it(demo, dflow):
         await pilot.press("y")
         await wait_until(pilot, lambda: statuses(app) == [(backup_id, "failed")], "the row to fail", 20)
         await wait_until(
-            pilot, lambda: any(n[1] == "Backup failed" and "Cancelled by alice" in n[2] for n in notes),
+            pilot,
+            lambda: any(n[1] == "Backup failed" and "Cancelled by alice" in n[2] for n in notes),
             "the failure notice",
         )
         assert any(n[1] == "Cancel requested" for n in notes)

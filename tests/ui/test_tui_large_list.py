@@ -20,7 +20,7 @@ def seed_copies(demo, template_id: int, count: int) -> None:
         row = connection.execute(
             f"SELECT {', '.join(columns)} FROM backups WHERE id = ?", (template_id,)
         ).fetchone()
-        values = dict(zip(columns, row))
+        values = dict(zip(columns, row, strict=False))
         assert values["status"] == "success"
         created = columns.index("created_at")
         copies = []

@@ -42,11 +42,10 @@ async def test_saving_a_daily_schedule_runs_a_due_backup_with_its_tier_badge(dem
         await wait_until(
             pilot,
             lambda: [(b.schedule_tier, b.status) for b in app.table.backups] == [("daily", "success")],
-            "the due daily backup to run", 30,
+            "the due daily backup to run",
+            30,
         )
-        await wait_until(
-            pilot, lambda: "Active schedules: Daily" in screen_text(app), "the card to say so"
-        )
+        await wait_until(pilot, lambda: "Active schedules: Daily" in screen_text(app), "the card to say so")
         [row] = app.table.backups
         assert app.table.get_cell(str(row.id), "trigger").plain.strip() == "daily"
     view = await dflow.schedules.show(demo.service)
@@ -88,9 +87,7 @@ async def test_a_scheduled_job_running_at_quit_is_recorded_failed_not_left_runni
         await wait_until(pilot, lambda: isinstance(app.screen, ScheduleScreen), "the schedule form")
         await pilot.press("space", "ctrl+s")  # hourly
         await wait_until(pilot, lambda: bool(app.job_worker.running), "the scheduled job to run")
-        await wait_until(
-            pilot, lambda: [b.status for b in app.table.backups] == ["in-progress"], "its row"
-        )
+        await wait_until(pilot, lambda: [b.status for b in app.table.backups] == ["in-progress"], "its row")
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
         assert "1 scheduled job(s)" in screen_text(app)

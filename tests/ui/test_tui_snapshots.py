@@ -64,8 +64,11 @@ async def seed(demo: Demo) -> dict[str, int]:
     finally:
         await api.close()
     return {
-        "success": success.id, "daily": daily.id, "restoring": restoring.id,
-        "failed": failed.id, "in-progress": running.id,
+        "success": success.id,
+        "daily": daily.id,
+        "restoring": restoring.id,
+        "failed": failed.id,
+        "in-progress": running.id,
     }
 
 
@@ -98,9 +101,7 @@ def seeded(demo: Demo) -> Demo:
 
 
 def make_app(demo: Demo) -> DflowApp:
-    return DflowApp(
-        demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR, scheduler=False
-    )
+    return DflowApp(demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR, scheduler=False)
 
 
 async def show_backups(pilot) -> None:
@@ -207,6 +208,7 @@ class TestServers:
     @SIZES
     def test_checked_local_server(self, seeded, snap_compare, size):
         fix_server_paths(seeded)  # nothing is backed up here: only shown
+
         async def run_before(pilot):
             app = pilot.app
             await wait_until(pilot, lambda: app.services is not None, "the services")
@@ -214,7 +216,9 @@ class TestServers:
             await wait_until(pilot, lambda: isinstance(app.screen, ServersScreen), "servers")
             await wait_until(pilot, lambda: app.screen.servers is not None, "the list")
             await pilot.press("c")
-            await wait_until(pilot, lambda: "checking" not in str(app.screen.checks.get("this-machine")), "check")
+            await wait_until(
+                pilot, lambda: "checking" not in str(app.screen.checks.get("this-machine")), "check"
+            )
 
         app = make_app(seeded)
         assert snap_compare(app, terminal_size=size, run_before=run_before)

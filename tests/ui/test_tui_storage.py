@@ -34,7 +34,6 @@ from dflow_tui.ui.screens.confirm import ConfirmScreen
 BUCKET = "tui-backups"
 
 
-
 def storage_screen(app) -> BackupStorageScreen:
     assert isinstance(app.screen, BackupStorageScreen)
     return app.screen
@@ -44,8 +43,7 @@ def shown_statuses(app) -> dict[str, str]:
     """Provider name → the status badge as drawn in the table."""
     table = storage_screen(app).table
     return {
-        provider.name: table.get_cell(provider.name, "status").plain.strip()
-        for provider in table.providers
+        provider.name: table.get_cell(provider.name, "status").plain.strip() for provider in table.providers
     }
 
 
@@ -140,17 +138,19 @@ async def test_a_wrong_secret_is_unverified_with_its_reason(demo, dflow, moto_s3
     moto_s3.make_bucket(BUCKET)
     wrong = "wrong-secret-" + "x" * 27
     await dflow.storage.add(
-        "bad-key", endpoint_url=moto_s3.endpoint_url, region=moto_s3.region, bucket=BUCKET,
-        access_key_id=moto_s3.access_key_id, secret_access_key=wrong,
+        "bad-key",
+        endpoint_url=moto_s3.endpoint_url,
+        region=moto_s3.region,
+        bucket=BUCKET,
+        access_key_id=moto_s3.access_key_id,
+        secret_access_key=wrong,
     )
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await open_storage(pilot)
         await pilot.press("v")
-        await wait_until(
-            pilot, lambda: any(n[1] == "Verify failed" for n in notes), "the verify to fail", 30
-        )
+        await wait_until(pilot, lambda: any(n[1] == "Verify failed" for n in notes), "the verify to fail", 30)
         assert shown_statuses(app) == {"bad-key": "unverified"}
         text = screen_text(app)
         assert "SignatureDoesNotMatch" in text  # the reason, shown in full in the detail
@@ -166,18 +166,22 @@ async def test_a_refusal_from_the_service_is_shown_in_the_form(demo, dflow, memo
         await open_storage(pilot)
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, AddProviderScreen), "the form")
-        await type_into_form(pilot, {
-            "provider-name": "b2",
-            "provider-endpoint": "s3.example.com",  # no scheme: refused
-            "provider-region": "",
-            "provider-bucket": "bucket",
-            "provider-prefix": "dflow/backups",
-            "provider-access-key": "AKIAEXAMPLE",
-            "provider-secret": "hunter2-secret",
-        })
+        await type_into_form(
+            pilot,
+            {
+                "provider-name": "b2",
+                "provider-endpoint": "s3.example.com",  # no scheme: refused
+                "provider-region": "",
+                "provider-bucket": "bucket",
+                "provider-prefix": "dflow/backups",
+                "provider-access-key": "AKIAEXAMPLE",
+                "provider-secret": "hunter2-secret",
+            },
+        )
         form = app.screen
         await wait_until(
-            pilot, lambda: "Invalid endpoint URL" in str(form.query_one("#form-error").render()),
+            pilot,
+            lambda: "Invalid endpoint URL" in str(form.query_one("#form-error").render()),
             "the refusal in the form",
         )
         assert isinstance(app.screen, AddProviderScreen)  # still open, with what was typed
@@ -198,7 +202,8 @@ async def test_without_a_usable_keyring_the_screen_says_so_first(demo, dflow, mo
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_storage(pilot)
             await wait_until(
-                pilot, lambda: screen.query_one("#keyring-status").has_class("-unusable"),
+                pilot,
+                lambda: screen.query_one("#keyring-status").has_class("-unusable"),
                 "the keyring warning",
             )
             warning = str(screen.query_one("#keyring-status").render())
@@ -212,9 +217,7 @@ async def test_without_a_usable_keyring_the_screen_says_so_first(demo, dflow, mo
         keyring.set_keyring(previous)
 
 
-async def test_remove_asks_first_and_is_refused_while_a_service_uses_it(
-    demo, dflow, memory_keyring
-):
+async def test_remove_asks_first_and_is_refused_while_a_service_uses_it(demo, dflow, memory_keyring):
     await add_fixed_providers(dflow)
     fix_provider_statuses(demo)
     await dflow.destinations.set(demo.service, "external", "b2")
@@ -290,18 +293,24 @@ async def test_external_without_a_verified_provider_offers_backup_storage(demo, 
         await wait_until(pilot, lambda: not isinstance(app.screen, BackupStorageScreen), "back")
 
 
-async def test_external_destination_then_a_backup_goes_to_the_bucket(
-    demo, dflow, moto_s3, memory_keyring
-):
+async def test_external_destination_then_a_backup_goes_to_the_bucket(demo, dflow, moto_s3, memory_keyring):
     moto_s3.make_bucket(BUCKET, versioned=True)
     await dflow.storage.add(
-        "moto-ok", endpoint_url=moto_s3.endpoint_url, region=moto_s3.region, bucket=BUCKET,
-        access_key_id=moto_s3.access_key_id, secret_access_key=moto_s3.secret_access_key,
+        "moto-ok",
+        endpoint_url=moto_s3.endpoint_url,
+        region=moto_s3.region,
+        bucket=BUCKET,
+        access_key_id=moto_s3.access_key_id,
+        secret_access_key=moto_s3.secret_access_key,
     )
     assert (await dflow.storage.verify("moto-ok")).ok
     await dflow.storage.add(
-        "moto-bad", endpoint_url=moto_s3.endpoint_url, region=moto_s3.region, bucket=BUCKET,
-        access_key_id=moto_s3.access_key_id, secret_access_key="not-the-secret",
+        "moto-bad",
+        endpoint_url=moto_s3.endpoint_url,
+        region=moto_s3.region,
+        bucket=BUCKET,
+        access_key_id=moto_s3.access_key_id,
+        secret_access_key="not-the-secret",
     )
     assert not (await dflow.storage.verify("moto-bad")).ok
     app = make_app(demo, dflow)

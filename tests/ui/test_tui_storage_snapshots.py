@@ -64,9 +64,7 @@ def external(demo: Demo, memory_keyring) -> Demo:
 
 
 def make_app(demo: Demo) -> DflowApp:
-    return DflowApp(
-        demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR, scheduler=False
-    )
+    return DflowApp(demo.settings, clock=FixedClock(START + timedelta(days=1)), actor=ACTOR, scheduler=False)
 
 
 async def show_storage(pilot) -> None:
@@ -108,8 +106,10 @@ class TestAddProviderForm:
             # the secret is typed, so the snapshot shows what typing it looks like.
             form = pilot.app.screen
             for field, value in {
-                "provider-name": "wasabi", "provider-endpoint": "https://s3.eu-central-2.wasabisys.com",
-                "provider-region": "eu-central-2", "provider-bucket": "acme-dumps",
+                "provider-name": "wasabi",
+                "provider-endpoint": "https://s3.eu-central-2.wasabisys.com",
+                "provider-region": "eu-central-2",
+                "provider-bucket": "acme-dumps",
                 "provider-access-key": "AKIAIOSFODNN7EXAMPLE",
             }.items():
                 form.query_one(f"#{field}", Input).value = value

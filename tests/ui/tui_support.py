@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dflow_tui.core.clock import FixedClock
@@ -16,7 +16,7 @@ from dflow_tui.demo.sandbox import DEMO_SERVICE
 from dflow_tui.settings import Settings
 from dflow_tui.ui.app import DflowApp
 
-START = datetime(2026, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 ACTOR = "alice"
 SIZE = (120, 36)
 
@@ -58,7 +58,7 @@ class Demo:
             connection.execute("UPDATE orders SET customer = ? WHERE id = ?", (name, order_id))
 
 
-def make_app(demo: "Demo", dflow) -> DflowApp:
+def make_app(demo: Demo, dflow) -> DflowApp:
     """The app on the sandbox, sharing the test's service layer, with its worker loop on."""
     return DflowApp(demo.settings, dflow=dflow, actor=ACTOR)
 
@@ -88,7 +88,9 @@ def slow_export(demo: Demo, seconds: int = 30) -> None:
     exports: long enough to watch it run, or to interrupt it."""
     script = demo.root / "bin" / "dokku"
     lines = script.read_text().splitlines()
-    lines.insert(1, f'case "$1" in postgres:export) echo "-----> waiting for a lock on $2" >&2; sleep {seconds};; esac')
+    lines.insert(
+        1, f'case "$1" in postgres:export) echo "-----> waiting for a lock on $2" >&2; sleep {seconds};; esac'
+    )
     script.write_text("\n".join(lines) + "\n")
 
 
@@ -137,13 +139,20 @@ FIXED_SECRETS = {"b2": "K003-fixed-secret-for-b2", "minio-lab": "fixed-secret-fo
 async def add_fixed_providers(api) -> None:
     """Two providers, as the service adds them (secrets to the keyring in use)."""
     await api.storage.add(
-        "b2", endpoint_url="https://s3.eu-central-003.backblazeb2.com", region="eu-central-003",
-        bucket="acme-backups", access_key_id="0031a2b3c4d5e6f0000000001",
+        "b2",
+        endpoint_url="https://s3.eu-central-003.backblazeb2.com",
+        region="eu-central-003",
+        bucket="acme-backups",
+        access_key_id="0031a2b3c4d5e6f0000000001",
         secret_access_key=FIXED_SECRETS["b2"],
     )
     await api.storage.add(
-        "minio-lab", endpoint_url="http://minio.lab.internal:9000", region="",
-        bucket="dumps", prefix="lab", access_key_id="labkey",
+        "minio-lab",
+        endpoint_url="http://minio.lab.internal:9000",
+        region="",
+        bucket="dumps",
+        prefix="lab",
+        access_key_id="labkey",
         secret_access_key=FIXED_SECRETS["minio-lab"],
     )
 

@@ -15,7 +15,8 @@ async def transport(request, tmp_path):
         yield LocalTransport(cwd=tmp_path)
         return
     sshd = request.getfixturevalue("sshd")
-    spec = ServerSpec(name="real", host=sshd.host, port=sshd.port, user=sshd.user,
-                      key_path=str(sshd.client_key_path))
+    spec = ServerSpec(
+        name="real", host=sshd.host, port=sshd.port, user=sshd.user, key_path=str(sshd.client_key_path)
+    )
     async with open_transport(spec, known_hosts=sshd.known_hosts_path, ssh_config=[]) as opened:
         yield opened

@@ -18,7 +18,9 @@ async def test_a_first_release_database_upgrades_with_its_rows(tmp_path):
         db.execute("INSERT INTO servers (id, name, local, port, backup_dir) VALUES (1, 'old', 1, 22, 'b')")
         db.execute("INSERT INTO projects (id, name, server_id, legacy) VALUES (1, 'p', 1, 0)")
         db.execute("INSERT INTO environments (id, project_id, name) VALUES (1, 1, 'e')")
-        db.execute("INSERT INTO services (id, environment_id, name, engine, destination) VALUES (1, 1, 'db', 'postgres', 'internal')")
+        db.execute(
+            "INSERT INTO services (id, environment_id, name, engine, destination) VALUES (1, 1, 'db', 'postgres', 'internal')"
+        )
         db.execute(
             "INSERT INTO backups (id, service_id, type, status, trigger, server_id, file_path, size_bytes, sha256)"
             " VALUES (7, 1, 'internal', 'success', 'manual', 1, 'b/db-2026-01-01-00-00-00-000.dump', 42, 'ab')"

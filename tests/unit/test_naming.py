@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -13,7 +13,7 @@ from dflow_tui.core.naming import (
     validate_service_name,
 )
 
-WHEN = datetime(2026, 4, 8, 14, 30, 0, 123456, tzinfo=timezone.utc)
+WHEN = datetime(2026, 4, 8, 14, 30, 0, 123456, tzinfo=UTC)
 
 
 def test_dump_name_is_service_and_utc_timestamp_with_milliseconds():
@@ -33,7 +33,20 @@ def test_object_key_is_prefix_then_dump_name():
 
 @pytest.mark.parametrize(
     "name",
-    ["x; touch /tmp/owned", "$(id)", "`id`", "a b", "a\nb", "../etc", "-rf", "", "A-upper", "a/b", "a|b", "a&b"],
+    [
+        "x; touch /tmp/owned",
+        "$(id)",
+        "`id`",
+        "a b",
+        "a\nb",
+        "../etc",
+        "-rf",
+        "",
+        "A-upper",
+        "a/b",
+        "a|b",
+        "a&b",
+    ],
 )
 def test_hostile_service_names_are_refused(name):
     with pytest.raises(InvalidName):
@@ -52,7 +65,14 @@ def test_backup_dir_may_be_relative_or_absolute():
 
 
 @pytest.mark.parametrize(
-    "file_name", ["../../etc/passwd", "x.dump", "db-2026-04-08-14-30-00-123.dump/../../x", ".bashrc", "db-2026-04-08-14-30-00.dump"]
+    "file_name",
+    [
+        "../../etc/passwd",
+        "x.dump",
+        "db-2026-04-08-14-30-00-123.dump/../../x",
+        ".bashrc",
+        "db-2026-04-08-14-30-00.dump",
+    ],
 )
 def test_join_remote_refuses_anything_but_a_dump_name(file_name):
     with pytest.raises(InvalidName):

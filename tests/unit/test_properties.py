@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,9 +22,10 @@ from dflow_tui.remote import dokku, files
 from dflow_tui.storage import StorageConfig
 
 # Plenty of shell metacharacters, separators, dots and unicode, not just letters.
-hostile = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(list(";&|`$()<>\\\"' \n\t*?~/.-_")),
-                  max_size=40)
-WHEN = datetime(2026, 4, 8, 14, 30, 0, 123000, tzinfo=timezone.utc)
+hostile = st.text(
+    alphabet=st.characters(codec="utf-8") | st.sampled_from(list(";&|`$()<>\\\"' \n\t*?~/.-_")), max_size=40
+)
+WHEN = datetime(2026, 4, 8, 14, 30, 0, 123000, tzinfo=UTC)
 SHELL_OPERATORS = {";", "&", "&&", "|", "||", "`", "$(", ">", ">>", "<", "\n"}
 
 
@@ -83,7 +84,9 @@ def test_import_reads_only_the_intended_dump(engine, name, directory):
 @given(bucket=hostile, prefix=hostile, name=hostile)
 def test_object_keys_stay_under_the_prefix(bucket, prefix, name):
     try:
-        config = StorageConfig(endpoint_url="https://s3.example.com", region="r", bucket=bucket, prefix=prefix)
+        config = StorageConfig(
+            endpoint_url="https://s3.example.com", region="r", bucket=bucket, prefix=prefix
+        )
         key = object_key(config.prefix, name, WHEN)
     except DflowError:
         return
@@ -102,5 +105,17 @@ def test_the_size_probe_reads_only_the_intended_partial_file(name, directory):
     except InvalidName:
         return
     assert shlex.split(command) == [
-        "if", "test", "-f", f"{path};", "then", "wc", "-c", "<", f"{path};", "else", "echo", "0;", "fi",
+        "if",
+        "test",
+        "-f",
+        f"{path};",
+        "then",
+        "wc",
+        "-c",
+        "<",
+        f"{path};",
+        "else",
+        "echo",
+        "0;",
+        "fi",
     ]

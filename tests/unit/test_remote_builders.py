@@ -269,4 +269,4 @@ def test_every_built_command_is_valid_shell():
 def test_the_engine_list_matches_the_models_engines():
     from dflow_tui.core.models import Engine
 
-    assert ENGINES == tuple(engine.value for engine in Engine)
+    assert tuple(engine.value for engine in Engine) == ENGINES

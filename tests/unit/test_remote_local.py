@@ -91,7 +91,7 @@ async def test_stream_both_ways(local):
 async def test_stream_exit_status_and_stderr_tail(local):
     process = await local.start(
         "head -c 2000000 /dev/zero; "
-        "i=0; while [ $i -lt 3000 ]; do echo \"noisy line $i ......................\" >&2; "
+        'i=0; while [ $i -lt 3000 ]; do echo "noisy line $i ......................" >&2; '
         "i=$((i+1)); done; echo last >&2; exit 9"
     )
     total = 0

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 # A chatty command: two lines a second apart, a blank one (skipped), an unterminated last one.
-CHATTY = "echo 'dumping table a' >&2; sleep 1; echo 'dumping table b' >&2; echo >&2; printf 'done' >&2; echo data"
+CHATTY = (
+    "echo 'dumping table a' >&2; sleep 1; echo 'dumping table b' >&2; echo >&2; printf 'done' >&2; echo data"
+)
 
 
 def _recorder():

@@ -48,13 +48,13 @@ class FakeServer:
         return self.host_key.get_fingerprint("sha256")
 
     def spec(self, **overrides) -> ServerSpec:
-        values = dict(
-            name="fake",
-            host="127.0.0.1",
-            port=self.port,
-            user=getpass.getuser(),
-            key_path=str(self.client_key_path),
-        )
+        values = {
+            "name": "fake",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": getpass.getuser(),
+            "key_path": str(self.client_key_path),
+        }
         values.update(overrides)
         return ServerSpec(**values)
 
@@ -103,9 +103,7 @@ def _handler(home: Path, children: list):
         watcher = asyncio.ensure_future(kill_on_close())
         feeder = asyncio.ensure_future(feed_stdin())
         try:
-            await asyncio.gather(
-                _pump(child.stdout, process.stdout), _pump(child.stderr, process.stderr)
-            )
+            await asyncio.gather(_pump(child.stdout, process.stdout), _pump(child.stderr, process.stderr))
             status = await child.wait()
             process.exit(status if status >= 0 else 128 - status)
         except Exception:
@@ -133,9 +131,7 @@ async def fake_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "127.0.0.1",
         0,
         server_host_keys=[host_key],
-        authorized_client_keys=asyncssh.import_authorized_keys(
-            client_key.export_public_key().decode()
-        ),
+        authorized_client_keys=asyncssh.import_authorized_keys(client_key.export_public_key().decode()),
         process_factory=_handler(home, children),
         encoding=None,
     )
@@ -274,7 +270,7 @@ async def test_stream_reads_large_output_and_exit_status(ssh):
 
 async def test_stream_keeps_only_the_tail_of_stderr(ssh):
     process = await ssh.start(
-        "i=0; while [ $i -lt 3000 ]; do echo \"line $i of noisy stderr output....\" >&2; "
+        'i=0; while [ $i -lt 3000 ]; do echo "line $i of noisy stderr output...." >&2; '
         "i=$((i+1)); done; echo last >&2"
     )
     result = await process.wait()
@@ -333,9 +329,7 @@ async def test_trust_host_key_then_connect(fake_server, tmp_path):
     line = f"[127.0.0.1]:{fake_server.port} {public_key_line(fake_server.host_key)}\n"
     assert known_hosts.read_text() == line
 
-    async with open_transport(
-        fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG
-    ) as transport:
+    async with open_transport(fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG) as transport:
         assert (await transport.run("echo ok")).stdout == b"ok\n"
 
     # Trusting again is a no-op.
@@ -343,9 +337,7 @@ async def test_trust_host_key_then_connect(fake_server, tmp_path):
     assert known_hosts.read_text() == line
 
 
-async def test_trust_host_key_refuses_a_fingerprint_other_than_the_one_checked(
-    fake_server, tmp_path
-):
+async def test_trust_host_key_refuses_a_fingerprint_other_than_the_one_checked(fake_server, tmp_path):
     known_hosts = tmp_path / "test_known_hosts"
     with pytest.raises(RemoteError, match="not the SHA256:bogus you checked"):
         await trust_host_key(
@@ -381,9 +373,7 @@ async def test_changed_host_key_raises(fake_server, tmp_path):
     old = asyncssh.generate_private_key("ssh-ed25519")
     known_hosts.write_text(f"[127.0.0.1]:{fake_server.port} {public_key_line(old)}\n")
     with pytest.raises(HostKeyChanged) as caught:
-        async with open_transport(
-            fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG
-        ):
+        async with open_transport(fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG):
             pass
     assert caught.value.fingerprint == fake_server.fingerprint
     assert "CHANGED" in str(caught.value)
@@ -394,9 +384,7 @@ async def test_changed_host_key_with_other_algorithm_raises_changed(fake_server,
     old = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
     known_hosts.write_text(f"[127.0.0.1]:{fake_server.port} {public_key_line(old)}\n")
     with pytest.raises(HostKeyChanged):
-        async with open_transport(
-            fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG
-        ):
+        async with open_transport(fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG):
             pass
 
 
@@ -410,9 +398,7 @@ async def test_hashed_known_hosts_entries_are_matched(fake_server, tmp_path):
     hashed = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
     known_hosts = tmp_path / "test_known_hosts"
     known_hosts.write_text(f"{hashed} {public_key_line(fake_server.host_key)}\n")
-    async with open_transport(
-        fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG
-    ) as transport:
+    async with open_transport(fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG) as transport:
         assert (await transport.run("true")).ok
 
 
@@ -433,9 +419,7 @@ async def test_trust_refuses_changed_key_unless_replace(fake_server, tmp_path):
     assert stale not in text
     assert keep_22 in text and keep_other in text
     assert stat.S_IMODE(known_hosts.stat().st_mode) == 0o600
-    async with open_transport(
-        fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG
-    ) as transport:
+    async with open_transport(fake_server.spec(), known_hosts=known_hosts, ssh_config=NO_CONFIG) as transport:
         assert (await transport.run("true")).ok
 
 
@@ -528,9 +512,7 @@ async def test_silent_server_times_out(tmp_path):
 async def test_unknown_host_name_is_a_clear_error(tmp_path):
     spec = ServerSpec(name="nx", host="no-such-host.invalid", port=22, user="root")
     with pytest.raises(RemoteError, match=r"^Cannot reach no-such-host\.invalid:22: "):
-        async with open_transport(
-            spec, known_hosts=tmp_path / "kh", connect_timeout=5, ssh_config=NO_CONFIG
-        ):
+        async with open_transport(spec, known_hosts=tmp_path / "kh", connect_timeout=5, ssh_config=NO_CONFIG):
             pass
 
 
@@ -547,23 +529,17 @@ async def test_ssh_config_host_alias_is_honoured(fake_server, tmp_path):
         f"  IdentityFile {fake_server.client_key_path}\n"
     )
     spec = ServerSpec(name="alias", host="fakealias", port=fake_server.port)
-    async with open_transport(
-        spec, known_hosts=fake_server.known_hosts, ssh_config=[config]
-    ) as transport:
+    async with open_transport(spec, known_hosts=fake_server.known_hosts, ssh_config=[config]) as transport:
         assert (await transport.run("echo via-config")).stdout == b"via-config\n"
 
 
-async def test_a_missing_known_hosts_file_never_falls_back_to_the_users(
-    fake_server, tmp_path, monkeypatch
-):
+async def test_a_missing_known_hosts_file_never_falls_back_to_the_users(fake_server, tmp_path, monkeypatch):
     fake_home = tmp_path / "user-home"
     (fake_home / ".ssh").mkdir(parents=True)
     (fake_home / ".ssh" / "known_hosts").write_text(fake_server.known_hosts.read_text())
     monkeypatch.setenv("HOME", str(fake_home))
     with pytest.raises(HostKeyUnknown):
-        async with open_transport(
-            fake_server.spec(), known_hosts=tmp_path / "missing", ssh_config=NO_CONFIG
-        ):
+        async with open_transport(fake_server.spec(), known_hosts=tmp_path / "missing", ssh_config=NO_CONFIG):
             pass
     # ...while the default (None) is exactly that user file.
     async with open_transport(fake_server.spec(), ssh_config=NO_CONFIG) as transport:

@@ -17,21 +17,19 @@ DUMP = "db-2026-04-08-14-30-00-123.dump"
 
 
 def _spec(sshd, **overrides) -> ServerSpec:
-    values = dict(
-        name="real",
-        host=sshd.host,
-        port=sshd.port,
-        user=sshd.user,
-        key_path=str(sshd.client_key_path),
-    )
+    values = {
+        "name": "real",
+        "host": sshd.host,
+        "port": sshd.port,
+        "user": sshd.user,
+        "key_path": str(sshd.client_key_path),
+    }
     values.update(overrides)
     return ServerSpec(**values)
 
 
 async def test_real_sshd_run_stream_and_files(sshd, tmp_path: Path):
-    async with open_transport(
-        _spec(sshd), known_hosts=sshd.known_hosts_path, ssh_config=[]
-    ) as transport:
+    async with open_transport(_spec(sshd), known_hosts=sshd.known_hosts_path, ssh_config=[]) as transport:
         result = await transport.run("echo out; echo err >&2; exit 3")
         assert (result.exit_status, result.stdout, result.stderr) == (3, b"out\n", "err\n")
 
@@ -58,7 +56,7 @@ async def test_real_sshd_run_stream_and_files(sshd, tmp_path: Path):
         assert (await stream.wait()).ok
         assert digest.hexdigest() == hashlib.sha256(payload).hexdigest()
 
-        with pytest.raises(RemoteError, match="timed out after 0.5s"):
+        with pytest.raises(RemoteError, match=r"timed out after 0\.5s"):
             await transport.run("sleep 20", timeout=0.5)
 
 
@@ -82,9 +80,7 @@ async def test_real_sshd_refuses_wrong_user(sshd):
 
 async def test_real_sshd_kill_reaches_the_whole_pipeline(sshd, tmp_path: Path):
     marker = tmp_path / "survived"
-    async with open_transport(
-        _spec(sshd), known_hosts=sshd.known_hosts_path, ssh_config=[]
-    ) as transport:
+    async with open_transport(_spec(sshd), known_hosts=sshd.known_hosts_path, ssh_config=[]) as transport:
         with pytest.raises(RemoteError, match="timed out"):
             await transport.run(f"sleep 2 && touch {marker} | cat", timeout=0.5)
         process = await transport.start(f"sleep 2 && touch {marker}.2 | cat")

@@ -103,7 +103,11 @@ def test_fail_backend_is_unavailable_with_a_fix():
     usable, message = keyring_status()
     assert not usable
     _assert_explains_the_fix(message)
-    for call in (lambda: set_secret("storage:x", VALUE), lambda: get_secret("storage:x"), lambda: delete_secret("storage:x")):
+    for call in (
+        lambda: set_secret("storage:x", VALUE),
+        lambda: get_secret("storage:x"),
+        lambda: delete_secret("storage:x"),
+    ):
         with pytest.raises(KeyringUnavailable) as raised:
             call()
         assert isinstance(raised.value, DflowError)
@@ -174,6 +178,8 @@ def test_file_backend_chosen_on_purpose_is_used_with_a_warning(monkeypatch):
 def test_file_backend_chosen_in_keyringrc(tmp_path):
     config_dir = tmp_path / "config" / "python_keyring"
     config_dir.mkdir(parents=True)
-    (config_dir / "keyringrc.cfg").write_text("[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n")
+    (config_dir / "keyringrc.cfg").write_text(
+        "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
+    )
     keyring.set_keyring(_file_keyring_class()())
     assert keyring_status()[0], secrets._chosen_explicitly()

@@ -18,9 +18,12 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 ENDPOINT = "https://s3.example.com"
 
 
-def client_error(code: str, message: str = "", status: int = 400, operation: str = "PutObject") -> ClientError:
+def client_error(
+    code: str, message: str = "", status: int = 400, operation: str = "PutObject"
+) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
     )
 
 
@@ -30,7 +33,11 @@ def client_error(code: str, message: str = "", status: int = 400, operation: str
         ("SignatureDoesNotMatch", "PutObject", "rejected the secret access key"),
         ("InvalidAccessKeyId", "PutObject", "does not know this access key ID"),
         ("NoSuchBucket", "PutObject", "Bucket 'b' does not exist"),
-        ("AccessDenied", "PutObject", "Access denied for PutObject on s3://b/k: the key lacks the s3:PutObject"),
+        (
+            "AccessDenied",
+            "PutObject",
+            "Access denied for PutObject on s3://b/k: the key lacks the s3:PutObject",
+        ),
         ("AccessDenied", "ListObjectsV2", "s3:ListBucket permission"),
         ("AccessDenied", "DeleteObject", "Access denied for DeleteObject"),
         ("403", "HeadObject", "Access denied for HeadObject"),
@@ -40,13 +47,17 @@ def client_error(code: str, message: str = "", status: int = 400, operation: str
     ],
 )
 def test_codes_become_sentences(code, action, expected):
-    text = describe(client_error(code), action=action, endpoint_url=ENDPOINT, bucket="b", key="k", secret=SECRET)
+    text = describe(
+        client_error(code), action=action, endpoint_url=ENDPOINT, bucket="b", key="k", secret=SECRET
+    )
     assert expected in text
 
 
 def test_connection_error_names_the_endpoint():
     exc = EndpointConnectionError(endpoint_url=ENDPOINT)
-    assert describe(exc, action="PutObject", endpoint_url=ENDPOINT).startswith(f"Cannot reach endpoint URL: {ENDPOINT}")
+    assert describe(exc, action="PutObject", endpoint_url=ENDPOINT).startswith(
+        f"Cannot reach endpoint URL: {ENDPOINT}"
+    )
 
 
 def test_secret_echoed_by_a_library_is_redacted():

@@ -83,7 +83,12 @@ async def test_multipart_upload_of_30_mib(moto_s3, expected):
     async with S3Client(moto_s3.storage_config(BUCKET)) as client:
         sizes = part_sizes(client)
         result = await upload_stream(
-            client, BUCKET, KEY, source.read_chunk, expected, lambda done, total: progress.append((done, total)),
+            client,
+            BUCKET,
+            KEY,
+            source.read_chunk,
+            expected,
+            lambda done, total: progress.append((done, total)),
             min_part_size=PART,
         )
         info = await head(client, BUCKET, KEY)
@@ -256,7 +261,9 @@ async def test_s3_error_on_create_is_a_clear_storage_error(moto_s3):
     source = Source(12 * MiB)
     async with S3Client(moto_s3.storage_config("missing-bucket")) as client:
         with pytest.raises(DflowError, match="NoSuchBucket"):
-            await upload_stream(client, "missing-bucket", KEY, source.read_chunk, None, None, min_part_size=PART)
+            await upload_stream(
+                client, "missing-bucket", KEY, source.read_chunk, None, None, min_part_size=PART
+            )
 
 
 async def test_part_size_below_s3_minimum_is_refused():

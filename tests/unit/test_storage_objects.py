@@ -60,11 +60,16 @@ async def test_delete_all_versions_denied_is_a_clear_error(moto_s3):
     moto_s3.client().put_object(Bucket=BUCKET, Key=KEY, Body=b"x")
     key_id, secret = moto_s3.create_user(
         "reader",
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]},
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}],
+        },
     )
     config = moto_s3.storage_config(BUCKET, access_key_id=key_id, secret_access_key=secret)
     async with S3Client(config) as client:
-        with pytest.raises(StorageError, match=r"Access denied for ListObjectVersions .*s3:ListBucketVersions"):
+        with pytest.raises(
+            StorageError, match=r"Access denied for ListObjectVersions .*s3:ListBucketVersions"
+        ):
             await delete_all_versions(client, BUCKET, KEY)
     assert len(moto_s3.versions_of(BUCKET, KEY)) == 1
 

@@ -13,7 +13,11 @@ BUCKET = "dflow-verify"
 
 def probe_leftovers(moto_s3, bucket: str = BUCKET) -> list[str]:
     page = moto_s3.client().list_object_versions(Bucket=bucket)
-    return [e["Key"] for e in [*page.get("Versions", []), *page.get("DeleteMarkers", [])] if PROBE_PREFIX in e["Key"]]
+    return [
+        e["Key"]
+        for e in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if PROBE_PREFIX in e["Key"]
+    ]
 
 
 @pytest.mark.parametrize("versioned", [False, True])
@@ -99,7 +103,9 @@ async def test_denied_action_is_named(moto_s3, allowed, denied_action, permissio
 
 async def test_versioned_bucket_without_version_delete_right(moto_s3):
     moto_s3.make_bucket(BUCKET, versioned=True)
-    key_id, secret = moto_s3.create_user("no-versions", _policy("PutObject", "GetObject", "ListBucket", "DeleteObject"))
+    key_id, secret = moto_s3.create_user(
+        "no-versions", _policy("PutObject", "GetObject", "ListBucket", "DeleteObject")
+    )
     result = await verify(moto_s3.storage_config(BUCKET, access_key_id=key_id, secret_access_key=secret))
     assert not result.ok
     assert "versioned" in result.reason

@@ -40,8 +40,12 @@ def audit_target(entry: AuditView) -> str:
 
 def result_text(result: str, palette: Palette) -> Text:
     colour = {
-        "ok": palette.success, "success": palette.success, "succeeded": palette.success,
-        "denied": palette.error, "failed": palette.error, "refused": palette.warning,
+        "ok": palette.success,
+        "success": palette.success,
+        "succeeded": palette.success,
+        "denied": palette.error,
+        "failed": palette.error,
+        "refused": palette.warning,
     }.get(result, palette.muted)
     return Text(result, style=Style(color=colour, bold=True))
 
@@ -88,8 +92,12 @@ class ActivityScreen(Screen[None]):
         self._show_scope()
         service = self.service if self.only_service else None
         self.run_worker(
-            self._load(service), name="activity", group="activity", exclusive=True,
-            description="Loading the activity", exit_on_error=False,
+            self._load(service),
+            name="activity",
+            group="activity",
+            exclusive=True,
+            description="Loading the activity",
+            exit_on_error=False,
         )
 
     def action_toggle_filter(self) -> None:
@@ -121,8 +129,11 @@ class ActivityScreen(Screen[None]):
             table.clear()
             for entry in entries:
                 table.add_row(
-                    Text(timestamp(entry.at)), Text(entry.actor), Text(entry.action),
-                    result_text(entry.result, palette), Text(audit_target(entry)),
+                    Text(timestamp(entry.at)),
+                    Text(entry.actor),
+                    Text(entry.action),
+                    result_text(entry.result, palette),
+                    Text(audit_target(entry)),
                     Text(shorten(entry.detail or NO_VALUE, DETAIL_WIDTH)),
                     key=str(entry.id),
                 )

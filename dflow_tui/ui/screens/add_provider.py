@@ -13,7 +13,7 @@ open with what was typed.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from rich.text import Text
 from textual import on
@@ -76,7 +76,9 @@ class AddProviderScreen(ModalScreen[ProviderView | None]):
                     yield Label(label, classes="form-label")
                     yield Input(
                         DEFAULT_PREFIX if field_id == "provider-prefix" else "",
-                        placeholder=placeholder, id=field_id, compact=True,
+                        placeholder=placeholder,
+                        id=field_id,
+                        compact=True,
                         password=field_id == SECRET_FIELD,
                     )
             yield Static(id="form-error")
@@ -121,8 +123,12 @@ class AddProviderScreen(ModalScreen[ProviderView | None]):
         self.query_one("#add", Button).disabled = True
         self.show_error(None)
         self.run_worker(
-            self._save(), name="add-provider", group="add-provider",
-            description="Adding the storage provider", exclusive=True, exit_on_error=False,
+            self._save(),
+            name="add-provider",
+            group="add-provider",
+            description="Adding the storage provider",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     async def _save(self) -> None:

@@ -123,8 +123,11 @@ class BackupStorageScreen(Screen[None]):
         self.query_one("#provider-detail").border_title = "Provider"
         self._sync()
         self.run_worker(
-            self._load_all(), group=LOAD, description="Loading the storage providers",
-            exclusive=True, exit_on_error=False,
+            self._load_all(),
+            group=LOAD,
+            description="Loading the storage providers",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -144,14 +147,20 @@ class BackupStorageScreen(Screen[None]):
 
     def _reload(self, select: str | None = None) -> None:
         self.run_worker(
-            self._load(select), group=LOAD, description="Loading the storage providers",
-            exclusive=True, exit_on_error=False,
+            self._load(select),
+            group=LOAD,
+            description="Loading the storage providers",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     def action_reload(self) -> None:
         self.run_worker(
-            self._load_all(), group=LOAD, description="Loading the storage providers",
-            exclusive=True, exit_on_error=False,
+            self._load_all(),
+            group=LOAD,
+            description="Loading the storage providers",
+            exclusive=True,
+            exit_on_error=False,
         )
 
     def show_keyring(self, usable: bool, message: str) -> None:
@@ -226,7 +235,8 @@ class BackupStorageScreen(Screen[None]):
             self.notify(
                 f"Added {provider.name} ({provider_location(provider)}); press v to verify it "
                 "before choosing it as a destination.",
-                title="Storage provider added", markup=False,
+                title="Storage provider added",
+                markup=False,
             )
             self.app.post_message(ProvidersChanged())
             self._reload(select=provider.name)
@@ -244,8 +254,11 @@ class BackupStorageScreen(Screen[None]):
         # object is cleaned up by the verify itself), and its failure is reported
         # by the app like any other.
         self.app.run_worker(
-            self._verify(provider.name), name=f"verify {provider.name}", group=VERIFY,
-            description=f"Verify of {provider.name}", exit_on_error=False,
+            self._verify(provider.name),
+            name=f"verify {provider.name}",
+            group=VERIFY,
+            description=f"Verify of {provider.name}",
+            exit_on_error=False,
         )
 
     async def _verify(self, name: str) -> None:
@@ -260,8 +273,11 @@ class BackupStorageScreen(Screen[None]):
             self.app.notify(f"{name}: {result.reason}", title="Storage provider verified", markup=False)
         else:
             self.app.notify(
-                f"{name} is not verified: {result.reason}", title="Verify failed",
-                severity="error", markup=False, timeout=10,
+                f"{name} is not verified: {result.reason}",
+                title="Verify failed",
+                severity="error",
+                markup=False,
+                timeout=10,
             )
 
     def action_remove(self) -> None:
@@ -280,11 +296,15 @@ class BackupStorageScreen(Screen[None]):
         def confirmed(answer: bool | None) -> None:
             if answer:
                 self.run_worker(
-                    self._remove(name), group=REMOVE, description=f"Removing storage provider {name}",
+                    self._remove(name),
+                    group=REMOVE,
+                    description=f"Removing storage provider {name}",
                     exit_on_error=False,
                 )
 
-        self.app.push_screen(ConfirmScreen("Remove storage provider", message, confirm_label="Remove"), confirmed)
+        self.app.push_screen(
+            ConfirmScreen("Remove storage provider", message, confirm_label="Remove"), confirmed
+        )
 
     async def _remove(self, name: str) -> None:
         try:

@@ -108,9 +108,7 @@ class RestoreConfirmScreen(ConfirmScreen):
         return self.backup.service_path
 
     def compose_options(self) -> ComposeResult:
-        yield Checkbox(
-            "Take a safety backup of the live database first", value=True, id="safety-backup"
-        )
+        yield Checkbox("Take a safety backup of the live database first", value=True, id="safety-backup")
         prompt = Text("Type ")
         prompt.append(self.expected, style="bold")
         prompt.append(" to confirm:")
@@ -137,9 +135,7 @@ class RestoreConfirmScreen(ConfirmScreen):
         if self.matches:
             self.dismiss(True)
         else:
-            self.notify(
-                f"Type {self.expected} exactly to restore.", severity="warning", markup=False
-            )
+            self.notify(f"Type {self.expected} exactly to restore.", severity="warning", markup=False)
 
     def action_confirm(self) -> None:
         if self.matches:

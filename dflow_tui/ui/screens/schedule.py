@@ -45,8 +45,10 @@ class ScheduleScreen(ModalScreen[list[str] | None]):
             )
             for tier in self.schedule.tiers:
                 yield Checkbox(
-                    tier_label(tier.label, tier.retention), value=tier.enabled,
-                    id=f"tier-{tier.tier}", classes="tier-checkbox",
+                    tier_label(tier.label, tier.retention),
+                    value=tier.enabled,
+                    id=f"tier-{tier.tier}",
+                    classes="tier-checkbox",
                 )
             yield Static(self._status(), id="schedule-status", classes="schedule-status")
             with Horizontal(classes="dialog-buttons"):
@@ -74,8 +76,7 @@ class ScheduleScreen(ModalScreen[list[str] | None]):
     @property
     def chosen(self) -> list[str]:
         return [
-            tier.tier for tier in self.schedule.tiers
-            if self.query_one(f"#tier-{tier.tier}", Checkbox).value
+            tier.tier for tier in self.schedule.tiers if self.query_one(f"#tier-{tier.tier}", Checkbox).value
         ]
 
     @on(Button.Pressed, "#save-schedule")

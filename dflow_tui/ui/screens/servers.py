@@ -9,6 +9,7 @@ into a project/environment, and the main screen's tree is reloaded.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from rich.text import Text
@@ -92,8 +93,12 @@ class ServersScreen(Screen[None]):
 
     def _work(self, work, group: str, description: str) -> Worker:
         return self.run_worker(
-            work, name=description, group=group, description=description,
-            exclusive=True, exit_on_error=False,
+            work,
+            name=description,
+            group=group,
+            description=description,
+            exclusive=True,
+            exit_on_error=False,
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -135,8 +140,11 @@ class ServersScreen(Screen[None]):
         table.clear()
         for server in self.servers or []:
             table.add_row(
-                Text(server.name), Text(server.address), Text(server.backup_dir),
-                self.checks.get(server.name, Text(NO_VALUE, style="dim")), key=server.name,
+                Text(server.name),
+                Text(server.address),
+                Text(server.backup_dir),
+                self.checks.get(server.name, Text(NO_VALUE, style="dim")),
+                key=server.name,
             )
         self.query_one("#no-servers").display = not self.servers
         if current is not None and self.servers and any(s.name == current for s in self.servers):
@@ -164,22 +172,22 @@ class ServersScreen(Screen[None]):
     def _set_check(self, name: str, text: Text) -> None:
         self.checks[name] = text
         if self.table.row_count:
-            try:
+            with contextlib.suppress(Exception):  # the row went away meanwhile
                 self.table.update_cell(name, "check", text, update_width=True)
-            except Exception:  # the row went away meanwhile
-                pass
 
     async def _check(self, server: ServerView) -> None:
         try:
             result = await self.inventory.check_server(server.name)
         except HostKeyUnknown as unknown:
             self._set_check(server.name, Text("host key unknown", style="bold"))
-            self._result(Text.assemble(
-                ("Host key not known. ", "bold"),
-                f"{unknown.host}:{unknown.port} presents the key\n",
-                (unknown.fingerprint, "bold"),
-                "\nCompare it with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub).",
-            ))
+            self._result(
+                Text.assemble(
+                    ("Host key not known. ", "bold"),
+                    f"{unknown.host}:{unknown.port} presents the key\n",
+                    (unknown.fingerprint, "bold"),
+                    "\nCompare it with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub).",
+                )
+            )
             self._offer_trust(server, unknown.fingerprint)
             return
         except Exception as error:
@@ -187,18 +195,25 @@ class ServersScreen(Screen[None]):
             self._result(Text.assemble(("Connection failed. ", "bold"), error_message(error)))
             return
         self._set_check(server.name, Text(f"ok · {result.dokku_version}"))
-        self._result(Text.assemble(
-            ("Connected. ", "bold"), f"{result.server} ({result.address}) answers `dokku version`: ",
-            (result.dokku_version, "bold"),
-        ))
+        self._result(
+            Text.assemble(
+                ("Connected. ", "bold"),
+                f"{result.server} ({result.address}) answers `dokku version`: ",
+                (result.dokku_version, "bold"),
+            )
+        )
 
     def _offer_trust(self, server: ServerView, fingerprint: str) -> None:
         denied = self.refusal()
         if denied is not None:
-            self._result(Text.assemble(
-                ("Host key not known. ", "bold"), f"{server.address} presents the key\n",
-                (fingerprint, "bold"), f"\nAn admin can trust it after comparing it. ({denied})",
-            ))
+            self._result(
+                Text.assemble(
+                    ("Host key not known. ", "bold"),
+                    f"{server.address} presents the key\n",
+                    (fingerprint, "bold"),
+                    f"\nAn admin can trust it after comparing it. ({denied})",
+                )
+            )
             return
         message = Text.assemble(
             f"Trust the host key of {server.name} ({server.address})?\n",
@@ -210,13 +225,13 @@ class ServersScreen(Screen[None]):
             if trust:
                 self._work(self._trust(server, fingerprint), TRUST, f"Trusting the host key of {server.name}")
 
-        self.app.push_screen(
-            ConfirmScreen("Unknown host key", message, confirm_label="Trust"), answered
-        )
+        self.app.push_screen(ConfirmScreen("Unknown host key", message, confirm_label="Trust"), answered)
 
     async def _trust(self, server: ServerView, fingerprint: str) -> None:
         await self.inventory.trust_server(server.name, expected_fingerprint=fingerprint)
-        self.notify(f"Host key of {server.name} trusted: {fingerprint}", title="Host key trusted", markup=False)
+        self.notify(
+            f"Host key of {server.name} trusted: {fingerprint}", title="Host key trusted", markup=False
+        )
         await self._check(server)
 
     # --- add -------------------------------------------------------------
@@ -246,7 +261,9 @@ class ServersScreen(Screen[None]):
         def chosen(where: tuple[str, str] | None) -> None:
             if where is not None:
                 self._result(Text(f"Asking {server.name} which databases it has…", style="italic"))
-                self._work(self._discover(server, *where), DISCOVER, f"Discovering databases on {server.name}")
+                self._work(
+                    self._discover(server, *where), DISCOVER, f"Discovering databases on {server.name}"
+                )
 
         self.app.push_screen(DiscoverScreen(server.name), chosen)
 
@@ -316,14 +333,17 @@ class AddServerScreen(FormScreen):
             self.notify("Give the server a name.", severity="warning")
             return
         port = self.value("server-port") or "22"
-        self.dismiss({
-            "name": name, "local": local,
-            "host": None if local else (self.value("server-host") or None),
-            "port": int(port) if port.isdigit() else 22,
-            "user": None if local else (self.value("server-user") or None),
-            "key_path": None if local else (self.value("server-key") or None),
-            "backup_dir": self.value("server-backup-dir") or "dflow-backups",
-        })
+        self.dismiss(
+            {
+                "name": name,
+                "local": local,
+                "host": None if local else (self.value("server-host") or None),
+                "port": int(port) if port.isdigit() else 22,
+                "user": None if local else (self.value("server-user") or None),
+                "key_path": None if local else (self.value("server-key") or None),
+                "backup_dir": self.value("server-backup-dir") or "dflow-backups",
+            }
+        )
 
 
 class DiscoverScreen(FormScreen):
@@ -338,7 +358,8 @@ class DiscoverScreen(FormScreen):
             dialog.border_title = f"Discover databases on {self.server}"
             yield Static(
                 "The databases Dokku lists are added to this project and environment "
-                "(created when missing; the project uses this server).", classes="dialog-message",
+                "(created when missing; the project uses this server).",
+                classes="dialog-message",
             )
             yield Static("Project", classes="form-label")
             yield Input(placeholder="shop", id="discover-project", compact=True)
@@ -355,4 +376,3 @@ class DiscoverScreen(FormScreen):
             self.notify("Give a project and an environment.", severity="warning")
             return
         self.dismiss((project, environment))
-

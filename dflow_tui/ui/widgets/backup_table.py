@@ -28,7 +28,10 @@ class BackupTable(DataTable):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(
-            id=id, classes=classes, cursor_type="row", zebra_stripes=True,
+            id=id,
+            classes=classes,
+            cursor_type="row",
+            zebra_stripes=True,
             # The status badge keeps its own colours on the cursor row.
             cursor_foreground_priority="renderable",
         )

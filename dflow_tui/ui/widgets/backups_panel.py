@@ -83,9 +83,7 @@ class BackupsPanel(Vertical):
     def show_schedule(self, active_text: str | None) -> None:
         self.destination.show_schedule(active_text)
 
-    def enable_actions(
-        self, *, create: bool, restore: bool, delete: bool, schedule: bool
-    ) -> None:
+    def enable_actions(self, *, create: bool, restore: bool, delete: bool, schedule: bool) -> None:
         self.query_one("#create-backup", Button).disabled = not create
         self.query_one("#restore", Button).disabled = not restore
         self.query_one("#delete", Button).disabled = not delete

@@ -15,7 +15,10 @@ from dflow_tui.ui.format import PROVIDER_COLUMNS, Palette, provider_cell
 class ProviderTable(DataTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(
-            id=id, classes=classes, cursor_type="row", zebra_stripes=True,
+            id=id,
+            classes=classes,
+            cursor_type="row",
+            zebra_stripes=True,
             cursor_foreground_priority="renderable",
         )
         self._providers: dict[str, ProviderView] = {}
@@ -44,7 +47,10 @@ class ProviderTable(DataTable):
         return self._providers.get(key) if key is not None else None
 
     def show_providers(
-        self, providers: list[ProviderView], verifying: frozenset[str] = frozenset(), select: str | None = None
+        self,
+        providers: list[ProviderView],
+        verifying: frozenset[str] = frozenset(),
+        select: str | None = None,
     ) -> None:
         """Shows exactly `providers`; `select` (a name) moves the cursor onto that one."""
         current = self.selected_provider
@@ -61,7 +67,9 @@ class ProviderTable(DataTable):
                 ]
                 self.add_row(*cells, key=provider.name)
             if self.row_count:
-                row = self.get_row_index(keep) if keep in self._providers else min(old_row, self.row_count - 1)
+                row = (
+                    self.get_row_index(keep) if keep in self._providers else min(old_row, self.row_count - 1)
+                )
                 self.move_cursor(row=max(row, 0))
 
     def _on_theme_changed(self, _theme: object) -> None:
