@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
+from dflow_tui.core.enums import BackupStatus, OperationStatus
 from dflow_tui.core.errors import DflowError, HostKeyUnknown
-from dflow_tui.core.models import BackupStatus, OperationStatus
 from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
@@ -552,7 +552,7 @@ def backup() -> None:
 async def backup_create(app: Dflow, path):
     """Run a backup now, in the foreground; prints its id."""
     view = await app.backups.create_and_run(path, on_progress=print_progress)
-    if view.status != BackupStatus.SUCCESS.value:
+    if view.status != BackupStatus.SUCCESS:
         raise DflowError(f"Backup {view.id} of {path} failed: {view.error}")
     click.echo(view.id)
 
@@ -603,7 +603,7 @@ async def backup_restore(app: Dflow, backup_id, yes, safety_backup):
             "add --yes to confirm"
         )
     result = await app.backups.restore(backup_id, safety_backup=safety_backup, on_progress=print_progress)
-    if result.status != OperationStatus.SUCCEEDED.value:
+    if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Restore of backup {backup_id} failed: {result.error}")
     click.echo(f"Restored backup {backup_id} into {target.service_path}")
 
@@ -614,7 +614,7 @@ async def backup_restore(app: Dflow, backup_id, yes, safety_backup):
 async def backup_delete(app: Dflow, backup_id):
     """Remove a backup's dump, then its record."""
     result = await app.backups.delete(backup_id, on_progress=print_progress)
-    if result.status != OperationStatus.SUCCEEDED.value:
+    if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Delete of backup {backup_id} failed: {result.error}")
     click.echo(f"Deleted backup {backup_id}")
 

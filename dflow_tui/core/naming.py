@@ -149,7 +149,7 @@ ENGINES: tuple[str, ...] = ("postgres", "mysql", "mariadb", "mongo", "redis")
 
 
 def validate_engine(engine) -> str:
-    """The Dokku datastore plugin for `engine` (a string or a core.models.Engine member)."""
+    """The Dokku datastore plugin for `engine` (a string or a core.enums.Engine member)."""
     value = str(engine.value if hasattr(engine, "value") else engine)
     if value not in ENGINES:
         raise InvalidName(f"Unknown engine {value!r}: choose one of {', '.join(ENGINES)}")

@@ -1,31 +1,93 @@
-"""Decisions as plain functions: where a service runs and whether an action is allowed."""
+"""Decisions as plain functions: where a service runs and whether an action is allowed.
+
+They take the facts they need as small protocols (a row of the state database fits,
+so does a test's dataclass) and answer with a refusal in words, or nothing. The faces
+show these words; they never re-decide.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
-from dflow_tui.core.errors import Conflict, NoServer, NotAllowed
-from dflow_tui.core.models import (
-    Backup,
+from dflow_tui.core.enums import (
+    ACTIVE_OPERATION_STATUSES,
     BackupStatus,
-    Environment,
-    Operation,
+    OperationKind,
     OperationStatus,
-    Project,
     ProviderStatus,
-    StorageProvider,
 )
+from dflow_tui.core.errors import Conflict, DflowError, NoServer, NotAllowed
 from dflow_tui.core.tiers import RULES, Tier, sort_tiers
 
-ACTIVE_OPERATION_STATUSES = (OperationStatus.QUEUED.value, OperationStatus.RUNNING.value)
+
+class Placement(Protocol):
+    """A project or an environment: it may name a server."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def server_id(self) -> int | None: ...
 
 
-def resolve_server_id(environment: Environment, project: Project) -> int | None:
+class ProjectFacts(Placement, Protocol):
+    @property
+    def legacy(self) -> bool: ...
+
+
+class BackupFacts(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def status(self) -> BackupStatus: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+class OperationFacts(Protocol):
+    @property
+    def kind(self) -> OperationKind: ...
+    @property
+    def status(self) -> OperationStatus: ...
+    @property
+    def irreversible_at(self) -> datetime | None: ...
+
+
+class ProviderFacts(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> ProviderStatus: ...
+    @property
+    def status_reason(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action may not happen. `busy`: other work runs now (try again later);
+    otherwise it is not allowed in this state at all."""
+
+    reason: str
+    busy: bool = False
+
+    def error(self) -> DflowError:
+        return Conflict(self.reason) if self.busy else NotAllowed(self.reason)
+
+
+def refuse(refusal: Refusal | None) -> None:
+    """Raises the refusal's error, if there is one."""
+    if refusal is not None:
+        raise refusal.error()
+
+
+def resolve_server_id(environment: Placement, project: Placement) -> int | None:
     """A service's server comes from its environment, else from its project."""
     return environment.server_id or project.server_id
 
 
-def server_for_new_backup(service_path: str, environment: Environment, project: Project) -> int:
+def server_for_new_backup(service_path: str, environment: Placement, project: ProjectFacts) -> int:
     if project.legacy:
         raise NotAllowed("Not allowed to create backup")
     server_id = resolve_server_id(environment, project)
@@ -39,34 +101,70 @@ def server_for_new_backup(service_path: str, environment: Environment, project: 
     return server_id
 
 
-def check_restorable(backup: Backup, active_operation: Operation | None) -> None:
-    if backup.deleted_at is not None:
-        raise NotAllowed(f"Backup {backup.id} was deleted; it cannot be restored")
-    if backup.status != BackupStatus.SUCCESS.value:
-        raise NotAllowed(f"Backup {backup.id} is {backup.status}; only a successful backup can be restored")
-    if active_operation is not None:
-        raise Conflict(f"Backup {backup.id} already has a {active_operation.kind} {active_operation.status}")
+def is_active(operation: OperationFacts | None) -> bool:
+    return operation is not None and operation.status in ACTIVE_OPERATION_STATUSES
 
 
-def check_deletable(backup: Backup, active_operation: Operation | None) -> None:
+RUNNING_WORDS = {OperationKind.RESTORE: "restoring", OperationKind.DELETE: "deleting"}
+
+
+def restore_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:
+    """May this backup be restored now? `operation` is the latest one on it, if any."""
     if backup.deleted_at is not None:
-        raise NotAllowed(f"Backup {backup.id} is already deleted")
-    if backup.status == BackupStatus.IN_PROGRESS.value:
-        raise Conflict(f"Backup {backup.id} is still in progress; wait for it to finish")
-    if active_operation is not None:
-        raise Conflict(
-            f"Backup {backup.id} has a {active_operation.kind} {active_operation.status}; "
-            "wait for it to finish"
+        return Refusal(f"Backup {backup.id} was deleted; it cannot be restored")
+    if backup.status != BackupStatus.SUCCESS:
+        return Refusal(f"Backup {backup.id} is {backup.status}; only a successful backup can be restored")
+    if operation is not None and is_active(operation):
+        return Refusal(
+            f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "
+            "wait for it to finish",
+            busy=True,
         )
+    return None
 
 
-def check_provider_usable(provider: StorageProvider | None, service_path: str) -> None:
+def delete_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:
+    if backup.deleted_at is not None:
+        return Refusal(f"Backup {backup.id} is already deleted")
+    if backup.status == BackupStatus.IN_PROGRESS:
+        return Refusal(f"Backup {backup.id} is still in progress; wait for it to finish", busy=True)
+    if operation is not None and is_active(operation):
+        return Refusal(
+            f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "
+            "wait for it to finish",
+            busy=True,
+        )
+    return None
+
+
+def cancel_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:
+    """A running backup can always be stopped; a restore until its import starts, a delete
+    until it starts removing. Halfway through either, the data would be neither old nor new."""
+    if backup.status == BackupStatus.IN_PROGRESS:
+        return None
+    if operation is not None and is_active(operation):
+        if operation.irreversible_at is None:
+            return None
+        return Refusal(too_late_to_cancel(operation.kind, backup.id), busy=True)
+    return Refusal(f"Backup {backup.id} is {backup.status} and nothing runs on it: nothing to cancel")
+
+
+def too_late_to_cancel(kind: OperationKind, backup_id: int | None) -> str:
+    if kind == OperationKind.RESTORE:
+        return (
+            f"The restore of backup {backup_id} is importing: stopping it now would "
+            "leave the database half-restored. It cannot be cancelled any more."
+        )
+    return f"The delete of backup {backup_id} is removing the dump: it cannot be stopped halfway."
+
+
+def check_provider_usable(provider: ProviderFacts | None, service_path: str) -> None:
     """External backups need the saved provider to exist and be verified."""
     if provider is None:
         raise NotAllowed(
             f"{service_path} is set to external storage but has no provider; save its destination again"
         )
-    if provider.status != ProviderStatus.VERIFIED.value:
+    if provider.status != ProviderStatus.VERIFIED:
         raise NotAllowed(
             f"Storage provider {provider.name!r} is not verified ({provider.status_reason}); "
             f"run `dflow-tui storage verify {provider.name}`"
@@ -78,9 +176,9 @@ def check_provider_usable(provider: StorageProvider | None, service_path: str) -
 RETRY_BASE = timedelta(minutes=10)
 
 
-def due_tiers(enabled, last_success: dict, now: datetime) -> list[Tier]:
+def due_tiers(enabled: Iterable[str], last_success: dict[Tier, datetime], now: datetime) -> list[Tier]:
     """A tier is due when it never succeeded, or its last success is at least one interval old."""
-    due = []
+    due: list[Tier] = []
     for tier in sort_tiers(enabled):
         last = last_success.get(tier)
         if last is None or now - last >= RULES[tier].interval:
@@ -88,21 +186,24 @@ def due_tiers(enabled, last_success: dict, now: datetime) -> list[Tier]:
     return due
 
 
-def tier_to_queue(enabled, last_success: dict, now: datetime) -> Tier | None:
+def tier_to_queue(enabled: Iterable[str], last_success: dict[Tier, datetime], now: datetime) -> Tier | None:
     """At most one tier per service per pass: the rarest due one first."""
     due = due_tiers(enabled, last_success, now)
     return due[-1] if due else None
 
 
-def retry_delay(failures: int, tiers) -> timedelta:
+def retry_delay(failures: int, tiers: Iterable[str]) -> timedelta:
     """Backoff after consecutive failures: 10 min, 20, 40, … capped at the shortest enabled interval."""
     cap = min((RULES[t].interval for t in sort_tiers(tiers)), default=RULES[Tier.DAILY].interval)
     return min(RETRY_BASE * (2 ** max(failures - 1, 0)), cap)
 
 
-def to_prune(successes_newest_first: list, tier: Tier) -> list:
+Item = TypeVar("Item")
+
+
+def to_prune(successes_newest_first: Sequence[Item], tier: Tier) -> list[Item]:
     """Older successful backups of one tier beyond what the tier keeps."""
-    return successes_newest_first[RULES[tier].keep :]
+    return list(successes_newest_first[RULES[tier].keep :])
 
 
 def stale_reason(

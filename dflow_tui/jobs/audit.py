@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dflow_tui.core.models import AuditEntry
+from dflow_tui.core.redact import redact
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.redact import redact
+from dflow_tui.store.tables import AuditEntry
 
 
 async def record(

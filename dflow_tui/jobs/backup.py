@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from dflow_tui.core.models import Backup, BackupStatus, BackupType, Server, Service
+from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.jobs import records
 from dflow_tui.jobs.backup_external import external_backup
 from dflow_tui.jobs.backup_internal import internal_backup
@@ -12,8 +12,9 @@ from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.delete import remove_dump
 from dflow_tui.jobs.heartbeat import heartbeat
 from dflow_tui.jobs.settle import record_failure
+from dflow_tui.store.tables import Backup, Server, Service
 
-IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
+IN_PROGRESS = (BackupStatus.IN_PROGRESS,)
 
 
 async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None) -> Backup:
@@ -38,7 +39,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
     try:
         service = await records.load(ctx.db, Service, backup.service_id)
         server = await records.load(ctx.db, Server, backup.server_id)
-        flow = internal_backup if backup.type == BackupType.INTERNAL.value else external_backup
+        flow = internal_backup if backup.type == BackupType.INTERNAL else external_backup
         key = ("backup", backup_id)
         async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats, backup) as pulse:
             values = await flow(ctx, backup, service, server, job, on_progress)
@@ -54,7 +55,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         backup_id,
         ctx.worker_id,
         IN_PROGRESS,
-        status=BackupStatus.SUCCESS.value,
+        status=BackupStatus.SUCCESS,
         finished_at=ctx.clock.now(),
         error=None,
         **values,
@@ -65,7 +66,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         with contextlib.suppress(Exception):
             await remove_dump(
                 ctx,
-                done.model_copy(update={"status": BackupStatus.SUCCESS.value, **values}),
+                done.model_copy(update={"status": BackupStatus.SUCCESS, **values}),
                 job,
                 on_progress,
             )

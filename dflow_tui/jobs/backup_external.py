@@ -7,12 +7,12 @@ the upload (the storage layer guarantees no partial object remains).
 from __future__ import annotations
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, Server, Service
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import dokku
 from dflow_tui.storage import upload_stream
+from dflow_tui.store.tables import Backup, Server, Service
 
 READ_SIZE = 1024 * 1024
 

@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, Server, Service
 from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.file_growth import while_measuring
 from dflow_tui.remote import files
+from dflow_tui.store.tables import Backup, Server, Service
 
 
 async def internal_backup(

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from sqlmodel import col
 
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus
 from dflow_tui.core.errors import Cancelled, Conflict
-from dflow_tui.core.models import Backup, BackupStatus, Operation
-from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.records import update_where
+from dflow_tui.store.tables import Backup, Operation
 
-IN_PROGRESS = (BackupStatus.IN_PROGRESS.value,)
+IN_PROGRESS = (BackupStatus.IN_PROGRESS,)
 
 
 async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Backup:

@@ -10,14 +10,9 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from dflow_tui.core.models import (
-    Backup,
-    BackupStatus,
-    Operation,
-    OperationStatus,
-    SchedulerLock,
-)
+from dflow_tui.core.enums import BackupStatus, OperationStatus
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.store.tables import Backup, Operation, SchedulerLock
 
 CANDIDATES = 5
 
@@ -31,7 +26,7 @@ async def claim_backup(ctx: JobContext) -> int | None:
     async with ctx.db.session() as session:
         query = (
             select(Backup.id)
-            .where(Backup.status == BackupStatus.IN_PROGRESS.value, col(Backup.worker_id).is_(None))
+            .where(Backup.status == BackupStatus.IN_PROGRESS, col(Backup.worker_id).is_(None))
             .order_by(Backup.created_at, Backup.id)
             .limit(CANDIDATES)
         )
@@ -53,7 +48,7 @@ async def claim_operation(ctx: JobContext) -> Operation | None:
     async with ctx.db.session() as session:
         query = (
             select(Operation.id)
-            .where(Operation.status == OperationStatus.QUEUED.value, col(Operation.worker_id).is_(None))
+            .where(Operation.status == OperationStatus.QUEUED, col(Operation.worker_id).is_(None))
             .order_by(Operation.id)
             .limit(CANDIDATES)
         )

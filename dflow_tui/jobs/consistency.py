@@ -13,13 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from dflow_tui.core.models import (
-    Backup,
-    BackupStatus,
-    BackupType,
-    Server,
-    StorageProvider,
-)
+from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.failure import failure_text
@@ -27,6 +21,7 @@ from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.storage import list_incomplete_uploads, list_keys
+from dflow_tui.store.tables import Backup, Server, StorageProvider
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,7 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
         servers = (await session.exec(select(Server))).all()
         providers = (await session.exec(select(StorageProvider))).all()
     live = [b for b in backups if b.deleted_at is None]
-    running = [b for b in live if b.status == BackupStatus.IN_PROGRESS.value]
+    running = [b for b in live if b.status == BackupStatus.IN_PROGRESS]
     for backup in running:
         reason = stale_reason_of(ctx, backup)
         if reason:
@@ -61,8 +56,8 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
 
 
 async def _check_server(ctx, server: Server, live, running, fix) -> list[Finding]:
-    internal = [b for b in live if b.type == BackupType.INTERNAL.value and b.server_id == server.id]
-    expected = {b.file_path.rsplit("/", 1)[1]: b for b in internal if b.status == BackupStatus.SUCCESS.value}
+    internal = [b for b in live if b.type == BackupType.INTERNAL and b.server_id == server.id]
+    expected = {b.file_path.rsplit("/", 1)[1]: b for b in internal if b.status == BackupStatus.SUCCESS}
     in_use = {b.file_path.rsplit("/", 1)[1] + PARTIAL_SUFFIX for b in running if b.file_path}
     where = f"server {server.name}:{server.backup_dir}"
     try:
@@ -100,8 +95,8 @@ async def _check_server(ctx, server: Server, live, running, fix) -> list[Finding
 
 
 async def _check_bucket(ctx, provider: StorageProvider, live, running, fix) -> list[Finding]:
-    external = [b for b in live if b.type == BackupType.EXTERNAL.value and b.provider_id == provider.id]
-    expected = {b.object_key: b for b in external if b.status == BackupStatus.SUCCESS.value}
+    external = [b for b in live if b.type == BackupType.EXTERNAL and b.provider_id == provider.id]
+    expected = {b.object_key: b for b in external if b.status == BackupStatus.SUCCESS}
     in_use = {b.object_key for b in running if b.object_key}
     where = f"s3://{provider.bucket}/{provider.prefix}"
     try:

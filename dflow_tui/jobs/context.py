@@ -9,13 +9,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from dflow_tui.core.clock import Clock
-from dflow_tui.core.models import Server
+from dflow_tui.core.redact import redact
 from dflow_tui.core.views import Progress
 from dflow_tui.jobs.heartbeat import Heartbeat, JobKey
-from dflow_tui.jobs.redact import redact
 from dflow_tui.remote.transport import ServerSpec, Transport, open_transport
 from dflow_tui.settings import Settings
 from dflow_tui.store.db import Database
+from dflow_tui.store.tables import Server
 
 ProgressCallback = Callable[[Progress], None]
 

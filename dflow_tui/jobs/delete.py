@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, BackupStatus, BackupType, Operation, Server
 from dflow_tui.core.naming import dump_in_backup_dir
 from dflow_tui.jobs import records
 from dflow_tui.jobs.cancel import point_of_no_return
@@ -13,15 +13,16 @@ from dflow_tui.jobs.operation import run_operation
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.storage import delete_all_versions
+from dflow_tui.store.tables import Backup, Operation, Server
 
 
 async def remove_dump(
     ctx: JobContext, backup: Backup, job: str, on_progress: ProgressCallback | None
 ) -> None:
     """Removes what a backup stored; a failed backup stored nothing."""
-    if backup.status != BackupStatus.SUCCESS.value:
+    if backup.status != BackupStatus.SUCCESS:
         return
-    if backup.type == BackupType.EXTERNAL.value:
+    if backup.type == BackupType.EXTERNAL:
         async with await open_storage(ctx, backup.provider_id) as client:
             report(on_progress, job, f"removing every version of s3://{backup.bucket}/{backup.object_key}")
             await delete_all_versions(client, backup.bucket, backup.object_key)

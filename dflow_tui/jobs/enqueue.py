@@ -12,21 +12,12 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
 from dflow_tui.core.errors import Conflict
-from dflow_tui.core.models import (
-    Backup,
-    BackupStatus,
-    BackupType,
-    Environment,
-    Project,
-    Server,
-    Service,
-    StorageProvider,
-    Trigger,
-)
 from dflow_tui.core.naming import dump_file_name, join_remote, object_key
 from dflow_tui.core.policy import check_provider_usable, server_for_new_backup
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.store.tables import Backup, Environment, Project, Server, Service, StorageProvider
 
 ONE_MILLISECOND = timedelta(milliseconds=1)
 
@@ -56,7 +47,7 @@ async def record_backup(
         backup = Backup(
             service_id=service_id,
             type=service.destination,
-            status=BackupStatus.IN_PROGRESS.value,
+            status=BackupStatus.IN_PROGRESS,
             trigger=trigger.value,
             schedule_tier=tier,
             server_id=server_id,
@@ -65,7 +56,7 @@ async def record_backup(
             created_at=now,
             heartbeat_at=now if claimed else None,
         )
-        if service.destination == BackupType.EXTERNAL.value:
+        if service.destination == BackupType.EXTERNAL:
             provider = (
                 await session.get(StorageProvider, service.provider_id) if service.provider_id else None
             )

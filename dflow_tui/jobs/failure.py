@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from dflow_tui.core.errors import Cancelled, DflowError
-from dflow_tui.jobs.redact import redact
+from dflow_tui.core.redact import redact
 
 MAX_ERROR_LENGTH = 2000
 

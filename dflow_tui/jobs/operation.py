@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dflow_tui.core.models import Operation, OperationStatus
-from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, OperationStatus
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.heartbeat import heartbeat
 from dflow_tui.jobs.settle import record_failure
+from dflow_tui.store.tables import Operation
 
 
 async def run_operation(
@@ -23,7 +23,7 @@ async def run_operation(
         ctx.db,
         Operation,
         operation_id,
-        status=OperationStatus.RUNNING.value,
+        status=OperationStatus.RUNNING,
         started_at=now,
         heartbeat_at=now,
         worker_id=ctx.worker_id,
@@ -60,7 +60,7 @@ async def run_operation(
         operation_id,
         ctx.worker_id,
         ACTIVE_OPERATION_STATUSES,
-        status=OperationStatus.SUCCEEDED.value,
+        status=OperationStatus.SUCCEEDED,
         progress=1.0,
         finished_at=ctx.clock.now(),
     )

@@ -8,18 +8,12 @@ import logging
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.models import (
-    Backup,
-    BackupStatus,
-    Operation,
-    OperationKind,
-    OperationStatus,
-    Trigger,
-)
+from dflow_tui.core.enums import BackupStatus, OperationKind, OperationStatus, Trigger
 from dflow_tui.core.policy import to_prune
 from dflow_tui.core.tiers import parse_tier
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.delete import run_delete
+from dflow_tui.store.tables import Backup, Operation
 
 log = logging.getLogger("dflow_tui.prune")
 RETENTION_ACTOR = "retention"
@@ -35,9 +29,9 @@ async def prune_tier(
                 select(Backup)
                 .where(
                     Backup.service_id == finished.service_id,
-                    Backup.trigger == Trigger.SCHEDULED.value,
+                    Backup.trigger == Trigger.SCHEDULED,
                     Backup.schedule_tier == tier.value,
-                    Backup.status == BackupStatus.SUCCESS.value,
+                    Backup.status == BackupStatus.SUCCESS,
                     col(Backup.deleted_at).is_(None),
                 )
                 .order_by(col(Backup.created_at).desc(), col(Backup.id).desc())
@@ -50,7 +44,7 @@ async def prune_tier(
             log.info("backup %s is busy (restore or delete running); pruned on a later run", old.id)
             continue
         done = await run_delete(ctx, operation.id, on_progress)
-        if done.status != OperationStatus.SUCCEEDED.value:
+        if done.status != OperationStatus.SUCCEEDED:
             log.warning("pruning backup %s failed: %s", old.id, done.error)
         results.append(done)
     return results
@@ -60,8 +54,8 @@ async def _queue_delete(ctx: JobContext, backup_id: int) -> Operation | None:
     async with ctx.db.session() as session:
         operation = Operation(
             backup_id=backup_id,
-            kind=OperationKind.DELETE.value,
-            status=OperationStatus.QUEUED.value,
+            kind=OperationKind.DELETE,
+            status=OperationStatus.QUEUED,
             requested_by=RETENTION_ACTOR,
             worker_id=ctx.worker_id,
             created_at=ctx.clock.now(),

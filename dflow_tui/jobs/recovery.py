@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from dflow_tui.core.models import Backup, BackupType, Server, Service
+from dflow_tui.core.enums import BackupType
 from dflow_tui.core.naming import (
     PARTIAL_SUFFIX,
     dump_in_backup_dir,
@@ -23,6 +23,7 @@ from dflow_tui.jobs.delete import remove_dump
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.storage import abort_incomplete_uploads, delete_all_versions
+from dflow_tui.store.tables import Backup, Server, Service
 
 log = logging.getLogger("dflow_tui.recovery")
 
@@ -30,7 +31,7 @@ log = logging.getLogger("dflow_tui.recovery")
 async def remove_unfinished_backup(ctx: JobContext, backup: Backup) -> None:
     """Best effort: a server or bucket that is down now is reported by `doctor` later."""
     try:
-        if backup.type == BackupType.EXTERNAL.value:
+        if backup.type == BackupType.EXTERNAL:
             async with await open_storage(ctx, backup.provider_id) as client:
                 await abort_incomplete_uploads(client, backup.bucket, backup.object_key, older_than=None)
                 await delete_all_versions(client, backup.bucket, backup.object_key)
@@ -62,7 +63,7 @@ async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:
 async def remove_restore_temp(ctx: JobContext, backup_id: int) -> None:
     """The temp file an external restore streams the dump into, beside the dumps."""
     backup = await records.load(ctx.db, Backup, backup_id)
-    if backup.type != BackupType.EXTERNAL.value:
+    if backup.type != BackupType.EXTERNAL:
         return
     service = await records.load(ctx.db, Service, backup.service_id)
     server = await records.load(ctx.db, Server, backup.server_id)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from dflow_tui.core.enums import BackupType
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.core.models import Backup, BackupType, Operation, Server, Service
 from dflow_tui.core.naming import dump_in_backup_dir, join_remote, restore_temp_path
 from dflow_tui.jobs import records
 from dflow_tui.jobs.cancel import point_of_no_return
@@ -23,6 +23,7 @@ from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import Transport
 from dflow_tui.storage import download_stream
+from dflow_tui.store.tables import Backup, Operation, Server, Service
 
 
 async def run_restore(
@@ -34,7 +35,7 @@ async def run_restore(
         server = await records.load(ctx.db, Server, backup.server_id)
         job = f"restore of backup {backup.id}"
         async with ctx.connect(server) as transport:
-            if backup.type == BackupType.INTERNAL.value:
+            if backup.type == BackupType.INTERNAL:
                 path = join_remote(server.backup_dir, dump_in_backup_dir(server.backup_dir, backup.file_path))
                 exists = await transport.run(files.file_exists(path), timeout=60)
                 if not exists.ok:

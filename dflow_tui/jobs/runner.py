@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dflow_tui.core.models import Backup, BackupStatus, OperationKind, Trigger
+from dflow_tui.core.enums import BackupStatus, OperationKind, Trigger
 from dflow_tui.jobs import records
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.claim import claim_backup, claim_operation
@@ -15,6 +15,7 @@ from dflow_tui.jobs.delete import run_delete
 from dflow_tui.jobs.prune import prune_tier
 from dflow_tui.jobs.restore import run_restore
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
+from dflow_tui.store.tables import Backup
 
 log = logging.getLogger("dflow_tui.runner")
 
@@ -38,9 +39,9 @@ async def run_claimed_backup(
 ) -> None:
     finished = await run_backup(ctx, backup_id, on_progress)
     log.info("backup %s %s%s", backup_id, finished.status, f": {finished.error}" if finished.error else "")
-    if finished.trigger != Trigger.SCHEDULED.value:
+    if finished.trigger != Trigger.SCHEDULED:
         return
-    succeeded = finished.status == BackupStatus.SUCCESS.value
+    succeeded = finished.status == BackupStatus.SUCCESS
     await record_schedule_outcome(ctx, finished.service_id, None if succeeded else finished.error)
     if succeeded:
         await prune_tier(ctx, finished, on_progress)
@@ -63,7 +64,7 @@ async def next_job(ctx: JobContext) -> ClaimedJob | None:
     operation = await claim_operation(ctx)
     if operation is not None:
         backup = await records.load(ctx.db, Backup, operation.backup_id)
-        run = run_restore if operation.kind == OperationKind.RESTORE.value else run_delete
+        run = run_restore if operation.kind == OperationKind.RESTORE else run_delete
         return ClaimedJob(
             key=f"{operation.kind} {operation.id}",
             label=f"{operation.kind.capitalize()} of backup {operation.backup_id}",

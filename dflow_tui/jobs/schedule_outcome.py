@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from dflow_tui.core.models import ScheduleTier, Service
 from dflow_tui.core.policy import retry_delay
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.store.tables import ScheduleTier, Service
 
 
 async def record_schedule_outcome(ctx: JobContext, service_id: int, error: str | None) -> None:

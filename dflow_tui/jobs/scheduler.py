@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from dflow_tui.core.enums import BackupStatus, Trigger
 from dflow_tui.core.errors import DflowError
-from dflow_tui.core.models import Backup, BackupStatus, ScheduleTier, Service, Trigger
 from dflow_tui.core.policy import tier_to_queue
 from dflow_tui.core.tiers import parse_tier
 from dflow_tui.jobs.claim import acquire_scheduler, release_scheduler
@@ -22,6 +22,7 @@ from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
 from dflow_tui.jobs.stale import Cleaned, cleanup_stale
+from dflow_tui.store.tables import Backup, ScheduleTier, Service
 
 log = logging.getLogger("dflow_tui.scheduler")
 SCHEDULER_ACTOR = "scheduler"
@@ -65,8 +66,8 @@ async def last_successes(session, service_id: int) -> dict[str, datetime]:
                 select(Backup.schedule_tier, func.max(Backup.created_at))
                 .where(
                     Backup.service_id == service_id,
-                    Backup.trigger == Trigger.SCHEDULED.value,
-                    Backup.status == BackupStatus.SUCCESS.value,
+                    Backup.trigger == Trigger.SCHEDULED,
+                    Backup.status == BackupStatus.SUCCESS,
                     col(Backup.deleted_at).is_(None),
                 )
                 .group_by(Backup.schedule_tier)
@@ -83,7 +84,7 @@ async def _consider(ctx: JobContext, service_id: int, tiers: list[str], report: 
             await session.exec(
                 select(Backup.id).where(
                     Backup.service_id == service_id,
-                    Backup.status == BackupStatus.IN_PROGRESS.value,
+                    Backup.status == BackupStatus.IN_PROGRESS,
                 )
             )
         ).first()

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from dflow_tui.core.models import (
-    Backup,
+from dflow_tui.core.enums import (
+    ACTIVE_OPERATION_STATUSES,
     BackupStatus,
-    Operation,
     OperationKind,
     OperationStatus,
     Trigger,
 )
-from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES, stale_reason
+from dflow_tui.core.policy import stale_reason
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.recovery import (
     finish_interrupted_delete,
@@ -24,6 +23,7 @@ from dflow_tui.jobs.recovery import (
     remove_unfinished_backup,
 )
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
+from dflow_tui.store.tables import Backup, Operation
 
 log = logging.getLogger("dflow_tui.stale")
 
@@ -51,25 +51,23 @@ def stale_reason_of(ctx: JobContext, row) -> str | None:
 async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
     cleaned: list[Cleaned] = []
     async with ctx.db.session() as session:
-        backups = (
-            await session.exec(select(Backup).where(Backup.status == BackupStatus.IN_PROGRESS.value))
-        ).all()
+        backups = (await session.exec(select(Backup).where(Backup.status == BackupStatus.IN_PROGRESS))).all()
         operations = (
             await session.exec(select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES)))
         ).all()
     for backup in backups:
         reason = stale_reason_of(ctx, backup)
-        if reason and await _mark_failed(ctx, Backup, backup, BackupStatus.FAILED.value, reason):
+        if reason and await _mark_failed(ctx, Backup, backup, BackupStatus.FAILED, reason):
             cleaned.append(Cleaned("backup", backup.id, reason))
-            if backup.trigger == Trigger.SCHEDULED.value:
+            if backup.trigger == Trigger.SCHEDULED:
                 await record_schedule_outcome(ctx, backup.service_id, reason)
             if backup.worker_id is not None:
                 await remove_unfinished_backup(ctx, backup)
     for operation in operations:
         reason = stale_reason_of(ctx, operation)
-        if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED.value, reason):
+        if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED, reason):
             cleaned.append(Cleaned(operation.kind, operation.id, reason))
-            if operation.kind == OperationKind.RESTORE.value:
+            if operation.kind == OperationKind.RESTORE:
                 await remove_restore_temp(ctx, operation.backup_id)
             else:
                 async with ctx.db.session() as session:

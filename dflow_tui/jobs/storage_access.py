@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dflow_tui.core.errors import DflowError
-from dflow_tui.core.models import StorageProvider
 from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.secrets import get_secret_async, storage_secret_name
 from dflow_tui.storage import S3Client, StorageConfig
+from dflow_tui.store.tables import StorageProvider
 
 
 async def storage_config(provider: StorageProvider) -> StorageConfig:

@@ -13,11 +13,11 @@ import logging
 import time
 from typing import Protocol
 
-from dflow_tui.core.models import WorkerRecord
 from dflow_tui.core.views import Progress
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.runner import ClaimedJob, next_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
+from dflow_tui.store.tables import WorkerRecord
 
 log = logging.getLogger("dflow_tui.worker")
 

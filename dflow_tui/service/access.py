@@ -13,12 +13,12 @@ from dflow_tui.core.errors import (
     NotAllowed,
     NotFound,
 )
-from dflow_tui.core.models import AuditEntry, User
 from dflow_tui.core.naming import USER_RE
 from dflow_tui.core.permissions import Permission, Role, allowed, check, parse_role
 from dflow_tui.core.views import AuditView, UserView
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.store.tables import AuditEntry, User
 
 
 def user_view(user: User) -> UserView:
@@ -40,7 +40,7 @@ class Access:
             session.add(
                 User(
                     login=self.login,
-                    role=Role.ADMIN.value,
+                    role=Role.ADMIN,
                     created_by=self.login,
                     created_at=self.ctx.clock.now(),
                 )
@@ -127,11 +127,9 @@ class Users:
             user = (await session.exec(select(User).where(User.login == login))).first()
             if user is None:
                 raise NotFound(f"No user {login!r}")
-            if user.role == Role.ADMIN.value:
+            if user.role == Role.ADMIN:
                 admins = (
-                    await session.exec(
-                        select(func.count()).select_from(User).where(User.role == Role.ADMIN.value)
-                    )
+                    await session.exec(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
                 ).one()
                 if admins <= 1:
                     raise Conflict(f"{login} is the last admin; add another admin first")

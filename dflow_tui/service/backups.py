@@ -12,24 +12,16 @@ from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.errors import Conflict, DflowError, NotFound
-from dflow_tui.core.models import (
-    Backup,
+from dflow_tui.core.enums import (
+    ACTIVE_OPERATION_STATUSES,
     BackupStatus,
-    Environment,
-    Operation,
     OperationKind,
     OperationStatus,
-    Project,
-    Service,
     Trigger,
 )
+from dflow_tui.core.errors import Conflict, DflowError, NotFound
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import (
-    ACTIVE_OPERATION_STATUSES,
-    check_deletable,
-    check_restorable,
-)
+from dflow_tui.core.policy import delete_refusal, refuse, restore_refusal
 from dflow_tui.core.views import BackupView, OperationView
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
@@ -39,6 +31,7 @@ from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.restore import run_restore
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
+from dflow_tui.store.tables import Backup, Environment, Operation, Project, Service
 
 
 def operation_view(operation: Operation) -> OperationView:
@@ -80,7 +73,7 @@ def backup_view(backup: Backup, path: str, operation: Operation | None) -> Backu
 
 
 def _cancel_requested_by(backup, operation) -> str | None:
-    if backup.status == BackupStatus.IN_PROGRESS.value:
+    if backup.status == BackupStatus.IN_PROGRESS:
         return backup.cancel_requested_by
     if operation is not None and operation.status in ACTIVE_OPERATION_STATUSES:
         return operation.cancel_requested_by
@@ -253,14 +246,12 @@ class Backups:
             operation = await self._active_operation(session, backup_id)
             path = (await lookup.service_rows(session, backup.service_id)).path
         where = {"service_path": path, "target": f"backup {backup_id}"}
-        if backup.status == BackupStatus.IN_PROGRESS.value:
+        if backup.status == BackupStatus.IN_PROGRESS:
             await self.access.require(Permission.CREATE, "backup.cancel", **where)
             job = f"Backup {backup_id}"
             request = request_backup_cancel(self.ctx, backup_id, self.actor)
         elif operation is not None:
-            permission = (
-                Permission.RESTORE if operation.kind == OperationKind.RESTORE.value else Permission.DELETE
-            )
+            permission = Permission.RESTORE if operation.kind == OperationKind.RESTORE else Permission.DELETE
             await self.access.require(permission, f"backup.{operation.kind}.cancel", **where)
             job = f"The {operation.kind} of backup {backup_id}"
             request = request_operation_cancel(self.ctx, operation.id, self.actor)
@@ -303,14 +294,14 @@ class Backups:
                 raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
             active = await self._active_operation(session, backup_id)
             if kind is OperationKind.RESTORE:
-                check_restorable(backup, active)
+                refuse(restore_refusal(backup, active))
                 await self._check_service_is_quiet(session, backup.service_id)
             else:
-                check_deletable(backup, active)
+                refuse(delete_refusal(backup, active))
             operation = Operation(
                 backup_id=backup_id,
                 kind=kind.value,
-                status=OperationStatus.QUEUED.value,
+                status=OperationStatus.QUEUED,
                 requested_by=self.actor,
                 worker_id=self.ctx.worker_id,
                 created_at=self.ctx.clock.now(),
@@ -329,7 +320,7 @@ class Backups:
             await session.exec(
                 select(Backup).where(
                     Backup.service_id == service_id,
-                    Backup.status == BackupStatus.IN_PROGRESS.value,
+                    Backup.status == BackupStatus.IN_PROGRESS,
                 )
             )
         ).first()
@@ -343,7 +334,7 @@ class Backups:
                 .join(Backup, Operation.backup_id == Backup.id)
                 .where(
                     Backup.service_id == service_id,
-                    Operation.kind == OperationKind.RESTORE.value,
+                    Operation.kind == OperationKind.RESTORE,
                     col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
                 )
             )
@@ -369,7 +360,7 @@ class Backups:
             target = await self.get(operation.backup_id)
             report(on_progress, f"restore of backup {target.id}", "taking a safety backup first")
             safety = await self.create_and_run(target.service_path, on_progress)
-            if safety.status != BackupStatus.SUCCESS.value:
+            if safety.status != BackupStatus.SUCCESS:
                 return await self._finish_audit(
                     await self._fail_operation(
                         operation_id,
@@ -423,7 +414,7 @@ class Backups:
     async def _fail_operation(self, operation_id: int, error: str) -> OperationView:
         async with self.db.session() as session:
             operation = await session.get(Operation, operation_id)
-            operation.status = OperationStatus.FAILED.value
+            operation.status = OperationStatus.FAILED
             operation.error = error
             operation.finished_at = self.ctx.clock.now()
             session.add(operation)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import BackupType
 from dflow_tui.core.errors import InvalidName
-from dflow_tui.core.models import BackupType, Service, StorageProvider
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import check_provider_usable
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
 from dflow_tui.service.storage import provider_by_name
+from dflow_tui.store.tables import Service, StorageProvider
 
 DESTINATIONS = [kind.value for kind in BackupType]
 
@@ -28,7 +29,7 @@ class Destinations:
         async with self.db.session() as session:
             rows = await lookup.service_by_path(session, path)
             service = await session.get(Service, rows.service.id)
-            if destination == BackupType.INTERNAL.value:
+            if destination == BackupType.INTERNAL:
                 if provider:
                     raise InvalidName("An internal destination takes no --provider")
                 service.destination, service.provider_id = destination, None

@@ -8,13 +8,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from dflow_tui.core.errors import AlreadyExists, InvalidName, NotFound
-from dflow_tui.core.models import (
-    Environment,
-    Project,
-    Server,
-    Service,
-    StorageProvider,
-)
 from dflow_tui.core.naming import (
     ENGINES,
     parse_service_path,
@@ -34,6 +27,7 @@ from dflow_tui.remote import dokku
 from dflow_tui.remote.transport import fetch_host_key, trust_host_key
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
+from dflow_tui.store.tables import Environment, Project, Server, Service, StorageProvider
 
 
 @dataclass(frozen=True)

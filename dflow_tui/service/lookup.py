@@ -8,8 +8,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dflow_tui.core.errors import NotFound
-from dflow_tui.core.models import Environment, Project, Server, Service
 from dflow_tui.core.naming import parse_service_path
+from dflow_tui.store.tables import Environment, Project, Server, Service
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlmodel import select
 
-from dflow_tui.core.models import ScheduleTier, Service
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
@@ -13,6 +12,7 @@ from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.scheduler import PassReport, last_successes, run_pass
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
+from dflow_tui.store.tables import ScheduleTier, Service
 
 
 class Schedules:

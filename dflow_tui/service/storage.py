@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from dflow_tui.core.enums import ProviderStatus
 from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName, NotFound
-from dflow_tui.core.models import Backup, ProviderStatus, Service, StorageProvider
 from dflow_tui.core.naming import validate_label
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.views import ProviderView
@@ -20,6 +20,7 @@ from dflow_tui.secrets import (
 )
 from dflow_tui.service.access import Access
 from dflow_tui.storage import StorageConfig, VerifyResult, verify
+from dflow_tui.store.tables import Backup, Service, StorageProvider
 
 
 def provider_view(provider: StorageProvider) -> ProviderView:
@@ -90,7 +91,7 @@ class StorageProviders:
             bucket=config.bucket,
             prefix=config.prefix,
             access_key_id=access_key_id,
-            status=ProviderStatus.UNVERIFIED.value,
+            status=ProviderStatus.UNVERIFIED,
             status_reason="Not verified yet",
             created_at=self.ctx.clock.now(),
         )

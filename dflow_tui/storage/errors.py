@@ -8,7 +8,6 @@ when a library happens to echo it.
 from __future__ import annotations
 
 import asyncio
-import re
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -23,8 +22,7 @@ from botocore.exceptions import (
 )
 
 from dflow_tui.core.errors import DflowError
-
-REDACTED = "[REDACTED]"
+from dflow_tui.core.redact import redact
 
 
 class StorageError(DflowError):
@@ -48,17 +46,6 @@ class UploadNotAborted(StorageError):
     def __init__(self, message: str, *, upload_id: str, code: str | None = None):
         super().__init__(message, code=code)
         self.upload_id = upload_id
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """`text` with every occurrence of each (non-trivial) secret replaced."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    # Belt and braces: a SigV4 signing key or a URL-embedded secret never matters
-    # to a reader either.
-    text = re.sub(r"(?i)(aws_secret_access_key\s*[=:]\s*)\S+", r"\1" + REDACTED, text)
-    return text
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -184,7 +171,7 @@ def describe(
         text = str(exc)
     else:
         text = f"{action} on {where} failed: {type(exc).__name__}: {exc}"
-    return redact(text, secret)
+    return redact(text, [secret])
 
 
 def storage_error(

@@ -22,11 +22,11 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from dflow_tui.core.redact import redact
 from dflow_tui.storage.errors import (
     StorageError,
     error_code,
     is_not_found,
-    redact,
     storage_error,
 )
 from dflow_tui.storage.provider import StorageConfig
@@ -111,7 +111,7 @@ class S3Client:
             raise StorageError(
                 redact(
                     f"Cannot use endpoint URL {self.config.endpoint_url}: {exc}",
-                    self.config.secret_access_key,
+                    [self.config.secret_access_key],
                 )
             ) from None
         return self
@@ -142,7 +142,7 @@ class S3Client:
         )
 
     def redact(self, text: str) -> str:
-        return redact(text, self.config.secret_access_key)
+        return redact(text, [self.config.secret_access_key])
 
     async def call(self, action: str, *, bucket: str, key: str | None = None, **params: Any) -> dict:
         """`client.<action>(Bucket=bucket, [Key=key], **params)`, errors mapped."""

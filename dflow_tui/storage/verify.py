@@ -15,7 +15,8 @@ from __future__ import annotations
 import secrets as _random
 
 from dflow_tui.core.errors import DflowError
-from dflow_tui.storage.errors import StorageError, redact
+from dflow_tui.core.redact import redact
+from dflow_tui.storage.errors import StorageError
 from dflow_tui.storage.provider import StorageConfig, VerifyResult
 from dflow_tui.storage.s3 import CALL_ERRORS, S3Client, delete_all_versions
 
@@ -45,9 +46,9 @@ async def verify(
         ) as client:
             return await _verify(client, config, key, body)
     except DflowError as exc:
-        return VerifyResult(False, redact(str(exc), config.secret_access_key))
+        return VerifyResult(False, redact(str(exc), [config.secret_access_key]))
     except CALL_ERRORS as exc:  # pragma: no cover - _verify maps them all
-        return VerifyResult(False, redact(f"Verify failed: {exc}", config.secret_access_key))
+        return VerifyResult(False, redact(f"Verify failed: {exc}", [config.secret_access_key]))
 
 
 async def _verify(client: S3Client, config: StorageConfig, key: str, body: bytes) -> VerifyResult:

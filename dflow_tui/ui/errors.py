@@ -38,12 +38,3 @@ def notify_worker_error(node: DOMNode, event: Worker.StateChanged) -> bool:
         timeout=10,
     )
     return True
-
-
-def redact(message: str, *secrets: str) -> str:
-    """`message` with every non-empty secret replaced: a last line of defence for
-    text about to reach the screen."""
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "••••••")
-    return message

@@ -14,28 +14,28 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color
 
-from dflow_tui.core.models import (
+from dflow_tui.core.enums import (
+    ACTIVE_OPERATION_STATUSES,
     BackupStatus,
     BackupType,
     OperationStatus,
     ProviderStatus,
     Trigger,
 )
-from dflow_tui.core.policy import ACTIVE_OPERATION_STATUSES
 from dflow_tui.core.views import BackupView, ProviderView, ServiceView, human_size
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_VALUE = "—"
 
-IN_PROGRESS = BackupStatus.IN_PROGRESS.value
-SUCCESS = BackupStatus.SUCCESS.value
-FAILED = BackupStatus.FAILED.value
+IN_PROGRESS = BackupStatus.IN_PROGRESS
+SUCCESS = BackupStatus.SUCCESS
+FAILED = BackupStatus.FAILED
 ACTIVE_OPERATION = ACTIVE_OPERATION_STATUSES
-OPERATION_FAILED = OperationStatus.FAILED.value
-OPERATION_SUCCEEDED = OperationStatus.SUCCEEDED.value
-INTERNAL = BackupType.INTERNAL.value
-EXTERNAL = BackupType.EXTERNAL.value
-VERIFIED = ProviderStatus.VERIFIED.value
+OPERATION_FAILED = OperationStatus.FAILED
+OPERATION_SUCCEEDED = OperationStatus.SUCCEEDED
+INTERNAL = BackupType.INTERNAL
+EXTERNAL = BackupType.EXTERNAL
+VERIFIED = ProviderStatus.VERIFIED
 VERIFYING = "verifying…"
 RUNNING_LABEL = {"restore": "restoring…", "delete": "deleting…"}
 DONE_LABEL = {"restore": "restored", "delete": "deleted"}
@@ -83,7 +83,7 @@ def timestamp(value: datetime | None) -> str:
 
 def trigger_text(backup: BackupView) -> str:
     """`manual`, or the schedule tier of a scheduled backup."""
-    if backup.trigger == Trigger.SCHEDULED.value:
+    if backup.trigger == Trigger.SCHEDULED:
         return backup.schedule_tier or "scheduled"
     return backup.trigger
 
@@ -149,7 +149,7 @@ def backup_cell(column: str, backup: BackupView, palette: Palette) -> Text:
     if column == "storage":
         return Text(backup.type)
     if column == "trigger":
-        if backup.trigger == Trigger.SCHEDULED.value:
+        if backup.trigger == Trigger.SCHEDULED:
             return badge(trigger_text(backup), palette.accent)  # the tier: daily, weekly…
         return Text(trigger_text(backup))
     if column == "status":

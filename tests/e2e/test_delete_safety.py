@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dflow_tui.core.models import Backup
+from dflow_tui.store.tables import Backup
 
 
 async def _tamper(cli, backup_id: int, file_path: str) -> None:

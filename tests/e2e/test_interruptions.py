@@ -16,8 +16,8 @@ import pytest
 from crash_harness import CRASHED, run_and_crash
 
 from dflow_tui.core.clock import FixedClock
-from dflow_tui.core.models import Backup
 from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.store.tables import Backup
 
 BUCKET = "dflow-crash-tests"
 MAX_STEPS = 40

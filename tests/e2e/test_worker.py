@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from dflow_tui.core.clock import FixedClock
-from dflow_tui.core.models import Backup
 from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.store.tables import Backup
 
 
 async def _age_into_daily_backups(cli, ids: list[int]) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from dflow_tui.core.models import Backup, ScheduleTier
 from dflow_tui.service import Dflow, lookup
 from dflow_tui.settings import Settings
+from dflow_tui.store.tables import Backup, ScheduleTier
 
 HARNESS = Path(__file__).with_name("loop_harness.py")
 SERVICES = ["shop-db", "users-db", "events-db", "billing-db"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dflow_tui.core.models import Backup
 from dflow_tui.jobs import records
 from dflow_tui.jobs.runner import drain
 from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.store.tables import Backup
 
 
 async def _tiers_of(app, service, status="success"):

@@ -16,7 +16,7 @@ import pytest
 from tui_support import ACTOR, START, Demo, open_service, screen_text, wait_until
 
 from dflow_tui.core.clock import FixedClock
-from dflow_tui.core.models import Trigger
+from dflow_tui.core.enums import Trigger
 from dflow_tui.core.views import Progress
 from dflow_tui.service import Dflow
 from dflow_tui.ui.app import DflowApp

@@ -74,7 +74,7 @@ def test_plugin_commands(engine):
 
 
 def test_engine_enum_is_accepted():
-    from dflow_tui.core.models import Engine
+    from dflow_tui.core.enums import Engine
 
     assert dokku.export_command(Engine.MARIADB, "db") == "dokku mariadb:export db"
 
@@ -267,6 +267,6 @@ def test_every_built_command_is_valid_shell():
 
 
 def test_the_engine_list_matches_the_models_engines():
-    from dflow_tui.core.models import Engine
+    from dflow_tui.core.enums import Engine
 
     assert tuple(engine.value for engine in Engine) == ENGINES

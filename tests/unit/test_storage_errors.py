@@ -6,13 +6,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from dflow_tui.core.errors import DflowError
-from dflow_tui.storage.errors import (
-    REDACTED,
-    StorageError,
-    describe,
-    redact,
-    storage_error,
-)
+from dflow_tui.core.redact import MASK, redact
+from dflow_tui.storage.errors import StorageError, describe, storage_error
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 ENDPOINT = "https://s3.example.com"
@@ -64,11 +59,11 @@ def test_secret_echoed_by_a_library_is_redacted():
     exc = client_error("WeirdError", f"bad credentials {SECRET} given")
     error = storage_error(exc, action="PutObject", endpoint_url=ENDPOINT, bucket="b", secret=SECRET)
     assert isinstance(error, StorageError) and isinstance(error, DflowError)
-    assert SECRET not in str(error) and REDACTED in str(error)
+    assert SECRET not in str(error) and MASK in str(error)
     assert error.code == "WeirdError"
 
 
 def test_redact():
-    assert redact(f"a {SECRET} b {SECRET}", SECRET) == f"a {REDACTED} b {REDACTED}"
-    assert redact("aws_secret_access_key = abc123", None) == f"aws_secret_access_key = {REDACTED}"
-    assert redact("nothing here", "", None) == "nothing here"
+    assert redact(f"a {SECRET} b {SECRET}", [SECRET]) == f"a {MASK} b {MASK}"
+    assert redact("aws_secret_access_key = abc123") == f"aws_secret_access_key = {MASK}"
+    assert redact("nothing here", ["", None]) == "nothing here"

@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import dflow_tui.core.models  # noqa: F401  (registers the tables)
+import dflow_tui.store.tables  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
 

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import dflow_tui.core.models
+import dflow_tui.store.types
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

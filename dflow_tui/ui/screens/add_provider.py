@@ -23,8 +23,9 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from dflow_tui.core.redact import redact
 from dflow_tui.core.views import ProviderView
-from dflow_tui.ui.errors import error_message, redact
+from dflow_tui.ui.errors import error_message
 
 DEFAULT_PREFIX = "dflow/backups"
 INTRO = (
@@ -144,7 +145,7 @@ class AddProviderScreen(ModalScreen[ProviderView | None]):
                 secret_access_key=secret,
             )
         except Exception as error:  # every refusal is shown here, the form stays open
-            self.show_error(redact(error_message(error), secret))
+            self.show_error(redact(error_message(error), [secret]))
             self._saving = False
             self.query_one("#add", Button).disabled = False
             return

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Static
 
-from dflow_tui.core.models import BackupType
+from dflow_tui.core.enums import BackupType
 from dflow_tui.core.views import BackupView
 from dflow_tui.ui.format import backup_title
 
@@ -154,7 +154,7 @@ class DeleteConfirmScreen(ConfirmScreen):
         message.append(f" (backup {backup.id}) of ")
         message.append(backup.service_path, style="bold")
         message.append("?\n")
-        if backup.type == BackupType.EXTERNAL.value:
+        if backup.type == BackupType.EXTERNAL:
             message.append("Every version of its object is removed from the storage bucket.")
         elif server:
             message.append(f"Its dump file is removed from server {server}.")

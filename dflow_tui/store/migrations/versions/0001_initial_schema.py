@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import dflow_tui.core.models
+import dflow_tui.store.types
 
 revision = "0001"
 down_revision = None
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("user", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("key_path", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("backup_dir", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("servers", schema=None) as batch_op:
@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("server_id", sa.Integer(), nullable=True),
         sa.Column("legacy", sa.Boolean(), nullable=False),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["server_id"],
             ["servers.id"],
@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("server_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["project_id"],
             ["projects.id"],
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("engine", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("destination", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["environment_id"],
             ["environments.id"],
@@ -107,11 +107,11 @@ def upgrade() -> None:
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("requested_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("worker_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("started_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("heartbeat_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["server_id"],
             ["servers.id"],
@@ -143,10 +143,10 @@ def upgrade() -> None:
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("requested_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("worker_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("started_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("heartbeat_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["backup_id"],
             ["backups.id"],

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import dflow_tui.core.models
+import dflow_tui.store.types
 
 revision = "0002"
 down_revision = "0001"
@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("access_key_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("status_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("verified_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("verified_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("storage_providers", schema=None) as batch_op:

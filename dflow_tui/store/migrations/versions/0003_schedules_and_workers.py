@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import dflow_tui.core.models
+import dflow_tui.store.types
 
 revision = "0003"
 down_revision = "0002"
@@ -22,16 +22,16 @@ def upgrade() -> None:
         "scheduler_lock",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("holder", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("expires_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "workers",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("started_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("heartbeat_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("stopped_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stopped_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -53,7 +53,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("schedule_failures", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("schedule_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(
-            sa.Column("retry_after", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("retry_after", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True)
         )
 
     op.execute("INSERT INTO scheduler_lock (id) VALUES (1)")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import dflow_tui.core.models
+import dflow_tui.store.types
 
 revision = "0004"
 down_revision = "0003"
@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("service_path", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("login", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("users", schema=None) as batch_op:

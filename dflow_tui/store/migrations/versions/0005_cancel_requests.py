@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import dflow_tui.core.models
+import dflow_tui.store.types
 
 revision = "0005"
 down_revision = "0004"
@@ -27,7 +27,7 @@ def upgrade() -> None:
             sa.Column("cancel_requested_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("irreversible_at", dflow_tui.core.models.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("irreversible_at", dflow_tui.store.types.UTCDateTime(timezone=True), nullable=True)
         )
 
 

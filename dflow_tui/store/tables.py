@@ -1,78 +1,40 @@
-"""The state tables. Pure declarations: no engine, no I/O."""
+"""The state tables: SQLModel declarations, no engine and no I/O.
+
+Status, trigger, type and kind columns hold the StrEnums of `core.enums`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
-
-class UTCDateTime(TypeDecorator):
-    """Stores UTC, always hands back timezone-aware datetimes (SQLite forgets the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+from dflow_tui.core.enums import (
+    BackupStatus,
+    BackupType,
+    Engine,
+    OperationKind,
+    OperationStatus,
+    ProviderStatus,
+    Trigger,
+    WorkerKind,
+)
+from dflow_tui.core.permissions import Role
+from dflow_tui.core.tiers import Tier
+from dflow_tui.store.types import StrEnumType, UTCDateTime
 
 
-def _time(nullable: bool = True):
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+def _time(*, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
 
 
-class Engine(StrEnum):
-    POSTGRES = "postgres"
-    MYSQL = "mysql"
-    MARIADB = "mariadb"
-    MONGO = "mongo"
-    REDIS = "redis"
-
-
-class BackupType(StrEnum):
-    INTERNAL = "internal"
-    EXTERNAL = "external"
-
-
-class BackupStatus(StrEnum):
-    IN_PROGRESS = "in-progress"
-    SUCCESS = "success"
-    FAILED = "failed"
-
-
-class Trigger(StrEnum):
-    MANUAL = "manual"
-    SCHEDULED = "scheduled"
-
-
-class OperationKind(StrEnum):
-    RESTORE = "restore"
-    DELETE = "delete"
-
-
-class OperationStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class ProviderStatus(StrEnum):
-    VERIFIED = "verified"
-    UNVERIFIED = "unverified"
+def _enum(
+    enum: type[StrEnum], default: StrEnum | None = None, *, nullable: bool = False, index: bool = False
+) -> Any:
+    return Field(default=default, sa_column=Column(StrEnumType(enum), nullable=nullable, index=index))
 
 
 class StorageProvider(SQLModel, table=True):
@@ -86,7 +48,7 @@ class StorageProvider(SQLModel, table=True):
     bucket: str
     prefix: str = "dflow/backups"
     access_key_id: str
-    status: str = ProviderStatus.UNVERIFIED.value
+    status: ProviderStatus = _enum(ProviderStatus, ProviderStatus.UNVERIFIED)
     status_reason: str | None = None
     verified_at: datetime | None = _time()
     created_at: datetime | None = _time()
@@ -96,7 +58,7 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     id: int | None = Field(default=None, primary_key=True)
     login: str = Field(index=True, unique=True)
-    role: str
+    role: Role = _enum(Role)
     created_by: str | None = None
     created_at: datetime | None = _time()
 
@@ -106,7 +68,7 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
+    at: datetime | None = _time(index=True)
     actor: str
     action: str = Field(index=True)
     service_path: str | None = Field(default=None, index=True)
@@ -153,8 +115,8 @@ class Service(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     environment_id: int = Field(foreign_key="environments.id", index=True)
     name: str
-    engine: str = Engine.POSTGRES.value
-    destination: str = BackupType.INTERNAL.value
+    engine: Engine = _enum(Engine, Engine.POSTGRES)
+    destination: BackupType = _enum(BackupType, BackupType.INTERNAL)
     provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
     schedule_failures: int = 0
     schedule_error: str | None = None
@@ -169,7 +131,7 @@ class ScheduleTier(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("service_id", "tier"),)
     id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="services.id", index=True)
-    tier: str
+    tier: Tier = _enum(Tier)
 
 
 class WorkerRecord(SQLModel, table=True):
@@ -177,7 +139,7 @@ class WorkerRecord(SQLModel, table=True):
 
     __tablename__ = "workers"
     id: str = Field(primary_key=True)
-    kind: str = "worker"
+    kind: WorkerKind = _enum(WorkerKind, WorkerKind.WORKER)
     started_at: datetime | None = _time()
     heartbeat_at: datetime | None = _time()
     stopped_at: datetime | None = _time()
@@ -210,10 +172,10 @@ class Backup(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     service_id: int = Field(foreign_key="services.id", index=True)
-    type: str = BackupType.INTERNAL.value
-    status: str = Field(default=BackupStatus.IN_PROGRESS.value, index=True)
-    trigger: str = Trigger.MANUAL.value
-    schedule_tier: str | None = None
+    type: BackupType = _enum(BackupType, BackupType.INTERNAL)
+    status: BackupStatus = _enum(BackupStatus, BackupStatus.IN_PROGRESS, index=True)
+    trigger: Trigger = _enum(Trigger, Trigger.MANUAL)
+    schedule_tier: Tier | None = _enum(Tier, nullable=True)
     server_id: int | None = Field(default=None, foreign_key="servers.id")
     file_path: str | None = None
     bucket: str | None = None
@@ -249,8 +211,8 @@ class Operation(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     backup_id: int = Field(foreign_key="backups.id", index=True)
-    kind: str
-    status: str = Field(default=OperationStatus.QUEUED.value, index=True)
+    kind: OperationKind = _enum(OperationKind)
+    status: OperationStatus = _enum(OperationStatus, OperationStatus.QUEUED, index=True)
     progress: float = 0.0
     error: str | None = None
     requested_by: str | None = None
