@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from dflow_tui.core.enums import Engine
 from dflow_tui.core.errors import InvalidName
 
 # Dokku's own rule for datastore service names.
@@ -145,12 +146,12 @@ def restore_temp_path(backup_dir: str, service: str, created_at: datetime) -> st
     return join_remote(backup_dir, dump_file_name(service, created_at)) + PARTIAL_SUFFIX
 
 
-ENGINES: tuple[str, ...] = ("postgres", "mysql", "mariadb", "mongo", "redis")
+ENGINES: tuple[str, ...] = tuple(engine.value for engine in Engine)
 
 
-def validate_engine(engine) -> str:
-    """The Dokku datastore plugin for `engine` (a string or a core.enums.Engine member)."""
-    value = str(engine.value if hasattr(engine, "value") else engine)
-    if value not in ENGINES:
-        raise InvalidName(f"Unknown engine {value!r}: choose one of {', '.join(ENGINES)}")
-    return value
+def validate_engine(engine: str) -> Engine:
+    """The Dokku datastore plugin for `engine` (a string or an Engine member)."""
+    try:
+        return Engine(engine)
+    except ValueError:
+        raise InvalidName(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}") from None

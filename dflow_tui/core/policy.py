@@ -195,7 +195,8 @@ def tier_to_queue(enabled: Iterable[str], last_success: dict[Tier, datetime], no
 def retry_delay(failures: int, tiers: Iterable[str]) -> timedelta:
     """Backoff after consecutive failures: 10 min, 20, 40, … capped at the shortest enabled interval."""
     cap = min((RULES[t].interval for t in sort_tiers(tiers)), default=RULES[Tier.DAILY].interval)
-    return min(RETRY_BASE * (2 ** max(failures - 1, 0)), cap)
+    backoff: timedelta = RETRY_BASE * (2 ** max(failures - 1, 0))
+    return min(backoff, cap)
 
 
 Item = TypeVar("Item")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -48,11 +49,11 @@ def parse_tier(value: str) -> Tier:
         ) from None
 
 
-def sort_tiers(tiers) -> list[Tier]:
+def sort_tiers(tiers: Iterable[str]) -> list[Tier]:
     return sorted({parse_tier(str(t)) for t in tiers}, key=ORDER.index)
 
 
-def active_schedules_text(tiers) -> str:
+def active_schedules_text(tiers: Iterable[str]) -> str:
     """`Active schedules: Daily, Weekly` (or `Active schedules: none`)."""
     names = [RULES[t].label for t in sort_tiers(tiers)]
     return f"Active schedules: {', '.join(names) if names else 'none'}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class BackupView:
     # The restore or delete running on it has passed the step after which it cannot stop.
     operation_irreversible: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("created_at", "finished_at"):
             if data[key] is not None:
@@ -123,7 +124,7 @@ class ProviderView:
     def verified(self) -> bool:
         return self.status == "verified"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if data["verified_at"] is not None:
             data["verified_at"] = data["verified_at"].isoformat()
@@ -153,8 +154,8 @@ class ScheduleView:
     def enabled(self) -> list[str]:
         return [t.tier for t in self.tiers if t.enabled]
 
-    def to_json(self) -> dict:
-        def iso(value):
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
         return {
@@ -184,7 +185,7 @@ class UserView:
     created_by: str | None
     created_at: datetime | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat() if self.created_at else None
         return data
@@ -201,7 +202,7 @@ class AuditView:
     target: str | None
     detail: str | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["at"] = self.at.isoformat()
         return data

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from dflow_tui.store.session import StateSession
@@ -37,8 +38,8 @@ def _prepare_sqlite_file(url: str) -> None:
         path.touch(mode=0o600)
 
 
-def _sqlite_pragmas(foreign_keys: bool, read_only: bool):
-    def apply(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(foreign_keys: bool, read_only: bool) -> Callable[[DBAPIConnection, object], None]:
+    def apply(dbapi_connection: DBAPIConnection, _record: object) -> None:
         # We issue BEGIN ourselves (below), so the driver must not.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -62,14 +63,14 @@ def _engine(url: str, *, foreign_keys: bool = True, read_only: bool = False) -> 
     return engine
 
 
-def _begin_immediate(connection) -> None:
+def _begin_immediate(connection: Connection) -> None:
     """Several processes share one SQLite file. A transaction that reads, then writes,
     would fail at once (SQLITE_BUSY) if another process wrote in between; taking the
     write lock at BEGIN makes it wait its turn (busy_timeout) instead."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _begin_deferred(connection) -> None:
+def _begin_deferred(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
@@ -94,7 +95,7 @@ class Database:
         """Applies pending migrations. On SQLite, a table rebuild (batch mode) copies
         rows into a new table, so foreign keys are checked afterwards, not during."""
 
-        def upgrade(connection) -> None:
+        def upgrade(connection: Connection) -> None:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,26 +40,30 @@ async def run_to_completion(call: Coroutine[Any, Any, T]) -> T:
 class StateSession(AsyncSession):
     """The async session every part of the app uses on the state database."""
 
-    async def exec(self, *args, **kwargs):
-        return await run_to_completion(super().exec(*args, **kwargs))
+    # Type checkers see AsyncSession's own (overloaded) signatures; at run time each
+    # call is only wrapped so that a cancellation cannot cut it off halfway.
+    if not TYPE_CHECKING:
 
-    async def get(self, *args, **kwargs):
-        return await run_to_completion(super().get(*args, **kwargs))
+        async def exec(self, *args, **kwargs):
+            return await run_to_completion(super().exec(*args, **kwargs))
 
-    async def refresh(self, *args, **kwargs):
-        return await run_to_completion(super().refresh(*args, **kwargs))
+        async def get(self, *args, **kwargs):
+            return await run_to_completion(super().get(*args, **kwargs))
 
-    async def delete(self, *args, **kwargs):
-        return await run_to_completion(super().delete(*args, **kwargs))
+        async def refresh(self, *args, **kwargs):
+            return await run_to_completion(super().refresh(*args, **kwargs))
 
-    async def flush(self, *args, **kwargs):
-        return await run_to_completion(super().flush(*args, **kwargs))
+        async def delete(self, *args, **kwargs):
+            return await run_to_completion(super().delete(*args, **kwargs))
 
-    async def commit(self) -> None:
-        return await run_to_completion(super().commit())
+        async def flush(self, *args, **kwargs):
+            return await run_to_completion(super().flush(*args, **kwargs))
 
-    async def rollback(self) -> None:
-        return await run_to_completion(super().rollback())
+        async def commit(self):
+            return await run_to_completion(super().commit())
 
-    async def close(self) -> None:
-        return await run_to_completion(super().close())
+        async def rollback(self):
+            return await run_to_completion(super().rollback())
+
+        async def close(self):
+            return await run_to_completion(super().close())

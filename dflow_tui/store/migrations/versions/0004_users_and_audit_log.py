@@ -6,7 +6,7 @@ Create Date: 2026-11-24 03:08:02.776380
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import dflow_tui.store.types

@@ -6,7 +6,7 @@ Create Date: 2026-11-24 06:00:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import dflow_tui.store.types
