@@ -26,9 +26,10 @@ from keyring.backends import chainer, fail
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.naming import validate_label
+from dflow_tui.settings import APP_NAME
 
-SERVICE = "dflow-tui"
-_PROBE_USERNAME = "dflow-tui:keyring-probe"
+SERVICE = APP_NAME  # the keyring's service name: renaming it would orphan every stored secret
+_PROBE_USERNAME = f"{APP_NAME}:keyring-probe"
 
 HOW_TO_FIX = (
     "To keep secrets on a headless host, either run a Secret Service: install "

@@ -1,4 +1,12 @@
-"""Where state lives and how the app is configured, from flags, environment and defaults."""
+"""Where state lives and how the app is configured, from flags, environment and defaults.
+
+Every default is defined once, here, as a module constant: the `Settings` fields
+start from them, and the layers below (`remote`, `storage`, `jobs`) use them when a
+caller gives no value. A constant named after a `Settings` field is that field's
+default (`CONNECT_TIMEOUT` for `Settings.connect_timeout`).
+
+Importing this module is cheap (no network or database library), so any layer may.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,42 @@ APP_NAME = "dflow-tui"
 DB_ENV = "DFLOW_TUI_DB"
 DATA_DIR_ENV = "DFLOW_TUI_DATA_DIR"
 KNOWN_HOSTS_ENV = "DFLOW_TUI_KNOWN_HOSTS"
+
+# --- servers (SSH) ---------------------------------------------------------------
+CONNECT_TIMEOUT = 15.0
+"""Seconds to open an SSH connection (or fetch a server's host key)."""
+COMMAND_TIMEOUT = 6 * 3600.0
+"""Seconds a long server command (export, import) may run."""
+SHORT_COMMAND_TIMEOUT = 120.0
+"""Seconds a quick server command (checksum, rename, remove, list) may run."""
+DEFAULT_SSH_PORT = 22
+"""A server's SSH port when none is given (OpenSSH's own default)."""
+DEFAULT_BACKUP_DIR = "dflow-backups"
+"""A server's backup directory when none is given (relative: under the SSH user's home)."""
+
+# --- storage providers (S3) ------------------------------------------------------
+S3_MAX_ATTEMPTS = 6
+"""Tries per S3 request (botocore "standard" retries: 5xx, throttling, connection errors)."""
+S3_CONNECT_TIMEOUT = 10.0
+"""Seconds to open a connection to an S3 endpoint."""
+S3_READ_TIMEOUT = 120.0
+"""Seconds an S3 endpoint may stay silent in the middle of a response."""
+DEFAULT_PREFIX = "dflow/backups"
+"""A storage provider's key prefix when none is given."""
+DEFAULT_REGION = "us-east-1"
+"""A storage provider's region when none is given."""
+
+# --- jobs, scheduler, faces ------------------------------------------------------
+REFRESH_INTERVAL = 1.0
+HEARTBEAT_INTERVAL = 10.0
+"""Seconds between a running job's heartbeats; cancel requests are read then."""
+HEARTBEAT_TIMEOUT = timedelta(minutes=5)
+MAX_JOB_RUNTIME = timedelta(hours=2)
+"""A job queued this long without a worker, or running this long, is failed as stale."""
+SCHEDULER_INTERVAL = 600.0
+WORKER_CONCURRENCY = 2
+WORKER_POLL_INTERVAL = 2.0
+SHUTDOWN_GRACE = 60.0
 
 
 def data_dir() -> Path:
@@ -31,6 +75,7 @@ def default_db_url() -> str:
 
 
 def known_hosts_path() -> Path:
+    """The known_hosts file: $DFLOW_TUI_KNOWN_HOSTS, else ~/.ssh/known_hosts (resolved when called)."""
     override = os.environ.get(KNOWN_HOSTS_ENV)
     return Path(override) if override else Path.home() / ".ssh" / "known_hosts"
 
@@ -39,14 +84,14 @@ def known_hosts_path() -> Path:
 class Settings:
     db_url: str = field(default_factory=lambda: os.environ.get(DB_ENV) or default_db_url())
     known_hosts: Path = field(default_factory=known_hosts_path)
-    connect_timeout: float = 15.0
-    command_timeout: float = 6 * 3600.0
-    refresh_interval: float = 1.0
-    s3_max_attempts: int = 6
-    heartbeat_interval: float = 10.0  # a running job's beat; cancel requests are read then
-    heartbeat_timeout: timedelta = timedelta(minutes=5)
-    max_job_runtime: timedelta = timedelta(hours=2)
-    scheduler_interval: float = 600.0
-    worker_concurrency: int = 2
-    worker_poll_interval: float = 2.0
-    shutdown_grace: float = 60.0
+    connect_timeout: float = CONNECT_TIMEOUT
+    command_timeout: float = COMMAND_TIMEOUT
+    refresh_interval: float = REFRESH_INTERVAL
+    s3_max_attempts: int = S3_MAX_ATTEMPTS
+    heartbeat_interval: float = HEARTBEAT_INTERVAL  # a running job's beat; cancel requests are read then
+    heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT
+    max_job_runtime: timedelta = MAX_JOB_RUNTIME
+    scheduler_interval: float = SCHEDULER_INTERVAL
+    worker_concurrency: int = WORKER_CONCURRENCY
+    worker_poll_interval: float = WORKER_POLL_INTERVAL
+    shutdown_grace: float = SHUTDOWN_GRACE

@@ -12,7 +12,8 @@ from dflow_tui.core.clock import Clock
 from dflow_tui.core.redact import redact
 from dflow_tui.core.views import Progress
 from dflow_tui.jobs.heartbeat import Heartbeat, JobKey
-from dflow_tui.remote.transport import ServerSpec, Transport, open_transport
+from dflow_tui.remote.connect import open_transport
+from dflow_tui.remote.transport import ServerSpec, Transport
 from dflow_tui.settings import Settings
 from dflow_tui.store.db import Database
 from dflow_tui.store.tables import Server

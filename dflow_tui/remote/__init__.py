@@ -1,7 +1,13 @@
 """Reaching servers: transports (SSH, local) and the shell commands they run.
 
-- transport: the contract (ServerSpec, ExecResult, RemoteProcess, Transport) and
-  open_transport / fetch_host_key / trust_host_key
-- ssh, local: the two transports; hostkeys: known_hosts handling
+- transport: the contract (ServerSpec, ExecResult, RemoteProcess, Transport,
+  OutputCallback, collect); imports nothing else of `remote`
+- connect: open_transport / fetch_host_key / trust_host_key, the factory that
+  picks a transport (nothing in `remote` imports it)
+- ssh, local: the two transports; hostkeys: known_hosts handling;
+  ssh_errors: asyncssh failures in words; stderr_tail: a command's bounded stderr
 - dokku, files: pure command builders (every name validated, then quoted)
+
+Only ssh, hostkeys and ssh_errors import asyncssh, and connect imports them when
+a server is actually reached: importing the rest costs no asyncssh.
 """

@@ -15,18 +15,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
 from dflow_tui.core.errors import HostKeyChanged, HostKeyUnknown, RemoteError
 from dflow_tui.remote.ssh_errors import connect_error
-from dflow_tui.remote.transport import (
-    DEFAULT_CONNECT_TIMEOUT,
-    ServerSpec,
-    default_known_hosts,
-)
-
-DEFAULT_PORT = 22
+from dflow_tui.remote.transport import ServerSpec
+from dflow_tui.settings import CONNECT_TIMEOUT, DEFAULT_SSH_PORT, known_hosts_path
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ def plain_host(spec: ServerSpec) -> str:
 
 async def resolve_target(spec: ServerSpec, ssh_config: Sequence[str | Path] | None) -> Target:
     host = plain_host(spec)
-    kwargs: dict = {
+    kwargs: dict[str, Any] = {
         "host": host,
         "port": spec.port,
         "config": config_arg(ssh_config),
@@ -81,7 +77,7 @@ async def resolve_target(spec: ServerSpec, ssh_config: Sequence[str | Path] | No
 def host_pattern(host: str, port: int) -> str:
     """`host`, or `[host]:port` off port 22 (known_hosts syntax)."""
     host = host.strip("[]")
-    return host if port == DEFAULT_PORT else f"[{host}]:{port}"
+    return host if port == DEFAULT_SSH_PORT else f"[{host}]:{port}"
 
 
 def public_key_line(key: asyncssh.SSHKey) -> str:
@@ -110,10 +106,12 @@ def read_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
 
 
 def _port_arg(port: int) -> int | None:
-    return None if port == DEFAULT_PORT else port
+    return None if port == DEFAULT_SSH_PORT else port
 
 
-def trusted_keys(known: asyncssh.SSHKnownHosts, target: Target) -> tuple[list, list, list]:
+def trusted_keys(
+    known: asyncssh.SSHKnownHosts, target: Target
+) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
     """(host keys, CA keys, revoked keys) known_hosts holds for the target."""
     host_keys, ca_keys, revoked, *_ = known.match(target.key_host, "", _port_arg(target.port))
     return list(host_keys), list(ca_keys), list(revoked)
@@ -122,7 +120,7 @@ def trusted_keys(known: asyncssh.SSHKnownHosts, target: Target) -> tuple[list, l
 async def server_key(
     spec: ServerSpec,
     *,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
     ssh_config: Sequence[str | Path] | None = None,
 ) -> asyncssh.SSHKey:
     """The host key the server presents (with the algorithms a first connect would pick)."""
@@ -149,7 +147,7 @@ async def server_key(
 async def fetch_host_key(
     spec: ServerSpec,
     *,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
     ssh_config: Sequence[str | Path] | None = None,
 ) -> tuple[str, str]:
     """(`SHA256:...` fingerprint, `ALGORITHM BASE64` public key line) of the server."""
@@ -163,7 +161,7 @@ async def rejected_host_key(
     spec: ServerSpec,
     known_hosts: Path,
     *,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
     ssh_config: Sequence[str | Path] | None = None,
 ) -> RemoteError:
     """After the server's host key was not accepted: HostKeyUnknown or HostKeyChanged."""
@@ -180,7 +178,7 @@ async def rejected_host_key(
     return HostKeyUnknown(host, spec.port, seen)
 
 
-def _contains(keys: list, key: asyncssh.SSHKey) -> bool:
+def _contains(keys: list[asyncssh.SSHKey], key: asyncssh.SSHKey) -> bool:
     return any(k.public_data == key.public_data for k in keys)
 
 
@@ -228,7 +226,7 @@ async def trust_host_key(
     *,
     expected_fingerprint: str | None = None,
     replace: bool = False,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
     ssh_config: Sequence[str | Path] | None = None,
 ) -> str:
     """Add the server's current host key to known_hosts; return its fingerprint.
@@ -242,7 +240,7 @@ async def trust_host_key(
     """
     if spec.local:
         raise RemoteError(f"Server {spec.name} is this machine: it has no SSH host key to trust")
-    path = Path(known_hosts) if known_hosts is not None else default_known_hosts()
+    path = Path(known_hosts) if known_hosts is not None else known_hosts_path()
     host = plain_host(spec)
     key = await server_key(spec, connect_timeout=connect_timeout, ssh_config=ssh_config)
     seen = fingerprint(key)

@@ -17,8 +17,8 @@ from asyncio.subprocess import DEVNULL, PIPE
 from pathlib import Path
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.remote.stderr_tail import OutputCallback, StderrTail
-from dflow_tui.remote.transport import CHUNK_SIZE, ExecResult, collect, short_command
+from dflow_tui.remote.stderr_tail import StderrTail
+from dflow_tui.remote.transport import CHUNK_SIZE, ExecResult, OutputCallback, collect, short_command
 
 SHELL = "/bin/sh"
 

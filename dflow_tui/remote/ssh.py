@@ -22,22 +22,23 @@ import contextlib
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.remote import hostkeys
 from dflow_tui.remote.ssh_errors import connect_error, lost_error
-from dflow_tui.remote.stderr_tail import OutputCallback, StderrTail, status_from_signal
+from dflow_tui.remote.stderr_tail import StderrTail, status_from_signal
 from dflow_tui.remote.transport import (
     CHUNK_SIZE,
-    DEFAULT_CONNECT_TIMEOUT,
     ExecResult,
+    OutputCallback,
     ServerSpec,
     collect,
-    default_known_hosts,
     short_command,
 )
+from dflow_tui.settings import CONNECT_TIMEOUT, known_hosts_path
 
 KEEPALIVE_INTERVAL = 30.0
 KILLED_STATUS = 128 + 9
@@ -72,7 +73,7 @@ def _host_key_rejected(exc: BaseException) -> bool:
     return isinstance(exc, asyncssh.KeyExchangeFailed) and "host key" in str(exc.reason).lower()
 
 
-def _exit_status(proc: asyncssh.SSHClientProcess, killed: bool, where: str, command: str) -> int:
+def _exit_status(proc: asyncssh.SSHClientProcess[bytes], killed: bool, where: str, command: str) -> int:
     if proc.exit_signal:
         return status_from_signal(proc.exit_signal[0])
     status = proc.exit_status
@@ -102,7 +103,7 @@ class SSHProcess:
 
     def __init__(
         self,
-        proc: asyncssh.SSHClientProcess,
+        proc: asyncssh.SSHClientProcess[bytes],
         command: str,
         where: str,
         kill_group: Callable[[int], Awaitable[None]],
@@ -113,7 +114,7 @@ class SSHProcess:
         self._where = where
         self._kill_group = kill_group
         self._killed = False
-        self._kill_task: asyncio.Future | None = None
+        self._kill_task: asyncio.Future[None] | None = None
         self._finished = False
         self._pgid: int | None = None
         self._pgid_known = asyncio.Event()
@@ -230,14 +231,14 @@ class SSHTransport:
         spec: ServerSpec,
         *,
         known_hosts: Path | None = None,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
         ssh_config: Sequence[str | Path] | None = None,
     ) -> SSHTransport:
         host = hostkeys.plain_host(spec)
-        known_hosts_path = Path(known_hosts) if known_hosts is not None else default_known_hosts()
-        kwargs: dict = {
+        known_hosts_file = Path(known_hosts) if known_hosts is not None else known_hosts_path()
+        kwargs: dict[str, Any] = {
             "port": spec.port,
-            "known_hosts": hostkeys.read_known_hosts(known_hosts_path),
+            "known_hosts": hostkeys.read_known_hosts(known_hosts_file),
             "config": hostkeys.config_arg(ssh_config),
             "connect_timeout": connect_timeout,
             "keepalive_interval": KEEPALIVE_INTERVAL,
@@ -252,7 +253,7 @@ class SSHTransport:
             if _host_key_rejected(exc):
                 raise await hostkeys.rejected_host_key(
                     spec,
-                    known_hosts_path,
+                    known_hosts_file,
                     connect_timeout=connect_timeout,
                     ssh_config=ssh_config,
                 ) from None
@@ -269,7 +270,7 @@ class SSHTransport:
             ) from exc
         return cls(conn, spec)
 
-    async def _open(self, command: str) -> asyncssh.SSHClientProcess:
+    async def _open(self, command: str) -> asyncssh.SSHClientProcess[bytes]:
         try:
             return await self._conn.create_process(wrap_command(command), encoding=None)
         except (asyncssh.Error, OSError) as exc:

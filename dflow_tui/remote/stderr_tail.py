@@ -6,12 +6,9 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 
-from dflow_tui.remote.transport import CHUNK_SIZE, STDERR_KEEP_BYTES
+from dflow_tui.remote.transport import CHUNK_SIZE, STDERR_KEEP_BYTES, OutputCallback
 
 TRUNCATED_NOTE = "[earlier stderr output dropped]\n"
-
-
-OutputCallback = Callable[[str], None]
 MAX_LINE_CHARS = 300
 
 
@@ -44,10 +41,13 @@ class StderrTail:
             self._hand_over(line)
 
     def _hand_over(self, line: bytes) -> None:
+        on_line = self._on_line
+        if on_line is None:
+            return
         text = line.decode("utf-8", errors="replace").replace("\r", "").rstrip()
         if text.strip():
             with contextlib.suppress(Exception):
-                self._on_line(text[:MAX_LINE_CHARS])
+                on_line(text[:MAX_LINE_CHARS])
 
     def end(self) -> None:
         """The stream is over: an unterminated last line is handed over too."""

@@ -1,4 +1,4 @@
-"""How commands reach a server: the contract, and the factory that picks a side.
+"""How commands reach a server: the contract both transports keep.
 
 Commands are shell command strings whose every variable part was validated and
 `shlex.quote`d by `remote.dokku` / `remote.files`. Both transports run them with
@@ -7,30 +7,27 @@ there and execs `/bin/sh -c`), so a relative backup directory resolves the same
 way on both. Killing a command (or a run timeout) kills its whole process group.
 
 The implementations live next door — `remote.ssh` (asyncssh) and `remote.local`
-(asyncio subprocesses) — and are imported lazily, so importing this module does
-not load asyncssh.
+(asyncio subprocesses) — and `remote.connect` picks one. This module imports
+neither: every module of `remote` may import it, and it imports nothing of
+`remote` back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from dflow_tui.core.errors import RemoteError
+from dflow_tui.settings import DEFAULT_SSH_PORT
 
-DEFAULT_CONNECT_TIMEOUT = 15.0
 STDERR_KEEP_BYTES = 64 * 1024
 CHUNK_SIZE = 64 * 1024
 
-
-def default_known_hosts() -> Path:
-    """The user's OpenSSH known_hosts file (resolved when called, not at import)."""
-    return Path("~/.ssh/known_hosts").expanduser()
+OutputCallback = Callable[[str], None]
+"""Gets each stderr line of a command as the command writes it."""
 
 
 def short_command(command: str, limit: int = 80) -> str:
@@ -46,7 +43,7 @@ class ServerSpec:
     name: str
     local: bool = False
     host: str | None = None
-    port: int = 22
+    port: int = DEFAULT_SSH_PORT
     user: str | None = None
     key_path: str | None = None
 
@@ -138,7 +135,7 @@ class Transport(Protocol):
         *,
         stdin: bytes | None = None,
         timeout: float | None = None,
-        on_output: Callable[[str], None] | None = None,
+        on_output: OutputCallback | None = None,
     ) -> ExecResult:
         """Run to completion; stdout kept in memory (small outputs only).
 
@@ -146,76 +143,6 @@ class Transport(Protocol):
         stderr line as the command writes it.
         """
 
-    async def start(self, command: str, on_output: Callable[[str], None] | None = None) -> RemoteProcess: ...
+    async def start(self, command: str, on_output: OutputCallback | None = None) -> RemoteProcess: ...
 
     async def close(self) -> None: ...
-
-
-@asynccontextmanager
-async def open_transport(
-    spec: ServerSpec,
-    *,
-    known_hosts: Path | None = None,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-    ssh_config: Sequence[str | Path] | None = None,
-) -> AsyncIterator[Transport]:
-    """Connect to `spec` (or take this machine when `spec.local`), close on exit.
-
-    known_hosts defaults to ~/.ssh/known_hosts; ssh_config to ~/.ssh/config
-    (pass [] to read no OpenSSH config at all).
-    """
-    transport: Transport
-    if spec.local:
-        from dflow_tui.remote.local import LocalTransport
-
-        transport = LocalTransport()
-    else:
-        from dflow_tui.remote.ssh import SSHTransport
-
-        transport = await SSHTransport.connect(
-            spec,
-            known_hosts=known_hosts,
-            connect_timeout=connect_timeout,
-            ssh_config=ssh_config,
-        )
-    try:
-        yield transport
-    finally:
-        await transport.close()
-
-
-async def fetch_host_key(
-    spec: ServerSpec,
-    *,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-    ssh_config: Sequence[str | Path] | None = None,
-) -> tuple[str, str]:
-    """The server's host key: (`SHA256:...` fingerprint, `ALGO BASE64` line)."""
-    from dflow_tui.remote import hostkeys
-
-    return await hostkeys.fetch_host_key(spec, connect_timeout=connect_timeout, ssh_config=ssh_config)
-
-
-async def trust_host_key(
-    spec: ServerSpec,
-    known_hosts: Path | None = None,
-    *,
-    expected_fingerprint: str | None = None,
-    replace: bool = False,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-    ssh_config: Sequence[str | Path] | None = None,
-) -> str:
-    """Add the server's current host key to known_hosts; returns its fingerprint.
-
-    See `remote.hostkeys.trust_host_key`.
-    """
-    from dflow_tui.remote import hostkeys
-
-    return await hostkeys.trust_host_key(
-        spec,
-        known_hosts,
-        expected_fingerprint=expected_fingerprint,
-        replace=replace,
-        connect_timeout=connect_timeout,
-        ssh_config=ssh_config,
-    )

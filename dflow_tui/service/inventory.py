@@ -24,7 +24,7 @@ from dflow_tui.core.views import ServerView, ServiceView
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, server_spec
 from dflow_tui.remote import dokku
-from dflow_tui.remote.transport import fetch_host_key, trust_host_key
+from dflow_tui.remote.connect import fetch_host_key, trust_host_key
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
 from dflow_tui.store.tables import Environment, Project, Server, Service, StorageProvider

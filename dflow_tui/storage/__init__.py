@@ -1,6 +1,8 @@
 """S3-compatible external storage: provider config, verify, streamed upload/download, delete.
 
-Only `dflow_tui.core` and libraries are imported here (no textual, no store).
+Only `dflow_tui.core`, `dflow_tui.settings` and libraries are imported here (no
+textual, no store). Importing the package loads neither aiobotocore nor botocore:
+they load when an `S3Client` is opened.
 """
 
 from dflow_tui.storage.errors import StorageError, UploadAborted, UploadNotAborted

@@ -3,23 +3,15 @@
 Every text that leaves this package goes through `redact()` first: the secret
 access key must never reach a reason, a log line or an exception message, even
 when a library happens to echo it.
+
+botocore's exception classes are imported inside the functions that tell them
+apart, so importing this module does not load botocore (they are only ever
+called with an error in hand, once a client was opened).
 """
 
 from __future__ import annotations
 
 import asyncio
-
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-    SSLError,
-)
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.redact import redact
@@ -28,7 +20,7 @@ from dflow_tui.core.redact import redact
 class StorageError(DflowError):
     """An S3 call failed; the message is one clear, secret-free sentence."""
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
 
@@ -43,12 +35,14 @@ class UploadNotAborted(StorageError):
     `upload_id` names the orphan; `abort_incomplete_uploads()` removes it later.
     """
 
-    def __init__(self, message: str, *, upload_id: str, code: str | None = None):
+    def __init__(self, message: str, *, upload_id: str, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.upload_id = upload_id
 
 
 def error_code(exc: BaseException) -> str | None:
+    from botocore.exceptions import ClientError
+
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {}) or {}
         code = error.get("Code")
@@ -64,6 +58,14 @@ def is_not_found(exc: BaseException) -> bool:
 
 
 def is_connection_error(exc: BaseException) -> bool:
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+
     return isinstance(
         exc,
         (
@@ -107,6 +109,18 @@ def describe(
     secret: str | None = None,
 ) -> str:
     """One sentence saying what went wrong with `action`, with no secret in it."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+        SSLError,
+    )
+
     where = f"s3://{bucket}/{key}" if bucket and key else (f"bucket {bucket!r}" if bucket else endpoint_url)
     code = error_code(exc)
     if isinstance(exc, ClientError):

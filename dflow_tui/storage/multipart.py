@@ -42,9 +42,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-from botocore.exceptions import BotoCoreError
+from typing import TYPE_CHECKING, Any
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.storage.errors import (
@@ -54,7 +52,10 @@ from dflow_tui.storage.errors import (
     error_code,
     is_connection_error,
 )
-from dflow_tui.storage.s3 import CALL_ERRORS, S3Client, _version
+from dflow_tui.storage.s3 import S3Client, _version, call_errors
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ async def upload_stream(
     size = 0
     uploaded = 0
     upload_id: str | None = None
-    parts: list[dict[str, Any]] = []
+    parts: list[CompletedPartTypeDef] = []
     part_number = 1
     target = part_size_for(part_number, first_part_size)
     buffer = bytearray()
@@ -160,22 +161,23 @@ async def upload_stream(
             )
         if upload_id is None:
             action = "CreateMultipartUpload"
-            response = await client.raw.create_multipart_upload(
+            created = await client.raw.create_multipart_upload(
                 Bucket=bucket, Key=key, ContentType=content_type
             )
-            upload_id = response["UploadId"]
+            upload_id = created["UploadId"]
         action = "UploadPart"
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        response = await client.raw.upload_part(
+        sent = await client.raw.upload_part(
             Bucket=bucket,
             Key=key,
             UploadId=upload_id,
             PartNumber=part_number,
-            Body=data,
+            # botocore sends any bytes-like body; the stub says bytes, and bytes(data) would copy the part.
+            Body=data,  # type: ignore[arg-type]
             ContentLength=len(data),
             ContentMD5=md5,
         )
-        parts.append({"PartNumber": part_number, "ETag": response["ETag"]})
+        parts.append({"PartNumber": part_number, "ETag": sent["ETag"]})
         uploaded += len(data)
         part_number += 1
         target = part_size_for(part_number, first_part_size)
@@ -208,22 +210,22 @@ async def upload_stream(
             # Smaller than one part: one atomic PutObject.
             action = "PutObject"
             md5 = base64.b64encode(hashlib.md5(buffer, usedforsecurity=False).digest()).decode()
-            response = await client.raw.put_object(
+            put = await client.raw.put_object(
                 Bucket=bucket, Key=key, Body=bytes(buffer), ContentType=content_type, ContentMD5=md5
             )
             uploaded = size
             await _notify(on_progress, uploaded, expected_size)
-            return UploadResult(size, hasher.hexdigest(), _version(response.get("VersionId")), 0)
+            return UploadResult(size, hasher.hexdigest(), _version(put.get("VersionId")), 0)
 
         if buffer:
             data, buffer = buffer, bytearray()
             await send_part(data)
             del data
         action = "CompleteMultipartUpload"
-        response = await client.raw.complete_multipart_upload(
+        completed = await client.raw.complete_multipart_upload(
             Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
         )
-        return UploadResult(size, hasher.hexdigest(), _version(response.get("VersionId")), len(parts))
+        return UploadResult(size, hasher.hexdigest(), _version(completed.get("VersionId")), len(parts))
 
     except BaseException as exc:
         buffer = bytearray()  # let the part go before the (possibly long) abort
@@ -231,7 +233,7 @@ async def upload_stream(
             reason = f"Reading the dump failed after {size} bytes: {exc}"
         elif isinstance(exc, DflowError):
             reason = str(exc)
-        elif isinstance(exc, CALL_ERRORS):
+        elif isinstance(exc, call_errors()):
             reason = str(client.error(exc, action=action, bucket=bucket, key=key))
         elif isinstance(exc, asyncio.CancelledError):
             reason = "The upload was cancelled"
@@ -303,10 +305,12 @@ async def _abort(
                 timeout=remaining,
             )
         except TimeoutError as exc:
+            from botocore.exceptions import BotoCoreError  # loaded already: the client is open
+
             if not isinstance(exc, BotoCoreError):  # our own deadline, not botocore's read timeout
                 return last_error or StorageError(f"No answer to AbortMultipartUpload within {timeout:g} s")
             last_error = exc
-        except CALL_ERRORS as exc:
+        except call_errors() as exc:
             if error_code(exc) == "NoSuchUpload":
                 return None
             if not _transient(exc):
@@ -320,7 +324,7 @@ async def _abort(
                     client.raw.list_parts(Bucket=bucket, Key=key, UploadId=upload_id),
                     timeout=max(deadline - loop.time(), 1.0),
                 )
-            except CALL_ERRORS:
+            except call_errors():
                 return None  # NoSuchUpload (the normal answer) or cannot tell: the abort itself succeeded
             confirmations += 1
             if not listing.get("Parts") or confirmations >= 3:

@@ -7,8 +7,17 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from dflow_tui.core.errors import DflowError
+from dflow_tui.settings import DEFAULT_PREFIX, DEFAULT_REGION
 
-DEFAULT_PREFIX = "dflow/backups"
+__all__ = [
+    "DEFAULT_PREFIX",
+    "DEFAULT_REGION",
+    "InvalidStorageConfig",
+    "StorageConfig",
+    "VerifyResult",
+    "normalize_prefix",
+]
+
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 IP_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 PREFIX_PART_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -59,7 +68,7 @@ class StorageConfig:
                 f"Invalid prefix {self.prefix!r}: use letters, digits, '.', '-', '_' and '/' (no '..')"
             )
         object.__setattr__(self, "prefix", prefix)
-        object.__setattr__(self, "region", (self.region or "").strip() or "us-east-1")
+        object.__setattr__(self, "region", (self.region or "").strip() or DEFAULT_REGION)
 
     def key_for(self, name: str) -> str:
         """`{prefix}/{name}` (or just `name` with an empty prefix)."""

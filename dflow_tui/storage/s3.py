@@ -8,21 +8,23 @@ The client belongs to the event loop that opened it; open it with `async with`:
 
 Every failure is raised as a `StorageError` (a `DflowError`) whose message is one
 clear sentence with the secret access key redacted.
+
+aiobotocore and botocore are imported when a client is opened (or an S3 error is
+caught), never when this module is imported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from dflow_tui.core.redact import redact
+from dflow_tui.settings import MAX_JOB_RUNTIME, S3_CONNECT_TIMEOUT, S3_MAX_ATTEMPTS, S3_READ_TIMEOUT
 from dflow_tui.storage.errors import (
     StorageError,
     error_code,
@@ -31,18 +33,40 @@ from dflow_tui.storage.errors import (
 )
 from dflow_tui.storage.provider import StorageConfig
 
-DEFAULT_MAX_ATTEMPTS = 6
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 120.0
-DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+if TYPE_CHECKING:
+    from aiobotocore.session import ClientCreatorContext
+    from types_aiobotocore_s3.client import S3Client as AioS3Client
 
-# What an S3 call can raise besides our own errors.
-CALL_ERRORS: tuple[type[BaseException], ...] = (
-    ClientError,
-    BotoCoreError,
-    ConnectionError,
-    asyncio.TimeoutError,
-)
+DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+MAX_POOL_CONNECTIONS = 10
+ORPHANED_UPLOAD_AGE = MAX_JOB_RUNTIME + timedelta(hours=1)
+"""Multipart uploads older than this are orphans: longer than any backup job may run."""
+
+
+@functools.cache
+def call_errors() -> tuple[type[BaseException], ...]:
+    """What an S3 call can raise besides our own errors: `except call_errors() as exc:`.
+
+    A function, so that botocore is only imported once such an error is being
+    caught (an except clause's expression is evaluated when an exception reaches
+    it), not when this module is imported.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError, ConnectionError, asyncio.TimeoutError)
+
+
+if TYPE_CHECKING:
+    CALL_ERRORS: tuple[type[BaseException], ...]
+    """Deprecated: `call_errors()` (importing this name imports botocore)."""
+else:
+
+    def __getattr__(name: str) -> object:
+        # `from dflow_tui.storage.s3 import CALL_ERRORS` keeps working for modules
+        # that still use it; it loads botocore then, which call_errors() does not.
+        if name == "CALL_ERRORS":
+            return call_errors()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class S3Client:
@@ -62,29 +86,21 @@ class S3Client:
         self,
         config: StorageConfig,
         *,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
-        max_pool_connections: int = 10,
-    ):
+        max_attempts: int = S3_MAX_ATTEMPTS,
+        connect_timeout: float = S3_CONNECT_TIMEOUT,
+        read_timeout: float = S3_READ_TIMEOUT,
+        max_pool_connections: int = MAX_POOL_CONNECTIONS,
+    ) -> None:
         self.config = config
-        self._aio_config = AioConfig(
-            region_name=config.region,
-            signature_version="s3v4",
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=max_pool_connections,
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            warm_up_loader_caches=True,
-        )
-        self._context: Any = None
-        self._raw: Any = None
+        self._max_attempts = max_attempts
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._max_pool_connections = max_pool_connections
+        self._context: ClientCreatorContext[AioS3Client] | None = None
+        self._raw: AioS3Client | None = None
 
     @property
-    def raw(self) -> Any:
+    def raw(self) -> AioS3Client:
         """The aiobotocore client (only inside `async with`)."""
         if self._raw is None:
             raise StorageError("The S3 client is not open: use it inside `async with S3Client(...)`")
@@ -94,7 +110,29 @@ class S3Client:
     def endpoint_url(self) -> str:
         return self.config.endpoint_url
 
+    @property
+    def max_pool_connections(self) -> int:
+        """How many requests can be in flight at once (the size of the connection pool)."""
+        return self._max_pool_connections
+
     async def __aenter__(self) -> S3Client:
+        # The S3 libraries load here, when a client is opened, not when this module is imported.
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+        from botocore.exceptions import BotoCoreError
+
+        aio_config = AioConfig(
+            region_name=self.config.region,
+            signature_version="s3v4",
+            retries={"mode": "standard", "max_attempts": self._max_attempts},
+            connect_timeout=self._connect_timeout,
+            read_timeout=self._read_timeout,
+            max_pool_connections=self._max_pool_connections,
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            warm_up_loader_caches=True,
+        )
         session = get_session()
         try:
             self._context = session.create_client(
@@ -103,7 +141,7 @@ class S3Client:
                 region_name=self.config.region,
                 aws_access_key_id=self.config.access_key_id,
                 aws_secret_access_key=self.config.secret_access_key,
-                config=self._aio_config,
+                config=aio_config,
             )
             self._raw = await self._context.__aenter__()
         except (ValueError, BotoCoreError) as exc:
@@ -116,7 +154,12 @@ class S3Client:
             ) from None
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         context, self._context, self._raw = self._context, None, None
         if context is not None:
             await context.__aexit__(exc_type, exc, tb)
@@ -144,15 +187,18 @@ class S3Client:
     def redact(self, text: str) -> str:
         return redact(text, [self.config.secret_access_key])
 
-    async def call(self, action: str, *, bucket: str, key: str | None = None, **params: Any) -> dict:
+    async def call(
+        self, action: str, *, bucket: str, key: str | None = None, **params: Any
+    ) -> dict[str, Any]:
         """`client.<action>(Bucket=bucket, [Key=key], **params)`, errors mapped."""
         method = getattr(self.raw, _snake(action))
         if key is not None:
             params["Key"] = key
         try:
-            return await method(Bucket=bucket, **params)
-        except CALL_ERRORS as exc:
+            response: dict[str, Any] = await method(Bucket=bucket, **params)
+        except call_errors() as exc:
             raise self.error(exc, action=action, bucket=bucket, key=key) from exc
+        return response
 
 
 def _snake(action: str) -> str:
@@ -183,7 +229,7 @@ async def head(
     params: dict[str, Any] = {"VersionId": version_id} if version_id else {}
     try:
         response = await client.raw.head_object(Bucket=bucket, Key=key, **params)
-    except CALL_ERRORS as exc:
+    except call_errors() as exc:
         if is_not_found(exc):
             return None
         raise client.error(exc, action="HeadObject", bucket=bucket, key=key) from exc
@@ -217,7 +263,9 @@ class DownloadStream:
     leaving the `async with` (also when the loop stops early).
     """
 
-    def __init__(self, client: S3Client, bucket: str, key: str, response: dict, chunk_size: int):
+    def __init__(
+        self, client: S3Client, bucket: str, key: str, response: dict[str, Any], chunk_size: int
+    ) -> None:
         self._client = client
         self._bucket = bucket
         self._key = key
@@ -237,7 +285,7 @@ class DownloadStream:
             while True:
                 try:
                     chunk = await self._body.read(self._chunk_size)
-                except CALL_ERRORS as exc:
+                except call_errors() as exc:
                     raise self._client.error(
                         exc, action="GetObject", bucket=self._bucket, key=self._key
                     ) from exc
@@ -261,7 +309,12 @@ class DownloadStream:
     async def __aenter__(self) -> DownloadStream:
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.aclose()
 
 
@@ -293,7 +346,7 @@ async def _versions_of(client: S3Client, bucket: str, key: str) -> list[str] | N
     while True:
         try:
             page = await client.raw.list_object_versions(**params)
-        except CALL_ERRORS as exc:
+        except call_errors() as exc:
             if error_code(exc) in ("NotImplemented", "501", "MethodNotAllowed", "405"):
                 return None
             raise client.error(exc, action="ListObjectVersions", bucket=bucket, key=key) from exc
@@ -330,7 +383,7 @@ async def delete_all_versions(client: S3Client, bucket: str, key: str) -> int:
         for version_id in versions:
             try:
                 await client.raw.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
-            except CALL_ERRORS as exc:
+            except call_errors() as exc:
                 if is_not_found(exc):
                     continue
                 raise client.error(exc, action="DeleteObjectVersion", bucket=bucket, key=key) from exc
@@ -370,11 +423,11 @@ async def abort_incomplete_uploads(
     bucket: str,
     prefix: str,
     *,
-    older_than: timedelta | None = timedelta(hours=3),
+    older_than: timedelta | None = ORPHANED_UPLOAD_AGE,
 ) -> int:
     """Abort multipart uploads under `prefix` started more than `older_than` ago
     (None: all of them). The default is longer than any backup job may run (jobs
-    are marked stale after 2 hours), so a running upload is never cut short.
+    are marked stale after `settings.MAX_JOB_RUNTIME`), so a running upload is never cut short.
     Returns how many were aborted. Safe to run at any time."""
     now = datetime.now(UTC)
     aborted = 0
@@ -387,7 +440,7 @@ async def abort_incomplete_uploads(
                 continue
         try:
             await client.raw.abort_multipart_upload(Bucket=bucket, Key=upload.key, UploadId=upload.upload_id)
-        except CALL_ERRORS as exc:
+        except call_errors() as exc:
             if error_code(exc) == "NoSuchUpload":
                 continue
             raise client.error(exc, action="AbortMultipartUpload", bucket=bucket, key=upload.key) from exc

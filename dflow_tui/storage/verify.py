@@ -16,11 +16,15 @@ import secrets as _random
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.redact import redact
+from dflow_tui.settings import S3_CONNECT_TIMEOUT
 from dflow_tui.storage.errors import StorageError
 from dflow_tui.storage.provider import StorageConfig, VerifyResult
-from dflow_tui.storage.s3 import CALL_ERRORS, S3Client, delete_all_versions
+from dflow_tui.storage.s3 import S3Client, call_errors, delete_all_versions
 
 PROBE_PREFIX = ".dflow-verify-"
+VERIFY_MAX_ATTEMPTS = 3
+"""Fewer tries than a backup makes: a verify answers someone waiting in front of it."""
+VERIFY_READ_TIMEOUT = 30.0
 
 
 def probe_key(config: StorageConfig) -> str:
@@ -30,9 +34,9 @@ def probe_key(config: StorageConfig) -> str:
 async def verify(
     config: StorageConfig,
     *,
-    max_attempts: int = 3,
-    connect_timeout: float = 10.0,
-    read_timeout: float = 30.0,
+    max_attempts: int = VERIFY_MAX_ATTEMPTS,
+    connect_timeout: float = S3_CONNECT_TIMEOUT,
+    read_timeout: float = VERIFY_READ_TIMEOUT,
 ) -> VerifyResult:
     """Check the provider; never raises for a provider problem (the reason says it)."""
     key = probe_key(config)
@@ -47,7 +51,7 @@ async def verify(
             return await _verify(client, config, key, body)
     except DflowError as exc:
         return VerifyResult(False, redact(str(exc), [config.secret_access_key]))
-    except CALL_ERRORS as exc:  # pragma: no cover - _verify maps them all
+    except call_errors() as exc:  # pragma: no cover - _verify maps them all
         return VerifyResult(False, redact(f"Verify failed: {exc}", [config.secret_access_key]))
 
 
@@ -79,7 +83,7 @@ async def _after_put(
     async with response["Body"] as stream:
         try:
             content = await stream.read()
-        except CALL_ERRORS as exc:
+        except call_errors() as exc:
             raise client.error(exc, action="GetObject", bucket=bucket, key=key) from exc
     if content != body:
         return (
@@ -117,5 +121,5 @@ async def _cleanup(client: S3Client, bucket: str, key: str) -> bool:
         try:
             await client.raw.delete_object(Bucket=bucket, Key=key)
             return True
-        except CALL_ERRORS:
+        except call_errors():
             return False

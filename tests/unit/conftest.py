@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dflow_tui.remote.connect import open_transport
 from dflow_tui.remote.local import LocalTransport
-from dflow_tui.remote.transport import ServerSpec, open_transport
+from dflow_tui.remote.transport import ServerSpec
 
 
 @pytest.fixture(params=["sshd", "local"])

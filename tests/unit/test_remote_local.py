@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from dflow_tui.core.errors import RemoteError
+from dflow_tui.remote.connect import open_transport
 from dflow_tui.remote.local import LocalTransport
-from dflow_tui.remote.transport import ServerSpec, open_transport
+from dflow_tui.remote.transport import ServerSpec
 
 
 @pytest.fixture

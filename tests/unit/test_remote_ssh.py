@@ -22,14 +22,10 @@ import asyncssh
 import pytest
 
 from dflow_tui.core.errors import HostKeyChanged, HostKeyUnknown, RemoteError
+from dflow_tui.remote.connect import fetch_host_key, open_transport, trust_host_key
 from dflow_tui.remote.hostkeys import host_pattern, public_key_line
 from dflow_tui.remote.ssh import SSHTransport
-from dflow_tui.remote.transport import (
-    ServerSpec,
-    fetch_host_key,
-    open_transport,
-    trust_host_key,
-)
+from dflow_tui.remote.transport import ServerSpec
 
 NO_CONFIG: list[str] = []
 
@@ -538,9 +534,22 @@ async def test_a_missing_known_hosts_file_never_falls_back_to_the_users(fake_ser
     (fake_home / ".ssh").mkdir(parents=True)
     (fake_home / ".ssh" / "known_hosts").write_text(fake_server.known_hosts.read_text())
     monkeypatch.setenv("HOME", str(fake_home))
+    monkeypatch.delenv("DFLOW_TUI_KNOWN_HOSTS", raising=False)
     with pytest.raises(HostKeyUnknown):
         async with open_transport(fake_server.spec(), known_hosts=tmp_path / "missing", ssh_config=NO_CONFIG):
             pass
     # ...while the default (None) is exactly that user file.
     async with open_transport(fake_server.spec(), ssh_config=NO_CONFIG) as transport:
         assert (await transport.run("true")).ok
+
+
+async def test_the_default_known_hosts_is_the_apps_setting(fake_server, tmp_path, monkeypatch):
+    """known_hosts=None means settings.known_hosts_path(): $DFLOW_TUI_KNOWN_HOSTS wins over ~/.ssh."""
+    fake_home = tmp_path / "user-home"
+    (fake_home / ".ssh").mkdir(parents=True)
+    (fake_home / ".ssh" / "known_hosts").write_text(fake_server.known_hosts.read_text())
+    monkeypatch.setenv("HOME", str(fake_home))
+    monkeypatch.setenv("DFLOW_TUI_KNOWN_HOSTS", str(tmp_path / "empty-known-hosts"))
+    with pytest.raises(HostKeyUnknown):
+        async with open_transport(fake_server.spec(), ssh_config=NO_CONFIG):
+            pass

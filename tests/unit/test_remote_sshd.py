@@ -11,7 +11,8 @@ import pytest
 
 from dflow_tui.core.errors import HostKeyUnknown, RemoteError
 from dflow_tui.remote import files
-from dflow_tui.remote.transport import ServerSpec, fetch_host_key, open_transport
+from dflow_tui.remote.connect import fetch_host_key, open_transport
+from dflow_tui.remote.transport import ServerSpec
 
 DUMP = "db-2026-04-08-14-30-00-123.dump"
 
