@@ -446,7 +446,7 @@ async def worker(app: Dflow, once, interval, concurrency, heartbeat):
         app.settings.worker_concurrency = concurrency
     if heartbeat:
         app.settings.heartbeat_interval = heartbeat
-    loop_worker = app.worker()
+    loop_worker = app.worker
     if once:
         report = await loop_worker.once()
         click.echo(f"Pass done: {len(report.queued)} queued, {len(report.cleaned)} stale cleaned", err=True)
@@ -551,7 +551,7 @@ def backup() -> None:
 @with_app
 async def backup_create(app: Dflow, path):
     """Run a backup now, in the foreground; prints its id."""
-    view = await app.backups.create_and_run(path, on_progress=print_progress)
+    view = await app.backups.create(path, on_progress=print_progress)
     if view.status != BackupStatus.SUCCESS:
         raise DflowError(f"Backup {view.id} of {path} failed: {view.error}")
     click.echo(view.id)

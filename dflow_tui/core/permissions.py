@@ -56,13 +56,19 @@ def allowed(role: str | None, permission: Permission) -> bool:
     return role is not None and permission in ROLE_PERMISSIONS.get(Role(role), frozenset())
 
 
-def check(login: str, role: str | None, permission: Permission) -> None:
+def refusal(login: str, role: str | None, permission: Permission) -> str | None:
+    """Why `login` may not do it, in words; None when they may."""
     if role is None:
-        raise NotAllowed(
+        return (
             f"User {login!r} is not known to this state database; an admin can add them with "
             f"`dflow-tui user add {login} --role member`"
         )
     if not allowed(role, permission):
-        raise NotAllowed(
-            f"{login} ({role}) may not {WHAT[permission]}: that needs the {permission} permission"
-        )
+        return f"{login} ({role}) may not {WHAT[permission]}: that needs the {permission} permission"
+    return None
+
+
+def check(login: str, role: str | None, permission: Permission) -> None:
+    reason = refusal(login, role, permission)
+    if reason is not None:
+        raise NotAllowed(reason)

@@ -65,6 +65,11 @@ class BackupView:
     cancel_requested_by: str | None = None
     # The restore or delete running on it has passed the step after which it cannot stop.
     operation_irreversible: bool = False
+    # Why the acting user may not restore, delete or cancel on this row now (None: they
+    # may), as the service layer decided: faces show these words, they never re-decide.
+    restore_refusal: str | None = None
+    delete_refusal: str | None = None
+    cancel_refusal: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from sqlmodel import col
 
-from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES
 from dflow_tui.core.errors import Cancelled, Conflict
+from dflow_tui.core.policy import BackupStatus, too_late_to_cancel
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.records import update_where
 from dflow_tui.store.tables import Backup, Operation
@@ -42,18 +43,9 @@ async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) 
     if not marked:
         if operation.status not in ACTIVE_OPERATION_STATUSES:
             raise Conflict(f"The {operation.kind} of backup {operation.backup_id} has already ended")
-        raise Conflict(_too_late(operation))
+        raise Conflict(too_late_to_cancel(operation.kind, operation.backup_id))
     _beat_now(ctx, ("operation", operation_id))
     return operation
-
-
-def _too_late(operation: Operation) -> str:
-    if operation.kind == "restore":
-        return (
-            f"The restore of backup {operation.backup_id} is importing: stopping it now would "
-            "leave the database half-restored. It cannot be cancelled any more."
-        )
-    return f"The delete of backup {operation.backup_id} is removing the dump: it cannot be stopped halfway."
 
 
 async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:

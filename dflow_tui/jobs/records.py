@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import update as sql_update
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel, col, select
 
 from dflow_tui.core.errors import NotFound
 from dflow_tui.store.db import Database
+from dflow_tui.store.tables import Environment, Project, Service
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -58,3 +59,19 @@ async def update_if_ours(
         db, model, row_id, [model.worker_id == worker_id, col(model.status).in_(active)], **values
     )
     return row if written else None
+
+
+async def service_path(db: Database, service_id: int) -> str:
+    """`PROJECT/ENV/NAME` of a service, for messages."""
+    async with db.reading() as session:
+        row = (
+            await session.exec(
+                select(Project.name, Environment.name, Service.name)
+                .join(Environment, Service.environment_id == Environment.id)
+                .join(Project, Environment.project_id == Project.id)
+                .where(Service.id == service_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"No service with id {service_id}")
+    return "/".join(row)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from dflow_tui.core.enums import BackupType
-from dflow_tui.core.errors import RemoteError
+from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
+from dflow_tui.core.errors import DflowError, RemoteError
 from dflow_tui.core.naming import dump_in_backup_dir, join_remote, restore_temp_path
-from dflow_tui.jobs import records
+from dflow_tui.jobs import audit, records
+from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import point_of_no_return
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
+from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
 from dflow_tui.jobs.storage_access import open_storage
@@ -34,6 +36,8 @@ async def run_restore(
         service = await records.load(ctx.db, Service, backup.service_id)
         server = await records.load(ctx.db, Server, backup.server_id)
         job = f"restore of backup {backup.id}"
+        if operation.safety_backup and operation.safety_backup_id is None:
+            await _safety_backup(ctx, operation, backup, job, on_progress)
         async with ctx.connect(server) as transport:
             if backup.type == BackupType.INTERNAL:
                 path = join_remote(server.backup_dir, dump_in_backup_dir(server.backup_dir, backup.file_path))
@@ -54,6 +58,33 @@ async def run_restore(
                     await asyncio.shield(transport.run(files.remove_partial(temp), timeout=30))
 
     return await run_operation(ctx, operation_id, body, on_progress)
+
+
+async def _safety_backup(
+    ctx: JobContext, operation: Operation, backup: Backup, job: str, on_progress: ProgressCallback | None
+) -> None:
+    """Backs up the live database before it is replaced; nothing is restored without it."""
+    assert operation.id is not None and backup.id is not None
+    report(on_progress, job, "taking a safety backup first")
+    actor = operation.requested_by or "unknown"
+    safety = await record_backup(
+        ctx, backup.service_id, trigger=Trigger.MANUAL, tier=None, actor=actor, claimed=True
+    )
+    assert safety.id is not None
+    await records.update(ctx.db, Operation, operation.id, safety_backup_id=safety.id)
+    finished = await run_backup(ctx, safety.id, on_progress)
+    path = await records.service_path(ctx.db, backup.service_id)
+    await audit.record(
+        ctx,
+        actor,
+        "backup.create",
+        finished.status,
+        service_path=path,
+        target=f"backup {safety.id}",
+        detail=finished.error or f"safety backup before the restore of backup {backup.id}",
+    )
+    if finished.status != BackupStatus.SUCCESS:
+        raise DflowError(f"Safety backup {safety.id} failed, nothing was restored: {finished.error}")
 
 
 async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: str, job, on_progress) -> None:

@@ -1,13 +1,20 @@
-"""Runs claimed jobs: queued backups (then retention for scheduled ones) and operations."""
+"""One way for a job to run, whoever started it: a key in the app, the CLI, the scheduler.
+
+A job is a row this process has claimed: a backup (then, for a scheduled one, the
+schedule's outcome and its tier's retention), or an operation (a restore, with its
+safety backup first when asked for, or a delete). Running it ends with an audit entry
+and an outcome in words that every face shows as it is.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
-from dflow_tui.core.enums import BackupStatus, OperationKind, Trigger
-from dflow_tui.jobs import records
+from dflow_tui.core.enums import BackupStatus, OperationStatus, Trigger
+from dflow_tui.core.views import human_size
+from dflow_tui.jobs import audit, records
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.claim import claim_backup, claim_operation
 from dflow_tui.jobs.context import JobContext, ProgressCallback
@@ -15,70 +22,162 @@ from dflow_tui.jobs.delete import run_delete
 from dflow_tui.jobs.prune import prune_tier
 from dflow_tui.jobs.restore import run_restore
 from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
-from dflow_tui.store.tables import Backup
+from dflow_tui.store.tables import Backup, Operation
 
 log = logging.getLogger("dflow_tui.runner")
 
 
+class JobKind(StrEnum):
+    BACKUP = "backup"
+    RESTORE = "restore"
+    DELETE = "delete"
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
-    """A job this worker has claimed: what a face needs to show it, and how to run it."""
+    """A job this process has claimed: what a face needs to show it, and which row it runs."""
 
-    key: str  # "backup 12", "restore 4" (the operation id): unique among running jobs
-    label: str  # "Scheduled daily backup 12", "Restore of backup 4"
-    backup_id: int
+    kind: JobKind
+    row_id: int  # the backup's id, or the operation's
+    label: str  # "Backup 12", "Scheduled daily backup 12", "Restore of backup 4"
+    backup_id: int  # the row of the backup list it works on
     service_id: int
-    start: Callable[[ProgressCallback | None], Awaitable[object]]
+    service_path: str
+    requested_by: str | None
 
-    def run(self, on_progress: ProgressCallback | None = None) -> Awaitable[object]:
-        return self.start(on_progress)
+    @property
+    def key(self) -> str:
+        """Unique among running jobs: "backup 12", "restore 4" (the operation's id)."""
+        return f"{self.kind} {self.row_id}"
 
 
-async def run_claimed_backup(
-    ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None
-) -> None:
-    finished = await run_backup(ctx, backup_id, on_progress)
-    log.info("backup %s %s%s", backup_id, finished.status, f": {finished.error}" if finished.error else "")
-    if finished.trigger != Trigger.SCHEDULED:
-        return
-    succeeded = finished.status == BackupStatus.SUCCESS
-    await record_schedule_outcome(ctx, finished.service_id, None if succeeded else finished.error)
-    if succeeded:
-        await prune_tier(ctx, finished, on_progress)
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended, in the words every face shows."""
+
+    job: ClaimedJob
+    succeeded: bool
+    title: str  # "Backup done", "Restore failed"
+    message: str  # one sentence, the error included when it failed
+    error: str | None = None
+
+
+async def backup_job(ctx: JobContext, backup_id: int) -> ClaimedJob:
+    backup = await records.load(ctx.db, Backup, backup_id)
+    path = await records.service_path(ctx.db, backup.service_id)
+    if backup.trigger == Trigger.SCHEDULED:
+        label = f"Scheduled {backup.schedule_tier or ''} backup {backup_id}".replace("  ", " ")
+    else:
+        label = f"Backup {backup_id}"
+    return ClaimedJob(
+        JobKind.BACKUP, backup_id, label, backup_id, backup.service_id, path, backup.requested_by
+    )
+
+
+async def operation_job(ctx: JobContext, operation: Operation) -> ClaimedJob:
+    assert operation.id is not None
+    backup = await records.load(ctx.db, Backup, operation.backup_id)
+    path = await records.service_path(ctx.db, backup.service_id)
+    kind = JobKind(operation.kind.value)
+    return ClaimedJob(
+        kind,
+        operation.id,
+        f"{kind.capitalize()} of backup {operation.backup_id}",
+        operation.backup_id,
+        backup.service_id,
+        path,
+        operation.requested_by,
+    )
 
 
 async def next_job(ctx: JobContext) -> ClaimedJob | None:
-    """The next claimable job, claimed by this worker; None when the queue is empty."""
+    """The next claimable job, claimed by this process; None when the queue is empty."""
     backup_id = await claim_backup(ctx)
     if backup_id is not None:
-        backup = await records.load(ctx.db, Backup, backup_id)
-        tier = f" {backup.schedule_tier}" if backup.schedule_tier else ""
-        label = f"{backup.trigger.capitalize()}{tier} backup {backup_id}"
-        return ClaimedJob(
-            key=f"backup {backup_id}",
-            label=label,
-            backup_id=backup_id,
-            service_id=backup.service_id,
-            start=lambda on_progress: run_claimed_backup(ctx, backup_id, on_progress),
-        )
+        return await backup_job(ctx, backup_id)
     operation = await claim_operation(ctx)
     if operation is not None:
-        backup = await records.load(ctx.db, Backup, operation.backup_id)
-        run = run_restore if operation.kind == OperationKind.RESTORE else run_delete
-        return ClaimedJob(
-            key=f"{operation.kind} {operation.id}",
-            label=f"{operation.kind.capitalize()} of backup {operation.backup_id}",
-            backup_id=operation.backup_id,
-            service_id=backup.service_id,
-            start=lambda on_progress: run(ctx, operation.id, on_progress),
-        )
+        return await operation_job(ctx, operation)
     return None
 
 
-async def drain(ctx: JobContext) -> int:
-    """Runs every claimable job, one after another; returns how many ran."""
-    count = 0
-    while (job := await next_job(ctx)) is not None:
-        await job.run()
-        count += 1
-    return count
+async def run_job(
+    ctx: JobContext, job: ClaimedJob, on_progress: ProgressCallback | None = None
+) -> JobOutcome:
+    """Runs a claimed job to its end and records how it ended."""
+    if job.kind is JobKind.BACKUP:
+        return await _run_backup_job(ctx, job, on_progress)
+    run = run_restore if job.kind is JobKind.RESTORE else run_delete
+    operation = await run(ctx, job.row_id, on_progress)
+    await audit.record(
+        ctx,
+        job.requested_by or "unknown",
+        f"backup.{job.kind}",
+        operation.status,
+        service_path=job.service_path,
+        target=f"backup {job.backup_id}",
+        detail=operation.error,
+    )
+    return _operation_outcome(job, operation)
+
+
+async def _run_backup_job(
+    ctx: JobContext, job: ClaimedJob, on_progress: ProgressCallback | None
+) -> JobOutcome:
+    finished = await run_backup(ctx, job.row_id, on_progress)
+    log.info("backup %s %s%s", job.row_id, finished.status, f": {finished.error}" if finished.error else "")
+    await audit.record(
+        ctx,
+        job.requested_by or "unknown",
+        "backup.create",
+        finished.status,
+        service_path=job.service_path,
+        target=f"backup {job.row_id}",
+        detail=finished.error or finished.file_path or finished.object_key,
+    )
+    succeeded = finished.status == BackupStatus.SUCCESS
+    if finished.trigger == Trigger.SCHEDULED:
+        await record_schedule_outcome(ctx, finished.service_id, None if succeeded else finished.error)
+        if succeeded:
+            await prune_tier(ctx, finished, on_progress)
+    if succeeded:
+        return JobOutcome(
+            job,
+            True,
+            "Backup done",
+            f"{job.label} of {job.service_path} finished ({human_size(finished.size_bytes)}).",
+        )
+    return JobOutcome(
+        job,
+        False,
+        "Backup failed",
+        f"{job.label} of {job.service_path} failed: {finished.error}",
+        finished.error,
+    )
+
+
+def _operation_outcome(job: ClaimedJob, operation: Operation) -> JobOutcome:
+    done = operation.status == OperationStatus.SUCCEEDED
+    if job.kind is JobKind.RESTORE:
+        if done:
+            return JobOutcome(
+                job, True, "Restore done", f"{job.service_path} now holds the data of backup {job.backup_id}."
+            )
+        return JobOutcome(
+            job,
+            False,
+            "Restore failed",
+            f"Restore of backup {job.backup_id} into {job.service_path} failed: {operation.error}",
+            operation.error,
+        )
+    if done:
+        return JobOutcome(
+            job, True, "Backup deleted", f"Deleted backup {job.backup_id} of {job.service_path}."
+        )
+    return JobOutcome(
+        job,
+        False,
+        "Delete failed",
+        f"Delete of backup {job.backup_id} failed: {operation.error}",
+        operation.error,
+    )

@@ -1,8 +1,12 @@
-"""The worker loop: scheduler passes on an interval, claimed jobs in between.
+"""The worker loop: the one place jobs run in a process.
 
-Runs in `dflow-tui worker` and inside the open TUI alike. On stop, running jobs
-get a grace period to finish; what is still running then is cancelled, which
-records it as failed — nothing is left in progress.
+Jobs come from two doors and run the same way: the queue (scheduled backups, or
+work another process queued), claimed between scheduler passes while the loop
+serves; and `submit()`, for a job this process claimed itself (a key in the app, a
+CLI command). A watcher, if a face set one, hears of every job's start, progress and
+end. Runs in `dflow-tui worker`, in the open app and under each CLI command alike.
+On stop, running jobs get a grace period to finish; what is still running then is
+cancelled, which records it as failed — nothing is left in progress.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
+from dflow_tui.core.enums import WorkerKind
 from dflow_tui.core.views import Progress
-from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.runner import ClaimedJob, next_job
+from dflow_tui.jobs.context import JobContext, ProgressCallback
+from dflow_tui.jobs.failure import failure_text
+from dflow_tui.jobs.runner import ClaimedJob, JobOutcome, next_job, run_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 from dflow_tui.store.tables import WorkerRecord
 
@@ -29,18 +36,87 @@ class JobWatcher(Protocol):
 
     def job_progressed(self, job: ClaimedJob, progress: Progress) -> None: ...
 
-    def job_ended(self, job: ClaimedJob) -> None: ...
+    def job_ended(self, outcome: JobOutcome) -> None: ...
 
 
 class Worker:
-    def __init__(self, ctx: JobContext, *, kind: str = "worker", watcher: JobWatcher | None = None):
+    def __init__(self, ctx: JobContext, *, kind: WorkerKind = WorkerKind.WORKER) -> None:
         self.ctx = ctx
         self.kind = kind
-        self.watcher = watcher
-        self.running: set[asyncio.Task] = set()
+        self.watcher: JobWatcher | None = None
+        self._running: dict[str, tuple[ClaimedJob, asyncio.Task[JobOutcome]]] = {}
         self.passes = 0
         self._next_pass = 0.0
         self._wake = asyncio.Event()
+        # How long running jobs get to finish once the loop is asked to stop (None: the
+        # settings' shutdown grace); the open app stops them at once.
+        self.stop_grace: float | None = None
+
+    # --- the jobs this process runs -----------------------------------------
+
+    @property
+    def running(self) -> list[ClaimedJob]:
+        return [job for job, _task in self._running.values()]
+
+    def submit(
+        self, job: ClaimedJob, on_progress: ProgressCallback | None = None
+    ) -> asyncio.Task[JobOutcome]:
+        """Starts a job this process has claimed; it runs beside the others."""
+        task = asyncio.create_task(self._run(job, on_progress), name=job.key)
+        self._running[job.key] = (job, task)
+        task.add_done_callback(lambda _task: self._finished(job))
+        return task
+
+    async def run(self, job: ClaimedJob, on_progress: ProgressCallback | None = None) -> JobOutcome:
+        """Runs a job in the foreground: cancelling the caller cancels the job, which
+        then records how it ended before the cancellation goes on."""
+        task = self.submit(job, on_progress)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise
+
+    async def _run(self, job: ClaimedJob, on_progress: ProgressCallback | None) -> JobOutcome:
+        watcher = self.watcher
+        if watcher is not None:
+            _quietly(watcher.job_started, job)
+
+        def progressed(progress: Progress) -> None:
+            if on_progress is not None:
+                _quietly(on_progress, progress)
+            if watcher is not None:
+                _quietly(watcher.job_progressed, job, progress)
+
+        try:
+            outcome = await run_job(self.ctx, job, progressed)
+        except asyncio.CancelledError:  # the row says how it ended; the face hears it ended
+            if watcher is not None:
+                stopped = JobOutcome(
+                    job, False, f"{job.label} stopped", f"{job.label} was stopped.", "Stopped"
+                )
+                _quietly(watcher.job_ended, stopped)
+            raise
+        except Exception as error:  # a bug, or the state database went away: say so, keep serving
+            log.exception("job %s crashed", job.key)
+            text = failure_text(error, self.ctx.secrets)
+            outcome = JobOutcome(job, False, f"{job.label} failed", f"{job.label} failed: {text}", text)
+        if watcher is not None:
+            _quietly(watcher.job_ended, outcome)
+        return outcome
+
+    async def idle(self) -> None:
+        """Returns once no job runs in this process (jobs started meanwhile included)."""
+        while self._running:
+            await asyncio.wait([task for _job, task in self._running.values()])
+
+    def _finished(self, job: ClaimedJob) -> None:
+        self._running.pop(job.key, None)
+        self._wake.set()
+
+    # --- serving the queue ----------------------------------------------------
 
     def wake(self) -> None:
         """Run a scheduler pass now (after a schedule was saved, say)."""
@@ -53,24 +129,27 @@ class Worker:
         try:
             report = await run_pass(self.ctx)
             self.passes += 1
-            while (job := await next_job(self.ctx)) is not None:
-                await self._run(job)
+            await self.drain()
             return report
         finally:
             await self._unregister()
 
-    async def serve(self, stop: asyncio.Event) -> None:
+    async def drain(self) -> int:
+        """Runs every claimable job, one after another; returns how many ran."""
+        count = 0
+        while (job := await next_job(self.ctx)) is not None:
+            await self.run(job)
+            count += 1
+        return count
+
+    async def serve(self, stop: asyncio.Event, *, scheduler: bool = True) -> None:
+        """Until `stop` is set: scheduler passes on their interval and the queued jobs
+        they make (only with `scheduler`), then the jobs still running get their grace."""
         await self._register()
         try:
             while not stop.is_set():
-                if time.monotonic() >= self._next_pass:
-                    self._next_pass = time.monotonic() + self.ctx.settings.scheduler_interval
-                    try:
-                        await run_pass(self.ctx)
-                        self.passes += 1
-                    except Exception:
-                        log.exception("scheduler pass failed")
-                await self._start_jobs()
+                if scheduler:
+                    await self._serve_once()
                 await self._beat()
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -79,11 +158,18 @@ class Worker:
                         timeout=self.ctx.settings.worker_poll_interval,
                     )
         finally:
-            await self._shutdown()
+            await self.shutdown(self.stop_grace)
             await self._unregister()
 
-    async def _start_jobs(self) -> None:
-        while len(self.running) < self.ctx.settings.worker_concurrency:
+    async def _serve_once(self) -> None:
+        if time.monotonic() >= self._next_pass:
+            self._next_pass = time.monotonic() + self.ctx.settings.scheduler_interval
+            try:
+                await run_pass(self.ctx)
+                self.passes += 1
+            except Exception:
+                log.exception("scheduler pass failed")
+        while len(self._running) < self.ctx.settings.worker_concurrency:
             try:
                 job = await next_job(self.ctx)
             except Exception:
@@ -91,41 +177,24 @@ class Worker:
                 return
             if job is None:
                 return
-            task = asyncio.create_task(self._run(job))
-            self.running.add(task)
-            task.add_done_callback(self._finished)
+            self.submit(job)
 
-    async def _run(self, job: ClaimedJob) -> None:
-        watcher = self.watcher
-        if watcher is None:
-            await job.run()
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Lets running jobs finish within `grace` seconds (the settings' shutdown grace by
+        default); cancels the others, which record themselves as failed."""
+        tasks = [task for _job, task in self._running.values()]
+        if not tasks:
             return
-        _quietly(watcher.job_started, job)
-        try:
-            await job.run(lambda progress: _quietly(watcher.job_progressed, job, progress))
-        finally:
-            _quietly(watcher.job_ended, job)
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self.running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("job crashed: %s", task.exception())
-        self._wake.set()
-
-    async def _shutdown(self) -> None:
-        if not self.running:
-            return
-        log.info(
-            "stopping: waiting up to %.0fs for %d running job(s)",
-            self.ctx.settings.shutdown_grace,
-            len(self.running),
-        )
-        _done, pending = await asyncio.wait(set(self.running), timeout=self.ctx.settings.shutdown_grace)
+        grace = self.ctx.settings.shutdown_grace if grace is None else grace
+        log.info("stopping: waiting up to %.0fs for %d running job(s)", grace, len(tasks))
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
             log.warning("%d job(s) cancelled at shutdown and marked failed", len(pending))
+
+    # --- the worker's own row ---------------------------------------------------
 
     async def _register(self) -> None:
         now = self.ctx.clock.now()
@@ -155,7 +224,7 @@ class Worker:
                     await session.commit()
 
 
-def _quietly(hook, *args) -> None:
+def _quietly(hook: Callable[..., Any], *args: Any) -> None:
     """A face's hook failing must not stop the job it watches."""
     try:
         hook(*args)
@@ -163,7 +232,7 @@ def _quietly(hook, *args) -> None:
         log.exception("a job watcher failed")
 
 
-async def _first(*awaitables) -> None:
+async def _first(*awaitables: Awaitable[Any]) -> None:
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -14,7 +14,7 @@ from dflow_tui.core.errors import (
     NotFound,
 )
 from dflow_tui.core.naming import USER_RE
-from dflow_tui.core.permissions import Permission, Role, allowed, check, parse_role
+from dflow_tui.core.permissions import Permission, Role, allowed, check, parse_role, refusal
 from dflow_tui.core.views import AuditView, UserView
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
@@ -65,6 +65,11 @@ class Access:
 
     async def can(self, permission: Permission) -> bool:
         return allowed(await self.role(), permission)
+
+    async def refusals(self) -> dict[Permission, str | None]:
+        """For each permission, why the acting user may not use it (None: they may)."""
+        role = await self.role()
+        return {permission: refusal(self.login, role, permission) for permission in Permission}
 
     async def require(
         self,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 
 from dflow_tui.core.clock import Clock, SystemClock
+from dflow_tui.core.enums import WorkerKind
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.worker import JobWatcher, Worker
 from dflow_tui.service.access import Access, AuditLog, Users
@@ -29,22 +32,48 @@ class Dflow:
         self.clock = clock
         self.actor = actor
         self.ctx = JobContext(db=db, clock=clock, settings=settings)
+        # The one loop that runs this process's jobs, whoever asked for them.
+        self.worker = Worker(self.ctx)
+        self._serving: asyncio.Task[None] | None = None
+        self._stop_serving: asyncio.Event | None = None
         self.access = Access(self.ctx, actor)
         self.users = Users(self.ctx, self.access)
         self.audit = AuditLog(self.ctx, self.access)
         self.inventory = Inventory(self.ctx, self.access)
-        self.backups = Backups(self.ctx, self.access)
+        self.backups = Backups(self.ctx, self.access, self.worker)
         self.storage = StorageProviders(self.ctx, self.access)
         self.destinations = Destinations(self.ctx, self.access)
-        self.schedules = Schedules(self.ctx, self.access)
+        self.schedules = Schedules(self.ctx, self.access, on_saved=self.worker.wake)
         self.doctor = Doctor(self.ctx, self.access)
 
-    def worker(self, kind: str = "worker", watcher: JobWatcher | None = None) -> Worker:
-        """The loop that runs scheduler passes and queued jobs (see jobs.worker);
-        `watcher` hears of each job it runs and of its progress."""
-        worker = Worker(self.ctx, kind=kind, watcher=watcher)
-        self.schedules.on_saved = worker.wake
-        return worker
+    def start_worker(
+        self, *, kind: WorkerKind = WorkerKind.APP, watcher: JobWatcher | None = None, scheduler: bool = True
+    ) -> None:
+        """Serves the queue in the background (scheduler passes and queued jobs, with
+        `scheduler`), as the open app does; `watcher` hears of every job this process runs."""
+        if self.serving:
+            return
+        self.worker.kind = kind
+        self.worker.watcher = watcher
+        self._stop_serving = asyncio.Event()
+        self._serving = asyncio.create_task(self.worker.serve(self._stop_serving, scheduler=scheduler))
+
+    @property
+    def serving(self) -> bool:
+        """Whether this process's worker loop serves the queue now (see start_worker)."""
+        return self._serving is not None and not self._serving.done()
+
+    async def stop_worker(self, grace: float | None = None) -> None:
+        """Stops serving; running jobs get `grace` seconds (the shutdown grace by default),
+        then are stopped and recorded as failed."""
+        self.worker.stop_grace = grace
+        if self._stop_serving is not None:
+            self._stop_serving.set()
+        if self._serving is not None:
+            with contextlib.suppress(Exception):
+                await self._serving
+            self._serving = None
+        await self.worker.shutdown(grace)
 
     @classmethod
     async def open(
@@ -61,6 +90,7 @@ class Dflow:
         return app
 
     async def close(self) -> None:
+        await self.stop_worker()
         await self.db.close()
 
     async def __aenter__(self) -> Dflow:

@@ -21,16 +21,16 @@ from dflow_tui.core.enums import (
 )
 from dflow_tui.core.errors import Conflict, DflowError, NotFound
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import delete_refusal, refuse, restore_refusal
+from dflow_tui.core.policy import Refusal, cancel_refusal, delete_refusal, refuse, restore_refusal
 from dflow_tui.core.views import BackupView, OperationView
-from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
-from dflow_tui.jobs.context import JobContext, ProgressCallback, report
-from dflow_tui.jobs.delete import run_delete
+from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.enqueue import record_backup
-from dflow_tui.jobs.restore import run_restore
+from dflow_tui.jobs.runner import backup_job, operation_job
+from dflow_tui.jobs.worker import Worker
 from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
+from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import Backup, Environment, Operation, Project, Service
 
 
@@ -44,7 +44,11 @@ def operation_view(operation: Operation) -> OperationView:
     )
 
 
-def backup_view(backup: Backup, path: str, operation: Operation | None) -> BackupView:
+def backup_view(
+    backup: Backup, path: str, operation: Operation | None, refusals: dict[Permission, str | None]
+) -> BackupView:
+    """The row as faces show it, with what the acting user may do on it and, if not, why
+    (`refusals`: why the acting user lacks each permission, see Access.refusals)."""
     location = backup.file_path
     if backup.object_key:
         location = f"s3://{backup.bucket}/{backup.object_key}"
@@ -69,7 +73,32 @@ def backup_view(backup: Backup, path: str, operation: Operation | None) -> Backu
         operation_irreversible=bool(
             operation and operation.irreversible_at and operation.status in ACTIVE_OPERATION_STATUSES
         ),
+        **_refusals(backup, operation, refusals),
     )
+
+
+def _refusals(
+    backup: Backup, operation: Operation | None, refusals: dict[Permission, str | None]
+) -> dict[str, str | None]:
+    """The permission the action needs comes first, then whether the row allows it now."""
+
+    def first(*reasons: str | Refusal | None) -> str | None:
+        for reason in reasons:
+            if reason is not None:
+                return reason.reason if isinstance(reason, Refusal) else reason
+        return None
+
+    if backup.status == BackupStatus.IN_PROGRESS:
+        cancel_permission = Permission.CREATE
+    elif operation is not None and operation.kind == OperationKind.DELETE:
+        cancel_permission = Permission.DELETE
+    else:
+        cancel_permission = Permission.RESTORE
+    return {
+        "restore_refusal": first(refusals[Permission.RESTORE], restore_refusal(backup, operation)),
+        "delete_refusal": first(refusals[Permission.DELETE], delete_refusal(backup, operation)),
+        "cancel_refusal": first(cancel_refusal(backup, operation), refusals[cancel_permission]),
+    }
 
 
 def _cancel_requested_by(backup, operation) -> str | None:
@@ -85,47 +114,52 @@ def _status_counts(column, statuses: list[str]) -> list:
 
 
 class Backups:
-    def __init__(self, ctx: JobContext, access: Access):
+    def __init__(self, ctx: JobContext, access: Access, worker: Worker):
         self.ctx = ctx
         self.db = ctx.db
         self.access = access
         self.actor = access.login
+        self.worker = worker
 
     # --- create ----------------------------------------------------------
 
     async def create(
-        self, path: str, *, trigger: Trigger = Trigger.MANUAL, tier: str | None = None
+        self, path: str, *, wait: bool = True, on_progress: ProgressCallback | None = None
     ) -> BackupView:
-        """Records an in-progress backup, claimed by this process. Checks come first:
-        a refused request leaves no row behind."""
+        """Backs the service up now, run by this process's worker loop. With `wait`, returns
+        the finished backup; without, the one just recorded (in progress), while it runs.
+        Checks come first: a refused request leaves no row behind."""
+        backup = await self._record(path, claimed=True)
+        assert backup.id is not None
+        job = await backup_job(self.ctx, backup.id)
+        if not wait:
+            self.worker.submit(job, on_progress)
+            return backup_view(backup, path, None, await self.access.refusals())
+        await self.worker.run(job, on_progress)
+        return await self.get(backup.id)
+
+    async def queue(self, path: str) -> BackupView:
+        """Records a backup for any worker to run (this one, a `dflow-tui worker`, the open app)."""
+        backup = await self._record(path, claimed=False)
+        return backup_view(backup, path, None, await self.access.refusals())
+
+    async def _record(self, path: str, *, claimed: bool) -> Backup:
         await self.access.require(Permission.CREATE, "backup.create", service_path=path)
-        async with self.db.session() as session:
+        async with self.db.reading() as session:
             rows = await lookup.service_by_path(session, path)
+        assert rows.service.id is not None
         try:
-            backup = await record_backup(
-                self.ctx, rows.service.id, trigger=trigger, tier=tier, actor=self.actor, claimed=True
+            return await record_backup(
+                self.ctx,
+                rows.service.id,
+                trigger=Trigger.MANUAL,
+                tier=None,
+                actor=self.actor,
+                claimed=claimed,
             )
         except DflowError as refusal:
             await self.access.audit("backup.create", "refused", service_path=path, detail=str(refusal))
             raise
-        return backup_view(backup, path, None)
-
-    async def run(self, backup_id: int, on_progress: ProgressCallback | None = None) -> BackupView:
-        finished = await run_backup(self.ctx, backup_id, on_progress)
-        view = await self.get(backup_id)
-        await self.access.audit(
-            "backup.create",
-            finished.status,
-            service_path=view.service_path,
-            target=f"backup {backup_id}",
-            detail=finished.error or view.location,
-        )
-        return view
-
-    async def create_and_run(self, path: str, on_progress: ProgressCallback | None = None) -> BackupView:
-        backup = await self.create(path)
-        report(on_progress, f"backup {backup.id}", f"created backup {backup.id} of {path}")
-        return await self.run(backup.id, on_progress)
 
     # --- read ------------------------------------------------------------
 
@@ -133,6 +167,7 @@ class Backups:
         """Newest first. Read as plain rows, not ORM objects: this runs every second in the
         TUI, over tens of thousands of rows."""
         await self.access.require(Permission.READ, "backup.list", service_path=path)
+        refusals = await self.access.refusals()
         backups = Backup.__table__
         operations = Operation.__table__
         async with self.db.reading() as session:
@@ -160,7 +195,7 @@ class Backups:
                 )
             ).all():
                 latest[operation.backup_id] = operation
-        return [backup_view(row, paths[row.service_id], latest.get(row.id)) for row in results]
+        return [backup_view(row, paths[row.service_id], latest.get(row.id), refusals) for row in results]
 
     async def revision(self, path: str | None = None) -> tuple:
         """A cheap fingerprint of the backup list: it changes whenever `list` would.
@@ -231,7 +266,7 @@ class Backups:
                 raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
             rows = await lookup.service_rows(session, backup.service_id)
             operation = (await self._latest_operations(session, [backup_id])).get(backup_id)
-        return backup_view(backup, rows.path, operation)
+        return backup_view(backup, rows.path, operation, await self.access.refusals())
 
     # --- cancel ----------------------------------------------------------
 
@@ -256,7 +291,9 @@ class Backups:
             job = f"The {operation.kind} of backup {backup_id}"
             request = request_operation_cancel(self.ctx, operation.id, self.actor)
         else:
-            raise Conflict(f"Backup {backup_id} is {backup.status} and nothing runs on it: nothing to cancel")
+            refusal = cancel_refusal(backup, operation) or Refusal(f"Backup {backup_id}: nothing to cancel")
+            await self.access.audit("backup.cancel", "refused", detail=refusal.reason, **where)
+            raise refusal.error()
         try:
             await request
         except DflowError as refusal:
@@ -277,17 +314,50 @@ class Backups:
         )
         return (await session.exec(query)).first()
 
-    async def _queue(self, backup_id: int, kind: OperationKind) -> OperationView:
+    async def restore(
+        self,
+        backup_id: int,
+        *,
+        safety_backup: bool = True,
+        wait: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> OperationView:
+        """Replaces the live database with the backup, after a safety backup of it (unless
+        told otherwise), run by this process's worker loop. With `wait`, returns the
+        finished operation; without, the one just recorded, while it runs."""
+        return await self._operate(backup_id, OperationKind.RESTORE, safety_backup, wait, on_progress)
+
+    async def delete(
+        self, backup_id: int, *, wait: bool = True, on_progress: ProgressCallback | None = None
+    ) -> OperationView:
+        """Removes the dump (the file, or every version of the object), then the record."""
+        return await self._operate(backup_id, OperationKind.DELETE, False, wait, on_progress)
+
+    async def _operate(
+        self,
+        backup_id: int,
+        kind: OperationKind,
+        safety_backup: bool,
+        wait: bool,
+        on_progress: ProgressCallback | None,
+    ) -> OperationView:
         action = f"backup.{kind.value}"
         permission = Permission.RESTORE if kind is OperationKind.RESTORE else Permission.DELETE
         await self.access.require(permission, action, target=f"backup {backup_id}")
         try:
-            return await self._record_operation(backup_id, kind)
+            operation = await self._record_operation(backup_id, kind, safety_backup)
         except DflowError as refusal:
             await self.access.audit(action, "refused", target=f"backup {backup_id}", detail=str(refusal))
             raise
+        job = await operation_job(self.ctx, operation)
+        if not wait:
+            self.worker.submit(job, on_progress)
+            return operation_view(operation)
+        await self.worker.run(job, on_progress)
+        assert operation.id is not None
+        return operation_view(await self._operation(operation.id))
 
-    async def _record_operation(self, backup_id: int, kind: OperationKind) -> OperationView:
+    async def _record_operation(self, backup_id: int, kind: OperationKind, safety_backup: bool) -> Operation:
         async with self.db.session() as session:
             backup = await session.get(Backup, backup_id)
             if backup is None:
@@ -300,11 +370,12 @@ class Backups:
                 refuse(delete_refusal(backup, active))
             operation = Operation(
                 backup_id=backup_id,
-                kind=kind.value,
+                kind=kind,
                 status=OperationStatus.QUEUED,
                 requested_by=self.actor,
                 worker_id=self.ctx.worker_id,
                 created_at=self.ctx.clock.now(),
+                safety_backup=safety_backup,
             )
             session.add(operation)
             try:
@@ -312,9 +383,9 @@ class Backups:
             except IntegrityError:
                 raise Conflict(f"Backup {backup_id} already has an operation running") from None
             await session.refresh(operation)
-        return operation_view(operation)
+        return operation
 
-    async def _check_service_is_quiet(self, session, service_id: int) -> None:
+    async def _check_service_is_quiet(self, session: StateSession, service_id: int) -> None:
         """No restore while a backup or another restore of the same service runs."""
         running = (
             await session.exec(
@@ -331,7 +402,7 @@ class Backups:
         restoring = (
             await session.exec(
                 select(Operation)
-                .join(Backup, Operation.backup_id == Backup.id)
+                .join(Backup, col(Operation.backup_id) == col(Backup.id))
                 .where(
                     Backup.service_id == service_id,
                     Operation.kind == OperationKind.RESTORE,
@@ -345,79 +416,9 @@ class Backups:
                 "wait for it to finish"
             )
 
-    async def queue_restore(self, backup_id: int) -> OperationView:
-        return await self._queue(backup_id, OperationKind.RESTORE)
-
-    async def run_restore(
-        self,
-        operation_id: int,
-        *,
-        safety_backup: bool = True,
-        on_progress: ProgressCallback | None = None,
-    ) -> OperationView:
-        if safety_backup:
-            operation = await self._operation(operation_id)
-            target = await self.get(operation.backup_id)
-            report(on_progress, f"restore of backup {target.id}", "taking a safety backup first")
-            safety = await self.create_and_run(target.service_path, on_progress)
-            if safety.status != BackupStatus.SUCCESS:
-                return await self._finish_audit(
-                    await self._fail_operation(
-                        operation_id,
-                        f"Safety backup {safety.id} failed, nothing was restored: {safety.error}",
-                    )
-                )
-        return await self._finish_audit(
-            operation_view(await run_restore(self.ctx, operation_id, on_progress))
-        )
-
-    async def _finish_audit(self, operation: OperationView) -> OperationView:
-        backup = await self.get(operation.backup_id)
-        await self.access.audit(
-            f"backup.{operation.kind}",
-            operation.status,
-            service_path=backup.service_path,
-            target=f"backup {operation.backup_id}",
-            detail=operation.error,
-        )
-        return operation
-
-    async def restore(
-        self,
-        backup_id: int,
-        *,
-        safety_backup: bool = True,
-        on_progress: ProgressCallback | None = None,
-    ) -> OperationView:
-        operation = await self.queue_restore(backup_id)
-        return await self.run_restore(operation.id, safety_backup=safety_backup, on_progress=on_progress)
-
-    async def queue_delete(self, backup_id: int) -> OperationView:
-        return await self._queue(backup_id, OperationKind.DELETE)
-
-    async def run_delete(
-        self, operation_id: int, on_progress: ProgressCallback | None = None
-    ) -> OperationView:
-        return await self._finish_audit(operation_view(await run_delete(self.ctx, operation_id, on_progress)))
-
-    async def delete(self, backup_id: int, on_progress: ProgressCallback | None = None) -> OperationView:
-        operation = await self.queue_delete(backup_id)
-        return await self.run_delete(operation.id, on_progress)
-
     async def _operation(self, operation_id: int) -> Operation:
         async with self.db.session() as session:
             operation = await session.get(Operation, operation_id)
         if operation is None:
             raise NotFound(f"No operation with id {operation_id}")
         return operation
-
-    async def _fail_operation(self, operation_id: int, error: str) -> OperationView:
-        async with self.db.session() as session:
-            operation = await session.get(Operation, operation_id)
-            operation.status = OperationStatus.FAILED
-            operation.error = error
-            operation.finished_at = self.ctx.clock.now()
-            session.add(operation)
-            await session.commit()
-            await session.refresh(operation)
-        return operation_view(operation)

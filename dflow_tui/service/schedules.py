@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import delete
 from sqlmodel import select
 
@@ -16,11 +18,11 @@ from dflow_tui.store.tables import ScheduleTier, Service
 
 
 class Schedules:
-    def __init__(self, ctx: JobContext, access: Access):
+    def __init__(self, ctx: JobContext, access: Access, *, on_saved: Callable[[], None]):
         self.ctx = ctx
         self.db = ctx.db
         self.access = access
-        self.on_saved = None  # set by a running worker (the TUI's) to run what the pass queues
+        self.on_saved = on_saved  # wakes this process's worker loop, to run what the pass queued
 
     async def set(self, path: str, tiers) -> PassReport:
         """Saves the tiers (none = off), then runs a scheduler pass at once."""
@@ -39,8 +41,7 @@ class Schedules:
             "schedule.set", "ok", service_path=path, detail=", ".join(t.value for t in chosen) or "off"
         )
         report = await run_pass(self.ctx)
-        if self.on_saved is not None:
-            self.on_saved()
+        self.on_saved()
         return report
 
     async def show(self, path: str) -> ScheduleView:

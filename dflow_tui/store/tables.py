@@ -218,6 +218,9 @@ class Operation(SQLModel, table=True):
     requested_by: str | None = None
     worker_id: str | None = None
     cancel_requested_by: str | None = None
+    # A restore backs up the live database first when asked to (the safety backup).
+    safety_backup: bool = False
+    safety_backup_id: int | None = Field(default=None, foreign_key="backups.id")
     # Set when it reached the step that cannot be stopped halfway (a restore's import,
     # a delete's removal): from then on a cancel request is refused.
     irreversible_at: datetime | None = _time()

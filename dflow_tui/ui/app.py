@@ -20,13 +20,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.widget import MountError
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
-from dflow_tui.core.errors import NotAllowed
-from dflow_tui.core.permissions import Permission, check
+from dflow_tui.core.enums import BackupStatus, WorkerKind
+from dflow_tui.core.errors import DflowError
+from dflow_tui.core.permissions import Permission
 from dflow_tui.core.views import (
     BackupView,
     ProviderView,
@@ -37,18 +39,13 @@ from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.ui.commands import DflowCommands
 from dflow_tui.ui.errors import error_message, notify_worker_error
-from dflow_tui.ui.format import (
-    EXTERNAL,
-)
-from dflow_tui.ui.job_actions import JobActions
+from dflow_tui.ui.format import EXTERNAL, backup_title
+from dflow_tui.ui.job_watch import AppJobWatcher, JobEnded, JobProgressed, JobStarted, RunningJobs
 from dflow_tui.ui.resources import stylesheet
-from dflow_tui.ui.running_jobs import (
-    RunningJobs,
-    WorkerJobWatcher,
-)
 from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen, ProvidersChanged
+from dflow_tui.ui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, RestoreConfirmScreen
 from dflow_tui.ui.screens.help import HelpScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
 from dflow_tui.ui.screens.servers import ServersScreen, ServicesChanged
@@ -57,6 +54,7 @@ from dflow_tui.ui.widgets.backups_panel import BackupsPanel
 from dflow_tui.ui.widgets.destination_card import DestinationCard
 from dflow_tui.ui.widgets.service_tree import ServiceTree
 from dflow_tui.ui.worker_groups import (
+    CANCEL,
     DESTINATION,
     INVENTORY,
     JOBS,
@@ -66,7 +64,6 @@ from dflow_tui.ui.worker_groups import (
     SHORT_WORK_TIMEOUT,
     SHUTDOWN,
     STARTUP,
-    STOP_JOBS_TIMEOUT,
 )
 
 # Actions on the main screen only: the Backup Storage screen must not start a backup.
@@ -93,7 +90,7 @@ NEEDS = {
 __all__ = ["DflowApp", "error_message", "run_app"]
 
 
-class DflowApp(JobActions, App[None]):
+class DflowApp(App[None]):
     TITLE = "dflow-tui"
     SUB_TITLE = "Database backups"
     CSS_PATH = [stylesheet(), stylesheet("storage.tcss")]
@@ -134,11 +131,9 @@ class DflowApp(JobActions, App[None]):
         """
         super().__init__()
         self._run_scheduler = scheduler
-        self._stop_worker: asyncio.Event | None = None
-        self._serve_task: asyncio.Task | None = None
-        self.job_worker = None  # the service layer's worker loop, while it runs
-        self.role: str | None = None
-        self.permissions: set[Permission] = set()
+        # Why the acting user may not use each permission (None: they may), as the
+        # service layer says: the app shows it, it does not decide it.
+        self.refusals: dict[Permission, str | None] = {}
         self.schedule: ScheduleView | None = None
         self.settings = settings
         self._clock = clock
@@ -152,8 +147,7 @@ class DflowApp(JobActions, App[None]):
         self._refresh_error: str | None = None
         # (path, revision) of what the table shows: an idle poll costs one small query.
         self._shown_revision: tuple | None = None
-        self.running_jobs = RunningJobs(lambda: self.monotonic())
-        self._job_serial = 0
+        self.running_jobs = RunningJobs()
         self.monotonic = time.monotonic  # rate and ETA are measured with it
         self._action_state: tuple[bool, ...] | None = None
 
@@ -186,35 +180,19 @@ class DflowApp(JobActions, App[None]):
         self._work(partial(self._open), STARTUP, "Opening the state database", exclusive=True)
 
     async def on_unmount(self) -> None:
-        # Jobs were cancelled with the app; let them record how they ended
-        # before the database goes away. The worker loop lets its running jobs
-        # finish (within its grace period) and records the others failed.
-        if self._stop_worker is not None:
-            self._stop_worker.set()
         # Reads and saves in flight end by themselves first (they are short): one
         # cancelled while SQLite makes it wait for the write lock could leave the
         # lock taken behind it.
         self._stop_refresh_timer()
-        short = [
-            worker
-            for worker in self.workers
-            if worker.group not in (JOBS, SHUTDOWN) and not worker.is_finished
-        ]
+        short = [worker for worker in self.workers if worker.group != SHUTDOWN and not worker.is_finished]
         if short:
             with contextlib.suppress(Exception):  # still stuck: Textual cancels it
                 await asyncio.wait_for(self.workers.wait_for_complete(short), SHORT_WORK_TIMEOUT)
-        running = [worker for worker in self.workers if worker.group == JOBS and not worker.is_finished]
-        for worker in running:
-            worker.cancel()
-        if running:
-            with contextlib.suppress(Exception):  # a job that will not stop must not block quitting
-                await asyncio.wait_for(self.workers.wait_for_complete(running), STOP_JOBS_TIMEOUT)
-        task = self._serve_task
-        if task is not None and not task.done():
-            try:  # its running jobs get the grace period, then are recorded failed
-                await asyncio.wait_for(asyncio.shield(task), self.settings.shutdown_grace + STOP_JOBS_TIMEOUT)
-            except BaseException:
-                task.cancel()
+        if self.dflow is not None:
+            # Jobs still running stop now, and record how they ended before the
+            # database goes away (the quit dialog said so).
+            await self.dflow.stop_worker(grace=0)
+            self.dflow.worker.watcher = None
         if self._owns_dflow and self.dflow is not None:
             await self.dflow.close()
             self.dflow = None
@@ -248,65 +226,33 @@ class DflowApp(JobActions, App[None]):
             self.dflow = await Dflow.open(self.settings, clock=self._clock, actor=self._actor)
         await self._load_access()
         await self._load_services()  # first: the loop's jobs are shown under their service
-        if self._run_scheduler:
-            # A plain task, not a Textual worker: Textual cancels its workers at exit,
-            # and a loop cancelled mid-transaction could leave the database locked.
-            # on_unmount asks it to stop and waits for it instead.
-            self._stop_worker = asyncio.Event()
-            self._serve_task = asyncio.create_task(self._serve())
+        # Every job this window runs (a key, or the queue) reports through one watcher.
+        self.dflow.start_worker(
+            kind=WorkerKind.APP,
+            watcher=AppJobWatcher(self, lambda: self.monotonic()),
+            scheduler=self._run_scheduler,
+        )
         await self._load_providers()
-
-    async def _serve(self) -> None:
-        """The worker loop: a scheduler pass now and every scheduler_interval, and
-        the jobs it queues. Saving a schedule wakes it (the service layer does)."""
-        assert self.dflow is not None and self._stop_worker is not None
-        watcher = WorkerJobWatcher(self, self.running_jobs, self._path_of_service)
-        self.job_worker = self.dflow.worker(kind="tui", watcher=watcher)
-        try:
-            await self.job_worker.serve(self._stop_worker)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            self.log.error("the worker loop stopped", error)
-            self.notify(
-                f"Scheduled backups stopped running in this window: {error_message(error)}",
-                title="Scheduler stopped",
-                severity="error",
-                markup=False,
-                timeout=10,
-            )
-        finally:
-            self.job_worker = None
 
     # --- who is acting, and what they may do ------------------------------
 
     async def _load_access(self) -> None:
         assert self.dflow is not None
-        self.role = await self.dflow.access.role()
-        self.permissions = {p for p in Permission if await self.dflow.access.can(p)}
-        self.sub_title = f"Database backups · {self.dflow.actor} ({self.role or 'unknown user'})"
+        role = await self.dflow.access.role()
+        self.refusals = await self.dflow.access.refusals()
+        self.sub_title = f"Database backups · {self.dflow.actor} ({role or 'unknown user'})"
         self._action_state = None
         self._sync_actions()
 
-    def may(self, permission: Permission) -> bool:
-        return permission in self.permissions
-
     def refusal(self, permission: Permission) -> str | None:
         """Why the acting user may not do it (the service layer's own words), or None."""
-        if self.dflow is None or self.may(permission):
-            return None
-        try:
-            check(self.dflow.actor, self.role, permission)
-        except NotAllowed as refusal:
-            return str(refusal)
-        return None
+        return self.refusals.get(permission) if self.dflow is not None else None
 
-    def refused(self, permission: Permission) -> bool:
-        """Says why when the acting user may not: True when refused."""
-        reason = self.refusal(permission)
+    def refused(self, reason: str | None, title: str = "Not allowed") -> bool:
+        """Says why when there is a reason not to: True when refused."""
         if reason is None:
             return False
-        self.notify(reason, title="Not allowed", severity="warning", markup=False, timeout=8)
+        self.notify(reason, title=title, severity="warning", markup=False, timeout=8)
         return True
 
     async def _load_services(self) -> None:
@@ -403,7 +349,7 @@ class DflowApp(JobActions, App[None]):
 
     @on(DestinationCard.SaveRequested)
     def _save_destination(self, event: DestinationCard.SaveRequested) -> None:
-        if self.dflow is None or self.refused(Permission.DESTINATION):
+        if self.dflow is None or self.refused(self.refusal(Permission.DESTINATION)):
             return
         path = event.service.path
         self._work(
@@ -520,8 +466,9 @@ class DflowApp(JobActions, App[None]):
         if action in ("restore", "delete", "show_backup"):
             return True if (self.dflow is not None and self._selected_backup() is not None) else None
         if action == "cancel_job":
-            # Shown only on a row where a job runs: the footer stays short elsewhere.
-            return self.dflow is not None and self._cancellable(self._selected_backup())
+            # Offered only on a row where a job runs that may be stopped: the footer stays short.
+            backup = self._selected_backup()
+            return self.dflow is not None and backup is not None and backup.cancel_refusal is None
         return True
 
     def _sync_actions(self) -> None:
@@ -529,31 +476,164 @@ class DflowApp(JobActions, App[None]):
             panel = self.panel
         except NoMatches:  # not composed yet
             return
-        # A key stays live when the user may not (pressing it says why); the
+        # A key stays live when it may not be used (pressing it says why); the
         # button is disabled and its tooltip says why.
-        on_service = self._can("create_backup") is True
-        on_row = self._can("restore") is True
+        service = self.service if self.dflow is not None else None
+        backup = self._selected_backup() if self.dflow is not None else None
+        reasons = {
+            "create-backup": self.refusal(Permission.CREATE),
+            "restore": backup.restore_refusal if backup else None,
+            "delete": backup.delete_refusal if backup else None,
+            "edit-schedule": self.refusal(Permission.SCHEDULE),
+        }
         state = (
-            on_service and self.may(Permission.CREATE),
-            on_row and self.may(Permission.RESTORE),
-            on_row and self.may(Permission.DELETE),
-            on_service and self.may(Permission.SCHEDULE),
-            on_service,
-            on_row,
-            self._cancellable(self._selected_backup()),
+            service is not None and reasons["create-backup"] is None,
+            backup is not None and reasons["restore"] is None,
+            backup is not None and reasons["delete"] is None,
+            service is not None and reasons["edit-schedule"] is None,
+            tuple(reasons.values()),
+            self._can("cancel_job"),
+            backup is not None,
         )
         if state != self._action_state:  # the footer is redrawn only when something changed
             self._action_state = state
             panel.enable_actions(create=state[0], restore=state[1], delete=state[2], schedule=state[3])
-            panel.explain_refusals(
-                {
-                    "create-backup": self.refusal(Permission.CREATE),
-                    "restore": self.refusal(Permission.RESTORE),
-                    "delete": self.refusal(Permission.DELETE),
-                    "edit-schedule": self.refusal(Permission.SCHEDULE),
-                }
-            )
+            panel.explain_refusals(reasons)
             self.refresh_bindings()
+
+    # --- jobs: started by a key, run by the service layer's worker loop ----
+
+    def action_create_backup(self) -> None:
+        if self.dflow is None or self.service is None or self.refused(self.refusal(Permission.CREATE)):
+            return
+        self._work(partial(self._start_backup, self.service.path), JOBS, f"Backup of {self.service.path}")
+
+    async def _start_backup(self, path: str) -> None:
+        assert self.dflow is not None
+        try:
+            backup = await self.dflow.backups.create(path, wait=False)
+        except DflowError as refusal:  # a backup runs already, no server, …: a refusal, not a failure
+            self.refused(str(refusal), "Backup not started")
+            return
+        if self.service is not None and self.service.path == path:
+            # Shown at once, before the job's first step, with the cursor on it.
+            others = [b for b in self.table.backups if b.id != backup.id]
+            self.panel.show_backups([backup, *others])
+            self.table.select_backup(backup.id)
+            self._sync_actions()
+        self.refresh_backups()
+
+    def action_restore(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.service is None or self.refused(backup.restore_refusal):
+            return
+        screen = RestoreConfirmScreen(backup, server=self.service.server)
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                start = partial(self._start_operation, "restore", backup, screen.safety_backup)
+                self._work(start, JOBS, f"Restore of {backup.service_path}")
+
+        self.push_screen(screen, confirmed)
+
+    def action_delete(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.service is None or self.refused(backup.delete_refusal):
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                start = partial(self._start_operation, "delete", backup, False)
+                self._work(start, JOBS, f"Delete of backup {backup.id}")
+
+        self.push_screen(DeleteConfirmScreen(backup, server=self.service.server), confirmed)
+
+    async def _start_operation(self, kind: str, backup: BackupView, safety_backup: bool) -> None:
+        assert self.dflow is not None
+        try:
+            if kind == "restore":
+                await self.dflow.backups.restore(backup.id, safety_backup=safety_backup, wait=False)
+            else:
+                await self.dflow.backups.delete(backup.id, wait=False)
+        except DflowError as refusal:
+            self.refused(str(refusal), f"{kind.capitalize()} not started")
+            return
+        self.refresh_backups()
+
+    def action_cancel_job(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.dflow is None or self.refused(backup.cancel_refusal):
+            return
+        if backup.status == BackupStatus.IN_PROGRESS:
+            title, message = (
+                "Cancel backup",
+                f"Stop {backup_title(backup)} of {backup.service_path}?\n"
+                "It is marked failed; its partial dump or upload is removed. "
+                "The live database is not touched.",
+            )
+        else:
+            what = backup.operation_kind or "job"
+            title, message = (
+                f"Cancel {what}",
+                f"Stop the {what} of {backup_title(backup)}?\n"
+                f"It stops before it changes anything; the {what} is marked failed.",
+            )
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._work(partial(self._cancel, backup), CANCEL, f"Cancelling the job on backup {backup.id}")
+
+        self.push_screen(ConfirmScreen(title, message, confirm_label="Stop it"), confirmed)
+
+    async def _cancel(self, backup: BackupView) -> None:
+        assert self.dflow is not None
+        said = await self.dflow.backups.cancel(backup.id)
+        for path in self.running_jobs.mark_cancelling(backup.id):
+            self._show_jobs(path)
+        self.notify(said, title="Cancel requested", markup=False)
+        self.refresh_backups()
+
+    def on_job_started(self, event: JobStarted) -> None:
+        self.running_jobs.start(event.job)
+        self._show_jobs(event.job.service_path)
+        self.refresh_backups()
+
+    def on_job_progressed(self, event: JobProgressed) -> None:
+        if self.running_jobs.apply(event):  # False: the job has ended, a late event is dropped
+            self._show_jobs(event.job.service_path)
+
+    def on_job_ended(self, event: JobEnded) -> None:
+        outcome = event.outcome
+        self.running_jobs.end(outcome.job)
+        self._show_jobs(outcome.job.service_path)
+        if outcome.succeeded:
+            self.notify(outcome.message, title=outcome.title, markup=False)
+        else:
+            self.notify(outcome.message, title=outcome.title, severity="error", markup=False, timeout=10)
+        self.refresh_backups()
+
+    def _show_jobs(self, path: str) -> None:
+        if self.service is None or self.service.path != path or not self.is_running:
+            return
+        with contextlib.suppress(NoMatches, MountError):  # the screen is being torn down
+            self.panel.show_jobs(self.running_jobs.lines(path))
+
+    async def action_quit(self) -> None:
+        running = self.dflow.worker.running if self.dflow is not None else []
+        if not running:
+            self.exit()
+            return
+        message = (
+            f"Still running: {', '.join(f'{job.label} of {job.service_path}' for job in running)}.\nQuitting stops them now: a "
+            "backup is marked failed and its partial dump removed; a restore or delete that has not "
+            "started changing anything is marked failed. Quit anyway?"
+        )
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Quit", message, confirm_label="Quit"), confirmed)
 
     # --- schedules -------------------------------------------------------
 
@@ -562,7 +642,7 @@ class DflowApp(JobActions, App[None]):
         self.panel.show_schedule(schedule.active_text)
 
     def action_edit_schedule(self) -> None:
-        if self.dflow is None or self.service is None or self.refused(Permission.SCHEDULE):
+        if self.dflow is None or self.service is None or self.refused(self.refusal(Permission.SCHEDULE)):
             return
         path = self.service.path
         self._work(

@@ -7,13 +7,25 @@ light/dark theme, show the keys.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from dflow_tui.ui.app import DflowApp
+from dflow_tui.core.views import ServiceView
+
+
+class PaletteHost(Protocol):
+    """What the palette needs of the app (the app provides it; no import of the app here)."""
+
+    @property
+    def services(self) -> Sequence[ServiceView] | None: ...
+
+    def go_to_service(self, path: str) -> None: ...
+
+    def run_action(self, action: str) -> Awaitable[Any]: ...
+
 
 SCREENS = (
     ("Open Servers", "Servers: list, add, check connection, discover databases", "open_servers"),
@@ -26,12 +38,12 @@ SCREENS = (
 
 class DflowCommands(Provider):
     @property
-    def dflow_app(self) -> DflowApp:
-        return self.app  # type: ignore[return-value]
+    def host(self) -> PaletteHost:
+        return cast(PaletteHost, self.app)
 
-    def _commands(self) -> list[tuple[str, str, object]]:
-        app = self.dflow_app
-        commands: list[tuple[str, str, object]] = []
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.host
+        commands: list[tuple[str, str, Callable[[], Any]]] = []
         for service in app.services or []:
             commands.append(
                 (

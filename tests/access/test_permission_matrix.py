@@ -40,7 +40,7 @@ def state(tmp_path, monkeypatch, memory_keyring) -> State:
         app = await Dflow.open(settings)
         for role in ROLES:
             await app.users.add(f"{role}1", role)
-        first = await app.backups.create_and_run(DEMO_SERVICE)
+        first = await app.backups.create(DEMO_SERVICE)
         await app.close()
         return first.id
 
@@ -53,7 +53,7 @@ def actions(backup_id: int):
         (Permission.READ, lambda a: a.backups.list(DEMO_SERVICE), ["backup", "list", DEMO_SERVICE]),
         (
             Permission.CREATE,
-            lambda a: a.backups.create_and_run(DEMO_SERVICE),
+            lambda a: a.backups.create(DEMO_SERVICE),
             ["backup", "create", DEMO_SERVICE],
         ),
         (

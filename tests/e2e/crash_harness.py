@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dflow_tui.jobs import context as job_context
 from dflow_tui.jobs import records
-from dflow_tui.jobs.runner import run_claimed_backup
+from dflow_tui.jobs.runner import backup_job, run_job
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.storage import s3
@@ -87,10 +87,9 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
     app = await Dflow.open(Settings(db_url=db_url, known_hosts=Path(known_hosts)))
     try:
         if flow == "backup":
-            backup = await app.backups.create(arg)
-            await app.backups.run(backup.id)
+            await app.backups.create(arg)
         elif flow == "scheduled":  # a claimed scheduled backup, then retention of its tier
-            await run_claimed_backup(app.ctx, int(arg))
+            await run_job(app.ctx, await backup_job(app.ctx, int(arg)))
         elif flow == "restore":
             await app.backups.restore(int(arg), safety_backup=False)
         elif flow == "delete":

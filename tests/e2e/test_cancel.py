@@ -82,13 +82,12 @@ def test_a_backup_running_in_this_process_stops_at_once(cli, service_path, postg
     async def scenario():
         app = await cli.open_app(heartbeat_interval=60.0)  # no beat would come in time by itself
         try:
-            backup = await app.backups.create(service_path)
-            job = asyncio.create_task(app.backups.run(backup.id))
+            backup = await app.backups.create(service_path, wait=False)
             await _until(lambda: _async(list(backup_dir.glob("*.partial"))), "the export to start")
             began = time.monotonic()
             await app.backups.cancel(backup.id)
-            finished = await asyncio.wait_for(job, timeout=20)
-            return finished, time.monotonic() - began
+            await asyncio.wait_for(app.worker.idle(), timeout=20)
+            return await app.backups.get(backup.id), time.monotonic() - began
         finally:
             await app.close()
 
@@ -103,11 +102,10 @@ async def _restore_held_at(app, service_path, postgres, db, *, safety_backup: bo
     """Backs up, changes the data, then restores while a table lock holds the restore at
     the step `reached(app, backup_id)` waits for; `then(app, backup_id)` acts there.
     Returns what `then` returned and how the restore ended."""
-    backup = await app.backups.create_and_run(service_path)
+    backup = await app.backups.create(service_path)
     postgres.psql("INSERT INTO t VALUES (2)", db=db)
-    operation = await app.backups.queue_restore(backup.id)
     with postgres.table_locked(db):
-        restore = asyncio.create_task(app.backups.run_restore(operation.id, safety_backup=safety_backup))
+        restore = asyncio.create_task(app.backups.restore(backup.id, safety_backup=safety_backup))
         await _until(lambda: reached(app, backup.id), "the restore to reach the step")
         done_there = await then(app, backup.id)
     return done_there, await asyncio.wait_for(restore, timeout=60)
@@ -182,14 +180,14 @@ def test_a_viewer_may_not_cancel_a_running_backup(cli, service_path, postgres, p
         admin = await cli.open_app()
         viewer = await Dflow.open(cli.settings(), actor="vera")
         try:
-            backup = await admin.backups.create(service_path)
-            job = asyncio.create_task(admin.backups.run(backup.id))
+            backup = await admin.backups.create(service_path, wait=False)
             await _until(lambda: _async(list(backup_dir.glob("*.partial"))), "the export to start")
             with pytest.raises(NotAllowed, match="viewer"):
                 await viewer.backups.cancel(backup.id)
             still = await admin.backups.get(backup.id)
             await admin.backups.cancel(backup.id)
-            return still, await asyncio.wait_for(job, timeout=20)
+            await asyncio.wait_for(admin.worker.idle(), timeout=20)
+            return still, await admin.backups.get(backup.id)
         finally:
             await viewer.close()
             await admin.close()

@@ -196,7 +196,7 @@ async def _backup_with_interference(cli, path: str, interfere, s3_max_attempts: 
             interfere()
 
     try:
-        return await app.backups.create_and_run(path, on_progress)
+        return await app.backups.create(path, on_progress=on_progress)
     finally:
         await app.close()
 

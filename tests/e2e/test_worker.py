@@ -110,15 +110,15 @@ def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(
     async def scenario():
         app = await cli.open_app()
         app.settings.heartbeat_interval = 0.2
-        backup = await app.backups.create(service_path)
-        job = asyncio.create_task(app.backups.run(backup.id))
+        backup = await app.backups.create(service_path, wait=False)
         while not list(backup_dir.glob("*.partial")):
             await asyncio.sleep(0.05)
         cleaner = await cli.open_app()
         cleaner.ctx.clock = FixedClock(app.clock.now() + timedelta(hours=3))
         cleaner.ctx.worker_id = "cleaner"
         report = await run_pass(cleaner.ctx)
-        finished = await asyncio.wait_for(job, timeout=30)
+        await asyncio.wait_for(app.worker.idle(), timeout=30)
+        finished = await app.backups.get(backup.id)
         await cleaner.close()
         await app.close()
         return report, finished

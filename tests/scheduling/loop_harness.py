@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from dflow_tui.core.enums import WorkerKind
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 
@@ -39,7 +40,8 @@ async def main(db_url: str, kind: str, passes: int, t0: float) -> None:
     )
     app = await Dflow.open(settings, clock=FastClock(t0), actor=kind)
     app.ctx.worker_id = f"{kind}/{app.ctx.worker_id}"
-    loop = app.worker(kind="tui" if kind == "app" else "worker")
+    loop = app.worker
+    loop.kind = WorkerKind.APP if kind == "app" else WorkerKind.WORKER
     stop = asyncio.Event()
     serving = asyncio.create_task(loop.serve(stop))
     try:

@@ -9,12 +9,12 @@ async def test_revision_moves_with_every_change_the_list_shows(app, service, clo
     first = await app.backups.revision(service)
     assert await app.backups.revision(service) == first  # nothing happened
 
-    created = await app.backups.create(service)
+    created = await app.backups.queue(service)
     after_create = await app.backups.revision(service)
     assert after_create != first
 
     clock.advance(timedelta(seconds=5))
-    await app.backups.run(created.id)
+    assert await app.worker.drain() == 1
     after_run = await app.backups.revision(service)
     assert after_run != after_create
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from infra.job_rows import claimed_backup
+
 from dflow_tui.jobs import records
-from dflow_tui.jobs.runner import drain
 from dflow_tui.jobs.scheduler import run_pass
 from dflow_tui.store.tables import Backup
 
@@ -21,12 +22,12 @@ async def test_daily_and_weekly_queue_one_now_and_the_other_next_pass(app, servi
 
     assert [(b.trigger, b.schedule_tier) for b in report.queued] == [("scheduled", "weekly")]
     assert (await run_pass(app.ctx)).queued == []  # one in progress: nothing more for this service
-    assert await drain(app.ctx) == 1
+    assert await app.worker.drain() == 1
 
     clock.advance(timedelta(minutes=10))  # the next pass
     second = await run_pass(app.ctx)
     assert [b.schedule_tier for b in second.queued] == ["daily"]
-    await drain(app.ctx)
+    await app.worker.drain()
     assert await _tiers_of(app, service) == ["daily", "weekly"]
 
     clock.advance(timedelta(hours=23, minutes=59))
@@ -37,7 +38,7 @@ async def test_daily_and_weekly_queue_one_now_and_the_other_next_pass(app, servi
 
 async def test_schedule_off_queues_nothing(app, service):
     await app.schedules.set(service, ["hourly"])
-    await drain(app.ctx)
+    await app.worker.drain()
     report = await app.schedules.set(service, [])
     assert report.queued == []
     assert (await app.schedules.show(service)).active_text == "Active schedules: none"
@@ -53,18 +54,18 @@ async def test_active_schedules_line(app, service):
 
 async def test_retention_keeps_seven_dailies_and_touches_nothing_else(app, service, clock, sandbox):
     await app.schedules.set(service, ["hourly", "weekly"])
-    await drain(app.ctx)
+    await app.worker.drain()
     await run_pass(app.ctx)
-    await drain(app.ctx)
-    manual = await app.backups.create_and_run(service)
+    await app.worker.drain()
+    manual = await app.backups.create(service)
     assert await _tiers_of(app, service) == ["hourly", "manual", "weekly"]
 
     await app.schedules.set(service, ["daily"])
-    await drain(app.ctx)
+    await app.worker.drain()
     for _ in range(8):
         clock.advance(timedelta(days=1, minutes=10))
         await run_pass(app.ctx)
-        await drain(app.ctx)
+        await app.worker.drain()
 
     everything = await app.backups.list(service, include_deleted=True)
     daily = [b for b in everything if b.schedule_tier == "daily"]
@@ -86,7 +87,7 @@ async def test_retention_keeps_seven_dailies_and_touches_nothing_else(app, servi
 async def test_a_failing_service_backs_off(app, service, clock, sandbox):
     (sandbox / "databases" / "shop-db.sqlite").rename(sandbox / "databases" / "away")
     await app.schedules.set(service, ["hourly"])
-    await drain(app.ctx)
+    await app.worker.drain()
     view = await app.schedules.show(service)
     assert view.failures == 1 and "does not exist" in view.error
     assert view.retry_after == clock.now() + timedelta(minutes=10)
@@ -95,14 +96,14 @@ async def test_a_failing_service_backs_off(app, service, clock, sandbox):
     assert (await run_pass(app.ctx)).queued == []  # not hammered every pass
     clock.advance(timedelta(minutes=5))
     assert len((await run_pass(app.ctx)).queued) == 1
-    await drain(app.ctx)
+    await app.worker.drain()
     view = await app.schedules.show(service)
     assert view.failures == 2 and view.retry_after == clock.now() + timedelta(minutes=20)
 
     (sandbox / "databases" / "away").rename(sandbox / "databases" / "shop-db.sqlite")
     clock.advance(timedelta(minutes=20))
     await run_pass(app.ctx)
-    await drain(app.ctx)
+    await app.worker.drain()
     view = await app.schedules.show(service)
     assert view.failures == 0 and view.error is None
 
@@ -111,7 +112,7 @@ async def test_backoff_is_capped_at_the_tier_interval(app, service, clock, sandb
     (sandbox / "databases" / "shop-db.sqlite").unlink()
     await app.schedules.set(service, ["hourly"])
     for _ in range(6):
-        await drain(app.ctx)
+        await app.worker.drain()
         view = await app.schedules.show(service)
         clock.set(view.retry_after)
         await run_pass(app.ctx)
@@ -120,8 +121,8 @@ async def test_backoff_is_capped_at_the_tier_interval(app, service, clock, sandb
 
 
 async def test_stale_job_is_failed_and_its_partial_removed(app, service, clock, sandbox):
-    queued = await app.backups.create(service)  # claimed by this process, never run: it "died"
-    partial = sandbox / "backups" / (queued.location.rsplit("/", 1)[1] + ".partial")
+    queued = await claimed_backup(app, service)  # claimed by this process, never run: it "died"
+    partial = sandbox / "backups" / (queued.file_path.rsplit("/", 1)[1] + ".partial")
     partial.parent.mkdir(exist_ok=True)
     partial.write_bytes(b"half a dump")
 
@@ -139,7 +140,7 @@ async def test_stale_job_is_failed_and_its_partial_removed(app, service, clock, 
 
 
 async def test_job_running_over_two_hours_is_failed(app, service, clock):
-    queued = await app.backups.create(service)
+    queued = await claimed_backup(app, service)
     for _ in range(25):  # heartbeats keep coming, but it has run too long
         clock.advance(timedelta(minutes=5))
         await records.update(app.db, Backup, queued.id, heartbeat_at=clock.now())

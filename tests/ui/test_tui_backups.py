@@ -18,6 +18,7 @@ from tui_support import (
     wait_until,
 )
 
+from dflow_tui.jobs import worker as worker_module
 from dflow_tui.ui.app import DflowApp
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.confirm import (
@@ -43,13 +44,13 @@ async def test_keyboard_picks_the_service_and_shows_its_summary(demo, dflow):
 async def test_create_backup_shows_in_progress_then_success(demo, dflow, monkeypatch):
     # Hold the job at its start, so the in-progress row can be seen for sure.
     release = asyncio.Event()
-    run = dflow.backups.run
+    run = worker_module.run_job
 
-    async def gated_run(backup_id, on_progress=None):
+    async def gated_run(ctx, job, on_progress=None):
         await release.wait()
-        return await run(backup_id, on_progress)
+        return await run(ctx, job, on_progress)
 
-    monkeypatch.setattr(dflow.backups, "run", gated_run)
+    monkeypatch.setattr(worker_module, "run_job", gated_run)
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
@@ -70,7 +71,7 @@ async def test_create_backup_shows_in_progress_then_success(demo, dflow, monkeyp
 
 
 async def test_restore_cancelled_with_escape_or_a_wrong_name_does_nothing(demo, dflow):
-    backup = await dflow.backups.create_and_run(demo.service)
+    backup = await dflow.backups.create(demo.service)
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)
@@ -91,7 +92,7 @@ async def test_restore_cancelled_with_escape_or_a_wrong_name_does_nothing(demo, 
 
 
 async def test_restore_confirmed_brings_the_data_back(demo, dflow):
-    backup = await dflow.backups.create_and_run(demo.service)
+    backup = await dflow.backups.create(demo.service)
     demo.rename_customer(1, "Mallory")
     assert demo.customers()[0] == "Mallory"
     app = make_app(demo, dflow)
@@ -122,7 +123,7 @@ async def test_restore_confirmed_brings_the_data_back(demo, dflow):
 
 
 async def test_restore_without_safety_backup_by_keyboard(demo, dflow):
-    backup = await dflow.backups.create_and_run(demo.service)
+    backup = await dflow.backups.create(demo.service)
     demo.rename_customer(2, "Eve")
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
@@ -146,7 +147,7 @@ async def test_restore_without_safety_backup_by_keyboard(demo, dflow):
 
 async def test_restore_of_a_failed_backup_is_refused_without_a_modal(demo, dflow):
     demo.database.unlink()
-    failed = await dflow.backups.create_and_run(demo.service)
+    failed = await dflow.backups.create(demo.service)
     assert failed.status == "failed"
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
@@ -160,8 +161,8 @@ async def test_restore_of_a_failed_backup_is_refused_without_a_modal(demo, dflow
 
 
 async def test_delete_confirmed_removes_the_row_and_the_dump(demo, dflow):
-    keep = await dflow.backups.create_and_run(demo.service)
-    doomed = await dflow.backups.create_and_run(demo.service)
+    keep = await dflow.backups.create(demo.service)
+    doomed = await dflow.backups.create(demo.service)
     assert len(demo.dumps()) == 2
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
@@ -220,8 +221,9 @@ async def test_service_without_a_server_says_so_and_creates_nothing(demo, dflow)
         label = str(app.tree.cursor_node.label)
         assert "no server" in label
         await pilot.press("b")
-        await wait_until(pilot, lambda: any(n[0] == "error" for n in notes), "an error notification")
-        severity, title, message = next(n for n in notes if n[0] == "error")
+        await wait_until(pilot, lambda: any(n[0] == "warning" for n in notes), "the refusal")
+        severity, title, message = next(n for n in notes if n[0] == "warning")
+        assert title == "Backup not started"
         assert message.startswith("No server for lab/staging/orders-db")
         assert "Traceback" not in message
         await pilot.pause(0.3)
@@ -246,8 +248,8 @@ async def test_an_unexpected_error_is_a_notification_not_a_crash(demo, dflow, mo
 
 
 async def test_live_refresh_keeps_the_cursor_on_its_backup(demo, dflow):
-    older = await dflow.backups.create_and_run(demo.service)
-    newer = await dflow.backups.create_and_run(demo.service)
+    older = await dflow.backups.create(demo.service)
+    newer = await dflow.backups.create(demo.service)
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)
@@ -256,7 +258,7 @@ async def test_live_refresh_keeps_the_cursor_on_its_backup(demo, dflow):
         await pilot.press("down")
         assert app.table.selected_backup.id == older.id
         # Someone else (the CLI, a scheduler) makes a backup: the poll picks it up.
-        newest = await dflow.backups.create_and_run(demo.service)
+        newest = await dflow.backups.create(demo.service)
         await wait_until(pilot, lambda: len(statuses(app)) == 3, "the new row from the poll")
         assert [backup_id for backup_id, _ in statuses(app)] == [newest.id, newer.id, older.id]
         assert app.table.selected_backup.id == older.id
@@ -273,7 +275,7 @@ async def test_quit_while_a_backup_runs_asks_then_stops_it(demo, dflow):
         await wait_until(pilot, lambda: "exporting" in screen_text(app), "the export")
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
-        assert "Backup of demo/production/shop-db" in str(app.screen.query_one(".dialog-message").render())
+        assert f"Backup 1 of {demo.service}" in str(app.screen.query_one(".dialog-message").render())
         await pilot.press("n")
         await pilot.pause(0.2)
         assert app.is_running and [s for _, s in statuses(app)] == ["in-progress"]
@@ -288,7 +290,7 @@ async def test_quit_while_a_backup_runs_asks_then_stops_it(demo, dflow):
 
 
 async def test_switching_theme_redraws_the_badges(demo, dflow):
-    backup = await dflow.backups.create_and_run(demo.service)
+    backup = await dflow.backups.create(demo.service)
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)

@@ -16,6 +16,7 @@ from tui_support import (
 
 from dflow_tui.core.errors import HostKeyUnknown
 from dflow_tui.core.views import Progress
+from dflow_tui.jobs import worker as worker_module
 from dflow_tui.ui.app import DflowApp
 from dflow_tui.ui.screens.confirm import ConfirmScreen
 from dflow_tui.ui.screens.help import HelpScreen
@@ -29,17 +30,17 @@ def make_app(demo, dflow) -> DflowApp:
 
 async def test_a_running_job_shows_a_progress_bar_with_rate_and_eta(demo, dflow, monkeypatch):
     step = asyncio.Event()
-    run = dflow.backups.run
+    run = worker_module.run_job
 
-    async def reporting_run(backup_id, on_progress=None):
+    async def reporting_run(ctx, job, on_progress=None):
         ticks = iter([0.0, 2.0])
         app.monotonic = lambda: next(ticks, 2.0)
-        on_progress(Progress(f"backup {backup_id}", "uploading", done_bytes=0, total_bytes=8_000_000))
-        on_progress(Progress(f"backup {backup_id}", "uploading", done_bytes=2_000_000, total_bytes=8_000_000))
+        on_progress(Progress(job.key, "uploading", done_bytes=0, total_bytes=8_000_000))
+        on_progress(Progress(job.key, "uploading", done_bytes=2_000_000, total_bytes=8_000_000))
         await step.wait()
-        return await run(backup_id, on_progress)
+        return await run(ctx, job, on_progress)
 
-    monkeypatch.setattr(dflow.backups, "run", reporting_run)
+    monkeypatch.setattr(worker_module, "run_job", reporting_run)
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)

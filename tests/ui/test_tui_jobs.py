@@ -14,6 +14,7 @@ from tui_support import (
     wait_until,
 )
 
+from dflow_tui.jobs import worker as worker_module
 from dflow_tui.ui.screens.confirm import ConfirmScreen
 
 
@@ -79,3 +80,46 @@ async def test_a_scheduled_backup_run_by_the_app_shows_its_progress(demo, dflow)
         await wait_until(pilot, lambda: statuses(app) == [(backup_id, "success")], "the backup to finish", 30)
         await wait_until(pilot, lambda: job_lines(app) == [], "the line to go")
     assert len(demo.dumps()) == 1
+
+
+async def test_a_key_and_the_scheduler_start_jobs_that_run_and_report_the_same_way(demo, dflow, monkeypatch):
+    """One way for a job to run: the backup started with `b` and the one the scheduler
+    queues both go through the worker loop's run_job and the app's one watcher."""
+    ran: list[str] = []
+    run = worker_module.run_job
+
+    async def recording_run(ctx, job, on_progress=None):
+        ran.append(job.label)
+        return await run(ctx, job, on_progress)
+
+    monkeypatch.setattr(worker_module, "run_job", recording_run)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot)
+        await wait_until(pilot, lambda: dflow.serving, "the worker loop")
+        watcher = dflow.worker.watcher
+        seen: list[tuple[str, str]] = []
+        for hook in ("job_started", "job_ended"):
+            original = getattr(watcher, hook)
+
+            def recorded(event, original=original, hook=hook):
+                seen.append((hook, (event.job if hook == "job_ended" else event).label))
+                original(event)
+
+            monkeypatch.setattr(watcher, hook, recorded)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: any(n[1] == "Backup done" for n in notes), "the manual backup")
+        await dflow.schedules.set(demo.service, ["hourly"])  # queued now; the app's loop claims it
+        await wait_until(
+            pilot, lambda: len([n for n in notes if n[1] == "Backup done"]) == 2, "the scheduled one"
+        )
+    manual, scheduled = ran
+    assert manual.startswith("Backup ") and scheduled.startswith("Scheduled hourly backup ")
+    assert seen == [
+        ("job_started", manual),
+        ("job_ended", manual),
+        ("job_started", scheduled),
+        ("job_ended", scheduled),
+    ]
+    assert sorted(b.trigger for b in await dflow.backups.list(demo.service)) == ["manual", "scheduled"]

@@ -34,7 +34,7 @@ def seed_copies(demo, template_id: int, count: int) -> None:
 
 
 async def test_a_refresh_of_10000_rows_updates_only_the_changed_cells(demo, dflow, monkeypatch):
-    first = await dflow.backups.create_and_run(demo.service)
+    first = await dflow.backups.create(demo.service)
     seed_copies(demo, first.id, COUNT)
     app = DflowApp(demo.settings, dflow=dflow, actor=ACTOR, scheduler=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -42,7 +42,7 @@ async def as_user(demo, dflow, clock):
 
 
 async def test_a_viewer_sees_disabled_actions_and_reads_why(demo, dflow, as_user):
-    backup = await dflow.backups.create_and_run(demo.service)
+    backup = await dflow.backups.create(demo.service)
     bob = await as_user("bob", "viewer")
     app = DflowApp(demo.settings, dflow=bob, actor="bob", scheduler=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -70,7 +70,7 @@ async def test_a_viewer_sees_disabled_actions_and_reads_why(demo, dflow, as_user
 
 
 async def test_a_member_may_create_but_not_delete(demo, dflow, as_user):
-    await dflow.backups.create_and_run(demo.service)
+    await dflow.backups.create(demo.service)
     carol = await as_user("carol", "member")
     app = DflowApp(demo.settings, dflow=carol, actor="carol", scheduler=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -87,7 +87,7 @@ async def test_a_member_may_create_but_not_delete(demo, dflow, as_user):
 
 
 async def test_activity_lists_the_audit_log_and_filters_to_the_service(demo, dflow, as_user):
-    await dflow.backups.create_and_run(demo.service)
+    await dflow.backups.create(demo.service)
     await dflow.inventory.add_project("lab")
     bob = await as_user("bob", "viewer")
     with contextlib.suppress(Exception):  # denied, and recorded as such

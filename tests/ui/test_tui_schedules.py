@@ -22,7 +22,7 @@ async def test_saving_a_daily_schedule_runs_a_due_backup_with_its_tier_badge(dem
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await open_service(pilot)
-        await wait_until(pilot, lambda: app.job_worker is not None, "the worker loop to start")
+        await wait_until(pilot, lambda: dflow.serving, "the worker loop to start")
         await wait_until(pilot, lambda: app.schedule is not None, "the schedule to load")
         assert "Active schedules: none" in screen_text(app)
         await pilot.press("c")
@@ -68,29 +68,28 @@ async def test_escape_leaves_the_schedule_as_it_was(demo, dflow):
 async def test_quitting_stops_the_worker_loop_cleanly(demo, dflow):
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.job_worker is not None, "the worker loop to start")
-        loop = app.job_worker
+        await wait_until(pilot, lambda: dflow.serving, "the worker loop to start")
+        loop = dflow.worker
         await wait_until(pilot, lambda: loop.passes >= 1, "a first scheduler pass")
-    assert app.job_worker is None
+    assert not dflow.serving
     assert not loop.running
 
 
 async def test_a_scheduled_job_running_at_quit_is_recorded_failed_not_left_running(demo, dflow):
     slow_export(demo)
-    demo.settings.shutdown_grace = 0.5  # the loop's grace period, then running jobs are cancelled
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await open_service(pilot)
-        await wait_until(pilot, lambda: app.job_worker is not None, "the worker loop to start")
+        await wait_until(pilot, lambda: dflow.serving, "the worker loop to start")
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, ScheduleScreen), "the schedule form")
         await pilot.press("space", "ctrl+s")  # hourly
-        await wait_until(pilot, lambda: bool(app.job_worker.running), "the scheduled job to run")
+        await wait_until(pilot, lambda: bool(dflow.worker.running), "the scheduled job to run")
         await wait_until(pilot, lambda: [b.status for b in app.table.backups] == ["in-progress"], "its row")
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
-        assert "1 scheduled job(s)" in screen_text(app)
+        assert f"Scheduled hourly backup 1 of {demo.service}" in screen_text(app)
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, "the app to exit")
     assert notes  # the schedule was saved

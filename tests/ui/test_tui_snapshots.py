@@ -13,13 +13,16 @@ import sqlite3
 from datetime import timedelta
 
 import pytest
+from infra.job_rows import claimed_backup, queued_operation
 from tui_support import ACTOR, START, Demo, open_service, screen_text, wait_until
 
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.core.enums import Trigger
 from dflow_tui.core.views import Progress
-from dflow_tui.service import Dflow
+from dflow_tui.jobs.runner import JobKind, backup_job
+from dflow_tui.service import ClaimedJob, Dflow
 from dflow_tui.ui.app import DflowApp
+from dflow_tui.ui.job_watch import JobProgressed, JobStarted
 from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.confirm import DeleteConfirmScreen, RestoreConfirmScreen
@@ -41,23 +44,24 @@ async def seed(demo: Demo) -> dict[str, int]:
         await api.inventory.add_project("lab")
         await api.inventory.add_environment("lab", "staging")
         await api.inventory.add_service(NO_SERVER_SERVICE, "mysql")
-        success = await api.backups.create_and_run(demo.service)
+        success = await api.backups.create(demo.service)
         assert success.status == "success", success.error
         clock.advance(timedelta(hours=3))
-        daily = await api.backups.create(demo.service, trigger=Trigger.SCHEDULED, tier="daily")
-        daily = await api.backups.run(daily.id)
+        scheduled = await claimed_backup(api, demo.service, trigger=Trigger.SCHEDULED, tier="daily")
+        await api.worker.run(await backup_job(api.ctx, scheduled.id))
+        daily = await api.backups.get(scheduled.id)
         assert daily.status == "success", daily.error
         clock.advance(timedelta(hours=3))
-        restoring = await api.backups.create_and_run(demo.service)
+        restoring = await api.backups.create(demo.service)
         clock.advance(timedelta(hours=3))
         hidden = demo.database.with_suffix(".hidden")
         demo.database.rename(hidden)  # the export fails: no such database
-        failed = await api.backups.create_and_run(demo.service)
+        failed = await api.backups.create(demo.service)
         hidden.rename(demo.database)
         assert failed.status == "failed"
         clock.advance(timedelta(hours=3))
-        await api.backups.queue_restore(restoring.id)  # queued, never run: "restoring…"
-        running = await api.backups.create(demo.service)  # recorded, never run: in progress
+        await queued_operation(api, restoring.id)  # queued, never run: "restoring…"
+        running = await claimed_backup(api, demo.service)  # recorded, never run: in progress
         # Saved last: its pass queues nothing while a backup is in progress.
         report = await api.schedules.set(demo.service, ["daily", "weekly"])
         assert not report.queued
@@ -190,14 +194,17 @@ class TestJobProgress:
             app = pilot.app
             await show_backups(pilot)
             path = app.service.path
-            times = iter([10.0, 14.0])
-            app.monotonic = lambda: next(times, 14.0)
-            key = app._start_job(path, "Backup 9", 9)
-            report = app._progress(path, key)
-            report(Progress("backup 9", "uploading", done_bytes=0, total_bytes=64 * 2**20))
+            job = ClaimedJob(JobKind.BACKUP, 9, "Backup 9", 9, app.service.id, path, ACTOR)
+            app.post_message(JobStarted(job))
+            first = (10.0, 0)
+            app.post_message(
+                JobProgressed(job, Progress("backup 9", "uploading", 0, 64 * 2**20), 10.0, first)
+            )
             for table in ("customers", "orders", "invoices"):
-                report(Progress("backup 9", "uploading", output=f"-----> dumping table {table}"))
-            report(Progress("backup 9", "uploading", done_bytes=16 * 2**20, total_bytes=64 * 2**20))
+                line = Progress("backup 9", "uploading", output=f"-----> dumping table {table}")
+                app.post_message(JobProgressed(job, line, 12.0, first))
+            later = Progress("backup 9", "uploading", 16 * 2**20, 64 * 2**20)
+            app.post_message(JobProgressed(job, later, 14.0, first))
             await wait_until(pilot, lambda: "ETA" in screen_text(app), "the progress line")
             await wait_until(pilot, lambda: "table invoices" in screen_text(app), "the output lines")
 

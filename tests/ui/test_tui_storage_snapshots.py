@@ -44,7 +44,7 @@ async def seed(demo: Demo, *, external: bool) -> None:
         await add_fixed_providers(api)
         fix_provider_statuses(demo)
         if external:
-            backup = await api.backups.create_and_run(demo.service)
+            backup = await api.backups.create(demo.service)
             assert backup.status == "success", backup.error
             await api.destinations.set(demo.service, "external", "b2")
     finally:
