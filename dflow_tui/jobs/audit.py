@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dflow_tui.core.redact import redact
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.store.queries import users
 from dflow_tui.store.tables import AuditEntry
 
 
@@ -17,16 +18,14 @@ async def record(
     target: str | None = None,
     detail: str | None = None,
 ) -> None:
-    async with ctx.db.session() as session:
-        session.add(
-            AuditEntry(
-                at=ctx.clock.now(),
-                actor=actor,
-                action=action,
-                result=result,
-                service_path=service_path,
-                target=target,
-                detail=redact(detail, ctx.secrets) if detail else None,
-            )
-        )
-        await session.commit()
+    """Appends one entry; a secret this process has handled never reaches its detail."""
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        actor=actor,
+        action=action,
+        result=result,
+        service_path=service_path,
+        target=target,
+        detail=redact(detail, ctx.secrets) if detail else None,
+    )
+    await users.add_audit_entry(ctx.db, entry)

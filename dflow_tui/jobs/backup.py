@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 
 from dflow_tui.core.enums import BackupStatus, BackupType
-from dflow_tui.jobs import records
 from dflow_tui.jobs.backup_external import external_backup
 from dflow_tui.jobs.backup_internal import internal_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.delete import remove_dump
 from dflow_tui.jobs.heartbeat import heartbeat
 from dflow_tui.jobs.settle import record_failure
+from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup, Server, Service
 
 IN_PROGRESS = (BackupStatus.IN_PROGRESS,)
@@ -20,7 +20,7 @@ IN_PROGRESS = (BackupStatus.IN_PROGRESS,)
 async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None) -> Backup:
     """Runs one claimed backup to its end; returns the row as it finished."""
     now = ctx.clock.now()
-    backup = await records.update(
+    backup = await rows.update(
         ctx.db,
         Backup,
         backup_id,
@@ -31,25 +31,25 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
     job = f"backup {backup_id}"
 
     async def beat() -> Backup | None:
-        return await records.update_if_ours(
+        return await rows.update_if_ours(
             ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS, heartbeat_at=ctx.clock.now()
         )
 
     pulse = None
     try:
-        service = await records.load(ctx.db, Service, backup.service_id)
-        server = await records.load(ctx.db, Server, backup.server_id)
+        service = await rows.load(ctx.db, Service, backup.service_id)
+        server = await rows.load(ctx.db, Server, backup.server_id)
         flow = internal_backup if backup.type == BackupType.INTERNAL else external_backup
         key = ("backup", backup_id)
         async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats, backup) as pulse:
             values = await flow(ctx, backup, service, server, job, on_progress)
     except BaseException as error:
-        finished, propagate = await record_failure(ctx, Backup, backup_id, IN_PROGRESS, error, pulse)
-        report(on_progress, job, f"failed: {finished.error}")
+        failed, propagate = await record_failure(ctx, Backup, backup_id, IN_PROGRESS, error, pulse)
+        report(on_progress, job, f"failed: {failed.error}")
         if propagate:
             raise
-        return finished
-    finished = await records.update_if_ours(
+        return failed
+    finished = await rows.update_if_ours(
         ctx.db,
         Backup,
         backup_id,
@@ -62,7 +62,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
     )
     if finished is None:
         # Stale cleanup failed this backup while it ran: what it stored belongs to no record.
-        done = await records.load(ctx.db, Backup, backup_id)
+        done = await rows.load(ctx.db, Backup, backup_id)
         with contextlib.suppress(Exception):
             await remove_dump(
                 ctx,

@@ -6,10 +6,12 @@ the upload (the storage layer guarantees no partial object remains).
 
 from __future__ import annotations
 
+from typing import Any
+
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.failure import command_failure
-from dflow_tui.jobs.storage_access import open_storage
+from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.remote import dokku
 from dflow_tui.storage import upload_stream
 from dflow_tui.store.tables import Backup, Server, Service
@@ -24,11 +26,13 @@ async def external_backup(
     server: Server,
     job: str,
     on_progress: ProgressCallback | None,
-) -> dict:
+) -> dict[str, Any]:
+    """Returns what the row records of the object: its sha256, size and version."""
     what = f"Export of {service.engine} service {service.name}"
-    storage = await open_storage(ctx, backup.provider_id)
+    target = stored_object(backup)
+    storage = await open_storage(ctx, target.provider_id)
     async with ctx.connect(server) as transport, storage as client:
-        report(on_progress, job, f"exporting {service.name} to s3://{backup.bucket}/{backup.object_key}")
+        report(on_progress, job, f"exporting {service.name} to s3://{target.bucket}/{target.key}")
         process = await transport.start(
             dokku.export_command(service.engine, service.name),
             on_output=output_reporter(ctx, on_progress, job, "uploading"),
@@ -53,7 +57,7 @@ async def external_backup(
                 report(on_progress, job, "uploading", done_bytes=done, total_bytes=total)
 
             uploaded = await upload_stream(
-                client, backup.bucket, backup.object_key, read_chunk, on_progress=progress
+                client, target.bucket, target.key, read_chunk, on_progress=progress
             )
         except BaseException:
             process.kill()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remote
@@ -15,6 +16,7 @@ from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.file_growth import while_measuring
 from dflow_tui.remote import files
+from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
 from dflow_tui.store.tables import Backup, Server, Service
 
 
@@ -25,8 +27,9 @@ async def internal_backup(
     server: Server,
     job: str,
     on_progress: ProgressCallback | None,
-) -> dict:
-    file_name = dump_in_backup_dir(server.backup_dir, backup.file_path)
+) -> dict[str, Any]:
+    """Returns what the row records of the dump: its path, sha256 and size."""
+    file_name = dump_in_backup_dir(server.backup_dir, backup.file_path or "")
     final_path = join_remote(server.backup_dir, file_name)
     partial_path = final_path + PARTIAL_SUFFIX
     async with ctx.connect(server) as transport:
@@ -58,6 +61,8 @@ async def internal_backup(
             await must_run(transport, files.finalize(partial_path, final_path), "Renaming the dump")
         except BaseException:
             with contextlib.suppress(Exception):
-                await asyncio.shield(transport.run(files.remove_partial(partial_path), timeout=30))
+                await asyncio.shield(
+                    transport.run(files.remove_partial(partial_path), timeout=CLEANUP_COMMAND_TIMEOUT)
+                )
             raise
     return {"file_path": final_path, "sha256": sha256, "size_bytes": size}

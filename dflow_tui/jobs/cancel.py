@@ -10,22 +10,17 @@ the database, so a request and the point of no return never both succeed.
 
 from __future__ import annotations
 
-from sqlmodel import col
-
 from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES
 from dflow_tui.core.errors import Cancelled, Conflict
-from dflow_tui.core.policy import BackupStatus, too_late_to_cancel
+from dflow_tui.core.policy import too_late_to_cancel
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.records import update_where
+from dflow_tui.jobs.heartbeat import JobKey
+from dflow_tui.store.queries import backups, operations
 from dflow_tui.store.tables import Backup, Operation
-
-IN_PROGRESS = (BackupStatus.IN_PROGRESS,)
 
 
 async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Backup:
-    marked, backup = await update_where(
-        ctx.db, Backup, backup_id, [col(Backup.status).in_(IN_PROGRESS)], cancel_requested_by=by
-    )
+    marked, backup = await backups.request_cancel(ctx.db, backup_id, by)
     if not marked:
         raise Conflict(f"Backup {backup_id} is {backup.status}: there is nothing to cancel")
     _beat_now(ctx, ("backup", backup_id))
@@ -33,13 +28,7 @@ async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Bac
 
 
 async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) -> Operation:
-    still_stoppable = [
-        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
-        col(Operation.irreversible_at).is_(None),
-    ]
-    marked, operation = await update_where(
-        ctx.db, Operation, operation_id, still_stoppable, cancel_requested_by=by
-    )
+    marked, operation = await operations.request_cancel(ctx.db, operation_id, by)
     if not marked:
         if operation.status not in ACTIVE_OPERATION_STATUSES:
             raise Conflict(f"The {operation.kind} of backup {operation.backup_id} has already ended")
@@ -51,13 +40,8 @@ async def request_operation_cancel(ctx: JobContext, operation_id: int, by: str) 
 async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
     """Marks the operation irreversible, unless a cancel request came first: then it
     stops here, before anything has changed."""
-    still_ours = [
-        Operation.worker_id == ctx.worker_id,
-        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
-        col(Operation.cancel_requested_by).is_(None),
-    ]
-    marked, operation = await update_where(
-        ctx.db, Operation, operation_id, still_ours, irreversible_at=ctx.clock.now()
+    marked, operation = await operations.mark_irreversible(
+        ctx.db, operation_id, ctx.worker_id, ctx.clock.now()
     )
     if marked:
         return
@@ -66,7 +50,7 @@ async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
     raise Conflict(f"Operation {operation_id} is no longer run by this worker")
 
 
-def _beat_now(ctx: JobContext, key) -> None:
+def _beat_now(ctx: JobContext, key: JobKey) -> None:
     pulse = ctx.heartbeats.get(key)
     if pulse is not None:
         pulse.beat_now()

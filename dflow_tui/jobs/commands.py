@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.remote.transport import ExecResult, Transport
-
-SHORT_COMMAND_TIMEOUT = 120.0
+from dflow_tui.settings import SHORT_COMMAND_TIMEOUT
 
 
 async def must_run(

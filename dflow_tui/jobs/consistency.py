@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import select
-
 from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote
 from dflow_tui.jobs.context import JobContext
@@ -20,7 +18,9 @@ from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
+from dflow_tui.settings import PROBE_COMMAND_TIMEOUT, RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import list_incomplete_uploads, list_keys
+from dflow_tui.store.queries import backups, inventory, providers, rows
 from dflow_tui.store.tables import Backup, Server, StorageProvider
 
 
@@ -38,11 +38,11 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
         findings += [
             Finding("stale-job", f"{c.kind} {c.id}", c.reason, fixed=True) for c in await cleanup_stale(ctx)
         ]
-    async with ctx.db.session() as session:
-        backups = (await session.exec(select(Backup))).all()
-        servers = (await session.exec(select(Server))).all()
-        providers = (await session.exec(select(StorageProvider))).all()
-    live = [b for b in backups if b.deleted_at is None]
+    async with ctx.db.session() as session:  # one snapshot of the three
+        recorded = await backups.all_backups(session)
+        servers = await inventory.all_servers(session)
+        buckets = await providers.all_providers(session)
+    live = [b for b in recorded if b.deleted_at is None]
     running = [b for b in live if b.status == BackupStatus.IN_PROGRESS]
     for backup in running:
         reason = stale_reason_of(ctx, backup)
@@ -50,21 +50,25 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
             findings.append(Finding("stale-job", f"backup {backup.id}", reason))
     for server in servers:
         findings += await _check_server(ctx, server, live, running, fix)
-    for provider in providers:
+    for provider in buckets:
         findings += await _check_bucket(ctx, provider, live, running, fix)
     return findings
 
 
-async def _check_server(ctx, server: Server, live, running, fix) -> list[Finding]:
+async def _check_server(
+    ctx: JobContext, server: Server, live: list[Backup], running: list[Backup], fix: bool
+) -> list[Finding]:
     internal = [b for b in live if b.type == BackupType.INTERNAL and b.server_id == server.id]
-    expected = {b.file_path.rsplit("/", 1)[1]: b for b in internal if b.status == BackupStatus.SUCCESS}
+    expected = {
+        b.file_path.rsplit("/", 1)[1]: b for b in internal if b.status == BackupStatus.SUCCESS and b.file_path
+    }
     in_use = {b.file_path.rsplit("/", 1)[1] + PARTIAL_SUFFIX for b in running if b.file_path}
     where = f"server {server.name}:{server.backup_dir}"
     try:
         async with ctx.connect(server) as transport:
-            listing = await transport.run(files.list_dir(server.backup_dir), timeout=60)
+            listing = await transport.run(files.list_dir(server.backup_dir), timeout=PROBE_COMMAND_TIMEOUT)
             names = set(listing.stdout.decode(errors="replace").split("\n")) - {""}
-            found = []
+            found: list[Finding] = []
             for name, backup in sorted(expected.items()):
                 if name not in names:
                     found.append(
@@ -83,7 +87,8 @@ async def _check_server(ctx, server: Server, live, running, fix) -> list[Finding
                     fixed = False
                     if fix:
                         await transport.run(
-                            files.remove_partial(join_remote(server.backup_dir, name)), timeout=60
+                            files.remove_partial(join_remote(server.backup_dir, name)),
+                            timeout=RECOVERY_COMMAND_TIMEOUT,
                         )
                         fixed = True
                     found.append(
@@ -94,16 +99,18 @@ async def _check_server(ctx, server: Server, live, running, fix) -> list[Finding
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
 
 
-async def _check_bucket(ctx, provider: StorageProvider, live, running, fix) -> list[Finding]:
+async def _check_bucket(
+    ctx: JobContext, provider: StorageProvider, live: list[Backup], running: list[Backup], fix: bool
+) -> list[Finding]:
     external = [b for b in live if b.type == BackupType.EXTERNAL and b.provider_id == provider.id]
-    expected = {b.object_key: b for b in external if b.status == BackupStatus.SUCCESS}
+    expected = {b.object_key: b for b in external if b.status == BackupStatus.SUCCESS and b.object_key}
     in_use = {b.object_key for b in running if b.object_key}
     where = f"s3://{provider.bucket}/{provider.prefix}"
     try:
-        async with await open_storage(ctx, provider.id) as client:
+        async with await open_storage(ctx, rows.saved_id(provider.id)) as client:
             keys = set(await list_keys(client, provider.bucket, provider.prefix + "/"))
             uploads = await list_incomplete_uploads(client, provider.bucket, provider.prefix + "/")
-            found = []
+            found: list[Finding] = []
             for key, backup in sorted(expected.items()):
                 if key not in keys:
                     found.append(

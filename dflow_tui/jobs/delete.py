@@ -5,14 +5,15 @@ from __future__ import annotations
 from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.core.naming import dump_in_backup_dir
-from dflow_tui.jobs import records
 from dflow_tui.jobs.cancel import point_of_no_return
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import open_storage
+from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.remote import files
+from dflow_tui.settings import SHORT_COMMAND_TIMEOUT
 from dflow_tui.storage import delete_all_versions
+from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup, Operation, Server
 
 
@@ -23,15 +24,18 @@ async def remove_dump(
     if backup.status != BackupStatus.SUCCESS:
         return
     if backup.type == BackupType.EXTERNAL:
-        async with await open_storage(ctx, backup.provider_id) as client:
-            report(on_progress, job, f"removing every version of s3://{backup.bucket}/{backup.object_key}")
-            await delete_all_versions(client, backup.bucket, backup.object_key)
+        target = stored_object(backup)
+        async with await open_storage(ctx, target.provider_id) as client:
+            report(on_progress, job, f"removing every version of s3://{target.bucket}/{target.key}")
+            await delete_all_versions(client, target.bucket, target.key)
         return
-    server = await records.load(ctx.db, Server, backup.server_id)
-    file_name = dump_in_backup_dir(server.backup_dir, backup.file_path)
+    server = await rows.load(ctx.db, Server, backup.server_id)
+    file_name = dump_in_backup_dir(server.backup_dir, backup.file_path or "")
     async with ctx.connect(server) as transport:
         report(on_progress, job, f"removing {backup.file_path}")
-        result = await transport.run(files.remove_dump(server.backup_dir, file_name), timeout=120)
+        result = await transport.run(
+            files.remove_dump(server.backup_dir, file_name), timeout=SHORT_COMMAND_TIMEOUT
+        )
     if result.exit_status == files.EXIT_GONE:
         report(on_progress, job, f"{backup.file_path} was already gone")
     elif not result.ok:
@@ -42,9 +46,9 @@ async def run_delete(
     ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None
 ) -> Operation:
     async def body(operation: Operation) -> None:
-        backup = await records.load(ctx.db, Backup, operation.backup_id)
-        await point_of_no_return(ctx, operation.id)
+        backup = await rows.load(ctx.db, Backup, operation.backup_id)
+        await point_of_no_return(ctx, rows.saved_id(operation.id))
         await remove_dump(ctx, backup, f"delete of backup {backup.id}", on_progress)
-        await records.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
+        await rows.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
 
     return await run_operation(ctx, operation_id, body, on_progress)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
-
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
-from dflow_tui.core.errors import Conflict
 from dflow_tui.core.naming import dump_file_name, join_remote, object_key
 from dflow_tui.core.policy import check_provider_usable, server_for_new_backup
+from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.store.tables import Backup, Environment, Project, Server, Service, StorageProvider
+from dflow_tui.store.queries import backups, inventory, providers, rows
+from dflow_tui.store.tables import Backup, Server
 
 ONE_MILLISECOND = timedelta(milliseconds=1)
 
@@ -27,28 +24,25 @@ async def record_backup(
     service_id: int,
     *,
     trigger: Trigger,
-    tier: str | None,
+    tier: Tier | None,
     actor: str,
     claimed: bool,
 ) -> Backup:
+    # One transaction: the checks, the name's timestamp and the row agree.
     async with ctx.db.session() as session:
-        service = await session.get(Service, service_id)
-        environment = await session.get(Environment, service.environment_id)
-        project = await session.get(Project, environment.project_id)
-        path = f"{project.name}/{environment.name}/{service.name}"
-        server_id = server_for_new_backup(path, environment, project)
-        server = await session.get(Server, server_id)
+        place = await inventory.service_rows(session, service_id)
+        service, path = place.service, place.path
+        server_id = server_for_new_backup(path, place.environment, place.project)
+        server = await rows.get(session, Server, server_id)
         now = ctx.clock.now()
-        latest = (
-            await session.exec(select(func.max(Backup.created_at)).where(Backup.service_id == service_id))
-        ).first()
+        latest = await backups.latest_created_at(session, service_id)
         if latest is not None and latest >= now:  # dump names are unique to the millisecond
             now = latest + ONE_MILLISECOND
         backup = Backup(
             service_id=service_id,
             type=service.destination,
             status=BackupStatus.IN_PROGRESS,
-            trigger=trigger.value,
+            trigger=trigger,
             schedule_tier=tier,
             server_id=server_id,
             requested_by=actor,
@@ -57,19 +51,12 @@ async def record_backup(
             heartbeat_at=now if claimed else None,
         )
         if service.destination == BackupType.EXTERNAL:
-            provider = (
-                await session.get(StorageProvider, service.provider_id) if service.provider_id else None
-            )
+            provider = await providers.provider_of(session, service)
             check_provider_usable(provider, path)
+            assert provider is not None  # check_provider_usable refuses a missing provider
             backup.provider_id = provider.id
             backup.bucket = provider.bucket
             backup.object_key = object_key(provider.prefix, service.name, now)
         else:
             backup.file_path = join_remote(server.backup_dir, dump_file_name(service.name, now))
-        session.add(backup)
-        try:
-            await session.commit()
-        except IntegrityError:
-            raise Conflict(f"A backup of {path} is already in progress") from None
-        await session.refresh(backup)
-        return backup
+        return await backups.insert_backup(session, backup, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from dflow_tui.core.errors import Cancelled, DflowError
 from dflow_tui.core.redact import redact
@@ -10,7 +11,9 @@ from dflow_tui.core.redact import redact
 MAX_ERROR_LENGTH = 2000
 
 
-def failure_text(error: BaseException, secrets=(), *, cancelled_by: str | None = None) -> str:
+def failure_text(
+    error: BaseException, secrets: Iterable[str] = (), *, cancelled_by: str | None = None
+) -> str:
     if isinstance(error, asyncio.CancelledError) and cancelled_by:
         text = str(Cancelled(cancelled_by))
     elif isinstance(error, asyncio.CancelledError):

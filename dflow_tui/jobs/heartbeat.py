@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from dflow_tui.core.errors import Cancelled
 
@@ -34,19 +34,27 @@ class Heartbeat:
 JobKey = tuple[str, int]  # ("backup" or "operation", row id)
 
 
+class JobRow(Protocol):
+    """A backup or operation row, as far as its heartbeat reads it."""
+
+    @property
+    def cancel_requested_by(self) -> str | None: ...
+
+
 @contextlib.asynccontextmanager
 async def heartbeat(
-    beat: Callable[[], Awaitable[Any | None]],
+    beat: Callable[[], Awaitable[JobRow | None]],
     interval: float,
     key: JobKey,
     running: dict[JobKey, Heartbeat],
-    row: Any,
-):
+    row: JobRow,
+) -> AsyncIterator[Heartbeat]:
     """`beat()` refreshes the row and returns it, or None when the job is no longer ours.
     A row with `cancel_requested_by` set stops the job: `row`, as the job starts, at
     once; later ones at a beat. While it runs, the job's heartbeat is in `running`, so
     a cancel request made in this process is seen at once."""
     job = asyncio.current_task()
+    assert job is not None  # a job runs as a task
     state = Heartbeat()
     if row.cancel_requested_by:  # asked before it even started: nothing to interrupt
         raise Cancelled(row.cancel_requested_by)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, OperationStatus
-from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.heartbeat import heartbeat
 from dflow_tui.jobs.settle import record_failure
+from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Operation
 
 
@@ -19,7 +19,7 @@ async def run_operation(
     on_progress: ProgressCallback | None = None,
 ) -> Operation:
     now = ctx.clock.now()
-    operation = await records.update(
+    operation = await rows.update(
         ctx.db,
         Operation,
         operation_id,
@@ -31,7 +31,7 @@ async def run_operation(
     job = f"{operation.kind} of backup {operation.backup_id}"
 
     async def beat() -> Operation | None:
-        return await records.update_if_ours(
+        return await rows.update_if_ours(
             ctx.db,
             Operation,
             operation_id,
@@ -46,15 +46,15 @@ async def run_operation(
         async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats, operation) as pulse:
             await body(operation)
     except BaseException as error:
-        finished, propagate = await record_failure(
+        failed, propagate = await record_failure(
             ctx, Operation, operation_id, ACTIVE_OPERATION_STATUSES, error, pulse
         )
-        report(on_progress, job, f"failed: {finished.error}")
+        report(on_progress, job, f"failed: {failed.error}")
         if propagate:
             raise
-        return finished
+        return failed
     report(on_progress, job, "done")
-    finished = await records.update_if_ours(
+    finished = await rows.update_if_ours(
         ctx.db,
         Operation,
         operation_id,
@@ -64,4 +64,4 @@ async def run_operation(
         progress=1.0,
         finished_at=ctx.clock.now(),
     )
-    return finished or await records.load(ctx.db, Operation, operation_id)
+    return finished or await rows.load(ctx.db, Operation, operation_id)

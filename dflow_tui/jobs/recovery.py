@@ -17,12 +17,13 @@ from dflow_tui.core.naming import (
     join_remote,
     restore_temp_path,
 )
-from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.delete import remove_dump
-from dflow_tui.jobs.storage_access import open_storage
+from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.remote import files
+from dflow_tui.settings import RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import abort_incomplete_uploads, delete_all_versions
+from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup, Server, Service
 
 log = logging.getLogger("dflow_tui.recovery")
@@ -32,17 +33,19 @@ async def remove_unfinished_backup(ctx: JobContext, backup: Backup) -> None:
     """Best effort: a server or bucket that is down now is reported by `doctor` later."""
     try:
         if backup.type == BackupType.EXTERNAL:
-            async with await open_storage(ctx, backup.provider_id) as client:
-                await abort_incomplete_uploads(client, backup.bucket, backup.object_key, older_than=None)
-                await delete_all_versions(client, backup.bucket, backup.object_key)
+            target = stored_object(backup)
+            async with await open_storage(ctx, target.provider_id) as client:
+                await abort_incomplete_uploads(client, target.bucket, target.key, older_than=None)
+                await delete_all_versions(client, target.bucket, target.key)
             return
-        server = await records.load(ctx.db, Server, backup.server_id)
-        name = dump_in_backup_dir(server.backup_dir, backup.file_path)
+        server = await rows.load(ctx.db, Server, backup.server_id)
+        name = dump_in_backup_dir(server.backup_dir, backup.file_path or "")
         async with ctx.connect(server) as transport:
             await transport.run(
-                files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX), timeout=60
+                files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX),
+                timeout=RECOVERY_COMMAND_TIMEOUT,
             )
-            await transport.run(files.remove_dump(server.backup_dir, name), timeout=60)
+            await transport.run(files.remove_dump(server.backup_dir, name), timeout=RECOVERY_COMMAND_TIMEOUT)
     except Exception as error:
         log.warning("could not clean up after backup %s: %s", backup.id, error)
 
@@ -56,20 +59,21 @@ async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:
     except Exception as error:
         log.warning("interrupted delete of backup %s not finished: %s", backup.id, error)
         return False
-    await records.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
+    await rows.update(ctx.db, Backup, backup.id, deleted_at=ctx.clock.now())
     return True
 
 
 async def remove_restore_temp(ctx: JobContext, backup_id: int) -> None:
     """The temp file an external restore streams the dump into, beside the dumps."""
-    backup = await records.load(ctx.db, Backup, backup_id)
+    backup = await rows.load(ctx.db, Backup, backup_id)
     if backup.type != BackupType.EXTERNAL:
         return
-    service = await records.load(ctx.db, Service, backup.service_id)
-    server = await records.load(ctx.db, Server, backup.server_id)
+    service = await rows.load(ctx.db, Service, backup.service_id)
+    server = await rows.load(ctx.db, Server, backup.server_id)
+    assert backup.created_at is not None  # every backup is recorded with its creation time
     path = restore_temp_path(server.backup_dir, service.name, backup.created_at)
     try:
         async with ctx.connect(server) as transport:
-            await transport.run(files.remove_partial(path), timeout=60)
+            await transport.run(files.remove_partial(path), timeout=RECOVERY_COMMAND_TIMEOUT)
     except Exception as error:  # the server may be down too; the next doctor run will see it
         log.warning("could not remove %s on %s: %s", path, server.name, error)

@@ -14,14 +14,14 @@ from enum import StrEnum
 
 from dflow_tui.core.enums import BackupStatus, OperationStatus, Trigger
 from dflow_tui.core.views import human_size
-from dflow_tui.jobs import audit, records
+from dflow_tui.jobs import audit
 from dflow_tui.jobs.backup import run_backup
-from dflow_tui.jobs.claim import claim_backup, claim_operation
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.delete import run_delete
 from dflow_tui.jobs.prune import prune_tier
 from dflow_tui.jobs.restore import run_restore
-from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
+from dflow_tui.jobs.settle import record_schedule_outcome
+from dflow_tui.store.queries import claims, inventory, rows
 from dflow_tui.store.tables import Backup, Operation
 
 log = logging.getLogger("dflow_tui.runner")
@@ -63,8 +63,8 @@ class JobOutcome:
 
 
 async def backup_job(ctx: JobContext, backup_id: int) -> ClaimedJob:
-    backup = await records.load(ctx.db, Backup, backup_id)
-    path = await records.service_path(ctx.db, backup.service_id)
+    backup = await rows.load(ctx.db, Backup, backup_id)
+    path = await inventory.service_path(ctx.db, backup.service_id)
     if backup.trigger == Trigger.SCHEDULED:
         label = f"Scheduled {backup.schedule_tier or ''} backup {backup_id}".replace("  ", " ")
     else:
@@ -75,13 +75,12 @@ async def backup_job(ctx: JobContext, backup_id: int) -> ClaimedJob:
 
 
 async def operation_job(ctx: JobContext, operation: Operation) -> ClaimedJob:
-    assert operation.id is not None
-    backup = await records.load(ctx.db, Backup, operation.backup_id)
-    path = await records.service_path(ctx.db, backup.service_id)
+    backup = await rows.load(ctx.db, Backup, operation.backup_id)
+    path = await inventory.service_path(ctx.db, backup.service_id)
     kind = JobKind(operation.kind.value)
     return ClaimedJob(
         kind,
-        operation.id,
+        rows.saved_id(operation.id),
         f"{kind.capitalize()} of backup {operation.backup_id}",
         operation.backup_id,
         backup.service_id,
@@ -92,10 +91,10 @@ async def operation_job(ctx: JobContext, operation: Operation) -> ClaimedJob:
 
 async def next_job(ctx: JobContext) -> ClaimedJob | None:
     """The next claimable job, claimed by this process; None when the queue is empty."""
-    backup_id = await claim_backup(ctx)
+    backup_id = await claims.claim_backup(ctx.db, ctx.worker_id, ctx.clock)
     if backup_id is not None:
         return await backup_job(ctx, backup_id)
-    operation = await claim_operation(ctx)
+    operation = await claims.claim_operation(ctx.db, ctx.worker_id, ctx.clock)
     if operation is not None:
         return await operation_job(ctx, operation)
     return None

@@ -5,16 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlmodel import col, select
-
-from dflow_tui.core.enums import (
-    ACTIVE_OPERATION_STATUSES,
-    BackupStatus,
-    OperationKind,
-    OperationStatus,
-    Trigger,
-)
+from dflow_tui.core.enums import BackupStatus, OperationKind, OperationStatus, Trigger
 from dflow_tui.core.policy import stale_reason
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.recovery import (
@@ -22,7 +13,9 @@ from dflow_tui.jobs.recovery import (
     remove_restore_temp,
     remove_unfinished_backup,
 )
-from dflow_tui.jobs.schedule_outcome import record_schedule_outcome
+from dflow_tui.jobs.settle import record_schedule_outcome
+from dflow_tui.store.queries import backups, operations, rows
+from dflow_tui.store.queries.rows import Job
 from dflow_tui.store.tables import Backup, Operation
 
 log = logging.getLogger("dflow_tui.stale")
@@ -35,8 +28,9 @@ class Cleaned:
     reason: str
 
 
-def stale_reason_of(ctx: JobContext, row) -> str | None:
+def stale_reason_of(ctx: JobContext, row: Backup | Operation) -> str | None:
     """Why this unfinished backup or operation is considered dead, now; None while alive."""
+    assert row.created_at is not None  # every job is recorded with its creation time
     return stale_reason(
         now=ctx.clock.now(),
         created_at=row.created_at,
@@ -51,27 +45,24 @@ def stale_reason_of(ctx: JobContext, row) -> str | None:
 async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
     cleaned: list[Cleaned] = []
     async with ctx.db.session() as session:
-        backups = (await session.exec(select(Backup).where(Backup.status == BackupStatus.IN_PROGRESS))).all()
-        operations = (
-            await session.exec(select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES)))
-        ).all()
-    for backup in backups:
+        running = await backups.in_progress(session)
+        active = await operations.active_operations(session)
+    for backup in running:
         reason = stale_reason_of(ctx, backup)
-        if reason and await _mark_failed(ctx, Backup, backup, BackupStatus.FAILED, reason):
-            cleaned.append(Cleaned("backup", backup.id, reason))
+        if reason and await _mark_failed(ctx, backup, BackupStatus.FAILED, reason):
+            cleaned.append(Cleaned("backup", rows.saved_id(backup.id), reason))
             if backup.trigger == Trigger.SCHEDULED:
                 await record_schedule_outcome(ctx, backup.service_id, reason)
             if backup.worker_id is not None:
                 await remove_unfinished_backup(ctx, backup)
-    for operation in operations:
+    for operation in active:
         reason = stale_reason_of(ctx, operation)
-        if reason and await _mark_failed(ctx, Operation, operation, OperationStatus.FAILED, reason):
-            cleaned.append(Cleaned(operation.kind, operation.id, reason))
+        if reason and await _mark_failed(ctx, operation, OperationStatus.FAILED, reason):
+            cleaned.append(Cleaned(operation.kind, rows.saved_id(operation.id), reason))
             if operation.kind == OperationKind.RESTORE:
                 await remove_restore_temp(ctx, operation.backup_id)
             else:
-                async with ctx.db.session() as session:
-                    target = await session.get(Backup, operation.backup_id)
+                target = await rows.load(ctx.db, Backup, operation.backup_id)
                 if target.deleted_at is None:
                     await finish_interrupted_delete(ctx, target)
     for item in cleaned:
@@ -79,19 +70,8 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
     return cleaned
 
 
-async def _mark_failed(ctx: JobContext, model, row, status: str, reason: str) -> bool:
+async def _mark_failed(ctx: JobContext, row: Job, status: str, reason: str) -> bool:
     """Only if nobody finished or refreshed it meanwhile (same heartbeat as we read)."""
-    async with ctx.db.session() as session:
-        result = await session.exec(
-            update(model)
-            .where(
-                model.id == row.id,
-                model.status == row.status,
-                (model.heartbeat_at == row.heartbeat_at)
-                if row.heartbeat_at is not None
-                else col(model.heartbeat_at).is_(None),
-            )
-            .values(status=status, error=reason, finished_at=ctx.clock.now())
-        )
-        await session.commit()
-        return result.rowcount == 1
+    return await rows.update_if_unchanged(
+        ctx.db, row, status=status, error=reason, finished_at=ctx.clock.now()
+    )

@@ -1,13 +1,33 @@
-"""A provider row plus its secret from the keyring make one S3 client."""
+"""A provider row plus its secret from the keyring make one S3 client; a backup row says
+which provider, bucket and key hold its dump."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dflow_tui.core.errors import DflowError
-from dflow_tui.jobs import records
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.secrets import get_secret_async, storage_secret_name
 from dflow_tui.storage import S3Client, StorageConfig
-from dflow_tui.store.tables import StorageProvider
+from dflow_tui.store.queries import rows
+from dflow_tui.store.tables import Backup, StorageProvider
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """Where an external backup's dump is: a provider's bucket, a key, maybe a version."""
+
+    provider_id: int
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+def stored_object(backup: Backup) -> StoredObject:
+    """The object an external backup row names (every external row names one)."""
+    if backup.provider_id is None or not backup.bucket or not backup.object_key:
+        raise DflowError(f"Backup {backup.id} names no storage provider, bucket and object key")
+    return StoredObject(backup.provider_id, backup.bucket, backup.object_key, backup.version_id)
 
 
 async def storage_config(provider: StorageProvider) -> StorageConfig:
@@ -29,7 +49,7 @@ async def storage_config(provider: StorageProvider) -> StorageConfig:
 
 async def open_storage(ctx: JobContext, provider_id: int) -> S3Client:
     """An S3 client (use with `async with`) for the provider a backup row names."""
-    provider = await records.load(ctx.db, StorageProvider, provider_id)
+    provider = await rows.load(ctx.db, StorageProvider, provider_id)
     config = await storage_config(provider)
     ctx.secrets.add(config.secret_access_key)
     return S3Client(config, max_attempts=ctx.settings.s3_max_attempts)

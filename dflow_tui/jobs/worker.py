@@ -24,7 +24,7 @@ from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.runner import ClaimedJob, JobOutcome, next_job, run_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
-from dflow_tui.store.tables import WorkerRecord
+from dflow_tui.store.queries import workers
 
 log = logging.getLogger("dflow_tui.worker")
 
@@ -197,31 +197,14 @@ class Worker:
     # --- the worker's own row ---------------------------------------------------
 
     async def _register(self) -> None:
-        now = self.ctx.clock.now()
-        async with self.ctx.db.session() as session:
-            record = await session.get(WorkerRecord, self.ctx.worker_id) or WorkerRecord(
-                id=self.ctx.worker_id
-            )
-            record.kind, record.started_at, record.heartbeat_at, record.stopped_at = self.kind, now, now, None
-            session.add(record)
-            await session.commit()
+        await workers.register(self.ctx.db, self.ctx.worker_id, self.kind, self.ctx.clock.now())
 
     async def _beat(self) -> None:
-        async with self.ctx.db.session() as session:
-            record = await session.get(WorkerRecord, self.ctx.worker_id)
-            if record is not None:
-                record.heartbeat_at = self.ctx.clock.now()
-                session.add(record)
-                await session.commit()
+        await workers.beat(self.ctx.db, self.ctx.worker_id, self.ctx.clock.now())
 
     async def _unregister(self) -> None:
         with contextlib.suppress(Exception):
-            async with self.ctx.db.session() as session:
-                record = await session.get(WorkerRecord, self.ctx.worker_id)
-                if record is not None:
-                    record.stopped_at = self.ctx.clock.now()
-                    session.add(record)
-                    await session.commit()
+            await workers.mark_stopped(self.ctx.db, self.ctx.worker_id, self.ctx.clock.now())
 
 
 def _quietly(hook: Callable[..., Any], *args: Any) -> None:

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-
-from dflow_tui.core.errors import (
-    AlreadyExists,
-    Conflict,
-    InvalidName,
-    NotAllowed,
-    NotFound,
-)
+from dflow_tui.core.errors import Conflict, InvalidName, NotAllowed, NotFound
 from dflow_tui.core.naming import USER_RE
 from dflow_tui.core.permissions import Permission, Role, allowed, check, parse_role, refusal
 from dflow_tui.core.views import AuditView, UserView
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.store.queries import rows, users
 from dflow_tui.store.tables import AuditEntry, User
 
 
 def user_view(user: User) -> UserView:
     return UserView(login=user.login, role=user.role, created_by=user.created_by, created_at=user.created_at)
+
+
+def audit_view(entry: AuditEntry) -> AuditView:
+    assert entry.at is not None  # every entry is written with its time
+    return AuditView(
+        id=rows.saved_id(entry.id),
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        result=entry.result,
+        service_path=entry.service_path,
+        target=entry.target,
+        detail=entry.detail,
+    )
 
 
 class Access:
@@ -34,21 +39,11 @@ class Access:
 
     async def bootstrap(self) -> None:
         """The first user of a fresh state database is its admin."""
-        async with self.ctx.db.session() as session:
-            if (await session.exec(select(func.count()).select_from(User))).one() > 0:
-                return
-            session.add(
-                User(
-                    login=self.login,
-                    role=Role.ADMIN,
-                    created_by=self.login,
-                    created_at=self.ctx.clock.now(),
-                )
-            )
-            try:
-                await session.commit()
-            except IntegrityError:
-                return  # another process bootstrapped it at the same moment
+        first = User(
+            login=self.login, role=Role.ADMIN, created_by=self.login, created_at=self.ctx.clock.now()
+        )
+        if not await users.add_first_user(self.ctx.db, first):
+            return  # it had users, or another process bootstrapped it at the same moment
         await audit.record(
             self.ctx,
             self.login,
@@ -58,10 +53,8 @@ class Access:
             detail="first user of a new state database: admin",
         )
 
-    async def role(self) -> str | None:
-        async with self.ctx.db.reading() as session:
-            user = (await session.exec(select(User).where(User.login == self.login))).first()
-        return user.role if user else None
+    async def role(self) -> Role | None:
+        return await users.role_of(self.ctx.db, self.login)
 
     async def can(self, permission: Permission) -> bool:
         return allowed(await self.role(), permission)
@@ -93,7 +86,7 @@ class Access:
             )
             raise
 
-    async def audit(self, action: str, result: str, **where) -> None:
+    async def audit(self, action: str, result: str, **where: str | None) -> None:
         await audit.record(self.ctx, self.login, action, result, **where)
 
 
@@ -107,39 +100,24 @@ class Users:
         if not USER_RE.fullmatch(login or ""):
             raise InvalidName(f"Invalid login {login!r}")
         chosen = parse_role(role)
-        user = User(
-            login=login, role=chosen.value, created_by=self.access.login, created_at=self.ctx.clock.now()
-        )
-        async with self.ctx.db.session() as session:
-            session.add(user)
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise AlreadyExists(f"User {login!r} already exists") from None
-            await session.refresh(user)
+        user = User(login=login, role=chosen, created_by=self.access.login, created_at=self.ctx.clock.now())
+        user = await rows.insert(self.ctx.db, user, f"User {login!r}")
         await self.access.audit("user.add", "ok", target=login, detail=f"role {chosen.value}")
         return user_view(user)
 
     async def list(self) -> list[UserView]:
         await self.access.require(Permission.READ, "user.list")
-        async with self.ctx.db.reading() as session:
-            users = (await session.exec(select(User).order_by(User.login))).all()
-        return [user_view(u) for u in users]
+        return [user_view(u) for u in await users.list_users(self.ctx.db)]
 
     async def remove(self, login: str) -> None:
         await self.access.require(Permission.USERS, "user.remove", target=login)
         async with self.ctx.db.session() as session:
-            user = (await session.exec(select(User).where(User.login == login))).first()
+            user = await users.user_by_login(session, login)
             if user is None:
                 raise NotFound(f"No user {login!r}")
-            if user.role == Role.ADMIN:
-                admins = (
-                    await session.exec(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
-                ).one()
-                if admins <= 1:
-                    raise Conflict(f"{login} is the last admin; add another admin first")
-            await session.delete(user)
-            await session.commit()
+            if user.role == Role.ADMIN and await users.count_admins(session) <= 1:
+                raise Conflict(f"{login} is the last admin; add another admin first")
+            await rows.delete(session, user)
         await self.access.audit("user.remove", "ok", target=login)
 
 
@@ -150,21 +128,4 @@ class AuditLog:
 
     async def list(self, service: str | None = None, limit: int = 1000) -> list[AuditView]:
         await self.access.require(Permission.READ, "audit.list")
-        query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
-        if service:
-            query = query.where(AuditEntry.service_path == service)
-        async with self.ctx.db.reading() as session:
-            entries = (await session.exec(query)).all()
-        return [
-            AuditView(
-                id=e.id,
-                at=e.at,
-                actor=e.actor,
-                action=e.action,
-                result=e.result,
-                service_path=e.service_path,
-                target=e.target,
-                detail=e.detail,
-            )
-            for e in entries
-        ]
+        return [audit_view(entry) for entry in await users.audit_entries(self.ctx.db, service, limit)]

@@ -96,5 +96,5 @@ class Dflow:
     async def __aenter__(self) -> Dflow:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()

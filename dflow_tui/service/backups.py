@@ -7,10 +7,7 @@ both; the TUI records, then runs the job in the background and watches the row.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy import case, func
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from collections.abc import Awaitable
 
 from dflow_tui.core.enums import (
     ACTIVE_OPERATION_STATUSES,
@@ -28,15 +25,16 @@ from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.runner import backup_job, operation_job
 from dflow_tui.jobs.worker import Worker
-from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
+from dflow_tui.store.queries import backups, inventory, operations, rows
+from dflow_tui.store.queries.backups import BackupRow, OperationRow
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Environment, Operation, Project, Service
+from dflow_tui.store.tables import Backup, Operation
 
 
 def operation_view(operation: Operation) -> OperationView:
     return OperationView(
-        id=operation.id,
+        id=rows.saved_id(operation.id),
         backup_id=operation.backup_id,
         kind=operation.kind,
         status=operation.status,
@@ -45,7 +43,7 @@ def operation_view(operation: Operation) -> OperationView:
 
 
 def backup_view(
-    backup: Backup, path: str, operation: Operation | None, refusals: dict[Permission, str | None]
+    backup: BackupRow, path: str, operation: OperationRow | None, refusals: dict[Permission, str | None]
 ) -> BackupView:
     """The row as faces show it, with what the acting user may do on it and, if not, why
     (`refusals`: why the acting user lacks each permission, see Access.refusals)."""
@@ -53,7 +51,7 @@ def backup_view(
     if backup.object_key:
         location = f"s3://{backup.bucket}/{backup.object_key}"
     return BackupView(
-        id=backup.id,
+        id=rows.saved_id(backup.id),
         service_path=path,
         type=backup.type,
         status=backup.status,
@@ -78,7 +76,7 @@ def backup_view(
 
 
 def _refusals(
-    backup: Backup, operation: Operation | None, refusals: dict[Permission, str | None]
+    backup: BackupRow, operation: OperationRow | None, refusals: dict[Permission, str | None]
 ) -> dict[str, str | None]:
     """The permission the action needs comes first, then whether the row allows it now."""
 
@@ -101,16 +99,12 @@ def _refusals(
     }
 
 
-def _cancel_requested_by(backup, operation) -> str | None:
+def _cancel_requested_by(backup: BackupRow, operation: OperationRow | None) -> str | None:
     if backup.status == BackupStatus.IN_PROGRESS:
         return backup.cancel_requested_by
     if operation is not None and operation.status in ACTIVE_OPERATION_STATUSES:
         return operation.cancel_requested_by
     return None
-
-
-def _status_counts(column, statuses: list[str]) -> list:
-    return [func.sum(case((column == status, 1), else_=0)) for status in statuses]
 
 
 class Backups:
@@ -146,12 +140,11 @@ class Backups:
     async def _record(self, path: str, *, claimed: bool) -> Backup:
         await self.access.require(Permission.CREATE, "backup.create", service_path=path)
         async with self.db.reading() as session:
-            rows = await lookup.service_by_path(session, path)
-        assert rows.service.id is not None
+            place = await inventory.service_by_path(session, path)
         try:
             return await record_backup(
                 self.ctx,
-                rows.service.id,
+                rows.saved_id(place.service.id),
                 trigger=Trigger.MANUAL,
                 tier=None,
                 actor=self.actor,
@@ -168,105 +161,42 @@ class Backups:
         TUI, over tens of thousands of rows."""
         await self.access.require(Permission.READ, "backup.list", service_path=path)
         refusals = await self.access.refusals()
-        backups = Backup.__table__
-        operations = Operation.__table__
         async with self.db.reading() as session:
-            paths = await self._service_paths(session)
-            backup_filter = []
+            paths = await inventory.service_paths(session)
+            service_id = None
             if path is not None:
-                rows = await lookup.service_by_path(session, path)
-                backup_filter.append(backups.c.service_id == rows.service.id)
-            if not include_deleted:
-                backup_filter.append(backups.c.deleted_at.is_(None))
-            results = (
-                await session.exec(
-                    sa.select(backups)
-                    .where(*backup_filter)
-                    .order_by(backups.c.created_at.desc(), backups.c.id.desc())
-                )
-            ).all()
-            latest = {}
-            for operation in (
-                await session.exec(
-                    sa.select(operations)
-                    .join(backups, operations.c.backup_id == backups.c.id)
-                    .where(*backup_filter)
-                    .order_by(operations.c.id)
-                )
-            ).all():
-                latest[operation.backup_id] = operation
-        return [backup_view(row, paths[row.service_id], latest.get(row.id), refusals) for row in results]
+                service_id = (await inventory.service_by_path(session, path)).service.id
+            listed = await backups.list_rows(session, service_id, include_deleted=include_deleted)
+            latest = await backups.latest_operations(session, service_id, include_deleted=include_deleted)
+        return [
+            backup_view(row, paths[row.service_id], latest.get(rows.saved_id(row.id)), refusals)
+            for row in listed
+        ]
 
-    async def revision(self, path: str | None = None) -> tuple:
+    async def revision(self, path: str | None = None) -> tuple[object, ...]:
         """A cheap fingerprint of the backup list: it changes whenever `list` would.
 
         A live view polls this every second and fetches the list only when it moved."""
         await self.access.require(Permission.READ, "backup.list", service_path=path)
-        backups = Backup.__table__
-        operations = Operation.__table__
         async with self.db.reading() as session:
-            where = []
+            service_id = None
             if path is not None:
-                rows = await lookup.service_by_path(session, path)
-                where.append(backups.c.service_id == rows.service.id)
-            mine = (
-                await session.exec(
-                    sa.select(
-                        func.count(),
-                        func.max(backups.c.id),
-                        func.max(backups.c.finished_at),
-                        func.max(backups.c.deleted_at),
-                        func.max(backups.c.started_at),
-                        func.count(backups.c.deleted_at),
-                        func.count(backups.c.error),
-                        func.count(backups.c.cancel_requested_by),
-                        *_status_counts(backups.c.status, [s.value for s in BackupStatus]),
-                    ).where(*where)
-                )
-            ).one()
-            ops = (
-                await session.exec(
-                    sa.select(
-                        func.count(),
-                        func.max(operations.c.id),
-                        func.max(operations.c.finished_at),
-                        func.max(operations.c.started_at),
-                        func.count(operations.c.cancel_requested_by),
-                        func.count(operations.c.irreversible_at),
-                        *_status_counts(operations.c.status, [s.value for s in OperationStatus]),
-                    )
-                    .select_from(operations.join(backups, operations.c.backup_id == backups.c.id))
-                    .where(*where)
-                )
-            ).one()
-        return tuple(mine) + tuple(ops)
+                service_id = (await inventory.service_by_path(session, path)).service.id
+            return await backups.revision(session, service_id)
 
-    async def _service_paths(self, session) -> dict[int, str]:
-        query = (
-            select(Service.id, Project.name, Environment.name, Service.name)
-            .join(Environment, Service.environment_id == Environment.id)
-            .join(Project, Environment.project_id == Project.id)
-        )
-        return {sid: f"{p}/{e}/{n}" for sid, p, e, n in (await session.exec(query)).all()}
-
-    async def _latest_operations(self, session, backup_ids: list[int]) -> dict[int, Operation]:
-        if not backup_ids:
-            return {}
-        latest: dict[int, Operation] = {}
-        query = select(Operation).where(col(Operation.backup_id).in_(backup_ids)).order_by(Operation.id)
-        for operation in (await session.exec(query)).all():
-            latest[operation.backup_id] = operation
-        return latest
+    async def _backup(self, session: StateSession, backup_id: int) -> Backup:
+        backup = await rows.find(session, Backup, backup_id)
+        if backup is None:
+            raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
+        return backup
 
     async def get(self, backup_id: int) -> BackupView:
         await self.access.require(Permission.READ, "backup.list", target=f"backup {backup_id}")
         async with self.db.reading() as session:
-            backup = await session.get(Backup, backup_id)
-            if backup is None:
-                raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
-            rows = await lookup.service_rows(session, backup.service_id)
-            operation = (await self._latest_operations(session, [backup_id])).get(backup_id)
-        return backup_view(backup, rows.path, operation, await self.access.refusals())
+            backup = await self._backup(session, backup_id)
+            place = await inventory.service_rows(session, backup.service_id)
+            operation = await operations.latest_operation(session, backup_id)
+        return backup_view(backup, place.path, operation, await self.access.refusals())
 
     # --- cancel ----------------------------------------------------------
 
@@ -275,12 +205,11 @@ class Backups:
         else the restore or delete running on it (until its point of no return).
         Returns what will happen, in a sentence."""
         async with self.db.reading() as session:
-            backup = await session.get(Backup, backup_id)
-            if backup is None:
-                raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
-            operation = await self._active_operation(session, backup_id)
-            path = (await lookup.service_rows(session, backup.service_id)).path
+            backup = await self._backup(session, backup_id)
+            operation = await operations.active_operation(session, backup_id)
+            path = (await inventory.service_rows(session, backup.service_id)).path
         where = {"service_path": path, "target": f"backup {backup_id}"}
+        request: Awaitable[Backup | Operation]
         if backup.status == BackupStatus.IN_PROGRESS:
             await self.access.require(Permission.CREATE, "backup.cancel", **where)
             job = f"Backup {backup_id}"
@@ -289,7 +218,7 @@ class Backups:
             permission = Permission.RESTORE if operation.kind == OperationKind.RESTORE else Permission.DELETE
             await self.access.require(permission, f"backup.{operation.kind}.cancel", **where)
             job = f"The {operation.kind} of backup {backup_id}"
-            request = request_operation_cancel(self.ctx, operation.id, self.actor)
+            request = request_operation_cancel(self.ctx, rows.saved_id(operation.id), self.actor)
         else:
             refusal = cancel_refusal(backup, operation) or Refusal(f"Backup {backup_id}: nothing to cancel")
             await self.access.audit("backup.cancel", "refused", detail=refusal.reason, **where)
@@ -306,13 +235,6 @@ class Backups:
         )
 
     # --- restore and delete ----------------------------------------------
-
-    async def _active_operation(self, session, backup_id: int) -> Operation | None:
-        query = select(Operation).where(
-            Operation.backup_id == backup_id,
-            col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
-        )
-        return (await session.exec(query)).first()
 
     async def restore(
         self,
@@ -354,15 +276,12 @@ class Backups:
             self.worker.submit(job, on_progress)
             return operation_view(operation)
         await self.worker.run(job, on_progress)
-        assert operation.id is not None
-        return operation_view(await self._operation(operation.id))
+        return operation_view(await rows.load(self.db, Operation, operation.id))
 
     async def _record_operation(self, backup_id: int, kind: OperationKind, safety_backup: bool) -> Operation:
         async with self.db.session() as session:
-            backup = await session.get(Backup, backup_id)
-            if backup is None:
-                raise NotFound(f"No backup with id {backup_id} (see `dflow-tui backup list`)")
-            active = await self._active_operation(session, backup_id)
+            backup = await self._backup(session, backup_id)
+            active = await operations.active_operation(session, backup_id)
             if kind is OperationKind.RESTORE:
                 refuse(restore_refusal(backup, active))
                 await self._check_service_is_quiet(session, backup.service_id)
@@ -377,48 +296,18 @@ class Backups:
                 created_at=self.ctx.clock.now(),
                 safety_backup=safety_backup,
             )
-            session.add(operation)
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise Conflict(f"Backup {backup_id} already has an operation running") from None
-            await session.refresh(operation)
-        return operation
+            return await operations.insert_operation(session, operation)
 
     async def _check_service_is_quiet(self, session: StateSession, service_id: int) -> None:
         """No restore while a backup or another restore of the same service runs."""
-        running = (
-            await session.exec(
-                select(Backup).where(
-                    Backup.service_id == service_id,
-                    Backup.status == BackupStatus.IN_PROGRESS,
-                )
-            )
-        ).first()
+        running = await backups.running_backup(session, service_id)
         if running is not None:
             raise Conflict(
                 f"Backup {running.id} of this service is in progress; restore when it has finished"
             )
-        restoring = (
-            await session.exec(
-                select(Operation)
-                .join(Backup, col(Operation.backup_id) == col(Backup.id))
-                .where(
-                    Backup.service_id == service_id,
-                    Operation.kind == OperationKind.RESTORE,
-                    col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
-                )
-            )
-        ).first()
+        restoring = await operations.active_restore_of_service(session, service_id)
         if restoring is not None:
             raise Conflict(
                 f"A restore of this service (from backup {restoring.backup_id}) is already running; "
                 "wait for it to finish"
             )
-
-    async def _operation(self, operation_id: int) -> Operation:
-        async with self.db.session() as session:
-            operation = await session.get(Operation, operation_id)
-        if operation is None:
-            raise NotFound(f"No operation with id {operation_id}")
-        return operation

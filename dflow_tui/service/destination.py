@@ -7,10 +7,8 @@ from dflow_tui.core.errors import InvalidName
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import check_provider_usable
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
-from dflow_tui.service.storage import provider_by_name
-from dflow_tui.store.tables import Service, StorageProvider
+from dflow_tui.store.queries import inventory, providers, rows
 
 DESTINATIONS = [kind.value for kind in BackupType]
 
@@ -27,20 +25,20 @@ class Destinations:
         if destination not in DESTINATIONS:
             raise InvalidName(f"Unknown destination {destination!r}: use internal or external")
         async with self.db.session() as session:
-            rows = await lookup.service_by_path(session, path)
-            service = await session.get(Service, rows.service.id)
+            place = await inventory.service_by_path(session, path)
             if destination == BackupType.INTERNAL:
                 if provider:
                     raise InvalidName("An internal destination takes no --provider")
-                service.destination, service.provider_id = destination, None
+                provider_id = None
             else:
                 if not provider:
                     raise InvalidName("An external destination needs --provider NAME (a verified one)")
-                chosen: StorageProvider = await provider_by_name(session, provider)
+                chosen = await providers.provider_by_name(session, provider)
                 check_provider_usable(chosen, path)
-                service.destination, service.provider_id = destination, chosen.id
-            session.add(service)
-            await session.commit()
+                provider_id = chosen.id
+            await rows.save(
+                session, place.service, destination=BackupType(destination), provider_id=provider_id
+            )
         await self.access.audit(
             "destination.set",
             "ok",

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
-
 from dflow_tui.core.errors import AlreadyExists, InvalidName, NotFound
 from dflow_tui.core.naming import (
     ENGINES,
@@ -25,9 +22,11 @@ from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, server_spec
 from dflow_tui.remote import dokku
 from dflow_tui.remote.connect import fetch_host_key, trust_host_key
-from dflow_tui.service import lookup
 from dflow_tui.service.access import Access
-from dflow_tui.store.tables import Environment, Project, Server, Service, StorageProvider
+from dflow_tui.settings import DEFAULT_BACKUP_DIR, DEFAULT_SSH_PORT, PROBE_COMMAND_TIMEOUT
+from dflow_tui.store.queries import inventory, providers, rows
+from dflow_tui.store.session import StateSession
+from dflow_tui.store.tables import Environment, Project, Server, Service
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Discovered:
 
 def server_view(server: Server) -> ServerView:
     return ServerView(
-        id=server.id,
+        id=rows.saved_id(server.id),
         name=server.name,
         local=server.local,
         host=server.host,
@@ -63,16 +62,6 @@ class Inventory:
         self.db = ctx.db
         self.access = access
 
-    async def _insert(self, row, what: str):
-        async with self.db.session() as session:
-            session.add(row)
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise AlreadyExists(f"{what} already exists") from None
-            await session.refresh(row)
-            return row
-
     # --- servers ---------------------------------------------------------
 
     async def add_server(
@@ -81,10 +70,10 @@ class Inventory:
         *,
         local: bool = False,
         host: str | None = None,
-        port: int = 22,
+        port: int = DEFAULT_SSH_PORT,
         user: str | None = None,
         key_path: str | None = None,
-        backup_dir: str = "dflow-backups",
+        backup_dir: str = DEFAULT_BACKUP_DIR,
     ) -> ServerView:
         await self.access.require(Permission.INVENTORY, "server.add", target=name)
         validate_label(name, "server")
@@ -109,26 +98,26 @@ class Inventory:
             backup_dir=backup_dir,
             created_at=self.ctx.clock.now(),
         )
-        view = server_view(await self._insert(server, f"Server {name!r}"))
+        view = server_view(await rows.insert(self.db, server, f"Server {name!r}"))
         await self.access.audit("server.add", "ok", target=name, detail=view.address)
         return view
 
     async def list_servers(self) -> list[ServerView]:
         await self.access.require(Permission.READ, "server.list")
-        async with self.db.reading() as session:
-            servers = (await session.exec(select(Server).order_by(Server.name))).all()
-        return [server_view(server) for server in servers]
+        return [server_view(server) for server in await inventory.list_servers(self.db)]
 
     async def get_server(self, name: str) -> Server:
         async with self.db.reading() as session:
-            return await lookup.server_by_name(session, name)
+            return await inventory.server_by_name(session, name)
 
     async def check_server(self, name: str) -> CheckResult:
         """Connects, verifying the host key, and asks Dokku for its version."""
         await self.access.require(Permission.READ, "server.check", target=name)
         server = await self.get_server(name)
         async with self.ctx.connect(server) as transport:
-            result = await must_run(transport, dokku.version_command(), "Running `dokku version`", timeout=60)
+            result = await must_run(
+                transport, dokku.version_command(), "Running `dokku version`", timeout=PROBE_COMMAND_TIMEOUT
+            )
         version = result.stdout.decode(errors="replace").strip() or "unknown"
         return CheckResult(server.name, server_view(server).address, version)
 
@@ -167,7 +156,7 @@ class Inventory:
         found: list[tuple[str, str]] = []
         async with self.ctx.connect(server) as transport:
             for engine in ENGINES:
-                result = await transport.run(dokku.list_command(engine), timeout=60)
+                result = await transport.run(dokku.list_command(engine), timeout=PROBE_COMMAND_TIMEOUT)
                 if not result.ok:
                     continue  # that datastore plugin is not installed
                 for name in dokku.parse_service_list(result.stdout.decode(errors="replace")):
@@ -186,8 +175,8 @@ class Inventory:
 
     # --- projects and environments ---------------------------------------
 
-    async def _server_id(self, session, server: str | None) -> int | None:
-        return None if server is None else (await lookup.server_by_name(session, server)).id
+    async def _server_id(self, session: StateSession, server: str | None) -> int | None:
+        return None if server is None else (await inventory.server_by_name(session, server)).id
 
     async def add_project(self, name: str, *, server: str | None = None, legacy: bool = False) -> Project:
         await self.access.require(Permission.INVENTORY, "project.add", target=name)
@@ -195,14 +184,14 @@ class Inventory:
         async with self.db.session() as session:
             server_id = await self._server_id(session, server)
         project = Project(name=name, server_id=server_id, legacy=legacy, created_at=self.ctx.clock.now())
-        project = await self._insert(project, f"Project {name!r}")
+        project = await rows.insert(self.db, project, f"Project {name!r}")
         await self.access.audit("project.add", "ok", target=name)
         return project
 
     async def ensure_project(self, name: str, *, server: str | None = None) -> Project:
         try:
             async with self.db.session() as session:
-                return await lookup.project_by_name(session, name)
+                return await inventory.project_by_name(session, name)
         except NotFound:
             return await self.add_project(name, server=server)
 
@@ -210,23 +199,23 @@ class Inventory:
         await self.access.require(Permission.INVENTORY, "environment.add", target=f"{project}/{name}")
         validate_label(name, "environment")
         async with self.db.session() as session:
-            project_row = await lookup.project_by_name(session, project)
+            project_row = await inventory.project_by_name(session, project)
             server_id = await self._server_id(session, server)
         environment = Environment(
-            project_id=project_row.id,
+            project_id=rows.saved_id(project_row.id),
             name=name,
             server_id=server_id,
             created_at=self.ctx.clock.now(),
         )
-        environment = await self._insert(environment, f"Environment {project}/{name}")
+        environment = await rows.insert(self.db, environment, f"Environment {project}/{name}")
         await self.access.audit("environment.add", "ok", target=f"{project}/{name}")
         return environment
 
     async def ensure_environment(self, project: str, name: str) -> Environment:
         try:
             async with self.db.session() as session:
-                project_row = await lookup.project_by_name(session, project)
-                return await lookup.environment_by_name(session, project_row, name)
+                project_row = await inventory.project_by_name(session, project)
+                return await inventory.environment_by_name(session, project_row, name)
         except NotFound:
             return await self.add_environment(project, name)
 
@@ -234,47 +223,41 @@ class Inventory:
 
     async def add_service(self, path: str, engine: str) -> ServiceView:
         await self.access.require(Permission.INVENTORY, "service.add", service_path=path)
-        validate_engine(engine)
+        chosen = validate_engine(engine)
         project_name, env_name, name = parse_service_path(path)
         async with self.db.session() as session:
-            project = await lookup.project_by_name(session, project_name)
-            environment = await lookup.environment_by_name(session, project, env_name)
+            project = await inventory.project_by_name(session, project_name)
+            environment = await inventory.environment_by_name(session, project, env_name)
         service = Service(
-            environment_id=environment.id,
+            environment_id=rows.saved_id(environment.id),
             name=name,
-            engine=engine,
+            engine=chosen,
             created_at=self.ctx.clock.now(),
         )
-        await self._insert(service, f"Service {path!r}")
+        await rows.insert(self.db, service, f"Service {path!r}")
         await self.access.audit("service.add", "ok", service_path=path, detail=engine)
         return (await self.list_services(path=path))[0]
 
     async def list_services(self, path: str | None = None) -> list[ServiceView]:
         await self.access.require(Permission.READ, "service.list")
         async with self.db.reading() as session:
-            query = (
-                select(Service, Environment, Project)
-                .join(Environment, Service.environment_id == Environment.id)
-                .join(Project, Environment.project_id == Project.id)
-                .order_by(Project.name, Environment.name, Service.name)
-            )
+            service_id = None
             if path is not None:
-                rows = await lookup.service_by_path(session, path)
-                query = query.where(Service.id == rows.service.id)
-            results = (await session.exec(query)).all()
-            servers = {server.id: server.name for server in (await session.exec(select(Server))).all()}
-            providers = {p.id: p.name for p in (await session.exec(select(StorageProvider))).all()}
+                service_id = (await inventory.service_by_path(session, path)).service.id
+            results = await inventory.services_in_place(session, service_id)
+            servers = await inventory.server_names(session)
+            provider_names = await providers.provider_names(session)
         return [
             ServiceView(
-                id=service.id,
+                id=rows.saved_id(service.id),
                 project=project.name,
                 environment=environment.name,
                 name=service.name,
                 engine=service.engine,
                 destination=service.destination,
-                server=servers.get(resolve_server_id(environment, project)),
+                server=_named(servers, resolve_server_id(environment, project)),
                 legacy=project.legacy,
-                provider=providers.get(service.provider_id),
+                provider=_named(provider_names, service.provider_id),
             )
             for service, environment, project in results
         ]
@@ -284,3 +267,7 @@ class Inventory:
         if not services:
             raise NotFound(f"No service {path!r}")
         return services[0]
+
+
+def _named(names: dict[int, str], row_id: int | None) -> str | None:
+    return None if row_id is None else names.get(row_id)

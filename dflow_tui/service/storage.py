@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-
 from dflow_tui.core.enums import ProviderStatus
-from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName, NotFound
+from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName
 from dflow_tui.core.naming import validate_label
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.views import ProviderView
@@ -19,13 +16,15 @@ from dflow_tui.secrets import (
     storage_secret_name,
 )
 from dflow_tui.service.access import Access
+from dflow_tui.settings import DEFAULT_PREFIX
 from dflow_tui.storage import StorageConfig, VerifyResult, verify
-from dflow_tui.store.tables import Backup, Service, StorageProvider
+from dflow_tui.store.queries import backups, inventory, providers, rows
+from dflow_tui.store.tables import StorageProvider
 
 
 def provider_view(provider: StorageProvider) -> ProviderView:
     return ProviderView(
-        id=provider.id,
+        id=rows.saved_id(provider.id),
         name=provider.name,
         endpoint_url=provider.endpoint_url,
         region=provider.region,
@@ -36,13 +35,6 @@ def provider_view(provider: StorageProvider) -> ProviderView:
         status_reason=provider.status_reason,
         verified_at=provider.verified_at,
     )
-
-
-async def provider_by_name(session, name: str) -> StorageProvider:
-    provider = (await session.exec(select(StorageProvider).where(StorageProvider.name == name))).first()
-    if provider is None:
-        raise NotFound(f"No storage provider named {name!r} (see `dflow-tui storage list`)")
-    return provider
 
 
 class StorageProviders:
@@ -60,7 +52,7 @@ class StorageProviders:
         bucket: str,
         access_key_id: str,
         secret_access_key: str,
-        prefix: str = "dflow/backups",
+        prefix: str = DEFAULT_PREFIX,
     ) -> ProviderView:
         """Saves the provider (unverified) and its secret in the OS keyring."""
         await self.access.require(Permission.STORAGE, "storage.add", target=name)
@@ -78,9 +70,7 @@ class StorageProviders:
             secret_access_key=secret_access_key,
         )
         async with self.db.session() as session:
-            existing = (
-                await session.exec(select(StorageProvider).where(StorageProvider.name == name))
-            ).first()
+            existing = await providers.provider_named(session, name)
         if existing is not None:
             raise AlreadyExists(f"Storage provider {name!r} already exists")
         await set_secret_async(storage_secret_name(name), secret_access_key)
@@ -95,13 +85,7 @@ class StorageProviders:
             status_reason="Not verified yet",
             created_at=self.ctx.clock.now(),
         )
-        async with self.db.session() as session:
-            session.add(provider)
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise AlreadyExists(f"Storage provider {name!r} already exists") from None
-            await session.refresh(provider)
+        provider = await rows.insert(self.db, provider, f"Storage provider {name!r}")
         await self.access.audit(
             "storage.add",
             "ok",
@@ -112,29 +96,28 @@ class StorageProviders:
 
     async def list(self) -> list[ProviderView]:
         await self.access.require(Permission.READ, "storage.list")
-        async with self.db.reading() as session:
-            providers = (await session.exec(select(StorageProvider).order_by(StorageProvider.name))).all()
-        return [provider_view(p) for p in providers]
+        return [provider_view(p) for p in await providers.list_providers(self.db)]
 
     async def get(self, name: str) -> ProviderView:
         async with self.db.reading() as session:
-            return provider_view(await provider_by_name(session, name))
+            return provider_view(await providers.provider_by_name(session, name))
 
     async def verify(self, name: str) -> VerifyResult:
         """Proves put, get, list and delete on the prefix; records verified/unverified and why."""
         await self.access.require(Permission.STORAGE, "storage.verify", target=name)
         async with self.db.session() as session:
-            provider = await provider_by_name(session, name)
+            provider = await providers.provider_by_name(session, name)
         config = await storage_config(provider)
         self.ctx.secrets.add(config.secret_access_key)
         result = await verify(config)
-        async with self.db.session() as session:
-            provider = await session.get(StorageProvider, provider.id)
-            provider.status = (ProviderStatus.VERIFIED if result.ok else ProviderStatus.UNVERIFIED).value
-            provider.status_reason = result.reason
-            provider.verified_at = self.ctx.clock.now()
-            session.add(provider)
-            await session.commit()
+        await rows.update(
+            self.db,
+            StorageProvider,
+            provider.id,
+            status=ProviderStatus.VERIFIED if result.ok else ProviderStatus.UNVERIFIED,
+            status_reason=result.reason,
+            verified_at=self.ctx.clock.now(),
+        )
         await self.access.audit(
             "storage.verify", "ok" if result.ok else "failed", target=name, detail=result.reason
         )
@@ -143,28 +126,20 @@ class StorageProviders:
     async def remove(self, name: str) -> None:
         await self.access.require(Permission.STORAGE, "storage.remove", target=name)
         async with self.db.session() as session:
-            provider = await provider_by_name(session, name)
-            user = (await session.exec(select(Service).where(Service.provider_id == provider.id))).first()
-            if user is not None:
+            provider = await providers.provider_by_name(session, name)
+            provider_id = rows.saved_id(provider.id)
+            if await inventory.service_with_provider(session, provider_id) is not None:
                 raise Conflict(
                     f"Storage provider {name!r} is the destination of a service; "
                     "set its destination to something else first"
                 )
-            kept = (
-                await session.exec(
-                    select(Backup).where(
-                        Backup.provider_id == provider.id,
-                        col(Backup.deleted_at).is_(None),
-                    )
-                )
-            ).first()
+            kept = await backups.kept_on_provider(session, provider_id)
             if kept is not None:
                 raise Conflict(
                     f"Storage provider {name!r} still holds backups (e.g. backup {kept.id}); "
                     "delete them first, or they could no longer be restored"
                 )
-            await session.delete(provider)
-            await session.commit()
+            await rows.delete(session, provider)
         await delete_secret_async(storage_secret_name(name))
         await self.access.audit("storage.remove", "ok", target=name)
 

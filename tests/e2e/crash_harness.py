@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from dflow_tui.jobs import context as job_context
-from dflow_tui.jobs import records
 from dflow_tui.jobs.runner import backup_job, run_job
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.storage import s3
+from dflow_tui.store.queries import rows
 
 CRASHED = 137
 
@@ -73,14 +73,14 @@ def instrument(steps: Steps) -> None:
 
     s3.S3Client.__aenter__ = counting_enter
 
-    finish = records.update_if_ours
+    finish = rows.update_if_ours
 
     async def counting_finish(db, model, row_id, worker_id, active, **values):
         if "status" in values:
             steps.step(f"record {model.__tablename__} {row_id} {values['status']}")
         return await finish(db, model, row_id, worker_id, active, **values)
 
-    records.update_if_ours = counting_finish
+    rows.update_if_ours = counting_finish
 
 
 async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:

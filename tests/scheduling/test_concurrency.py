@@ -14,8 +14,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from dflow_tui.service import Dflow, lookup
+from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
+from dflow_tui.store.queries import inventory
 from dflow_tui.store.tables import Backup, ScheduleTier
 
 HARNESS = Path(__file__).with_name("loop_harness.py")
@@ -44,7 +45,7 @@ async def _arrange(db_url: str, sandbox: Path) -> None:
         await app.inventory.add_service(f"demo/production/{name}", "postgres")
     for name in SERVICES:  # saved directly: saving through the service would run a pass on the real clock
         async with app.db.session() as session:
-            rows = await lookup.service_by_path(session, f"demo/production/{name}")
+            rows = await inventory.service_by_path(session, f"demo/production/{name}")
             for tier in ("hourly", "daily"):
                 session.add(ScheduleTier(service_id=rows.service.id, tier=tier))
             await session.commit()

@@ -16,7 +16,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("operations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("safety_backup", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(
+            sa.Column("safety_backup", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch_op.add_column(sa.Column("safety_backup_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
             "fk_operations_safety_backup_id_backups", "backups", ["safety_backup_id"], ["id"]

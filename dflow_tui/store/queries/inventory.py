@@ -1,0 +1,153 @@
+"""Servers, projects, environments and services, found by the names users type: a server's
+name, a PROJECT/ENV/NAME path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from dflow_tui.core.errors import NotFound
+from dflow_tui.core.naming import parse_service_path
+from dflow_tui.store.db import Database
+from dflow_tui.store.session import StateSession
+from dflow_tui.store.tables import Environment, Project, Server, Service
+
+
+@dataclass
+class ServiceRows:
+    """A service with the environment and the project it belongs to."""
+
+    service: Service
+    environment: Environment
+    project: Project
+
+    @property
+    def path(self) -> str:
+        return f"{self.project.name}/{self.environment.name}/{self.service.name}"
+
+
+# --- servers -----------------------------------------------------------------------
+
+
+async def server_by_name(session: StateSession, name: str) -> Server:
+    server = (await session.exec(select(Server).where(Server.name == name))).first()
+    if server is None:
+        raise NotFound(f"No server named {name!r} (see `dflow-tui server list`)")
+    return server
+
+
+async def list_servers(db: Database) -> list[Server]:
+    """Every server, by name."""
+    async with db.reading() as session:
+        return list((await session.exec(select(Server).order_by(col(Server.name)))).all())
+
+
+async def all_servers(session: StateSession) -> list[Server]:
+    return list((await session.exec(select(Server).order_by(col(Server.id)))).all())
+
+
+async def server_names(session: StateSession) -> dict[int, str]:
+    """Each server's name, by its id."""
+    return {server.id: server.name for server in await all_servers(session) if server.id is not None}
+
+
+# --- projects and environments -----------------------------------------------------
+
+
+async def project_by_name(session: StateSession, name: str) -> Project:
+    project = (await session.exec(select(Project).where(Project.name == name))).first()
+    if project is None:
+        raise NotFound(f"No project named {name!r} (add it with `dflow-tui project add {name}`)")
+    return project
+
+
+async def environment_by_name(session: StateSession, project: Project, name: str) -> Environment:
+    environment = (
+        await session.exec(
+            select(Environment).where(Environment.project_id == project.id, Environment.name == name)
+        )
+    ).first()
+    if environment is None:
+        raise NotFound(
+            f"No environment {name!r} in project {project.name!r} "
+            f"(add it with `dflow-tui env add {project.name} {name}`)"
+        )
+    return environment
+
+
+# --- services ----------------------------------------------------------------------
+
+
+async def service_by_path(session: StateSession, path: str) -> ServiceRows:
+    project_name, env_name, service_name = parse_service_path(path)
+    project = await project_by_name(session, project_name)
+    environment = await environment_by_name(session, project, env_name)
+    service = (
+        await session.exec(
+            select(Service).where(Service.environment_id == environment.id, Service.name == service_name)
+        )
+    ).first()
+    if service is None:
+        raise NotFound(f"No service {path!r} (see `dflow-tui service list`)")
+    return ServiceRows(service, environment, project)
+
+
+async def service_rows(session: StateSession, service_id: int) -> ServiceRows:
+    service = await session.get(Service, service_id)
+    if service is None:
+        raise NotFound(f"No service with id {service_id}")
+    environment = await session.get(Environment, service.environment_id)
+    if environment is None:
+        raise NotFound(f"No environment with id {service.environment_id}")
+    project = await session.get(Project, environment.project_id)
+    if project is None:
+        raise NotFound(f"No project with id {environment.project_id}")
+    return ServiceRows(service, environment, project)
+
+
+async def service_path(db: Database, service_id: int) -> str:
+    """`PROJECT/ENV/NAME` of a service, for messages."""
+    async with db.reading() as session:
+        row = (
+            await session.exec(
+                select(Project.name, Environment.name, Service.name)
+                .join(Environment, col(Service.environment_id) == col(Environment.id))
+                .join(Project, col(Environment.project_id) == col(Project.id))
+                .where(Service.id == service_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"No service with id {service_id}")
+    return "/".join(row)
+
+
+async def service_paths(session: StateSession) -> dict[int, str]:
+    """`PROJECT/ENV/NAME` of every service, by its id."""
+    query = (
+        select(col(Service.id), Project.name, Environment.name, Service.name)
+        .join(Environment, col(Service.environment_id) == col(Environment.id))
+        .join(Project, col(Environment.project_id) == col(Project.id))
+    )
+    return {sid: f"{p}/{e}/{n}" for sid, p, e, n in (await session.exec(query)).all() if sid is not None}
+
+
+async def services_in_place(
+    session: StateSession, service_id: int | None = None
+) -> list[tuple[Service, Environment, Project]]:
+    """Every service (or the one with `service_id`) with its environment and project,
+    by project, environment and name."""
+    query = (
+        select(Service, Environment, Project)
+        .join(Environment, col(Service.environment_id) == col(Environment.id))
+        .join(Project, col(Environment.project_id) == col(Project.id))
+        .order_by(col(Project.name), col(Environment.name), col(Service.name))
+    )
+    if service_id is not None:
+        query = query.where(Service.id == service_id)
+    return list((await session.exec(query)).all())
+
+
+async def service_with_provider(session: StateSession, provider_id: int) -> Service | None:
+    """A service whose destination is this storage provider, if any."""
+    return (await session.exec(select(Service).where(Service.provider_id == provider_id))).first()

@@ -1,0 +1,88 @@
+"""Operation rows (a restore or a delete acting on one backup): recording one, finding the
+active one, and the two marks a cancel request and the point of no return race for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, OperationKind
+from dflow_tui.core.errors import Conflict
+from dflow_tui.store.db import Database
+from dflow_tui.store.queries import rows
+from dflow_tui.store.session import StateSession
+from dflow_tui.store.tables import Backup, Operation
+
+
+async def insert_operation(session: StateSession, operation: Operation) -> Operation:
+    """Saves a new operation row and commits. The database holds one active operation per
+    backup: a second one is refused as a Conflict."""
+    session.add(operation)
+    try:
+        await session.commit()
+    except IntegrityError:
+        raise Conflict(f"Backup {operation.backup_id} already has an operation running") from None
+    await session.refresh(operation)
+    return operation
+
+
+async def active_operation(session: StateSession, backup_id: int) -> Operation | None:
+    """The restore or delete queued or running on the backup, if any."""
+    query = select(Operation).where(
+        Operation.backup_id == backup_id,
+        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+    )
+    return (await session.exec(query)).first()
+
+
+async def latest_operation(session: StateSession, backup_id: int) -> Operation | None:
+    """The newest restore or delete of the backup, whatever its status."""
+    query = (
+        select(Operation).where(Operation.backup_id == backup_id).order_by(col(Operation.id).desc()).limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+async def active_restore_of_service(session: StateSession, service_id: int) -> Operation | None:
+    """A restore queued or running into the service (from any of its backups), if any."""
+    query = (
+        select(Operation)
+        .join(Backup, col(Operation.backup_id) == col(Backup.id))
+        .where(
+            Backup.service_id == service_id,
+            Operation.kind == OperationKind.RESTORE,
+            col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        )
+    )
+    return (await session.exec(query)).first()
+
+
+async def active_operations(session: StateSession) -> list[Operation]:
+    """Every operation queued or running, whoever runs it (or nobody yet)."""
+    query = select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES))
+    return list((await session.exec(query)).all())
+
+
+async def request_cancel(db: Database, operation_id: int, by: str) -> tuple[bool, Operation]:
+    """Marks who asked to stop the operation, only while it is active and has not reached its
+    point of no return; returns whether it did, and the row as it is now."""
+    still_stoppable = [
+        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        col(Operation.irreversible_at).is_(None),
+    ]
+    return await rows.update_where(db, Operation, operation_id, still_stoppable, cancel_requested_by=by)
+
+
+async def mark_irreversible(
+    db: Database, operation_id: int, worker_id: str, at: datetime
+) -> tuple[bool, Operation]:
+    """Marks the operation past its point of no return, only while this worker runs it and
+    nobody asked to cancel it; returns whether it did, and the row as it is now."""
+    still_ours = [
+        col(Operation.worker_id) == worker_id,
+        col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+        col(Operation.cancel_requested_by).is_(None),
+    ]
+    return await rows.update_where(db, Operation, operation_id, still_ours, irreversible_at=at)

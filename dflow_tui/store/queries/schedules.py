@@ -1,0 +1,62 @@
+"""Which tiers each service runs, and its backoff after failed scheduled runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+
+from dflow_tui.core.tiers import Tier
+from dflow_tui.store.db import Database
+from dflow_tui.store.queries import rows
+from dflow_tui.store.session import StateSession
+from dflow_tui.store.tables import ScheduleTier, Service
+
+
+async def tiers_by_service(db: Database) -> dict[int, list[Tier]]:
+    """The enabled tiers of every service that has one (no entry: its schedule is off)."""
+    async with db.session() as session:
+        enabled = (await session.exec(select(ScheduleTier))).all()
+    schedules: dict[int, list[Tier]] = defaultdict(list)
+    for row in enabled:
+        schedules[row.service_id].append(row.tier)
+    return schedules
+
+
+async def tiers_of(session: StateSession, service_id: int) -> list[Tier]:
+    """The service's enabled tiers (none: its schedule is off)."""
+    query = select(col(ScheduleTier.tier)).where(ScheduleTier.service_id == service_id)
+    return list((await session.exec(query)).all())
+
+
+async def replace_tiers(session: StateSession, service: Service, tiers: Iterable[Tier]) -> None:
+    """Saves exactly these tiers for the service, clears its backoff, and commits."""
+    service_id = rows.saved_id(service.id)
+    await session.exec(delete(ScheduleTier).where(col(ScheduleTier.service_id) == service_id))
+    for tier in tiers:
+        session.add(ScheduleTier(service_id=service_id, tier=tier))
+    await rows.save(session, service, schedule_failures=0, schedule_error=None, retry_after=None)
+
+
+async def record_outcome(
+    db: Database,
+    service_id: int,
+    error: str | None,
+    next_attempt: Callable[[int, Sequence[Tier]], datetime],
+) -> None:
+    """After a scheduled run: success (`error` None) clears the service's backoff; a failure
+    counts one more and sets when to try again, `next_attempt(failures, enabled tiers)`.
+    Read and written in one transaction, so concurrent outcomes all count."""
+    async with db.session() as session:
+        service = await rows.get(session, Service, service_id)
+        if error is None:
+            await rows.save(session, service, schedule_failures=0, schedule_error=None, retry_after=None)
+            return
+        failures = service.schedule_failures + 1
+        retry_after = next_attempt(failures, await tiers_of(session, service_id))
+        await rows.save(
+            session, service, schedule_failures=failures, schedule_error=error, retry_after=retry_after
+        )

@@ -1,0 +1,36 @@
+"""A worker's own row: when it started, its heartbeat, when it stopped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dflow_tui.core.enums import WorkerKind
+from dflow_tui.store.db import Database
+from dflow_tui.store.tables import WorkerRecord
+
+
+async def register(db: Database, worker_id: str, kind: WorkerKind, now: datetime) -> None:
+    """The worker starts (again): its row says so, whatever an earlier run left there."""
+    async with db.session() as session:
+        record = await session.get(WorkerRecord, worker_id) or WorkerRecord(id=worker_id)
+        record.kind, record.started_at, record.heartbeat_at, record.stopped_at = kind, now, now, None
+        session.add(record)
+        await session.commit()
+
+
+async def beat(db: Database, worker_id: str, now: datetime) -> None:
+    async with db.session() as session:
+        record = await session.get(WorkerRecord, worker_id)
+        if record is not None:
+            record.heartbeat_at = now
+            session.add(record)
+            await session.commit()
+
+
+async def mark_stopped(db: Database, worker_id: str, now: datetime) -> None:
+    async with db.session() as session:
+        record = await session.get(WorkerRecord, worker_id)
+        if record is not None:
+            record.stopped_at = now
+            session.add(record)
+            await session.commit()
