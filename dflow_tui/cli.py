@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,8 +18,10 @@ from dflow_tui.core.errors import DflowError, HostKeyUnknown
 from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
-from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
+
+if TYPE_CHECKING:  # the service layer loads the database stack: only when a command runs
+    from dflow_tui.service import Dflow
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -36,6 +38,8 @@ def with_app(action: Callable[..., Awaitable[Any]]):
     @functools.wraps(action)
     def command(ctx: click.Context, *args, **kwargs):
         async def main():
+            from dflow_tui.service import Dflow
+
             app = await Dflow.open(_settings(ctx))
             try:
                 return await action(app, *args, **kwargs)

@@ -20,8 +20,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
-from textual.widget import MountError
 from textual.timer import Timer
+from textual.widget import MountError
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -149,7 +149,7 @@ class DflowApp(App[None]):
         self._shown_revision: tuple | None = None
         self.running_jobs = RunningJobs()
         self.monotonic = time.monotonic  # rate and ETA are measured with it
-        self._action_state: tuple[bool, ...] | None = None
+        self._action_state: tuple[object, ...] | None = None
 
     # --- layout ----------------------------------------------------------
 
@@ -171,11 +171,11 @@ class DflowApp(App[None]):
         return self.query_one(BackupTable)
 
     @property
-    def tree(self) -> ServiceTree:
+    def service_tree(self) -> ServiceTree:
         return self.query_one(ServiceTree)
 
     def on_mount(self) -> None:
-        self.tree.focus()
+        self.service_tree.focus()
         self._sync_actions()
         self._work(partial(self._open), STARTUP, "Opening the state database", exclusive=True)
 
@@ -259,7 +259,7 @@ class DflowApp(App[None]):
         assert self.dflow is not None
         services = await self.dflow.inventory.list_services()
         self.services = services
-        self.tree.show_services(services, keep=self.service.path if self.service else None)
+        self.service_tree.show_services(services, keep=self.service.path if self.service else None)
         if self.service is not None:
             fresh = next((s for s in services if s.path == self.service.path), None)
             self._select(fresh)
@@ -327,8 +327,8 @@ class DflowApp(App[None]):
         """Shows that service (the command palette's "Go to …")."""
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        if self.tree.go_to(path):
-            self.tree.focus()
+        if self.service_tree.go_to(path):
+            self.service_tree.focus()
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

@@ -98,9 +98,8 @@ def badge(label: str, background: str) -> Text:
 
 
 def _status_colour(status: str, palette: Palette) -> str:
-    return {IN_PROGRESS: palette.warning, SUCCESS: palette.success, FAILED: palette.error}.get(
-        status, palette.muted
-    )
+    colours: dict[str, str] = {IN_PROGRESS: palette.warning, SUCCESS: palette.success, FAILED: palette.error}
+    return colours.get(status, palette.muted)
 
 
 def status_text(backup: BackupView, palette: Palette) -> Text:

@@ -218,7 +218,7 @@ async def test_service_without_a_server_says_so_and_creates_nothing(demo, dflow)
         notes = record_notifications(app)
         # demo, production, shop-db, lab, staging, orders-db
         await open_service(pilot, "lab/staging/orders-db", downs=5)
-        label = str(app.tree.cursor_node.label)
+        label = str(app.service_tree.cursor_node.label)
         assert "no server" in label
         await pilot.press("b")
         await wait_until(pilot, lambda: any(n[0] == "warning" for n in notes), "the refusal")

@@ -418,7 +418,7 @@ async def test_the_draft_follows_the_service_shown(demo, dflow, memory_keyring):
         await wait_until(pilot, lambda: card.verified == ["b2"], "the providers")
         card.query_one("#destination-external", RadioButton).value = True  # a draft, not saved
         await wait_until(pilot, lambda: card.border_subtitle == "not saved", "the unsaved draft")
-        app.tree.focus()
+        app.service_tree.focus()
         await pilot.press("down", "down", "down")  # lab, staging, orders-db
         await wait_until(pilot, lambda: app.service.path == "lab/staging/orders-db", "the other service")
         await pilot.press("up", "up", "up")

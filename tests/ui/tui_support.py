@@ -76,7 +76,7 @@ async def open_service(pilot, path: str = DEMO_SERVICE, downs: int = 2) -> None:
     """Walks the service tree with the keyboard (`downs` presses from the first line)."""
     app = pilot.app
     await wait_until(pilot, lambda: app.services is not None, "the services to load")
-    await wait_until(pilot, lambda: app.tree.cursor_line == 0, "the tree cursor on its first line")
+    await wait_until(pilot, lambda: app.service_tree.cursor_line == 0, "the tree cursor on its first line")
     await pilot.press(*["down"] * downs)
     await wait_until(
         pilot, lambda: app.service is not None and app.service.path == path, f"{path} to be shown"

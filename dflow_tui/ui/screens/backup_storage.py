@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.widgets.button import ButtonVariant
 from textual.worker import Worker
 
 from dflow_tui.core.views import ProviderView
@@ -105,7 +106,7 @@ class BackupStorageScreen(Screen[None]):
         yield Footer()
 
     @staticmethod
-    def _button(label: str, action: str, id: str, variant: str) -> Button:
+    def _button(label: str, action: str, id: str, variant: ButtonVariant) -> Button:
         button = Button(label, id=id, variant=variant, action=action, compact=True)
         button.can_focus = False  # the keys do the same; focus stays on the table
         return button

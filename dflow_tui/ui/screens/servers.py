@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -240,13 +241,13 @@ class ServersScreen(Screen[None]):
         if self._refused():
             return
 
-        def added(fields: dict | None) -> None:
+        def added(fields: dict[str, Any] | None) -> None:
             if fields is not None:
                 self._work(self._add(fields), ADD, f"Adding server {fields['name']}")
 
         self.app.push_screen(AddServerScreen(), added)
 
-    async def _add(self, fields: dict) -> None:
+    async def _add(self, fields: dict[str, Any]) -> None:
         server = await self.inventory.add_server(**fields)
         self.notify(f"Server {server.name} added ({server.address}).", title="Server added", markup=False)
         await self._load(select=server.name)
@@ -278,7 +279,10 @@ class ServersScreen(Screen[None]):
             self.app.post_message(ServicesChanged())
 
 
-class FormScreen(ModalScreen[object]):
+Answer = TypeVar("Answer")
+
+
+class FormScreen(ModalScreen[Answer]):
     """A small modal form: Escape cancels, Enter in the last field or Save submits."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -302,7 +306,7 @@ class FormScreen(ModalScreen[object]):
         return self.query_one(f"#{id}", Input).value.strip()
 
 
-class AddServerScreen(FormScreen):
+class AddServerScreen(FormScreen[dict[str, Any] | None]):
     def __init__(self) -> None:
         super().__init__(id="add-server-form", classes="detail-screen")
 
@@ -346,7 +350,7 @@ class AddServerScreen(FormScreen):
         )
 
 
-class DiscoverScreen(FormScreen):
+class DiscoverScreen(FormScreen[tuple[str, str] | None]):
     """Where the discovered databases go: a project and an environment."""
 
     def __init__(self, server: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -69,7 +70,7 @@ class BackupTable(DataTable):
             return None
         row = min(max(self.cursor_row, 0), self.row_count - 1)
         try:
-            return self.coordinate_to_cell_key((row, 0)).row_key.value
+            return self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
         except Exception:
             return None
 

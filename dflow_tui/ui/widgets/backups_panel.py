@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
+from textual.widgets.button import ButtonVariant
 
 from dflow_tui.core.views import BackupView, ProviderView, ServiceView
 from dflow_tui.ui.format import service_summary
@@ -40,7 +41,7 @@ class BackupsPanel(Vertical):
         yield Static(NO_BACKUPS, id="no-backups")
 
     @staticmethod
-    def _button(label: str, action: str, id: str, variant: str) -> Button:
+    def _button(label: str, action: str, id: str, variant: ButtonVariant) -> Button:
         button = Button(label, id=id, variant=variant, action=action, compact=True)
         button.can_focus = False  # the keys do the same; Tab stays between tree and table
         return button

@@ -6,6 +6,7 @@ the cursor stays on the provider it was on.
 
 from __future__ import annotations
 
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from dflow_tui.core.views import ProviderView
@@ -41,7 +42,7 @@ class ProviderTable(DataTable):
             return None
         row = min(max(self.cursor_row, 0), self.row_count - 1)
         try:
-            key = self.coordinate_to_cell_key((row, 0)).row_key.value
+            key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
         except Exception:
             return None
         return self._providers.get(key) if key is not None else None
