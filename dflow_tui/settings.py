@@ -29,10 +29,24 @@ COMMAND_TIMEOUT = 6 * 3600.0
 """Seconds a long server command (export, import) may run."""
 SHORT_COMMAND_TIMEOUT = 120.0
 """Seconds a quick server command (checksum, rename, remove, list) may run."""
+STREAM_IDLE_TIMEOUT = 600.0
+"""Seconds a stream (a dump over SSH, one step of an S3 transfer) may move nothing
+before it is stopped."""
+MAX_COLLECTED_OUTPUT = 8 * 1024 * 1024
+"""Bytes a short command whose whole output is kept (a listing, a checksum) may write."""
 DEFAULT_SSH_PORT = 22
 """A server's SSH port when none is given (OpenSSH's own default)."""
 DEFAULT_BACKUP_DIR = "dflow-backups"
 """A server's backup directory when none is given (relative: under the SSH user's home)."""
+PROBE_COMMAND_TIMEOUT = 60.0
+"""Seconds a server command that only looks may run (`dokku version`, a plugin's list of
+services, the backup directory's listing)."""
+RECOVERY_COMMAND_TIMEOUT = 60.0
+"""Seconds to remove what a dead job left on a server (a partial file, an unrecorded dump,
+a restore's temp file): best effort, `doctor` finds what is still there."""
+CLEANUP_COMMAND_TIMEOUT = 30.0
+"""Seconds a failing or stopped job waits for its own partial or temp file to be removed
+(the removal is shielded from the cancellation: a stop waits this long at most)."""
 
 # --- storage providers (S3) ------------------------------------------------------
 S3_MAX_ATTEMPTS = 6
@@ -86,6 +100,7 @@ class Settings:
     known_hosts: Path = field(default_factory=known_hosts_path)
     connect_timeout: float = CONNECT_TIMEOUT
     command_timeout: float = COMMAND_TIMEOUT
+    stream_idle_timeout: float = STREAM_IDLE_TIMEOUT
     refresh_interval: float = REFRESH_INTERVAL
     s3_max_attempts: int = S3_MAX_ATTEMPTS
     heartbeat_interval: float = HEARTBEAT_INTERVAL  # a running job's beat; cancel requests are read then

@@ -217,7 +217,12 @@ def stale_reason(
     heartbeat_timeout: timedelta,
     max_runtime: timedelta,
 ) -> str | None:
-    """Why an unfinished job is considered dead, or None while it is alive."""
+    """Why an unfinished job is considered dead, or None while it is alive.
+
+    Stale means nobody runs it: a job never claimed within `max_runtime`, or one whose
+    owner stopped beating for `heartbeat_timeout`. A job whose heartbeat is fresh is alive,
+    however long it has run (its own command timeout bounds it); an import past its point
+    of no return in particular is never cut short for its age."""
     if worker_id is None:
         if now - created_at > max_runtime:
             return (
@@ -225,9 +230,8 @@ def stale_reason(
                 "(is `dflow-tui worker` or the app running?)"
             )
         return None
-    if now - (started_at or created_at) > max_runtime:
-        return f"Still running after {_hours(max_runtime)}: marked failed by stale job cleanup"
-    if heartbeat_at is not None and now - heartbeat_at > heartbeat_timeout:
+    last_sign_of_life = heartbeat_at or started_at or created_at
+    if now - last_sign_of_life > heartbeat_timeout:
         return (
             f"Worker {worker_id} stopped sending heartbeats (killed or crashed?): "
             "marked failed by stale job cleanup"

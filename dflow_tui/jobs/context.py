@@ -52,12 +52,20 @@ class JobContext:
             server_spec(server),
             known_hosts=self.settings.known_hosts,
             connect_timeout=self.settings.connect_timeout,
+            idle_timeout=self.settings.stream_idle_timeout,
         )
 
 
-def report(on_progress: ProgressCallback | None, job: str, message: str, **sizes) -> None:
+def report(
+    on_progress: ProgressCallback | None,
+    job: str,
+    message: str,
+    *,
+    done_bytes: int | None = None,
+    total_bytes: int | None = None,
+) -> None:
     if on_progress is not None:
-        on_progress(Progress(job=job, message=message, **sizes))
+        on_progress(Progress(job=job, message=message, done_bytes=done_bytes, total_bytes=total_bytes))
 
 
 def output_reporter(

@@ -13,7 +13,7 @@ import contextlib
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
 from dflow_tui.core.errors import DflowError, RemoteError
 from dflow_tui.core.naming import dump_in_backup_dir, join_remote, restore_temp_path
-from dflow_tui.jobs import audit, records
+from dflow_tui.jobs import audit
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import point_of_no_return
 from dflow_tui.jobs.commands import must_run
@@ -21,10 +21,12 @@ from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import open_storage
+from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.remote import files
-from dflow_tui.remote.transport import Transport
+from dflow_tui.remote.transport import RemoteProcess, Transport
+from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
 from dflow_tui.storage import download_stream
+from dflow_tui.store.queries import inventory, rows
 from dflow_tui.store.tables import Backup, Operation, Server, Service
 
 
@@ -32,30 +34,30 @@ async def run_restore(
     ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None
 ) -> Operation:
     async def body(operation: Operation) -> None:
-        backup = await records.load(ctx.db, Backup, operation.backup_id)
-        service = await records.load(ctx.db, Service, backup.service_id)
-        server = await records.load(ctx.db, Server, backup.server_id)
+        backup = await rows.load(ctx.db, Backup, operation.backup_id)
+        service = await rows.load(ctx.db, Service, backup.service_id)
+        server = await rows.load(ctx.db, Server, backup.server_id)
         job = f"restore of backup {backup.id}"
         if operation.safety_backup and operation.safety_backup_id is None:
             await _safety_backup(ctx, operation, backup, job, on_progress)
         async with ctx.connect(server) as transport:
+            await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
             if backup.type == BackupType.INTERNAL:
-                path = join_remote(server.backup_dir, dump_in_backup_dir(server.backup_dir, backup.file_path))
-                exists = await transport.run(files.file_exists(path), timeout=60)
-                if not exists.ok:
-                    raise RemoteError(f"Dump {path} is missing on server {server.name}")
+                path = join_remote(
+                    server.backup_dir, dump_in_backup_dir(server.backup_dir, backup.file_path or "")
+                )
                 await _check_and_import(ctx, transport, operation, backup, service, path, job, on_progress)
                 return
+            assert backup.created_at is not None  # every backup is recorded with its creation time
             temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
             try:
-                await must_run(
-                    transport, files.ensure_dir(server.backup_dir), "Creating the backup directory"
-                )
                 await _download_to_server(ctx, transport, backup, temp, job, on_progress)
                 await _check_and_import(ctx, transport, operation, backup, service, temp, job, on_progress)
             finally:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(transport.run(files.remove_partial(temp), timeout=30))
+                    await asyncio.shield(
+                        transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT)
+                    )
 
     return await run_operation(ctx, operation_id, body, on_progress)
 
@@ -71,9 +73,9 @@ async def _safety_backup(
         ctx, backup.service_id, trigger=Trigger.MANUAL, tier=None, actor=actor, claimed=True
     )
     assert safety.id is not None
-    await records.update(ctx.db, Operation, operation.id, safety_backup_id=safety.id)
+    await rows.update(ctx.db, Operation, operation.id, safety_backup_id=safety.id)
     finished = await run_backup(ctx, safety.id, on_progress)
-    path = await records.service_path(ctx.db, backup.service_id)
+    path = await inventory.service_path(ctx.db, backup.service_id)
     await audit.record(
         ctx,
         actor,
@@ -87,16 +89,24 @@ async def _safety_backup(
         raise DflowError(f"Safety backup {safety.id} failed, nothing was restored: {finished.error}")
 
 
-async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: str, job, on_progress) -> None:
-    async with await open_storage(ctx, backup.provider_id) as client:
-        stream = await download_stream(client, backup.bucket, backup.object_key, version_id=backup.version_id)
+async def _download_to_server(
+    ctx: JobContext,
+    transport: Transport,
+    backup: Backup,
+    temp: str,
+    job: str,
+    on_progress: ProgressCallback | None,
+) -> None:
+    source = stored_object(backup)
+    async with await open_storage(ctx, source.provider_id) as client:
+        stream = await download_stream(client, source.bucket, source.key, version_id=source.version_id)
         process = await transport.start(files.receive_to_file(temp))
         try:
             async with stream:
                 report(
                     on_progress,
                     job,
-                    f"downloading s3://{backup.bucket}/{backup.object_key}",
+                    f"downloading s3://{source.bucket}/{source.key}",
                     done_bytes=0,
                     total_bytes=stream.size,
                 )
@@ -117,30 +127,59 @@ async def _download_to_server(ctx, transport: Transport, backup: Backup, temp: s
 
 
 async def _check_and_import(
-    ctx,
+    ctx: JobContext,
     transport: Transport,
     operation: Operation,
     backup: Backup,
     service: Service,
     path: str,
-    job,
-    on_progress,
+    job: str,
+    on_progress: ProgressCallback | None,
 ) -> None:
+    """One server command opens the dump once, prints its checksum, and imports that same
+    open file only when told to: nothing can be swapped in between the check and the import."""
+    assert operation.id is not None
     report(on_progress, job, "checking the dump against its record")
-    checked = await must_run(transport, files.checksum(path), "Checksum of the dump")
-    sha256, size = files.parse_checksum(checked.stdout)
-    if sha256 != backup.sha256 or size != backup.size_bytes:
-        raise RemoteError(
-            f"The dump does not match its record (sha256 {sha256[:12]}…, {size} bytes; "
-            f"expected {(backup.sha256 or '')[:12]}…, {backup.size_bytes} bytes): refusing to import"
-        )
     step = f"importing into {service.engine} service {service.name}"
-    await point_of_no_return(ctx, operation.id)
-    report(on_progress, job, step)
-    await must_run(
-        transport,
-        files.import_from_file(service.engine, service.name, path),
-        f"Import into {service.engine} service {service.name}",
-        timeout=ctx.settings.command_timeout,
+    process = await transport.start(
+        files.checked_import(service.engine, service.name, path),
         on_output=output_reporter(ctx, on_progress, job, step),
     )
+    try:
+        line = await asyncio.wait_for(_first_line(process), ctx.settings.command_timeout)
+        if not line:
+            finished = await process.wait()
+            if finished.exit_status == files.EXIT_GONE:
+                raise RemoteError(f"Dump {path} is missing on the server")
+            raise RemoteError(command_failure("Checking the dump", finished.stderr, finished.exit_status))
+        sha256, size = files.parse_checksum(line)
+        if sha256 != backup.sha256 or size != backup.size_bytes:
+            await process.write(b"stop\n")
+            await process.write_eof()
+            await process.wait()
+            raise RemoteError(
+                f"The dump does not match its record (sha256 {sha256[:12]}…, {size} bytes; "
+                f"expected {(backup.sha256 or '')[:12]}…, {backup.size_bytes} bytes): refusing to import"
+            )
+        await point_of_no_return(ctx, operation.id)
+        report(on_progress, job, step)
+        await process.write(b"import\n")
+        await process.write_eof()
+        finished = await asyncio.wait_for(process.wait(), ctx.settings.command_timeout)
+    except BaseException:
+        process.kill()
+        raise
+    if not finished.ok:
+        what = f"Import into {service.engine} service {service.name}"
+        raise RemoteError(command_failure(what, finished.stderr, finished.exit_status))
+
+
+async def _first_line(process: RemoteProcess, limit: int = 256) -> bytes:
+    """The script's checksum line (b"" when it ended before printing one)."""
+    line = b""
+    while not line.endswith(b"\n") and len(line) < limit:
+        chunk = await process.read(1)
+        if not chunk:
+            break
+        line += chunk
+    return line

@@ -24,15 +24,17 @@ async def open_transport(
     known_hosts: Path | None = None,
     connect_timeout: float = CONNECT_TIMEOUT,
     ssh_config: Sequence[str | Path] | None = None,
+    idle_timeout: float | None = None,
 ) -> AsyncIterator[Transport]:
     """Connect to `spec` (or take this machine when `spec.local`), close on exit.
 
     known_hosts defaults to `settings.known_hosts_path()`; ssh_config to
-    ~/.ssh/config (pass [] to read no OpenSSH config at all).
+    ~/.ssh/config (pass [] to read no OpenSSH config at all). A streamed command that
+    sends or takes nothing for `idle_timeout` seconds is stopped (None: never).
     """
     transport: Transport
     if spec.local:
-        transport = LocalTransport()
+        transport = LocalTransport(idle_timeout=idle_timeout)
     else:
         from dflow_tui.remote.ssh import SSHTransport  # loads asyncssh: only when a server is reached
 
@@ -41,6 +43,7 @@ async def open_transport(
             known_hosts=known_hosts,
             connect_timeout=connect_timeout,
             ssh_config=ssh_config,
+            idle_timeout=idle_timeout,
         )
     try:
         yield transport

@@ -18,6 +18,7 @@ import shlex
 from dflow_tui.core.errors import InvalidName
 from dflow_tui.core.naming import (
     PARTIAL_SUFFIX,
+    ZSTD_SUFFIX,
     is_dump_file_name,
     join_remote,
     validate_backup_dir,
@@ -31,6 +32,38 @@ EXIT_GONE = 4
 """remove_dump: no such file (already deleted)."""
 EXIT_REFUSED = 5
 """remove_dump: the name is a symlink or not a regular file; nothing was removed."""
+EXIT_UNSAFE = 6
+"""ensure_dir, checked_import: the directory or file is not ours alone (a symlink, another
+owner, writable by others); nothing was used."""
+EXIT_MISMATCH = 7
+"""checked_import: told not to import (the checksum did not match the record)."""
+EXIT_NO_ZSTD = 8
+"""export_to_partial, checked_import: a compressed dump needs `zstd` on the server."""
+
+_NEEDS_ZSTD = (
+    "if ! command -v zstd >/dev/null 2>&1; then "
+    "echo 'dflow: zstd is not installed on this server: install it (apt-get install zstd) "
+    f"or set the compression to none'  >&2; exit {EXIT_NO_ZSTD}; fi"
+)
+
+
+def _compressed(file_name: str) -> bool:
+    return file_name.endswith(ZSTD_SUFFIX) or file_name.endswith(ZSTD_SUFFIX + PARTIAL_SUFFIX)
+
+
+# A directory or file of ours: owned by the SSH user, not a symbolic link, and writable by
+# nobody else (otherwise another account on the server could have put something there).
+_CHECK_OWNED = r"""
+_dflow_owned() {
+  if [ -L "$1" ]; then echo "dflow: $1 is a symbolic link; refusing to use it" >&2; exit 6; fi
+  _owner=$(stat -L -c %u -- "$2") || exit 1
+  if [ "$_owner" != "$(id -u)" ]; then
+    echo "dflow: $1 belongs to uid $_owner, not to $(id -un) (uid $(id -u)); refusing to use it" >&2; exit 6
+  fi
+  case $(stat -L -c %a -- "$2") in
+    *[2367]?|*?[2367]) echo "dflow: $1 is writable by other users; refusing to use it" >&2; exit 6 ;;
+  esac
+}"""
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -80,9 +113,17 @@ def _q(value: str) -> str:
 
 
 def ensure_dir(directory: str) -> str:
-    """Create the backup directory (and parents) and make it private (0700)."""
+    """Create the backup directory (and parents, 0700) or check the existing one: it must
+    be a real directory of the SSH user that nobody else may write to (EXIT_UNSAFE and a
+    `dflow:` line otherwise). It is then made private (0700)."""
     d = _q(validate_backup_dir(directory))
-    return f"mkdir -p -- {d} && chmod 700 -- {d}"
+    return (
+        f"{_CHECK_OWNED}\n"
+        f"if [ ! -e {d} ] && [ ! -L {d} ]; then (umask 077 && mkdir -p -- {d}) || exit 1; fi\n"
+        f"_dflow_owned {d} {d}\n"
+        f"if [ ! -d {d} ]; then echo {_q(f'dflow: {directory} is not a directory')} >&2; exit {EXIT_UNSAFE}; fi\n"
+        f"chmod 700 -- {d}"
+    )
 
 
 def export_to_partial(engine: str, service: str, directory: str, file_name: str) -> str:
@@ -93,8 +134,13 @@ def export_to_partial(engine: str, service: str, directory: str, file_name: str)
     validate_service_name(service)
     if not is_dump_file_name(file_name, service):
         raise InvalidName(f"Refusing file {file_name!r}: not a dump name of service {service!r}")
-    target = partial_path(directory, file_name)
-    return f"umask 077 && {export_command(engine, service)} > {_q(target)}"
+    target = _q(partial_path(directory, file_name))
+    # set -C: the file is created, never reused (O_EXCL: not even through a dangling symlink).
+    if not _compressed(file_name):
+        return f"umask 077 && set -C && {export_command(engine, service)} > {target}"
+    # A `.dump.zst` is compressed on the server; bash's pipefail keeps the export's failure.
+    pipeline = _q(f"{export_command(engine, service)} | zstd -q -3 -c")
+    return f"{_NEEDS_ZSTD}\numask 077 && set -C && bash -o pipefail -c {pipeline} > {target}"
 
 
 def receive_to_file(path: str) -> str:
@@ -103,13 +149,22 @@ def receive_to_file(path: str) -> str:
     For restores from external storage: stream the object into it, check it
     with `checksum`, import it, then `remove_partial`.
     """
-    return f"umask 077 && cat > {_q(_partial_path(path))}"
+    return f"umask 077 && set -C && cat > {_q(_partial_path(path))}"
 
 
 def checksum(path: str) -> str:
     """Prints `<sha256> <size>` of a file; parse it with parse_checksum."""
     p = _q(checked_path(path))
     return f'h=$(sha256sum < {p}) && s=$(wc -c < {p}) && echo "${{h%% *}} $s"'
+
+
+def plain_checksum(path: str) -> str:
+    """Prints `<sha256> <size>` of the dump inside a `.zst` file (decompressed on the server)."""
+    p = _q(checked_path(path))
+    return (
+        f"{_NEEDS_ZSTD}\n"
+        f'h=$(zstd -dc < {p} | sha256sum) && s=$(zstd -dc < {p} | wc -c) && echo "${{h%% *}} $s"'
+    )
 
 
 def parse_checksum(output: str | bytes) -> tuple[str, int]:
@@ -132,10 +187,12 @@ def finalize(partial: str, final: str) -> str:
     if src != dst + PARTIAL_SUFFIX:
         raise InvalidName(f"Refusing to rename {src!r} to {dst!r}: not its own partial file")
     s, d = _q(src), _q(dst)
+    # A hard link is made atomically and never replaces an existing name; then the partial goes.
     return (
-        f"if test -e {d} || test -L {d}; then "
+        f"if ln -- {s} {d} 2>/dev/null; then rm -f -- {s}; "
+        f"elif test -e {d} || test -L {d}; then "
         f"echo {_q(f'dflow: {dst} already exists; not overwriting it')} >&2; exit {EXIT_EXISTS}; "
-        f"else mv -f -- {s} {d}; fi"
+        f"else ln -- {s} {d}; fi"
     )
 
 
@@ -161,9 +218,31 @@ def remove_dump(directory: str, file_name: str) -> str:
     )
 
 
-def import_from_file(engine: str, service: str, path: str) -> str:
-    """`dokku ENGINE:import SVC < PATH` (a dump, or a `.partial` restore temp file)."""
-    return f"{import_command(engine, service)} < {_q(checked_path(path))}"
+def checked_import(engine: str, service: str, path: str) -> str:
+    """Checks, then imports, one open file: the dump (or a restore's temp file) is opened
+    once, checked to be ours (EXIT_UNSAFE otherwise, EXIT_GONE when missing), and its
+    `<sha256> <size>` printed on stdout. The script then reads one line on stdin:
+    `import` runs `dokku ENGINE:import SVC` on that same open file — whatever happens to
+    the name meanwhile — anything else exits EXIT_MISMATCH without importing."""
+    p = _q(checked_path(path))
+    fd = "/proc/self/fd/3"  # reopening the open file: the same inode, read from its start
+    return (
+        f"{_CHECK_OWNED}\n"
+        + (f"{_NEEDS_ZSTD}\n" if _compressed(path) else "")
+        + f"if [ ! -e {p} ] && [ ! -L {p} ]; then echo {_q(f'dflow: {path} is missing')} >&2; exit {EXIT_GONE}; fi\n"
+        f"if [ -L {p} ]; then echo {_q(f'dflow: {path} is a symbolic link; refusing to use it')} >&2; exit {EXIT_UNSAFE}; fi\n"
+        f"exec 3< {p} || exit 1\n"
+        f"if [ ! -f {fd} ]; then echo {_q(f'dflow: {path} is not a regular file')} >&2; exit {EXIT_UNSAFE}; fi\n"
+        f"_dflow_owned {p} {fd}\n"
+        f'h=$(sha256sum < {fd}) && s=$(wc -c < {fd}) && echo "${{h%% *}} $s" || exit 1\n'
+        f"read -r go || exit {EXIT_MISMATCH}\n"
+        f'[ "$go" = import ] || exit {EXIT_MISMATCH}\n'
+        + (
+            f"exec bash -o pipefail -c {_q(f'zstd -dc | {import_command(engine, service)}')} < {fd}"
+            if _compressed(path)
+            else f"exec {import_command(engine, service)} < {fd}"
+        )
+    )
 
 
 def file_size(path: str) -> str:
@@ -176,12 +255,6 @@ def parse_size(output: str | bytes) -> int | None:
     text = output.decode("ascii", errors="replace") if isinstance(output, bytes) else output
     text = text.strip()
     return int(text) if text.isdigit() else None
-
-
-def file_exists(path: str) -> str:
-    """Exit 0 when PATH is a regular file (not a symlink), 1 otherwise."""
-    q = _q(checked_path(path))
-    return f"test -f {q} && ! test -L {q}"
 
 
 def list_dir(directory: str) -> str:

@@ -43,10 +43,15 @@ class LocalProcess:
     """A streaming command on this machine (implements `RemoteProcess`)."""
 
     def __init__(
-        self, proc: asyncio.subprocess.Process, command: str, on_output: OutputCallback | None = None
+        self,
+        proc: asyncio.subprocess.Process,
+        command: str,
+        on_output: OutputCallback | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         self._proc = proc
         self._command = command
+        self._idle_timeout = idle_timeout
         self._tail = StderrTail(on_line=on_output)
         assert proc.stderr is not None
         self._stderr_task = asyncio.ensure_future(self._tail.drain(proc.stderr.read))
@@ -55,13 +60,27 @@ class LocalProcess:
         if n <= 0:
             raise ValueError("read size must be positive")
         assert self._proc.stdout is not None
-        return await self._proc.stdout.read(n)
+        try:
+            async with asyncio.timeout(self._idle_timeout):
+                return await self._proc.stdout.read(n)
+        except TimeoutError:
+            self.kill()
+            raise self._idle("sent nothing") from None
+
+    def _idle(self, doing: str) -> RemoteError:
+        return RemoteError(
+            f"`{short_command(self._command)}` {doing} for {self._idle_timeout:g}s on this machine: stopped it"
+        )
 
     async def write(self, data: bytes) -> None:
         assert self._proc.stdin is not None
         try:
             self._proc.stdin.write(data)
-            await self._proc.stdin.drain()
+            async with asyncio.timeout(self._idle_timeout):
+                await self._proc.stdin.drain()
+        except TimeoutError:
+            self.kill()
+            raise self._idle("took no input") from None
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise RemoteError(
                 f"`{short_command(self._command)}` stopped reading its input on this machine"
@@ -93,8 +112,9 @@ class LocalTransport:
 
     label = "local"
 
-    def __init__(self, cwd: Path | None = None) -> None:
+    def __init__(self, cwd: Path | None = None, idle_timeout: float | None = None) -> None:
         self._cwd = cwd
+        self.idle_timeout = idle_timeout
         self._running: set[asyncio.subprocess.Process] = set()
 
     @property
@@ -128,14 +148,11 @@ class LocalTransport:
         on_output: OutputCallback | None = None,
     ) -> ExecResult:
         proc = await self._spawn(command, PIPE if stdin is not None else DEVNULL)
-        try:
-            if on_output is None:
-                stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), timeout)
-            else:  # streamed, so each stderr line is handed over as it comes
-                collected = await asyncio.wait_for(
-                    collect(LocalProcess(proc, command, on_output), stdin), timeout
-                )
-                stdout, stderr = collected.stdout, collected.stderr.encode()
+        try:  # streamed: each stderr line is handed over as it comes, stdout is capped
+            what = f"`{short_command(command)}` on this machine"
+            collected = await asyncio.wait_for(
+                collect(LocalProcess(proc, command, on_output), stdin, what=what), timeout
+            )
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()
@@ -145,10 +162,10 @@ class LocalTransport:
         except BaseException:
             _kill_group(proc)
             raise
-        return ExecResult(_exit_status(proc.returncode), stdout, stderr.decode("utf-8", errors="replace"))
+        return collected
 
     async def start(self, command: str, on_output: OutputCallback | None = None) -> LocalProcess:
-        return LocalProcess(await self._spawn(command, PIPE), command, on_output)
+        return LocalProcess(await self._spawn(command, PIPE), command, on_output, self.idle_timeout)
 
     async def close(self) -> None:
         for proc in list(self._running):

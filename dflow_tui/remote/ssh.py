@@ -108,8 +108,10 @@ class SSHProcess:
         where: str,
         kill_group: Callable[[int], Awaitable[None]],
         on_output: OutputCallback | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         self._proc = proc
+        self._idle_timeout = idle_timeout
         self._command = command
         self._where = where
         self._kill_group = kill_group
@@ -157,16 +159,29 @@ class SSHProcess:
         if n <= 0:
             raise ValueError("read size must be positive")
         try:
-            return await self._proc.stdout.read(n)
+            async with asyncio.timeout(self._idle_timeout):
+                return await self._proc.stdout.read(n)
+        except TimeoutError:
+            self.kill()
+            raise self._idle("sent nothing") from None
         except (asyncssh.Error, OSError) as exc:
             if self._killed:
                 return b""
             raise self._lost(exc) from exc
 
+    def _idle(self, doing: str) -> RemoteError:
+        return RemoteError(
+            f"`{short_command(self._command)}` {doing} for {self._idle_timeout:g}s on {self._where}: stopped it"
+        )
+
     async def write(self, data: bytes) -> None:
         try:
             self._proc.stdin.write(data)
-            await self._proc.stdin.drain()
+            async with asyncio.timeout(self._idle_timeout):
+                await self._proc.stdin.drain()
+        except TimeoutError:
+            self.kill()
+            raise self._idle("took no input") from None
         except BrokenPipeError as exc:
             raise RemoteError(
                 f"`{short_command(self._command)}` stopped reading its input on {self._where}"
@@ -219,8 +234,11 @@ class SSHProcess:
 class SSHTransport:
     """Runs commands on one server over one SSH connection (implements `Transport`)."""
 
-    def __init__(self, conn: asyncssh.SSHClientConnection, spec: ServerSpec) -> None:
+    def __init__(
+        self, conn: asyncssh.SSHClientConnection, spec: ServerSpec, idle_timeout: float | None = None
+    ) -> None:
         self._conn = conn
+        self.idle_timeout = idle_timeout
         self.spec = spec
         self.label = spec.address
         self._processes: set[SSHProcess] = set()
@@ -233,6 +251,7 @@ class SSHTransport:
         known_hosts: Path | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         ssh_config: Sequence[str | Path] | None = None,
+        idle_timeout: float | None = None,
     ) -> SSHTransport:
         host = hostkeys.plain_host(spec)
         known_hosts_file = Path(known_hosts) if known_hosts is not None else known_hosts_path()
@@ -268,7 +287,7 @@ class SSHTransport:
                 key_path=spec.key_path,
                 timeout=connect_timeout,
             ) from exc
-        return cls(conn, spec)
+        return cls(conn, spec, idle_timeout)
 
     async def _open(self, command: str) -> asyncssh.SSHClientProcess[bytes]:
         try:
@@ -281,7 +300,9 @@ class SSHTransport:
             await asyncio.wait_for(self._conn.run(f"kill -s KILL -- -{int(pgid)}", check=False), KILL_WAIT)
 
     async def start(self, command: str, on_output: OutputCallback | None = None) -> SSHProcess:
-        process = SSHProcess(await self._open(command), command, self.label, self._kill_group, on_output)
+        process = SSHProcess(
+            await self._open(command), command, self.label, self._kill_group, on_output, self.idle_timeout
+        )
         self._processes = {p for p in self._processes if not p.finished}
         self._processes.add(process)
         return process
@@ -296,7 +317,8 @@ class SSHTransport:
     ) -> ExecResult:
         process = await self.start(command, on_output)
         try:
-            return await asyncio.wait_for(collect(process, stdin), timeout)
+            what = f"`{short_command(command)}` on {self.label}"
+            return await asyncio.wait_for(collect(process, stdin, what=what), timeout)
         except TimeoutError:
             process.kill()
             await process.killed()

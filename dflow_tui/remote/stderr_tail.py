@@ -6,6 +6,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 
+from dflow_tui.core.safe_text import printable
 from dflow_tui.remote.transport import CHUNK_SIZE, STDERR_KEEP_BYTES, OutputCallback
 
 TRUNCATED_NOTE = "[earlier stderr output dropped]\n"
@@ -44,7 +45,7 @@ class StderrTail:
         on_line = self._on_line
         if on_line is None:
             return
-        text = line.decode("utf-8", errors="replace").replace("\r", "").rstrip()
+        text = printable(line.decode("utf-8", errors="replace")).rstrip()
         if text.strip():
             with contextlib.suppress(Exception):
                 on_line(text[:MAX_LINE_CHARS])
@@ -66,7 +67,7 @@ class StderrTail:
             self.end()
 
     def text(self) -> str:
-        body = bytes(self._buffer).decode("utf-8", errors="replace")
+        body = printable(bytes(self._buffer).decode("utf-8", errors="replace"))
         return TRUNCATED_NOTE + body if self._dropped else body
 
 

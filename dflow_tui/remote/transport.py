@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dflow_tui.core.errors import RemoteError
-from dflow_tui.settings import DEFAULT_SSH_PORT
+from dflow_tui.core.safe_text import printable
+from dflow_tui.settings import DEFAULT_SSH_PORT, MAX_COLLECTED_OUTPUT
 
 STDERR_KEEP_BYTES = 64 * 1024
 CHUNK_SIZE = 64 * 1024
@@ -67,8 +68,9 @@ class ExecResult:
 
     @property
     def text(self) -> str:
-        """stdout decoded as UTF-8 (invalid bytes replaced)."""
-        return self.stdout.decode("utf-8", errors="replace")
+        """stdout decoded as UTF-8 (invalid bytes replaced), safe to show: no escape
+        sequence or control character (see core.safe_text)."""
+        return printable(self.stdout.decode("utf-8", errors="replace"))
 
     def error_line(self) -> str:
         """A one-line summary of a failure: the last non-empty stderr line."""
@@ -103,9 +105,16 @@ class RemoteProcess(Protocol):
         """Kill the command (and close its streams); wait() still works afterwards."""
 
 
-async def collect(process: RemoteProcess, stdin: bytes | None = None) -> ExecResult:
+async def collect(
+    process: RemoteProcess,
+    stdin: bytes | None = None,
+    *,
+    what: str = "the command",
+    max_output: int = MAX_COLLECTED_OUTPUT,
+) -> ExecResult:
     """The whole of a short command: feeds `stdin` while reading stdout to its end,
-    then its exit status and stderr."""
+    then its exit status and stderr. More than `max_output` bytes of stdout stops the
+    command and raises RemoteError: a short command never fills memory."""
 
     async def feed() -> None:
         if stdin:
@@ -115,7 +124,14 @@ async def collect(process: RemoteProcess, stdin: bytes | None = None) -> ExecRes
     feeder = asyncio.ensure_future(feed())
     try:
         chunks = []
+        size = 0
         while chunk := await process.read():
+            size += len(chunk)
+            if size > max_output:
+                process.kill()
+                raise RemoteError(
+                    f"{what} wrote more than {max_output // (1024 * 1024)} MiB of output: stopped it"
+                )
             chunks.append(chunk)
         result = await process.wait()
     finally:

@@ -39,7 +39,7 @@ from typing import Any
 
 from dflow_tui.storage.errors import StorageError, error_code
 from dflow_tui.storage.multipart import MiB
-from dflow_tui.storage.s3 import ObjectInfo, S3Client, _version, call_errors, head
+from dflow_tui.storage.s3 import ObjectInfo, S3Client, _version, call_errors, head, read_full
 from dflow_tui.storage.stream_hash import StreamHash
 
 MAX_PARALLEL = 16
@@ -224,8 +224,11 @@ class _RangeFetch:
         if download.etag:
             params["IfMatch"] = download.etag
         try:
-            response = await download.client.raw.get_object(
-                Bucket=download.bucket, Key=download.key, **params
+            response = await download.client.within(
+                download.client.raw.get_object(Bucket=download.bucket, Key=download.key, **params),
+                action="GetObject",
+                bucket=download.bucket,
+                key=download.key,
             )
         except call_errors() as exc:
             raise self._error(exc) from exc
@@ -236,7 +239,12 @@ class _RangeFetch:
             while True:
                 try:
                     # Read to the end (b""): a fully read response gives its connection back to the pool.
-                    chunk = await body.read(READ_SIZE)
+                    chunk = await download.client.within(
+                        read_full(body, READ_SIZE),
+                        action="GetObject",
+                        bucket=download.bucket,
+                        key=download.key,
+                    )
                 except IncompleteReadError:
                     break  # short: said below
                 except call_errors() as exc:

@@ -15,6 +15,7 @@ import asyncio
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.redact import redact
+from dflow_tui.core.safe_text import printable
 
 
 class StorageError(DflowError):
@@ -185,7 +186,7 @@ def describe(
         text = str(exc)
     else:
         text = f"{action} on {where} failed: {type(exc).__name__}: {exc}"
-    return redact(text, [secret])
+    return printable(redact(text, [secret]))
 
 
 def storage_error(

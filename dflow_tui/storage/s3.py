@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dflow_tui.core.redact import redact
-from dflow_tui.settings import MAX_JOB_RUNTIME, S3_CONNECT_TIMEOUT, S3_MAX_ATTEMPTS, S3_READ_TIMEOUT
+from dflow_tui.settings import (
+    MAX_JOB_RUNTIME,
+    S3_CONNECT_TIMEOUT,
+    S3_MAX_ATTEMPTS,
+    S3_READ_TIMEOUT,
+    STREAM_IDLE_TIMEOUT,
+)
 from dflow_tui.storage.errors import (
     StorageError,
     error_code,
@@ -32,6 +38,8 @@ from dflow_tui.storage.errors import (
     storage_error,
 )
 from dflow_tui.storage.provider import StorageConfig
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from aiobotocore.session import ClientCreatorContext
@@ -90,8 +98,12 @@ class S3Client:
         connect_timeout: float = S3_CONNECT_TIMEOUT,
         read_timeout: float = S3_READ_TIMEOUT,
         max_pool_connections: int = MAX_POOL_CONNECTIONS,
+        idle_timeout: float | None = STREAM_IDLE_TIMEOUT,
     ) -> None:
         self.config = config
+        # botocore's read timeout is per socket read: an endpoint that drips a byte now and
+        # then never trips it. A transfer step (one part, one chunk) must end within this.
+        self.idle_timeout = idle_timeout
         self._max_attempts = max_attempts
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -187,6 +199,19 @@ class S3Client:
     def redact(self, text: str) -> str:
         return redact(text, [self.config.secret_access_key])
 
+    async def within(self, step: Awaitable[T], *, action: str, bucket: str, key: str | None = None) -> T:
+        """`step` (one request, or one read of a body), stopped when it takes longer than
+        the idle timeout: a stalled endpoint fails the transfer instead of hanging it."""
+        try:
+            async with asyncio.timeout(self.idle_timeout):  # in this task: cancelling it cancels the step
+                return await step
+        except TimeoutError:
+            where = f"s3://{bucket}/{key}" if key else f"bucket {bucket!r}"
+            raise StorageError(
+                f"{action} on {where} made no progress for {self.idle_timeout:g}s "
+                "(the endpoint stalled): stopped it"
+            ) from None
+
     async def call(
         self, action: str, *, bucket: str, key: str | None = None, **params: Any
     ) -> dict[str, Any]:
@@ -250,6 +275,24 @@ def _version(version_id: str | None) -> str | None:
 # ----------------------------------------------------------------------- download
 
 
+class _Body(Protocol):
+    async def read(self, amt: int = ...) -> bytes: ...
+
+
+async def read_full(body: _Body, size: int) -> bytes:
+    """`size` bytes of a response body, or what is left of it: a body that only trickles
+    in has to deliver a whole chunk within the idle timeout (see S3Client.within)."""
+    first = await body.read(size)
+    if len(first) >= size or not first:
+        return first
+    parts = [first]
+    missing = size - len(first)
+    while missing > 0 and (part := await body.read(missing)):
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)
+
+
 class DownloadStream:
     """The body of one object, read in bounded chunks.
 
@@ -284,7 +327,12 @@ class DownloadStream:
         try:
             while True:
                 try:
-                    chunk = await self._body.read(self._chunk_size)
+                    chunk = await self._client.within(
+                        read_full(self._body, self._chunk_size),
+                        action="GetObject",
+                        bucket=self._bucket,
+                        key=self._key,
+                    )
                 except call_errors() as exc:
                     raise self._client.error(
                         exc, action="GetObject", bucket=self._bucket, key=self._key

@@ -332,13 +332,18 @@ class _ParallelUpload:
             hashed = self.stream_hash.submit(data)
             md5 = await _part_md5(data)
             with _PartBody(data) as body:
-                response = await self.client.raw.put_object(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    Body=body.as_body() if data else b"",
-                    ContentLength=len(data),
-                    ContentType=self.content_type,
-                    ContentMD5=md5,
+                response = await self.client.within(
+                    self.client.raw.put_object(
+                        Bucket=self.bucket,
+                        Key=self.key,
+                        Body=body.as_body() if data else b"",
+                        ContentLength=len(data),
+                        ContentType=self.content_type,
+                        ContentMD5=md5,
+                    ),
+                    action="PutObject",
+                    bucket=self.bucket,
+                    key=self.key,
                 )
             await asyncio.shield(hashed)
             self.uploaded = self.size
@@ -380,14 +385,19 @@ class _ParallelUpload:
             assert self.upload_id is not None  # parts are dispatched once it is known
             md5 = await _part_md5(data)
             with _PartBody(data) as body:
-                response = await self.client.raw.upload_part(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    UploadId=self.upload_id,
-                    PartNumber=number,
-                    Body=body.as_body(),
-                    ContentLength=len(data),
-                    ContentMD5=md5,
+                response = await self.client.within(
+                    self.client.raw.upload_part(
+                        Bucket=self.bucket,
+                        Key=self.key,
+                        UploadId=self.upload_id,
+                        PartNumber=number,
+                        Body=body.as_body(),
+                        ContentLength=len(data),
+                        ContentMD5=md5,
+                    ),
+                    action="UploadPart",
+                    bucket=self.bucket,
+                    key=self.key,
                 )
             self.etags[number] = response["ETag"]
             self.uploaded += len(data)

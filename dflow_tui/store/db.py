@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from dflow_tui.store.session import StateSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger("dflow_tui.state")
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -27,7 +30,9 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def _prepare_sqlite_file(url: str) -> None:
-    """A new SQLite state file is private to its owner: 0700 directory, 0600 file."""
+    """The SQLite state is private to its owner, at every open: 0700 directory, 0600 for the
+    file and its -wal/-shm companions. Wider modes found (an old install, a copy, a umask)
+    are narrowed, with a warning: the state names servers, keys and buckets."""
     database = make_url(url).database
     if not database or database == ":memory:":
         return
@@ -36,6 +41,19 @@ def _prepare_sqlite_file(url: str) -> None:
         path.parent.mkdir(parents=True, mode=0o700)
     if not path.exists():
         path.touch(mode=0o600)
+    _narrow(path.parent, 0o700)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        _narrow(file, 0o600)
+
+
+def _narrow(path: Path, mode: int) -> None:
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if current & ~mode:
+        path.chmod(current & mode)
+        log.warning("%s was readable or writable by others (%o); now %o", path, current, current & mode)
 
 
 def _sqlite_pragmas(foreign_keys: bool, read_only: bool) -> Callable[[DBAPIConnection, object], None]:

@@ -42,3 +42,23 @@ async def test_a_new_state_file_is_private(tmp_path):
     await app.close()
     assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "new" / "state.db").stat().st_mode & 0o777 == 0o600
+
+
+async def test_an_existing_state_made_readable_by_others_is_made_private_again(tmp_path, caplog):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old' / 'state.db'}"
+    app = await Dflow.open(Settings(db_url=url))
+    await app.inventory.add_project("p")  # the WAL files exist now
+    await app.close()
+    (tmp_path / "old").chmod(0o755)
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        if (tmp_path / "old" / name).exists():
+            (tmp_path / "old" / name).chmod(0o644)
+    app = await Dflow.open(Settings(db_url=url))
+    try:
+        for name in ("state.db", "state.db-wal", "state.db-shm"):
+            if (tmp_path / "old" / name).exists():
+                assert (tmp_path / "old" / name).stat().st_mode & 0o777 == 0o600, name
+        assert (tmp_path / "old").stat().st_mode & 0o777 == 0o700
+        assert "state.db was readable or writable by others (644); now 600" in caplog.text
+    finally:
+        await app.close()

@@ -47,11 +47,11 @@ def test_export_to_partial_writes_only_inside_the_backup_dir(engine, name, direc
     except InvalidName:
         return
     tokens = shlex.split(command)
-    # umask 077 && dokku ENGINE:export NAME > DIR/NAME-….dump.partial
-    assert tokens[:3] == ["umask", "077", "&&"]
-    assert tokens[3:6] == ["dokku", f"{engine}:export", name]
-    assert tokens[6] == ">" and len(tokens) == 8
-    target = tokens[7]
+    # umask 077 && set -C && dokku ENGINE:export NAME > DIR/NAME-….dump.partial
+    assert tokens[:6] == ["umask", "077", "&&", "set", "-C", "&&"]
+    assert tokens[6:9] == ["dokku", f"{engine}:export", name]
+    assert tokens[9] == ">" and len(tokens) == 11
+    target = tokens[10]
     assert posixpath.dirname(target) == validate_backup_dir(directory)
     assert ".." not in target.split("/")
 
@@ -74,10 +74,12 @@ def test_a_recorded_path_is_accepted_only_directly_inside_the_backup_dir(directo
 def test_import_reads_only_the_intended_dump(engine, name, directory):
     try:
         path = f"{validate_backup_dir(directory)}/{dump_file_name(name, WHEN)}"
-        command = files.import_from_file(engine, name, path)
+        command = files.checked_import(engine, name, path)
     except InvalidName:
         return
-    assert shlex.split(command) == ["dokku", f"{engine}:import", name, "<", path]
+    # The file is opened once, by its quoted path; the import reads that open file.
+    assert f"exec 3< {shlex.quote(path)} " in command
+    assert command.endswith(f"exec dokku {engine}:import {shlex.quote(name)} < /proc/self/fd/3")
 
 
 @settings(max_examples=400)

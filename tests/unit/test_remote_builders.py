@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 
 import pytest
 
@@ -132,16 +133,17 @@ def test_parse_service_list_skips_notices_and_junk():
 # --- files ------------------------------------------------------------------------
 
 
-def test_ensure_dir():
-    assert files.ensure_dir(DIR) == "mkdir -p -- dflow-backups && chmod 700 -- dflow-backups"
-    assert files.ensure_dir("/var/backups/dflow/") == (
-        "mkdir -p -- /var/backups/dflow && chmod 700 -- /var/backups/dflow"
-    )
+def test_ensure_dir_creates_privately_then_checks_owner_and_link():
+    command = files.ensure_dir(DIR)
+    assert "(umask 077 && mkdir -p -- dflow-backups)" in command
+    assert "_dflow_owned dflow-backups dflow-backups" in command
+    assert command.endswith("chmod 700 -- dflow-backups")
+    assert "mkdir -p -- /var/backups/dflow)" in files.ensure_dir("/var/backups/dflow/")
 
 
 def test_export_to_partial():
     assert files.export_to_partial("postgres", "db", DIR, DUMP) == (
-        f"umask 077 && dokku postgres:export db > {DIR}/{PARTIAL}"
+        f"umask 077 && set -C && dokku postgres:export db > {DIR}/{PARTIAL}"
     )
 
 
@@ -171,7 +173,8 @@ def test_checksum_and_parser():
 
 def test_finalize_only_renames_a_partial_to_its_own_dump():
     command = files.finalize(f"{DIR}/{PARTIAL}", f"{DIR}/{DUMP}")
-    assert f"mv -f -- {DIR}/{PARTIAL} {DIR}/{DUMP}" in command
+    assert f"ln -- {DIR}/{PARTIAL} {DIR}/{DUMP}" in command
+    assert "mv " not in command
     assert f"exit {files.EXIT_EXISTS}" in command
     other = "db-2026-04-08-14-30-00-999.dump"
     with pytest.raises(InvalidName):
@@ -197,16 +200,13 @@ def test_remove_dump_only_removes_finished_dumps():
 
 
 def test_import_and_receive_and_exists():
-    assert files.import_from_file("redis", "cache", f"{DIR}/{DUMP}") == (
-        f"dokku redis:import cache < {DIR}/{DUMP}"
+    assert files.checked_import("redis", "cache", f"{DIR}/{DUMP}").endswith(
+        "exec dokku redis:import cache < /proc/self/fd/3"
     )
-    assert files.import_from_file("mongo", "m", f"/tmp/x/{PARTIAL}") == (
-        f"dokku mongo:import m < /tmp/x/{PARTIAL}"
-    )
-    assert files.receive_to_file(f"{DIR}/{PARTIAL}") == f"umask 077 && cat > {DIR}/{PARTIAL}"
+    assert f"exec 3< /tmp/x/{PARTIAL} " in files.checked_import("mongo", "m", f"/tmp/x/{PARTIAL}")
+    assert files.receive_to_file(f"{DIR}/{PARTIAL}") == f"umask 077 && set -C && cat > {DIR}/{PARTIAL}"
     with pytest.raises(InvalidName):
         files.receive_to_file(f"{DIR}/{DUMP}")  # never write over a finished dump
-    assert files.file_exists(f"{DIR}/{DUMP}") == f"test -f {DIR}/{DUMP} && ! test -L {DIR}/{DUMP}"
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -214,7 +214,7 @@ def test_file_builders_refuse_hostile_service_names(name):
     with pytest.raises(InvalidName):
         files.export_to_partial("postgres", name, DIR, DUMP)
     with pytest.raises(InvalidName):
-        files.import_from_file("postgres", name, f"{DIR}/{DUMP}")
+        files.checked_import("postgres", name, f"{DIR}/{DUMP}")
 
 
 @pytest.mark.parametrize("directory", HOSTILE_DIRS)
@@ -236,9 +236,7 @@ def test_file_builders_refuse_non_dump_files(file_name):
     with pytest.raises(InvalidName):
         files.checksum(f"{DIR}/{file_name}")
     with pytest.raises(InvalidName):
-        files.file_exists(f"{DIR}/{file_name}")
-    with pytest.raises(InvalidName):
-        files.import_from_file("postgres", "db", f"{DIR}/{file_name}")
+        files.checked_import("postgres", "db", f"{DIR}/{file_name}")
     with pytest.raises(InvalidName):
         files.export_to_partial("postgres", "db", DIR, file_name)
 
@@ -257,13 +255,14 @@ def test_every_built_command_is_valid_shell():
         files.finalize(f"{DIR}/{PARTIAL}", f"{DIR}/{DUMP}"),
         files.remove_partial(f"{DIR}/{PARTIAL}"),
         files.remove_dump(DIR, DUMP),
-        files.import_from_file("postgres", "db", f"{DIR}/{DUMP}"),
+        files.checked_import("postgres", "db", f"{DIR}/{DUMP}"),
         files.receive_to_file(f"{DIR}/{PARTIAL}"),
-        files.file_exists(f"{DIR}/{DUMP}"),
     ]
     for command in commands:
-        assert "\n" not in command
-        shlex.split(command)  # balanced quoting
+        shlex.split(command, comments=True)  # balanced quoting
+        for shell in ("sh", "bash"):  # sh is dash on Debian; login shells are often bash
+            checked = subprocess.run([shell, "-n", "-c", command], capture_output=True, text=True)
+            assert checked.returncode == 0, f"{shell}: {checked.stderr}\n{command}"
 
 
 def test_the_engine_list_matches_the_models_engines():

@@ -75,10 +75,11 @@ async def test_internal_backup_cycle(sh, home, tmp_path):
     assert not partial.exists()
     assert (backup_dir / DUMP).read_bytes() == content
 
-    assert (await sh.run(files.file_exists(files.dump_path(DIR, DUMP)))).ok
-    assert not (await sh.run(files.file_exists(files.partial_path(DIR, DUMP)))).ok
-
-    await _ok(sh, files.import_from_file("postgres", "db", files.dump_path(DIR, DUMP)))
+    imported = await sh.run(
+        files.checked_import("postgres", "db", files.dump_path(DIR, DUMP)), stdin=b"import\n"
+    )
+    assert imported.ok, imported.stderr
+    assert files.parse_checksum(imported.stdout) == (hashlib.sha256(content).hexdigest(), len(content))
     assert (tmp_path / "imported" / "db").read_bytes() == content
 
     await _ok(sh, files.remove_dump(DIR, DUMP))
@@ -170,3 +171,137 @@ async def test_dokku_list_and_version_through_the_shell(sh):
     assert dokku.parse_service_list(listed.text) == ["db", "other-db"]
     version = await _ok(sh, dokku.version_command())
     assert dokku.parse_version(version.text) == "0.34.4"
+
+
+# --- what another account on the server could do --------------------------------
+
+
+async def test_ensure_dir_refuses_a_symlinked_directory(sh, home, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o755)
+    (home / DIR).symlink_to(victim)
+    result = await sh.run(files.ensure_dir(DIR))
+    assert result.exit_status == files.EXIT_UNSAFE
+    assert "is a symbolic link; refusing to use it" in result.stderr
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o755  # not chmodded through the link
+
+
+async def test_ensure_dir_refuses_a_directory_others_may_write_to(sh, home):
+    (home / DIR).mkdir()
+    (home / DIR).chmod(0o777)
+    result = await sh.run(files.ensure_dir(DIR))
+    assert result.exit_status == files.EXIT_UNSAFE
+    assert "writable by other users" in result.stderr
+    (home / DIR).chmod(0o755)  # readable by others only: made private
+    await _ok(sh, files.ensure_dir(DIR))
+    assert stat.S_IMODE((home / DIR).stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another account needs root")
+async def test_ensure_dir_refuses_a_directory_of_another_account(sh, home):
+    (home / DIR).mkdir(mode=0o700)
+    os.chown(home / DIR, 65534, 65534)  # nobody
+    result = await sh.run(files.ensure_dir(DIR))
+    assert result.exit_status == files.EXIT_UNSAFE
+    assert "belongs to uid 65534" in result.stderr
+
+
+async def test_partial_and_temp_files_are_created_never_reused(sh, home, tmp_path):
+    await _ok(sh, files.ensure_dir(DIR))
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (home / DIR / PARTIAL).symlink_to(victim)
+    export = await sh.run(files.export_to_partial("postgres", "db", DIR, DUMP))
+    received = await sh.run(files.receive_to_file(f"{DIR}/{PARTIAL}"), stdin=b"attack")
+    assert not export.ok and not received.ok
+    assert victim.read_bytes() == b"precious"
+    (home / DIR / PARTIAL).unlink()
+    dangling = tmp_path / "not-yet"
+    (home / DIR / PARTIAL).symlink_to(dangling)
+    assert not (await sh.run(files.receive_to_file(f"{DIR}/{PARTIAL}"), stdin=b"attack")).ok
+    assert not dangling.exists()
+
+
+async def test_checked_import_imports_the_file_it_checked_even_if_the_name_is_swapped(sh, home, tmp_path):
+    await _ok(sh, files.ensure_dir(DIR))
+    dump = home / DIR / DUMP
+    dump.write_bytes(b"the checked dump")
+    dump.chmod(0o600)
+    process = await sh.start(files.checked_import("postgres", "db", f"{DIR}/{DUMP}"))
+    line = b""
+    while not line.endswith(b"\n"):
+        line += await process.read(1)
+    assert files.parse_checksum(line) == (hashlib.sha256(b"the checked dump").hexdigest(), 16)
+    swapped = tmp_path / "swapped"
+    swapped.write_bytes(b"something else")
+    os.replace(swapped, dump)  # another name now: the import still reads what was checked
+    await process.write(b"import\n")
+    await process.write_eof()
+    assert (await process.wait()).ok
+    assert (tmp_path / "imported" / "db").read_bytes() == b"the checked dump"
+
+
+async def test_checked_import_imports_nothing_unless_told_to(sh, home, tmp_path):
+    await _ok(sh, files.ensure_dir(DIR))
+    (home / DIR / DUMP).write_bytes(b"dump")
+    (home / DIR / DUMP).chmod(0o600)
+    refused = await sh.run(files.checked_import("postgres", "db", f"{DIR}/{DUMP}"), stdin=b"stop\n")
+    assert refused.exit_status == files.EXIT_MISMATCH
+    assert not (tmp_path / "imported" / "db").exists()
+
+
+async def test_checked_import_refuses_a_symlink_a_missing_file_and_a_shared_one(sh, home, tmp_path):
+    await _ok(sh, files.ensure_dir(DIR))
+    victim = tmp_path / "victim.dump"
+    victim.write_bytes(b"not ours")
+    (home / DIR / DUMP).symlink_to(victim)
+    linked = await sh.run(files.checked_import("postgres", "db", f"{DIR}/{DUMP}"), stdin=b"import\n")
+    assert linked.exit_status == files.EXIT_UNSAFE and "symbolic link" in linked.stderr
+    (home / DIR / DUMP).unlink()
+    missing = await sh.run(files.checked_import("postgres", "db", f"{DIR}/{DUMP}"), stdin=b"import\n")
+    assert missing.exit_status == files.EXIT_GONE
+    (home / DIR / DUMP).write_bytes(b"dump")
+    (home / DIR / DUMP).chmod(0o666)
+    shared = await sh.run(files.checked_import("postgres", "db", f"{DIR}/{DUMP}"), stdin=b"import\n")
+    assert shared.exit_status == files.EXIT_UNSAFE and "writable by other users" in shared.stderr
+    assert not (tmp_path / "imported" / "db").exists()
+
+
+# --- compressed on the server ----------------------------------------------------
+
+ZST = "db-2026-04-08-14-30-00-123.dump.zst"
+
+
+async def test_a_compressed_internal_dump_is_zstd_and_restores_to_the_plain_export(sh, home, tmp_path):
+    await _ok(sh, files.ensure_dir(DIR))
+    await _ok(sh, files.export_to_partial("postgres", "db", DIR, ZST))
+    stored = (home / DIR / (ZST + ".partial")).read_bytes()
+    assert stored.startswith(b"\x28\xb5\x2f\xfd")  # a zstd frame
+    plain = await _ok(sh, files.plain_checksum(f"{DIR}/{ZST}.partial"))
+    sha256, size = files.parse_checksum(plain.stdout)
+    await _ok(sh, files.finalize(f"{DIR}/{ZST}.partial", f"{DIR}/{ZST}"))
+    imported = await sh.run(files.checked_import("postgres", "db", f"{DIR}/{ZST}"), stdin=b"import\n")
+    assert imported.ok, imported.stderr
+    assert files.parse_checksum(imported.stdout) == (hashlib.sha256(stored).hexdigest(), len(stored))
+    restored = (tmp_path / "imported" / "db").read_bytes()
+    assert restored.startswith(b"row 0 of db\n") and (
+        hashlib.sha256(restored).hexdigest(),
+        len(restored),
+    ) == (sha256, size)
+
+
+async def test_a_failing_export_fails_the_compressed_one_too(sh, home):
+    name = "broken-2026-04-08-14-30-00-123.dump.zst"
+    await _ok(sh, files.ensure_dir(DIR))
+    result = await sh.run(files.export_to_partial("postgres", "broken", DIR, name))
+    assert result.exit_status == 1 and "export failed" in result.stderr
+
+
+async def test_without_zstd_on_the_server_a_compressed_export_says_how_to_fix_it(sh, home, monkeypatch):
+    await _ok(sh, files.ensure_dir(DIR))
+    bin_dir = home.parent / "bin"
+    monkeypatch.setenv("PATH", f"{bin_dir}:/nonexistent")  # the fake dokku, and no zstd
+    result = await sh.run(files.export_to_partial("postgres", "db", DIR, ZST))
+    assert result.exit_status == files.EXIT_NO_ZSTD
+    assert "zstd is not installed on this server" in result.stderr
+    assert not (home / DIR / (ZST + ".partial")).exists()

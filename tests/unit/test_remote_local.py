@@ -135,3 +135,22 @@ async def test_close_kills_running_commands(local):
     await local.close()
     result = await asyncio.wait_for(process.wait(), 5)
     assert result.exit_status == 128 + 9
+
+
+async def test_a_short_command_with_endless_output_is_stopped_at_the_cap(tmp_path):
+    transport = LocalTransport(cwd=tmp_path)
+    with pytest.raises(RemoteError, match=r"wrote more than 8 MiB of output: stopped it"):
+        await transport.run("yes dflow", timeout=60)
+
+
+async def test_a_stream_that_moves_nothing_is_stopped_after_the_idle_timeout(tmp_path):
+    transport = LocalTransport(cwd=tmp_path, idle_timeout=0.5)
+    process = await transport.start("printf start; sleep 30")
+    assert await process.read() == b"start"
+    with pytest.raises(RemoteError, match=r"`printf start; sleep 30` sent nothing for 0.5s on this machine"):
+        await process.read()
+    assert (await process.wait()).exit_status != 0  # killed, not left running
+    silent = await transport.start("sleep 30")  # reads nothing: its input fills and stalls
+    with pytest.raises(RemoteError, match=r"took no input for 0\.5s"):
+        for _ in range(1000):
+            await silent.write(b"x" * 65536)

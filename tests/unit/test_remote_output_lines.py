@@ -45,3 +45,12 @@ async def test_a_failing_callback_does_not_break_the_command(transport):
 
     result = await transport.run("echo one >&2; echo out", timeout=30, on_output=broken)
     assert result.ok and result.stdout == b"out\n"
+
+
+async def test_escape_sequences_from_the_server_never_reach_the_caller(transport):
+    hostile = r"printf '\033]0;pwned\007dumping \033[2Jtable\r\n' >&2; printf 'v\033[31m1\n'; exit 3"
+    seen, on_output = _recorder()
+    result = await transport.run(hostile, timeout=30, on_output=on_output)
+    assert [line for _, line in seen] == ["dumping table"]
+    assert result.stderr == "dumping table\n"  # what error messages and the database get
+    assert result.text == "v1\n" and result.stdout == b"v\x1b[31m1\n"  # data stays as it was

@@ -92,3 +92,18 @@ async def test_real_sshd_kill_reaches_the_whole_pipeline(sshd, tmp_path: Path):
     await asyncio.sleep(2.5)
     assert not marker.exists()
     assert not Path(f"{marker}.2").exists()
+
+
+async def test_over_ssh_endless_output_is_capped_and_a_silent_stream_stopped(sshd):
+    async with open_transport(
+        _spec(sshd), known_hosts=sshd.known_hosts_path, ssh_config=[], idle_timeout=3
+    ) as transport:
+        with pytest.raises(RemoteError, match=r"`yes dflow` on .* wrote more than 8 MiB of output"):
+            await transport.run("yes dflow", timeout=60)
+        process = await transport.start("printf start; sleep 30")
+        assert await process.read() == b"start"
+        with pytest.raises(RemoteError, match=r"sent nothing for 3s on 127.0.0.1"):
+            await process.read()
+        assert (await process.wait()).exit_status != 0
+        still = await transport.run("echo alive", timeout=10)  # the connection itself is fine
+        assert still.stdout == b"alive\n"
