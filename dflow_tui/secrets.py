@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import json
 import os
 
 import keyring
@@ -197,3 +198,55 @@ async def delete_secret_async(name: str) -> bool:
 
 async def keyring_status_async() -> tuple[bool, str]:
     return await asyncio.to_thread(keyring_status)
+
+
+# --- restore identities ----------------------------------------------------------
+# A keyring cannot list what it holds, so the names of the saved identities (with the
+# fingerprints of the keys they open, which are not secret) are kept in one entry of
+# their own. Everything stays in this host's keyring: the shared state database never
+# learns of an identity.
+
+IDENTITY_INDEX = "identities"
+
+
+def identity_secret_name(name: str) -> str:
+    return f"identity:{name}"
+
+
+def saved_identities() -> dict[str, list[str]]:
+    """Name → fingerprints of the recipients each saved identity can open."""
+    raw = get_secret(IDENTITY_INDEX)
+    if not raw:
+        return {}
+    index = json.loads(raw)
+    return {str(name): [str(f) for f in fingerprints] for name, fingerprints in index.items()}
+
+
+def save_identity(name: str, text: str, fingerprints: list[str]) -> None:
+    index = saved_identities()
+    set_secret(identity_secret_name(name), text)
+    index[name] = fingerprints
+    set_secret(IDENTITY_INDEX, json.dumps(index, sort_keys=True))
+
+
+def forget_identity(name: str) -> bool:
+    index = saved_identities()
+    known = index.pop(name, None) is not None
+    removed = delete_secret(identity_secret_name(name))
+    if index:
+        set_secret(IDENTITY_INDEX, json.dumps(index, sort_keys=True))
+    else:
+        delete_secret(IDENTITY_INDEX)
+    return known or removed
+
+
+async def saved_identities_async() -> dict[str, list[str]]:
+    return await asyncio.to_thread(saved_identities)
+
+
+async def save_identity_async(name: str, text: str, fingerprints: list[str]) -> None:
+    await asyncio.to_thread(save_identity, name, text, fingerprints)
+
+
+async def forget_identity_async(name: str) -> bool:
+    return await asyncio.to_thread(forget_identity, name)

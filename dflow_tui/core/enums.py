@@ -44,6 +44,15 @@ class OperationStatus(StrEnum):
 ACTIVE_OPERATION_STATUSES: tuple[OperationStatus, ...] = (OperationStatus.QUEUED, OperationStatus.RUNNING)
 
 
+class Compression(StrEnum):
+    """What a service's dumps are compressed with: `auto` compresses engines whose export
+    is not compressed already (see core.engines)."""
+
+    AUTO = "auto"
+    ZSTD = "zstd"
+    NONE = "none"
+
+
 class ProviderStatus(StrEnum):
     VERIFIED = "verified"
     UNVERIFIED = "unverified"

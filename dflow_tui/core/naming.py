@@ -22,10 +22,13 @@ USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$", re.IGNORECASE)
 BACKUP_DIR_RE = re.compile(r"^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$")
 TIMESTAMP_FORMAT = "%Y-%m-%d-%H-%M-%S"
 DUMP_SUFFIX = ".dump"
+ZSTD_SUFFIX = ".zst"  # compressed with zstd
+AGE_SUFFIX = ".age"  # then encrypted with age
 PARTIAL_SUFFIX = ".partial"
+# `{service}-{timestamp}.dump`, with the layers it is stored under: `.zst`, then `.age`.
 DUMP_NAME_RE = re.compile(
     r"^(?P<service>[a-z0-9][a-z0-9_-]{0,62})-"
-    r"(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3})\.dump$"
+    r"(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3})\.dump(?:\.zst)?(?:\.age)?$"
 )
 
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dflow_tui.core.errors import InvalidName
-
-DUMP_SUFFIX = ".dump"
-ZSTD_SUFFIX = ".zst"
-AGE_SUFFIX = ".age"
+from dflow_tui.core.naming import AGE_SUFFIX, DUMP_SUFFIX, ZSTD_SUFFIX
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from dflow_tui.core.enums import (
     BackupStatus,
     BackupType,
+    Compression,
     Engine,
     OperationKind,
     OperationStatus,
@@ -49,6 +50,11 @@ class StorageProvider(SQLModel, table=True):
     prefix: str = "dflow/backups"
     access_key_id: str
     status: ProviderStatus = _enum(ProviderStatus, ProviderStatus.UNVERIFIED)
+    # Parts uploaded (and ranges downloaded) at once: parallel streams are what make S3 fast.
+    parallel: int = 4
+    # Public keys (age1…, ssh-ed25519 …, ssh-rsa …), one a line: dumps stored here are
+    # encrypted to all of them. None: not encrypted.
+    recipients: str | None = None
     status_reason: str | None = None
     verified_at: datetime | None = _time()
     created_at: datetime | None = _time()
@@ -117,6 +123,7 @@ class Service(SQLModel, table=True):
     name: str
     engine: Engine = _enum(Engine, Engine.POSTGRES)
     destination: BackupType = _enum(BackupType, BackupType.INTERNAL)
+    compression: Compression = _enum(Compression, Compression.AUTO)
     provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
     schedule_failures: int = 0
     schedule_error: str | None = None
@@ -182,8 +189,14 @@ class Backup(SQLModel, table=True):
     object_key: str | None = None
     provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
     version_id: str | None = None
-    size_bytes: int | None = None
+    # The plain dump, as the engine exported it: what a restore checks on the server.
+    size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
     sha256: str | None = None
+    # What is stored (compressed and/or encrypted); None: the plain dump itself.
+    stored_size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+    stored_sha256: str | None = None
+    compression: str | None = None  # "zstd", or None
+    encrypted_for: str | None = None  # fingerprints of the recipients, comma-separated
     error: str | None = None
     requested_by: str | None = None
     worker_id: str | None = None

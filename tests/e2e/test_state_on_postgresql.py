@@ -42,6 +42,10 @@ def test_backup_cycle_with_state_on_postgresql(cli, sshd, postgres, postgres_db,
 
         assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
         assert cli.json("backup", "list", path) == []
+        # A dump of 5 GiB is counted to the byte: size columns are 64-bit on PostgreSQL too.
+        postgres.psql(f"UPDATE backups SET size_bytes = {5 * 2**30} WHERE id = {backup_id}", db=state)
+        [row] = cli.json("backup", "list", path, "--all")
+        assert row["size_bytes"] == 5 * 2**30
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         assert postgres.psql("SELECT version_num FROM alembic_version", db=state) == head
     finally:
