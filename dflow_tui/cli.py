@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dflow_tui.core.enums import BackupStatus, OperationStatus
+from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus
 from dflow_tui.core.errors import DflowError, HostKeyUnknown
 from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
-from dflow_tui.settings import Settings
+from dflow_tui.settings import DEFAULT_PARALLEL, DEFAULT_PREFIX, MAX_PARALLEL, Settings
 
 if TYPE_CHECKING:  # the service layer loads the database stack: only when a command runs
     from dflow_tui.service import Dflow
@@ -301,12 +301,19 @@ def read_secret() -> str:
 )
 @click.option("--region", required=True)
 @click.option("--bucket", required=True)
-@click.option("--prefix", default="dflow/backups", show_default=True)
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True)
 @click.option(
     "--access-key", required=True, help="Access key id (the secret is read from stdin or prompted)."
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, MAX_PARALLEL),
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    help="Parts uploaded (and ranges downloaded) at once; each holds one part in memory.",
+)
 @with_app
-async def storage_add(app: Dflow, name, endpoint, region, bucket, prefix, access_key):
+async def storage_add(app: Dflow, name, endpoint, region, bucket, prefix, access_key, parallel):
     view = await app.storage.add(
         name,
         endpoint_url=endpoint,
@@ -315,6 +322,7 @@ async def storage_add(app: Dflow, name, endpoint, region, bucket, prefix, access
         prefix=prefix,
         access_key_id=access_key,
         secret_access_key=read_secret(),
+        parallel=parallel,
     )
     click.echo(
         f"Added storage provider {view.name} (s3://{view.bucket}/{view.prefix}); "
@@ -341,9 +349,70 @@ async def storage_list(app: Dflow, as_json):
     if as_json:
         return print_json([p.to_json() for p in providers])
     print_table(
-        ["NAME", "ENDPOINT", "BUCKET/PREFIX", "STATUS", "REASON"],
-        [[p.name, p.endpoint_url, f"{p.bucket}/{p.prefix}", p.status, p.status_reason] for p in providers],
+        ["NAME", "ENDPOINT", "BUCKET/PREFIX", "STATUS", "PARALLEL", "ENCRYPTED FOR", "REASON"],
+        [
+            [
+                p.name,
+                p.endpoint_url,
+                f"{p.bucket}/{p.prefix}",
+                p.status,
+                p.parallel,
+                ", ".join(r.fingerprint for r in p.recipients) or "(not encrypted)",
+                p.status_reason,
+            ]
+            for p in providers
+        ],
     )
+
+
+@storage.command("edit")
+@click.argument("name")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, MAX_PARALLEL),
+    required=True,
+    help="Parts uploaded (and ranges downloaded) at once; each holds one part in memory.",
+)
+@with_app
+async def storage_edit(app: Dflow, name, parallel):
+    """Change how a provider is used (today: how many transfers run at once)."""
+    view = await app.storage.edit(name, parallel=parallel)
+    click.echo(f"{view.name}: {view.parallel} parts or ranges in flight")
+
+
+@storage.command("encrypt")
+@click.argument("name")
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    metavar="KEY",
+    help="A public key: age1…, ssh-ed25519 … or ssh-rsa …; repeat for several.",
+)
+@click.option(
+    "--recipients-file",
+    type=click.File("r"),
+    help="Public keys, one a line ('#' comments allowed), as `age -R` reads them.",
+)
+@click.option("--off", is_flag=True, help="Store the next backups unencrypted.")
+@with_app
+async def storage_encrypt(app: Dflow, name, recipients, recipients_file, off):
+    """Encrypt the next backups stored here (age), so only the holders of the private keys can
+    read them; restoring needs one of those keys (`identity add`, or `backup restore --identity`)."""
+    keys = list(recipients)
+    if recipients_file is not None:
+        keys += [
+            line.strip() for line in recipients_file if line.strip() and not line.lstrip().startswith("#")
+        ]
+    if off == bool(keys):
+        raise DflowError("Give one or more --recipient (or --recipients-file), or --off")
+    view = await app.storage.encrypt(name, [] if off else keys)
+    if not view.recipients:
+        click.echo(f"{view.name}: the next backups are stored unencrypted")
+        return
+    click.echo(f"{view.name}: the next backups are encrypted for")
+    for recipient in view.recipients:
+        click.echo(f"  {recipient.fingerprint}  {recipient.key[:60]}")
 
 
 @storage.command("remove")
@@ -363,10 +432,22 @@ def destination() -> None:
 @click.argument("path", metavar="PROJECT/ENV/NAME")
 @click.argument("where", type=click.Choice(["internal", "external"]))
 @click.option("--provider", help="A verified storage provider (external only).")
+@click.option(
+    "--compression",
+    type=click.Choice([c.value for c in Compression]),
+    default=Compression.AUTO.value,
+    show_default=True,
+    help="zstd for every dump, none, or auto: engines whose export is not compressed already "
+    "(on the server's disk, when the server has zstd).",
+)
 @with_app
-async def destination_set(app: Dflow, path, where, provider):
-    await app.destinations.set(path, where, provider)
-    click.echo(f"{path}: next backups go to {where}" + (f" ({provider})" if provider else ""))
+async def destination_set(app: Dflow, path, where, provider, compression):
+    await app.destinations.set(path, where, provider, compression)
+    click.echo(
+        f"{path}: next backups go to {where}"
+        + (f" ({provider})" if provider else "")
+        + f", compression {compression}"
+    )
 
 
 # --- schedules and the worker ---------------------------------------------------
@@ -460,6 +541,44 @@ async def worker(app: Dflow, once, interval, concurrency, heartbeat):
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await loop_worker.serve(stop)
+
+
+# --- restore identities ----------------------------------------------------------------
+
+
+@main.group()
+def identity() -> None:
+    """Private keys that open encrypted backups, saved in this host's keyring."""
+
+
+@identity.command("add")
+@click.argument("name")
+@click.argument("key_file", type=click.File("r"))
+@with_app
+async def identity_add(app: Dflow, name, key_file):
+    """Save an age identity file or an OpenSSH private key under NAME (in the OS keyring)."""
+    view = await app.identities.add(name, key_file.read())
+    click.echo(
+        f"Saved identity {view.name}: opens backups encrypted for {', '.join(view.fingerprints) or '?'}"
+    )
+
+
+@identity.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+async def identity_list(app: Dflow, as_json):
+    identities = await app.identities.list()
+    if as_json:
+        return print_json([asdict(i) for i in identities])
+    print_table(["NAME", "OPENS"], [[i.name, ", ".join(i.fingerprints)] for i in identities])
+
+
+@identity.command("remove")
+@click.argument("name")
+@with_app
+async def identity_remove(app: Dflow, name):
+    await app.identities.remove(name)
+    click.echo(f"Removed identity {name}")
 
 
 # --- users and audit -------------------------------------------------------------
@@ -597,8 +716,15 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
     show_default=True,
     help="Back up the live database first.",
 )
+@click.option(
+    "--identity",
+    "identity_file",
+    type=click.File("r"),
+    help="The private key that opens an encrypted backup (an age identity file or an OpenSSH "
+    "private key); without it, one saved with `identity add` is used.",
+)
 @with_app
-async def backup_restore(app: Dflow, backup_id, yes, safety_backup):
+async def backup_restore(app: Dflow, backup_id, yes, safety_backup, identity_file):
     """Replace the live database with a backup (destructive)."""
     target = await app.backups.get(backup_id)
     if not yes:
@@ -606,7 +732,10 @@ async def backup_restore(app: Dflow, backup_id, yes, safety_backup):
             f"Restore replaces the live database {target.service_path} with backup {backup_id}; "
             "add --yes to confirm"
         )
-    result = await app.backups.restore(backup_id, safety_backup=safety_backup, on_progress=print_progress)
+    identity = identity_file.read() if identity_file is not None else None
+    result = await app.backups.restore(
+        backup_id, safety_backup=safety_backup, identity=identity, on_progress=print_progress
+    )
     if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Restore of backup {backup_id} failed: {result.error}")
     click.echo(f"Restored backup {backup_id} into {target.service_path}")

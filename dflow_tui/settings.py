@@ -55,6 +55,10 @@ S3_CONNECT_TIMEOUT = 10.0
 """Seconds to open a connection to an S3 endpoint."""
 S3_READ_TIMEOUT = 120.0
 """Seconds an S3 endpoint may stay silent in the middle of a response."""
+DEFAULT_PARALLEL = 4
+"""Parts uploaded (and ranges downloaded) at once for a provider, unless it says otherwise."""
+MAX_PARALLEL = 16
+"""The most parts or ranges a provider may have in flight."""
 DEFAULT_PREFIX = "dflow/backups"
 """A storage provider's key prefix when none is given."""
 DEFAULT_REGION = "us-east-1"

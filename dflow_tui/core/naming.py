@@ -25,6 +25,7 @@ DUMP_SUFFIX = ".dump"
 ZSTD_SUFFIX = ".zst"  # compressed with zstd
 AGE_SUFFIX = ".age"  # then encrypted with age
 PARTIAL_SUFFIX = ".partial"
+_LAYER_SUFFIXES = {DUMP_SUFFIX + zst + age for zst in ("", ZSTD_SUFFIX) for age in ("", AGE_SUFFIX)}
 # `{service}-{timestamp}.dump`, with the layers it is stored under: `.zst`, then `.age`.
 DUMP_NAME_RE = re.compile(
     r"^(?P<service>[a-z0-9][a-z0-9_-]{0,62})-"
@@ -114,10 +115,20 @@ def join_remote(directory: str, file_name: str) -> str:
     return f"{directory.rstrip('/')}/{file_name}"
 
 
-def object_key(prefix: str, service: str, when: datetime) -> str:
-    """`{prefix}/{service}-{timestamp}.dump` (just the name at the bucket's root)."""
+def object_key(
+    prefix: str, project: str, environment: str, service: str, when: datetime, suffix: str = DUMP_SUFFIX
+) -> str:
+    """`{prefix}/{project}/{environment}/{service}-{timestamp}.dump[.zst][.age]`.
+
+    Two services of one name in different environments never share a key (each key
+    belongs to one service); with an empty prefix it starts at the bucket's root."""
+    validate_label(project, "project")
+    validate_label(environment, "environment")
+    if suffix not in _LAYER_SUFFIXES:
+        raise InvalidName(f"Refusing the dump suffix {suffix!r}")
+    name = dump_file_name(service, when)[: -len(DUMP_SUFFIX)] + suffix
     prefix = prefix.strip("/")
-    return f"{prefix}/{dump_file_name(service, when)}" if prefix else dump_file_name(service, when)
+    return "/".join(part for part in (prefix, project, environment, name) if part)
 
 
 def parse_service_path(path: str) -> tuple[str, str, str]:

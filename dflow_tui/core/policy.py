@@ -19,7 +19,7 @@ from dflow_tui.core.enums import (
     OperationStatus,
     ProviderStatus,
 )
-from dflow_tui.core.errors import Conflict, DflowError, NoServer, NotAllowed
+from dflow_tui.core.errors import Conflict, DflowError, InvalidName, NoServer, NotAllowed
 from dflow_tui.core.tiers import RULES, Tier, sort_tiers
 
 
@@ -156,6 +156,13 @@ def too_late_to_cancel(kind: OperationKind, backup_id: int | None) -> str:
             "leave the database half-restored. It cannot be cancelled any more."
         )
     return f"The delete of backup {backup_id} is removing the dump: it cannot be stopped halfway."
+
+
+def check_parallel(parallel: int, most: int) -> int:
+    """Parts or ranges in flight for a provider: at least one, at most `most`."""
+    if not 1 <= parallel <= most:
+        raise InvalidName(f"Invalid number of parallel transfers {parallel}: use 1 to {most}")
+    return parallel
 
 
 def check_provider_usable(provider: ProviderFacts | None, service_path: str) -> None:

@@ -65,6 +65,11 @@ class BackupView:
     cancel_requested_by: str | None = None
     # The restore or delete running on it has passed the step after which it cannot stop.
     operation_irreversible: bool = False
+    # What is stored when it is not the plain dump itself (compressed, encrypted), and how.
+    stored_size_bytes: int | None = None
+    stored_sha256: str | None = None
+    compression: str | None = None
+    encrypted_for: tuple[str, ...] = ()  # the recipients' fingerprints
     # Why the acting user may not restore, delete or cancel on this row now (None: they
     # may), as the service layer decided: faces show these words, they never re-decide.
     restore_refusal: str | None = None
@@ -111,6 +116,20 @@ class OperationView:
 
 
 @dataclass(frozen=True)
+class RecipientView:
+    key: str  # the public key, as age and OpenSSH write it (no comment)
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    """A private key saved in this host's keyring, by the fingerprints it opens (never its text)."""
+
+    name: str
+    fingerprints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ProviderView:
     """A storage provider as shown; the secret key is never part of it."""
 
@@ -124,6 +143,9 @@ class ProviderView:
     status: str
     status_reason: str | None
     verified_at: datetime | None
+    parallel: int = 4  # parts or ranges in flight (settings.DEFAULT_PARALLEL)
+    # Public keys dumps stored here are encrypted to, with their fingerprints; empty: none.
+    recipients: tuple[RecipientView, ...] = ()
 
     @property
     def verified(self) -> bool:

@@ -1,20 +1,26 @@
-"""External backup: the export's stdout streams over SSH straight into a multipart upload.
+"""External backup: the export's stdout streams over SSH through the data path (zstd, age,
+sha256 taps) straight into a multipart upload with several parts in flight.
 
-No temp file on the server or here; memory holds one part. Any failure aborts
-the upload (the storage layer guarantees no partial object remains).
+No temp file on the server or here; memory holds a few parts whatever the dump's size, and
+a slow bucket stops the export through the SSH window. Any failure aborts the upload (the
+storage layer guarantees no partial object remains).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.failure import command_failure
 from dflow_tui.jobs.storage_access import open_storage, stored_object
+from dflow_tui.pipeline import backup_plan, parse_recipients, run_pipeline
 from dflow_tui.remote import dokku
-from dflow_tui.storage import upload_stream
-from dflow_tui.store.tables import Backup, Server, Service
+from dflow_tui.storage import UploadResult
+from dflow_tui.storage.upload import upload_parts
+from dflow_tui.store.queries import rows
+from dflow_tui.store.tables import Backup, Server, Service, StorageProvider
 
 READ_SIZE = 1024 * 1024
 
@@ -27,9 +33,15 @@ async def external_backup(
     job: str,
     on_progress: ProgressCallback | None,
 ) -> dict[str, Any]:
-    """Returns what the row records of the object: its sha256, size and version."""
+    """Returns what the row records: the plain dump's sha256 and size, the stored object's
+    (when compressed or encrypted), and its version."""
     what = f"Export of {service.engine} service {service.name}"
     target = stored_object(backup)
+    provider = await rows.load(ctx.db, StorageProvider, target.provider_id)
+    plan = backup_plan(
+        compress=backup.compression == "zstd", recipients=parse_recipients(provider.recipients or "")
+    )
+    sealed = plan.stored is not plan.plain
     storage = await open_storage(ctx, target.provider_id)
     async with ctx.connect(server) as transport, storage as client:
         report(on_progress, job, f"exporting {service.name} to s3://{target.bucket}/{target.key}")
@@ -51,15 +63,28 @@ async def external_backup(
                     raise RemoteError(f"{what} produced an empty dump")
             return chunk
 
-        try:
+        def progress(_stored: int, _expected: int | None) -> None:
+            report(on_progress, job, "uploading", done_bytes=total)  # bytes of the dump read so far
 
-            def progress(done: int, total: int | None) -> None:
-                report(on_progress, job, "uploading", done_bytes=done, total_bytes=total)
-
-            uploaded = await upload_stream(
-                client, target.bucket, target.key, read_chunk, on_progress=progress
+        async def upload(chunks: AsyncIterator[bytes]) -> UploadResult:
+            return await upload_parts(
+                client, target.bucket, target.key, chunks, parallel=provider.parallel, on_progress=progress
             )
+
+        try:
+            # Without layers the uploader's own sha256 is the plain dump's: no stage needed.
+            uploaded = await run_pipeline(read_chunk, plan.stages if sealed else (), upload)
         except BaseException:
             process.kill()
             raise
-    return {"sha256": uploaded.sha256, "size_bytes": uploaded.size, "version_id": uploaded.version_id}
+    values: dict[str, Any] = {"version_id": uploaded.version_id}
+    if sealed:
+        values |= {
+            "sha256": plan.plain.sha256,
+            "size_bytes": plan.plain.size,
+            "stored_sha256": uploaded.sha256,
+            "stored_size_bytes": uploaded.size,
+        }
+    else:
+        values |= {"sha256": uploaded.sha256, "size_bytes": uploaded.size}
+    return values

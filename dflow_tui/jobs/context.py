@@ -46,6 +46,9 @@ class JobContext:
     secrets: set[str] = field(default_factory=set)
     # Heartbeats of the jobs running in this process, by ("backup"/"operation", id).
     heartbeats: dict[JobKey, Heartbeat] = field(default_factory=dict)
+    # Private keys given to this process for one restore each, by operation id: held in
+    # memory for the job, never written anywhere.
+    identities: dict[int, str] = field(default_factory=dict)
 
     def connect(self, server: Server) -> AbstractAsyncContextManager[Transport]:
         return open_transport(

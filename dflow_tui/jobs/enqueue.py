@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
+from dflow_tui.core.engines import compresses
+from dflow_tui.core.enums import BackupStatus, BackupType, Compression, Trigger
 from dflow_tui.core.naming import dump_file_name, join_remote, object_key
 from dflow_tui.core.policy import check_provider_usable, server_for_new_backup
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.pipeline import Layers, parse_recipients
 from dflow_tui.store.queries import backups, inventory, providers, rows
 from dflow_tui.store.tables import Backup, Server
 
@@ -51,12 +53,23 @@ async def record_backup(
             heartbeat_at=now if claimed else None,
         )
         if service.destination == BackupType.EXTERNAL:
+            compressed = compresses(service.compression, service.engine)
+        else:  # on the server: `auto` becomes zstd in the job, when the server has zstd
+            compressed = service.compression == Compression.ZSTD
+        backup.compression = "zstd" if compressed else None
+        if service.destination == BackupType.EXTERNAL:
             provider = await providers.provider_of(session, service)
             check_provider_usable(provider, path)
             assert provider is not None  # check_provider_usable refuses a missing provider
+            recipients = parse_recipients(provider.recipients or "")
+            backup.encrypted_for = ",".join(r.fingerprint for r in recipients) or None
             backup.provider_id = provider.id
             backup.bucket = provider.bucket
-            backup.object_key = object_key(provider.prefix, service.name, now)
+            suffix = Layers(compressed=compressed, encrypted=bool(recipients)).suffix
+            backup.object_key = object_key(
+                provider.prefix, place.project.name, place.environment.name, service.name, now, suffix
+            )
         else:
-            backup.file_path = join_remote(server.backup_dir, dump_file_name(service.name, now))
+            name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
+            backup.file_path = join_remote(server.backup_dir, name)
         return await backups.insert_backup(session, backup, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
 from dflow_tui.core.errors import DflowError, RemoteError
@@ -20,14 +21,16 @@ from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.failure import command_failure
+from dflow_tui.jobs.identities import encrypted_for, identity_for
 from dflow_tui.jobs.operation import run_operation
 from dflow_tui.jobs.storage_access import open_storage, stored_object
+from dflow_tui.pipeline import Identity, Layers, restore_plan, run_pipeline
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import RemoteProcess, Transport
 from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
-from dflow_tui.storage import download_stream
+from dflow_tui.storage.download import download_parts
 from dflow_tui.store.queries import inventory, rows
-from dflow_tui.store.tables import Backup, Operation, Server, Service
+from dflow_tui.store.tables import Backup, Operation, Server, Service, StorageProvider
 
 
 async def run_restore(
@@ -38,6 +41,8 @@ async def run_restore(
         service = await rows.load(ctx.db, Service, backup.service_id)
         server = await rows.load(ctx.db, Server, backup.server_id)
         job = f"restore of backup {backup.id}"
+        # Before anything else: an encrypted backup nobody here can open is refused now.
+        identity = await identity_for(ctx, backup, ctx.identities.get(operation_id))
         if operation.safety_backup and operation.safety_backup_id is None:
             await _safety_backup(ctx, operation, backup, job, on_progress)
         async with ctx.connect(server) as transport:
@@ -46,20 +51,29 @@ async def run_restore(
                 path = join_remote(
                     server.backup_dir, dump_in_backup_dir(server.backup_dir, backup.file_path or "")
                 )
-                await _check_and_import(ctx, transport, operation, backup, service, path, job, on_progress)
+                # The file as stored (a .zst is decompressed into the import on the server).
+                expected = (
+                    backup.stored_sha256 or backup.sha256,
+                    backup.stored_size_bytes or backup.size_bytes,
+                )
+                await _check_and_import(ctx, transport, operation, service, path, expected, job, on_progress)
                 return
             assert backup.created_at is not None  # every backup is recorded with its creation time
             temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
             try:
-                await _download_to_server(ctx, transport, backup, temp, job, on_progress)
-                await _check_and_import(ctx, transport, operation, backup, service, temp, job, on_progress)
+                await _download_to_server(ctx, transport, backup, identity, temp, job, on_progress)
+                plain = (backup.sha256, backup.size_bytes)  # the temp file holds the plain dump
+                await _check_and_import(ctx, transport, operation, service, temp, plain, job, on_progress)
             finally:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(
                         transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT)
                     )
 
-    return await run_operation(ctx, operation_id, body, on_progress)
+    try:
+        return await run_operation(ctx, operation_id, body, on_progress)
+    finally:
+        ctx.identities.pop(operation_id, None)  # a private key is held no longer than its job
 
 
 async def _safety_backup(
@@ -93,29 +107,46 @@ async def _download_to_server(
     ctx: JobContext,
     transport: Transport,
     backup: Backup,
+    identity: Identity | None,
     temp: str,
     job: str,
     on_progress: ProgressCallback | None,
 ) -> None:
+    """The object's ranges, several at once and put back in order, through the data path
+    backwards (age, zstd) into a private temp file on the server. The stored bytes' sha256
+    is checked on the way; the plain dump's is checked on the server before the import."""
     source = stored_object(backup)
+    provider = await rows.load(ctx.db, StorageProvider, source.provider_id)
+    layers = Layers.of(source.key)
+    plan = restore_plan(layers, identity=identity, encrypted_for=encrypted_for(backup))
+    sealed = plan.stored is not plan.plain
     async with await open_storage(ctx, source.provider_id) as client:
-        stream = await download_stream(client, source.bucket, source.key, version_id=source.version_id)
+        download = await download_parts(
+            client,
+            source.bucket,
+            source.key,
+            version_id=source.version_id,
+            parallel=provider.parallel,
+            expected_sha256=backup.stored_sha256 if sealed else backup.sha256,
+        )
+        where = f"s3://{source.bucket}/{source.key}"
+        report(on_progress, job, f"downloading {where}", done_bytes=0, total_bytes=download.size)
         process = await transport.start(files.receive_to_file(temp))
-        try:
-            async with stream:
-                report(
-                    on_progress,
-                    job,
-                    f"downloading s3://{source.bucket}/{source.key}",
-                    done_bytes=0,
-                    total_bytes=stream.size,
-                )
-                done = 0
-                async for chunk in stream:
-                    await process.write(chunk)
-                    done += len(chunk)
-                    report(on_progress, job, "downloading", done_bytes=done, total_bytes=stream.size)
+        chunks = aiter(download)
+
+        async def read() -> bytes:
+            chunk = await anext(chunks, b"")
+            report(on_progress, job, "downloading", done_bytes=download.bytes_read, total_bytes=download.size)
+            return chunk
+
+        async def write_to_server(plain: AsyncIterator[bytes]) -> None:
+            async for chunk in plain:
+                await process.write(chunk)
             await process.write_eof()
+
+        try:
+            async with download:
+                await run_pipeline(read, plan.stages if sealed else (), write_to_server)
         except BaseException:
             process.kill()
             raise
@@ -130,14 +161,15 @@ async def _check_and_import(
     ctx: JobContext,
     transport: Transport,
     operation: Operation,
-    backup: Backup,
     service: Service,
     path: str,
+    expected: tuple[str | None, int | None],
     job: str,
     on_progress: ProgressCallback | None,
 ) -> None:
     """One server command opens the dump once, prints its checksum, and imports that same
-    open file only when told to: nothing can be swapped in between the check and the import."""
+    open file only when told to: nothing can be swapped in between the check and the import.
+    `expected`: the sha256 and size the record holds for that file."""
     assert operation.id is not None
     report(on_progress, job, "checking the dump against its record")
     step = f"importing into {service.engine} service {service.name}"
@@ -153,13 +185,13 @@ async def _check_and_import(
                 raise RemoteError(f"Dump {path} is missing on the server")
             raise RemoteError(command_failure("Checking the dump", finished.stderr, finished.exit_status))
         sha256, size = files.parse_checksum(line)
-        if sha256 != backup.sha256 or size != backup.size_bytes:
+        if (sha256, size) != expected:
             await process.write(b"stop\n")
             await process.write_eof()
             await process.wait()
             raise RemoteError(
                 f"The dump does not match its record (sha256 {sha256[:12]}…, {size} bytes; "
-                f"expected {(backup.sha256 or '')[:12]}…, {backup.size_bytes} bytes): refusing to import"
+                f"expected {(expected[0] or '')[:12]}…, {expected[1]} bytes): refusing to import"
             )
         await point_of_no_return(ctx, operation.id)
         report(on_progress, job, step)

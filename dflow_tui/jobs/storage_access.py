@@ -9,6 +9,7 @@ from dflow_tui.core.errors import DflowError
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.secrets import get_secret_async, storage_secret_name
 from dflow_tui.storage import S3Client, StorageConfig
+from dflow_tui.storage.s3 import MAX_POOL_CONNECTIONS
 from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup, StorageProvider
 
@@ -52,4 +53,10 @@ async def open_storage(ctx: JobContext, provider_id: int) -> S3Client:
     provider = await rows.load(ctx.db, StorageProvider, provider_id)
     config = await storage_config(provider)
     ctx.secrets.add(config.secret_access_key)
-    return S3Client(config, max_attempts=ctx.settings.s3_max_attempts)
+    return S3Client(
+        config,
+        max_attempts=ctx.settings.s3_max_attempts,
+        # One connection per part or range in flight, and a few for the calls around them.
+        max_pool_connections=max(MAX_POOL_CONNECTIONS, provider.parallel + 2),
+        idle_timeout=ctx.settings.stream_idle_timeout,
+    )

@@ -14,6 +14,7 @@ from dflow_tui.service.access import Access, AuditLog, Users
 from dflow_tui.service.backups import Backups
 from dflow_tui.service.destination import Destinations
 from dflow_tui.service.doctor import Doctor
+from dflow_tui.service.identities import Identities
 from dflow_tui.service.inventory import Inventory
 from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
@@ -45,6 +46,7 @@ class Dflow:
         self.destinations = Destinations(self.ctx, self.access)
         self.schedules = Schedules(self.ctx, self.access, on_saved=self.worker.wake)
         self.doctor = Doctor(self.ctx, self.access)
+        self.identities = Identities(self.ctx, self.access)
 
     def start_worker(
         self, *, kind: WorkerKind = WorkerKind.APP, watcher: JobWatcher | None = None, scheduler: bool = True

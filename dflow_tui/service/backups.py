@@ -23,6 +23,7 @@ from dflow_tui.core.views import BackupView, OperationView
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.enqueue import record_backup
+from dflow_tui.jobs.identities import identity_for
 from dflow_tui.jobs.runner import backup_job, operation_job
 from dflow_tui.jobs.worker import Worker
 from dflow_tui.service.access import Access
@@ -61,6 +62,10 @@ def backup_view(
         finished_at=backup.finished_at,
         size_bytes=backup.size_bytes,
         sha256=backup.sha256,
+        stored_size_bytes=backup.stored_size_bytes,
+        stored_sha256=backup.stored_sha256,
+        compression=backup.compression,
+        encrypted_for=tuple(f for f in (backup.encrypted_for or "").split(",") if f),
         error=backup.error,
         location=location,
         requested_by=backup.requested_by,
@@ -241,13 +246,18 @@ class Backups:
         backup_id: int,
         *,
         safety_backup: bool = True,
+        identity: str | None = None,
         wait: bool = True,
         on_progress: ProgressCallback | None = None,
     ) -> OperationView:
         """Replaces the live database with the backup, after a safety backup of it (unless
         told otherwise), run by this process's worker loop. With `wait`, returns the
-        finished operation; without, the one just recorded, while it runs."""
-        return await self._operate(backup_id, OperationKind.RESTORE, safety_backup, wait, on_progress)
+        finished operation; without, the one just recorded, while it runs. `identity`: the
+        private key that opens an encrypted backup (else one saved in this host's keyring);
+        without one that fits, nothing is recorded and nothing runs."""
+        return await self._operate(
+            backup_id, OperationKind.RESTORE, safety_backup, wait, on_progress, identity=identity
+        )
 
     async def delete(
         self, backup_id: int, *, wait: bool = True, on_progress: ProgressCallback | None = None
@@ -262,15 +272,22 @@ class Backups:
         safety_backup: bool,
         wait: bool,
         on_progress: ProgressCallback | None,
+        *,
+        identity: str | None = None,
     ) -> OperationView:
         action = f"backup.{kind.value}"
         permission = Permission.RESTORE if kind is OperationKind.RESTORE else Permission.DELETE
         await self.access.require(permission, action, target=f"backup {backup_id}")
         try:
+            if kind is OperationKind.RESTORE:  # an encrypted backup nobody here can open: say so now
+                await identity_for(self.ctx, await rows.load(self.db, Backup, backup_id), identity)
             operation = await self._record_operation(backup_id, kind, safety_backup)
         except DflowError as refusal:
             await self.access.audit(action, "refused", target=f"backup {backup_id}", detail=str(refusal))
             raise
+        assert operation.id is not None
+        if identity is not None:
+            self.ctx.identities[operation.id] = identity  # this process runs it: held in memory only
         job = await operation_job(self.ctx, operation)
         if not wait:
             self.worker.submit(job, on_progress)

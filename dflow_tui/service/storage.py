@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dflow_tui.core.enums import ProviderStatus
 from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName
 from dflow_tui.core.naming import validate_label
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.views import ProviderView
+from dflow_tui.core.policy import check_parallel
+from dflow_tui.core.views import ProviderView, RecipientView
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.storage_access import storage_config
+from dflow_tui.pipeline import parse_recipient, parse_recipients
 from dflow_tui.secrets import (
     delete_secret_async,
     keyring_status_async,
@@ -16,7 +20,7 @@ from dflow_tui.secrets import (
     storage_secret_name,
 )
 from dflow_tui.service.access import Access
-from dflow_tui.settings import DEFAULT_PREFIX
+from dflow_tui.settings import DEFAULT_PARALLEL, DEFAULT_PREFIX, MAX_PARALLEL
 from dflow_tui.storage import StorageConfig, VerifyResult, verify
 from dflow_tui.store.queries import backups, inventory, providers, rows
 from dflow_tui.store.tables import StorageProvider
@@ -34,6 +38,10 @@ def provider_view(provider: StorageProvider) -> ProviderView:
         status=provider.status,
         status_reason=provider.status_reason,
         verified_at=provider.verified_at,
+        parallel=provider.parallel,
+        recipients=tuple(
+            RecipientView(r.text, r.fingerprint) for r in parse_recipients(provider.recipients or "")
+        ),
     )
 
 
@@ -53,6 +61,7 @@ class StorageProviders:
         access_key_id: str,
         secret_access_key: str,
         prefix: str = DEFAULT_PREFIX,
+        parallel: int = DEFAULT_PARALLEL,
     ) -> ProviderView:
         """Saves the provider (unverified) and its secret in the OS keyring."""
         await self.access.require(Permission.STORAGE, "storage.add", target=name)
@@ -61,6 +70,7 @@ class StorageProviders:
             raise InvalidName("The access key id is empty")
         if not secret_access_key:
             raise InvalidName("The secret access key is empty")
+        check_parallel(parallel, MAX_PARALLEL)
         config = StorageConfig(
             endpoint_url=endpoint_url,
             region=region,
@@ -83,6 +93,7 @@ class StorageProviders:
             access_key_id=access_key_id,
             status=ProviderStatus.UNVERIFIED,
             status_reason="Not verified yet",
+            parallel=parallel,
             created_at=self.ctx.clock.now(),
         )
         provider = await rows.insert(self.db, provider, f"Storage provider {name!r}")
@@ -122,6 +133,32 @@ class StorageProviders:
             "storage.verify", "ok" if result.ok else "failed", target=name, detail=result.reason
         )
         return result
+
+    async def edit(self, name: str, *, parallel: int) -> ProviderView:
+        """How many parts (and ranges) go at once: parallel streams make S3 fast; each holds a
+        part in memory."""
+        await self.access.require(Permission.STORAGE, "storage.edit", target=name)
+        check_parallel(parallel, MAX_PARALLEL)
+        async with self.db.session() as session:
+            provider = await providers.provider_by_name(session, name)
+        updated = await rows.update(self.db, StorageProvider, rows.saved_id(provider.id), parallel=parallel)
+        await self.access.audit("storage.edit", "ok", target=name, detail=f"parallel {parallel}")
+        return provider_view(updated)
+
+    async def encrypt(self, name: str, recipients: Sequence[str]) -> ProviderView:
+        """The next backups stored with this provider are encrypted (age) to every one of
+        these public keys; none turns encryption off. Existing backups stay as they are."""
+        await self.access.require(Permission.STORAGE, "storage.encrypt", target=name)
+        parsed = [parse_recipient(text) for text in recipients]
+        texts = list(dict.fromkeys(r.text for r in parsed))
+        async with self.db.session() as session:
+            provider = await providers.provider_by_name(session, name)
+        updated = await rows.update(
+            self.db, StorageProvider, rows.saved_id(provider.id), recipients="\n".join(texts) or None
+        )
+        detail = ", ".join(r.fingerprint for r in parsed) if parsed else "off"
+        await self.access.audit("storage.encrypt", "ok", target=name, detail=detail)
+        return provider_view(updated)
 
     async def remove(self, name: str) -> None:
         await self.access.require(Permission.STORAGE, "storage.remove", target=name)

@@ -37,13 +37,12 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
+from dflow_tui.settings import DEFAULT_PARALLEL, MAX_PARALLEL
 from dflow_tui.storage.errors import StorageError, error_code
 from dflow_tui.storage.multipart import MiB
 from dflow_tui.storage.s3 import ObjectInfo, S3Client, _version, call_errors, head, read_full
 from dflow_tui.storage.stream_hash import StreamHash
 
-MAX_PARALLEL = 16
-DEFAULT_PARALLEL = 4
 DEFAULT_PART_SIZE = 8 * MiB
 READ_SIZE = 256 * 1024  # how much of a response is asked for at once
 

@@ -48,6 +48,7 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from dflow_tui.core.errors import DflowError
+from dflow_tui.settings import DEFAULT_PARALLEL, MAX_PARALLEL
 from dflow_tui.storage.errors import StorageError, UploadAborted, UploadNotAborted, error_code
 from dflow_tui.storage.multipart import (
     DEFAULT_ABORT_TIMEOUT,
@@ -71,8 +72,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PARALLEL = 16
-DEFAULT_PARALLEL = 4
 
 OnProgress = Callable[[int, "int | None"], object]
 

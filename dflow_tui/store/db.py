@@ -7,21 +7,32 @@ import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from dflow_tui.store.session import StateSession
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger("dflow_tui.state")
 
 
+# The newest migration. Opening a database already there needs no Alembic at all (it is
+# slow to import, and every CLI command opens the database); a test keeps it equal to
+# the newest file in migrations/versions.
+HEAD_REVISION = "0007"
+
+
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -112,8 +123,12 @@ class Database:
     async def migrate(self) -> None:
         """Applies pending migrations. On SQLite, a table rebuild (batch mode) copies
         rows into a new table, so foreign keys are checked afterwards, not during."""
+        if await self._at_head():
+            return
 
         def upgrade(connection: Connection) -> None:
+            from alembic import command
+
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
@@ -128,6 +143,15 @@ class Database:
                 await connection.run_sync(upgrade)
         finally:
             await engine.dispose()
+
+    async def _at_head(self) -> bool:
+        """Whether the schema is the newest already (one small read)."""
+        try:
+            async with self.read_engine.connect() as connection:
+                found = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+                return [row[0] for row in found] == [HEAD_REVISION]
+        except DBAPIError:  # no such table: a new database
+            return False
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[StateSession]:

@@ -25,6 +25,7 @@ from dflow_tui.core.enums import (
 )
 from dflow_tui.core.permissions import Role
 from dflow_tui.core.tiers import Tier
+from dflow_tui.settings import DEFAULT_PARALLEL
 from dflow_tui.store.types import StrEnumType, UTCDateTime
 
 
@@ -51,7 +52,7 @@ class StorageProvider(SQLModel, table=True):
     access_key_id: str
     status: ProviderStatus = _enum(ProviderStatus, ProviderStatus.UNVERIFIED)
     # Parts uploaded (and ranges downloaded) at once: parallel streams are what make S3 fast.
-    parallel: int = 4
+    parallel: int = DEFAULT_PARALLEL
     # Public keys (age1…, ssh-ed25519 …, ssh-rsa …), one a line: dumps stored here are
     # encrypted to all of them. None: not encrypted.
     recipients: str | None = None

@@ -42,7 +42,10 @@ def test_external_backup_restore_delete(cli, external_service, postgres, postgre
     [row] = cli.json("backup", "list", external_service)
     assert row["type"] == "external" and row["status"] == "success"
     key = row["location"].removeprefix(f"s3://{BUCKET}/")
-    assert re.fullmatch(rf"dflow/backups/{postgres_db}-\d{{4}}(-\d\d){{5}}-\d{{3}}\.dump", key)
+    # One service's keys: its project and environment are part of them.
+    assert re.fullmatch(
+        rf"dflow/backups/shop/production/{postgres_db}-\d{{4}}(-\d\d){{5}}-\d{{3}}\.dump", key
+    )
     head, body = _object(moto_s3, key)
     assert head["ContentLength"] == row["size_bytes"] == len(body) > 0
     assert hashlib.sha256(body).hexdigest() == row["sha256"]
@@ -106,7 +109,7 @@ def test_an_altered_object_is_refused_before_import(
 
     result = cli("backup", "restore", str(backup_id), "--yes", "--no-safety-backup", ok=False)
 
-    assert "does not match its record" in result.stderr
+    assert "the object is damaged or is not the one recorded" in result.stderr
     assert postgres.psql("SELECT v FROM t", db=postgres_db) == "2"  # nothing imported
 
 
@@ -279,3 +282,103 @@ def test_without_a_usable_keyring_nothing_is_saved_and_the_fix_is_explained(cli,
     assert "keyring" in result.stderr.lower()
     assert "some-secret" not in result.output
     assert cli.json("storage", "list") == []
+
+
+def _wrap_upload_part(monkeypatch, wrapper) -> None:
+    """Every S3 client opened from now on sends its parts through `wrapper(original, **params)`."""
+    from dflow_tui.storage import s3
+
+    enter = s3.S3Client.__aenter__
+
+    async def wrapped_enter(self):
+        client = await enter(self)
+        original = client.raw.upload_part
+
+        async def upload_part(**params):
+            return await wrapper(original, **params)
+
+        client.raw.upload_part = upload_part
+        return client
+
+    monkeypatch.setattr(s3.S3Client, "__aenter__", wrapped_enter)
+
+
+def test_one_part_rejected_with_others_in_flight_leaves_no_object_and_no_upload(
+    cli, external_service, postgres, postgres_db, moto_s3, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    _big_database(postgres, postgres_db, megabytes=40)
+    started: list[int] = []
+
+    async def reject_the_third(original, **params):
+        started.append(params["PartNumber"])
+        if params["PartNumber"] == 3:
+            for _ in range(100):  # rejected once the part after it is on its way too
+                if 4 in started:
+                    break
+                await asyncio.sleep(0.05)
+            raise ClientError({"Error": {"Code": "BadDigest", "Message": "injected"}}, "UploadPart")
+        await asyncio.sleep(0.5)  # slow enough that the parts are in flight together
+        return await original(**params)
+
+    _wrap_upload_part(monkeypatch, reject_the_third)
+    view = asyncio.run(_backup_with_interference(cli, external_service, lambda: None, s3_max_attempts=1))
+
+    assert view.status == "failed" and "BadDigest" in view.error and "aborted" in view.error, view.error
+    assert len(started) >= 4  # several parts were in flight together
+    assert moto_s3.client().list_object_versions(Bucket=BUCKET).get("Versions", []) == []
+    assert moto_s3.multipart_uploads(BUCKET) == []
+
+
+def test_a_slow_bucket_holds_the_export_back(
+    cli, external_service, postgres, postgres_db, moto_s3, monkeypatch
+):
+    """Backpressure: with parts of 5 MiB and a bucket taking two seconds per part, the
+    export is read only as fast as parts leave: what was read and not yet stored stays
+    within a few parts (four in flight, one being filled, the chunks in between), never
+    the whole dump."""
+    import functools
+
+    from dflow_tui.jobs import backup_external
+    from dflow_tui.storage.upload import upload_parts
+
+    part = 5 * 2**20
+    _big_database(postgres, postgres_db, megabytes=48)
+    monkeypatch.setattr(backup_external, "upload_parts", functools.partial(upload_parts, min_part_size=part))
+    read = stored = 0
+    most_ahead = most_in_flight = in_flight = 0
+
+    async def slow(original, **params):
+        nonlocal in_flight, most_in_flight, stored, most_ahead
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        try:
+            await asyncio.sleep(2.0)
+            answer = await original(**params)
+            stored += params["ContentLength"]
+            return answer
+        finally:
+            in_flight -= 1
+
+    _wrap_upload_part(monkeypatch, slow)
+
+    def on_progress(progress):
+        nonlocal read, most_ahead
+        if progress.done_bytes is not None:
+            read = max(read, progress.done_bytes)
+            most_ahead = max(most_ahead, read - stored)
+
+    async def backup():
+        app = await cli.open_app()
+        try:
+            return await app.backups.create(external_service, on_progress=on_progress)
+        finally:
+            await app.close()
+
+    view = asyncio.run(backup())
+
+    assert view.status == "success", view.error
+    assert view.size_bytes > 40 * 2**20
+    assert 2 <= most_in_flight <= 4  # parts overlap, never more than the provider's default of four
+    assert most_ahead <= 6 * part + 4 * 2**20, f"read {most_ahead / 2**20:.1f} MiB ahead of the bucket"

@@ -127,5 +127,5 @@ def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(
         report, finished = asyncio.run(scenario())
 
     assert len(report.cleaned) == 1
-    assert finished.status == "failed" and "Still running after 2 hours" in finished.error
+    assert finished.status == "failed" and "stopped sending heartbeats" in finished.error
     assert list(backup_dir.iterdir()) == []

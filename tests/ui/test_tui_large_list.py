@@ -15,7 +15,7 @@ EARLIER = datetime(2026, 1, 1)  # before the real backup: it stays on top
 
 def seed_copies(demo, template_id: int, count: int) -> None:
     """`count - 1` copies of one real backup row, one second apart, straight into SQLite."""
-    with sqlite3.connect(demo.root / "state.db") as connection:
+    with sqlite3.connect(demo.root / "state.db", timeout=60) as connection:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(backups)") if row[1] != "id"]
         row = connection.execute(
             f"SELECT {', '.join(columns)} FROM backups WHERE id = ?", (template_id,)
@@ -51,7 +51,7 @@ async def test_a_refresh_of_10000_rows_updates_only_the_changed_cells(demo, dflo
 
             monkeypatch.setattr(table, name, counting)
         changed = app.table.backups[5].id
-        with sqlite3.connect(demo.root / "state.db") as connection:
+        with sqlite3.connect(demo.root / "state.db", timeout=60) as connection:
             connection.execute(
                 "UPDATE backups SET status = 'failed', error = 'disk full' WHERE id = ?", (changed,)
             )

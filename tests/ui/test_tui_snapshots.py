@@ -78,7 +78,7 @@ async def seed(demo: Demo) -> dict[str, int]:
 
 def fix_sandbox_audit(demo: Demo) -> None:
     """The sandbox was set up by this OS login at the real time: freeze both."""
-    with sqlite3.connect(demo.root / "state.db") as connection:
+    with sqlite3.connect(demo.root / "state.db", timeout=60) as connection:
         connection.execute(
             "UPDATE audit_log SET actor = 'admin', at = ? WHERE actor != ?",
             ((START - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f"), ACTOR),
@@ -91,7 +91,7 @@ def fix_sandbox_audit(demo: Demo) -> None:
 
 def fix_server_paths(demo: Demo) -> None:
     """The sandbox server's backup directory, as the Servers screen shows it, fixed."""
-    with sqlite3.connect(demo.root / "state.db") as connection:
+    with sqlite3.connect(demo.root / "state.db", timeout=60) as connection:
         connection.execute(
             "UPDATE servers SET backup_dir = replace(backup_dir, ?, ?)", (str(demo.root), SANDBOX_SHOWN_AS)
         )

@@ -159,7 +159,7 @@ async def add_fixed_providers(api) -> None:
 
 def set_provider_status(demo: Demo, name: str, status: str, reason: str, checked: datetime) -> None:
     """What a verify would have recorded, written straight into the state database."""
-    with sqlite3.connect(demo.root / "state.db") as connection:
+    with sqlite3.connect(demo.root / "state.db", timeout=60) as connection:
         connection.execute(
             "UPDATE storage_providers SET status = ?, status_reason = ?, verified_at = ? WHERE name = ?",
             (status, reason, checked.strftime("%Y-%m-%d %H:%M:%S.%f"), name),

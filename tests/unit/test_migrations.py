@@ -62,3 +62,11 @@ async def test_an_existing_state_made_readable_by_others_is_made_private_again(t
         assert "state.db was readable or writable by others (644); now 600" in caplog.text
     finally:
         await app.close()
+
+
+def test_the_head_the_app_checks_at_open_is_the_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    from dflow_tui.store.db import HEAD_REVISION
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION

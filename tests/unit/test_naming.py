@@ -27,8 +27,18 @@ def test_dump_name_converts_to_utc():
     assert dump_file_name("my-db", local) == "my-db-2026-04-08-14-30-00-123.dump"
 
 
-def test_object_key_is_prefix_then_dump_name():
-    assert object_key("dflow/backups/", "my-db", WHEN) == "dflow/backups/my-db-2026-04-08-14-30-00-123.dump"
+def test_object_key_is_prefix_project_environment_then_dump_name():
+    key = object_key("dflow/backups/", "shop", "production", "my-db", WHEN)
+    assert key == "dflow/backups/shop/production/my-db-2026-04-08-14-30-00-123.dump"
+    assert object_key("", "shop", "staging", "my-db", WHEN, ".dump.zst.age") == (
+        "shop/staging/my-db-2026-04-08-14-30-00-123.dump.zst.age"
+    )
+
+
+def test_two_services_of_one_name_never_share_a_key():
+    assert object_key("p", "shop", "production", "db", WHEN) != object_key("p", "shop", "staging", "db", WHEN)
+    with pytest.raises(InvalidName):
+        object_key("p", "shop", "production", "db", WHEN, ".tar")
 
 
 @pytest.mark.parametrize(

@@ -83,18 +83,18 @@ def test_import_reads_only_the_intended_dump(engine, name, directory):
 
 
 @settings(max_examples=400)
-@given(bucket=hostile, prefix=hostile, name=hostile)
-def test_object_keys_stay_under_the_prefix(bucket, prefix, name):
+@given(bucket=hostile, prefix=hostile, project=hostile, environment=hostile, name=hostile)
+def test_object_keys_stay_under_the_prefix(bucket, prefix, project, environment, name):
     try:
         config = StorageConfig(
             endpoint_url="https://s3.example.com", region="r", bucket=bucket, prefix=prefix
         )
-        key = object_key(config.prefix, name, WHEN)
+        key = object_key(config.prefix, project, environment, name, WHEN)
     except DflowError:
         return
     assert key.startswith(config.prefix + "/") if config.prefix else True
     assert ".." not in key.split("/") and "//" not in key and not key.startswith("/")
-    assert key.rsplit("/", 1)[-1] == dump_file_name(name, WHEN)
+    assert key.split("/")[-3:] == [project, environment, dump_file_name(name, WHEN)]
     assert config.bucket == bucket and "/" not in bucket
 
 
