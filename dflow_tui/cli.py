@@ -654,7 +654,7 @@ async def doctor(app: Dflow, fix, as_json):
         for finding in findings:
             mark = "fixed" if finding.fixed else finding.kind
             click.echo(f"{mark:16} {finding.where}: {finding.detail}")
-    left = [f for f in findings if not f.fixed]
+    left = [f for f in findings if f.needs_attention]
     if not as_json:
         click.echo("consistent" if not left else f"{len(left)} finding(s) to look at", err=bool(left))
     if left:

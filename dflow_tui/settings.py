@@ -75,6 +75,9 @@ SCHEDULER_INTERVAL = 600.0
 WORKER_CONCURRENCY = 2
 WORKER_POLL_INTERVAL = 2.0
 SHUTDOWN_GRACE = 60.0
+DEBRIS_MIN_AGE = timedelta(minutes=15)
+"""`doctor --fix` leaves partial files and unfinished uploads younger than this: a job that
+is just starting may own them before its row says so."""
 
 
 def data_dir() -> Path:
@@ -114,3 +117,4 @@ class Settings:
     worker_concurrency: int = WORKER_CONCURRENCY
     worker_poll_interval: float = WORKER_POLL_INTERVAL
     shutdown_grace: float = SHUTDOWN_GRACE
+    debris_min_age: timedelta = DEBRIS_MIN_AGE

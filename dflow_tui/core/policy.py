@@ -149,6 +149,28 @@ def cancel_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Ref
     return Refusal(f"Backup {backup.id} is {backup.status} and nothing runs on it: nothing to cancel")
 
 
+def writer_refusal(
+    starting: OperationKind | None, running_backup_id: int | None, restoring_from: int | None
+) -> Refusal | None:
+    """One writer per service at a time. `starting`: a restore, or None for a backup;
+    `running_backup_id`: a backup of the service in progress; `restoring_from`: the backup a
+    queued or running restore of the service comes from. A backup taken while a restore
+    imports would hold a half-restored database, and retention would count it."""
+    if restoring_from is not None:
+        return Refusal(
+            f"A restore of this service (from backup {restoring_from}) is queued or running: one job "
+            "writes to or reads from a service at a time; start this when it has finished",
+            busy=True,
+        )
+    if starting == OperationKind.RESTORE and running_backup_id is not None:
+        return Refusal(
+            f"Backup {running_backup_id} of this service is in progress: one job writes to or reads "
+            "from a service at a time; restore when it has finished",
+            busy=True,
+        )
+    return None
+
+
 def too_late_to_cancel(kind: OperationKind, backup_id: int | None) -> str:
     if kind == OperationKind.RESTORE:
         return (

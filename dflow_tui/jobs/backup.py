@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from dflow_tui.core.enums import BackupStatus, BackupType
+from dflow_tui.core.errors import Conflict
 from dflow_tui.jobs.backup_external import external_backup
 from dflow_tui.jobs.backup_internal import internal_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
@@ -20,14 +21,14 @@ IN_PROGRESS = (BackupStatus.IN_PROGRESS,)
 async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallback | None = None) -> Backup:
     """Runs one claimed backup to its end; returns the row as it finished."""
     now = ctx.clock.now()
-    backup = await rows.update(
-        ctx.db,
-        Backup,
-        backup_id,
-        started_at=now,
-        heartbeat_at=now,
-        worker_id=ctx.worker_id,
+    # Only a backup this process claimed and nobody settled since: never another's row.
+    started = await rows.update_if_ours(
+        ctx.db, Backup, backup_id, ctx.worker_id, IN_PROGRESS, started_at=now, heartbeat_at=now
     )
+    if started is None:
+        current = await rows.load(ctx.db, Backup, backup_id)
+        raise Conflict(f"Backup {backup_id} is {current.status} and not run by this process: not run again")
+    backup = started
     job = f"backup {backup_id}"
 
     async def beat() -> Backup | None:

@@ -44,6 +44,9 @@ async def point_of_no_return(ctx: JobContext, operation_id: int) -> None:
         ctx.db, operation_id, ctx.worker_id, ctx.clock.now()
     )
     if marked:
+        pulse = ctx.heartbeats.get(("operation", operation_id))
+        if pulse is not None:
+            pulse.irreversible = True
         return
     if operation.cancel_requested_by:
         raise Cancelled(operation.cancel_requested_by)

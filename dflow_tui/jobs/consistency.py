@@ -10,9 +10,10 @@ row knows of is listed, never deleted: it may be the only copy of something.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from dflow_tui.core.enums import BackupStatus, BackupType
-from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote
+from dflow_tui.core.enums import BackupStatus, BackupType, OperationKind
+from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote, restore_temp_path
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
@@ -20,16 +21,24 @@ from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
 from dflow_tui.settings import PROBE_COMMAND_TIMEOUT, RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import list_incomplete_uploads, list_keys
-from dflow_tui.store.queries import backups, inventory, providers, rows
+from dflow_tui.storage.s3 import abort_upload
+from dflow_tui.store.queries import backups, inventory, operations, providers, rows
 from dflow_tui.store.tables import Backup, Server, StorageProvider
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # missing-dump, orphan-dump, leftover-partial, orphan-upload, stale-job, unreachable
+    # missing-dump, orphan-dump, leftover-partial, young-partial, orphan-upload, young-upload,
+    # stale-job, unreachable
+    kind: str
     where: str
     detail: str
     fixed: bool = False
+
+    @property
+    def needs_attention(self) -> bool:
+        """Not fixed, and not just too young to call debris yet."""
+        return not self.fixed and not self.kind.startswith("young-")
 
 
 async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Finding]:
@@ -38,78 +47,104 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
         findings += [
             Finding("stale-job", f"{c.kind} {c.id}", c.reason, fixed=True) for c in await cleanup_stale(ctx)
         ]
-    async with ctx.db.session() as session:  # one snapshot of the three
+    async with ctx.db.reading() as session:  # one snapshot of the three
         recorded = await backups.all_backups(session)
         servers = await inventory.all_servers(session)
         buckets = await providers.all_providers(session)
     live = [b for b in recorded if b.deleted_at is None]
-    running = [b for b in live if b.status == BackupStatus.IN_PROGRESS]
-    for backup in running:
-        reason = stale_reason_of(ctx, backup)
-        if reason:
+    for backup in live:
+        if backup.status == BackupStatus.IN_PROGRESS and (reason := stale_reason_of(ctx, backup)):
             findings.append(Finding("stale-job", f"backup {backup.id}", reason))
     for server in servers:
-        findings += await _check_server(ctx, server, live, running, fix)
+        findings += await _check_server(ctx, server, live, fix)
     for provider in buckets:
-        findings += await _check_bucket(ctx, provider, live, running, fix)
+        findings += await _check_bucket(ctx, provider, live, fix)
     return findings
 
 
-async def _check_server(
-    ctx: JobContext, server: Server, live: list[Backup], running: list[Backup], fix: bool
-) -> list[Finding]:
+@dataclass(frozen=True)
+class LiveWork:
+    """The files and uploads jobs may be writing now: never debris, whatever the listing says."""
+
+    partials: frozenset[str]  # server paths: backups' partial files, restores' temp files
+    uploads: frozenset[str]  # object keys of backups in progress
+
+
+async def live_work(ctx: JobContext) -> LiveWork:
+    """Read fresh, right before anything is removed: a job may have started since the listing."""
+    async with ctx.db.reading() as session:
+        running = await backups.in_progress(session)
+        restoring = [
+            op for op in await operations.active_operations(session) if op.kind == OperationKind.RESTORE
+        ]
+        restored = [await rows.get(session, Backup, op.backup_id) for op in restoring]
+        places = {b.service_id: await inventory.service_rows(session, b.service_id) for b in restored}
+        servers = {b.server_id: await rows.get(session, Server, b.server_id) for b in restored}
+    partials = {b.file_path + PARTIAL_SUFFIX for b in running if b.file_path}
+    for backup in restored:
+        if backup.type == BackupType.EXTERNAL and backup.created_at is not None:
+            server = servers[backup.server_id]
+            service = places[backup.service_id].service
+            partials.add(restore_temp_path(server.backup_dir, service.name, backup.created_at))
+    uploads = {b.object_key for b in running if b.object_key}
+    return LiveWork(frozenset(partials), frozenset(uploads))
+
+
+async def _check_server(ctx: JobContext, server: Server, live: list[Backup], fix: bool) -> list[Finding]:
     internal = [b for b in live if b.type == BackupType.INTERNAL and b.server_id == server.id]
     expected = {
         b.file_path.rsplit("/", 1)[1]: b for b in internal if b.status == BackupStatus.SUCCESS and b.file_path
     }
-    in_use = {b.file_path.rsplit("/", 1)[1] + PARTIAL_SUFFIX for b in running if b.file_path}
     where = f"server {server.name}:{server.backup_dir}"
+    young = ctx.settings.debris_min_age.total_seconds()
     try:
         async with ctx.connect(server) as transport:
-            listing = await transport.run(files.list_dir(server.backup_dir), timeout=PROBE_COMMAND_TIMEOUT)
-            names = set(listing.stdout.decode(errors="replace").split("\n")) - {""}
+            listing = await transport.run(
+                files.list_dir_ages(server.backup_dir), timeout=PROBE_COMMAND_TIMEOUT
+            )
+            ages = files.parse_ages(listing.text)
             found: list[Finding] = []
             for name, backup in sorted(expected.items()):
-                if name not in names:
+                if name not in ages:
                     found.append(
                         Finding(
                             "missing-dump", where, f"backup {backup.id} says success, but {name} is not there"
                         )
                     )
-            for name in sorted(names):
+            for name, age in sorted(ages.items()):
                 if is_dump_file_name(name) and name not in expected:
                     found.append(Finding("orphan-dump", where, f"{name} belongs to no backup record (kept)"))
-                elif (
-                    name.endswith(PARTIAL_SUFFIX)
-                    and is_dump_file_name(name[: -len(PARTIAL_SUFFIX)])
-                    and name not in in_use
-                ):
-                    fixed = False
-                    if fix:
-                        await transport.run(
-                            files.remove_partial(join_remote(server.backup_dir, name)),
-                            timeout=RECOVERY_COMMAND_TIMEOUT,
-                        )
-                        fixed = True
-                    found.append(
-                        Finding("leftover-partial", where, f"{name} belongs to no running job", fixed)
-                    )
+                    continue
+                if not (name.endswith(PARTIAL_SUFFIX) and is_dump_file_name(name[: -len(PARTIAL_SUFFIX)])):
+                    continue
+                path = join_remote(server.backup_dir, name)
+                if path in (await live_work(ctx)).partials:
+                    continue  # a job writes it now
+                if age < young:
+                    found.append(Finding("young-partial", where, f"{name} is {age} s old: left for now"))
+                    continue
+                fixed = False
+                if fix and path not in (await live_work(ctx)).partials:  # asked again, just before
+                    await transport.run(files.remove_partial(path), timeout=RECOVERY_COMMAND_TIMEOUT)
+                    fixed = True
+                found.append(Finding("leftover-partial", where, f"{name} belongs to no running job", fixed))
             return found
     except Exception as error:
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
 
 
 async def _check_bucket(
-    ctx: JobContext, provider: StorageProvider, live: list[Backup], running: list[Backup], fix: bool
+    ctx: JobContext, provider: StorageProvider, live: list[Backup], fix: bool
 ) -> list[Finding]:
     external = [b for b in live if b.type == BackupType.EXTERNAL and b.provider_id == provider.id]
     expected = {b.object_key: b for b in external if b.status == BackupStatus.SUCCESS and b.object_key}
-    in_use = {b.object_key for b in running if b.object_key}
     where = f"s3://{provider.bucket}/{provider.prefix}"
+    under = f"{provider.prefix}/" if provider.prefix else ""  # the bucket's root when there is no prefix
+    young = ctx.settings.debris_min_age
     try:
         async with await open_storage(ctx, rows.saved_id(provider.id)) as client:
-            keys = set(await list_keys(client, provider.bucket, provider.prefix + "/"))
-            uploads = await list_incomplete_uploads(client, provider.bucket, provider.prefix + "/")
+            keys = set(await list_keys(client, provider.bucket, under))
+            uploads = await list_incomplete_uploads(client, provider.bucket, under)
             found: list[Finding] = []
             for key, backup in sorted(expected.items()):
                 if key not in keys:
@@ -121,14 +156,18 @@ async def _check_bucket(
             for key in sorted(keys):
                 if is_dump_file_name(key.rsplit("/", 1)[-1]) and key not in expected:
                     found.append(Finding("orphan-dump", where, f"{key} belongs to no backup record (kept)"))
+            now = datetime.now(UTC)
             for upload in uploads:
-                if upload.key in in_use:
+                if upload.key in (await live_work(ctx)).uploads:
+                    continue  # a backup uploads it now
+                if upload.initiated is not None and now - upload.initiated < young:
+                    found.append(
+                        Finding("young-upload", where, f"upload of {upload.key} is recent: left for now")
+                    )
                     continue
                 fixed = False
-                if fix:
-                    await client.raw.abort_multipart_upload(
-                        Bucket=provider.bucket, Key=upload.key, UploadId=upload.upload_id
-                    )
+                if fix and upload.key not in (await live_work(ctx)).uploads:  # asked again, just before
+                    await abort_upload(client, provider.bucket, upload)
                     fixed = True
                 found.append(
                     Finding("orphan-upload", where, f"unfinished multipart upload of {upload.key}", fixed)

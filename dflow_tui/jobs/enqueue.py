@@ -11,11 +11,11 @@ from datetime import timedelta
 from dflow_tui.core.engines import compresses
 from dflow_tui.core.enums import BackupStatus, BackupType, Compression, Trigger
 from dflow_tui.core.naming import dump_file_name, join_remote, object_key
-from dflow_tui.core.policy import check_provider_usable, server_for_new_backup
+from dflow_tui.core.policy import check_provider_usable, refuse, server_for_new_backup, writer_refusal
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.pipeline import Layers, parse_recipients
-from dflow_tui.store.queries import backups, inventory, providers, rows
+from dflow_tui.store.queries import backups, inventory, operations, providers, rows
 from dflow_tui.store.tables import Backup, Server
 
 ONE_MILLISECOND = timedelta(milliseconds=1)
@@ -29,12 +29,19 @@ async def record_backup(
     tier: Tier | None,
     actor: str,
     claimed: bool,
+    safety_for: int | None = None,
 ) -> Backup:
+    """`safety_for`: the restore operation this backup is the safety backup of (the one
+    restore a backup may run beside: it runs first, inside that restore)."""
     # One transaction: the checks, the name's timestamp and the row agree.
     async with ctx.db.session() as session:
+        await inventory.lock_service(session, service_id)  # against a restore starting right now
         place = await inventory.service_rows(session, service_id)
         service, path = place.service, place.path
         server_id = server_for_new_backup(path, place.environment, place.project)
+        restoring = await operations.active_restore_of_service(session, service_id)
+        if restoring is not None and restoring.id != safety_for:
+            refuse(writer_refusal(None, None, restoring.backup_id))
         server = await rows.get(session, Server, server_id)
         now = ctx.clock.now()
         latest = await backups.latest_created_at(session, service_id)

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from dflow_tui.core.errors import Cancelled
+
+log = logging.getLogger("dflow_tui.heartbeat")
 
 
 class Heartbeat:
     def __init__(self) -> None:
         self.superseded = False
         self.cancelled_by: str | None = None
+        # Past its point of no return (a restore importing, a delete removing), a job is
+        # never cut short by anyone: stopping it would leave the data neither old nor new.
+        self.irreversible = False
         self._wake = asyncio.Event()
 
     @property
@@ -69,6 +75,13 @@ async def heartbeat(
             except Exception:
                 continue  # a busy database now and then must not kill the job
             if row is None:
+                if state.irreversible:
+                    log.warning(
+                        "%s %s was settled by others while past its point of no return: "
+                        "it runs on to its end",
+                        *key,
+                    )
+                    continue
                 state.superseded = True
                 job.cancel()
                 return

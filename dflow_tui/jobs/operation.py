@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, OperationStatus
+from dflow_tui.core.errors import Conflict
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.heartbeat import heartbeat
 from dflow_tui.jobs.settle import record_failure
@@ -19,15 +20,25 @@ async def run_operation(
     on_progress: ProgressCallback | None = None,
 ) -> Operation:
     now = ctx.clock.now()
-    operation = await rows.update(
+    # Only an operation this process claimed that is still queued: an ended one is never
+    # run again (a restore re-imported, a delete repeated), whoever asks.
+    started = await rows.update_if_ours(
         ctx.db,
         Operation,
         operation_id,
+        ctx.worker_id,
+        (OperationStatus.QUEUED,),
         status=OperationStatus.RUNNING,
         started_at=now,
         heartbeat_at=now,
-        worker_id=ctx.worker_id,
     )
+    if started is None:
+        current = await rows.load(ctx.db, Operation, operation_id)
+        raise Conflict(
+            f"The {current.kind} of backup {current.backup_id} is {current.status} and not queued for "
+            "this process: not run again"
+        )
+    operation = started
     job = f"{operation.kind} of backup {operation.backup_id}"
 
     async def beat() -> Operation | None:

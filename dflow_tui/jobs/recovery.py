@@ -22,7 +22,7 @@ from dflow_tui.jobs.delete import remove_dump
 from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.remote import files
 from dflow_tui.settings import RECOVERY_COMMAND_TIMEOUT
-from dflow_tui.storage import abort_incomplete_uploads, delete_all_versions
+from dflow_tui.storage import abort_uploads_of, delete_all_versions
 from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup, Server, Service
 
@@ -35,7 +35,7 @@ async def remove_unfinished_backup(ctx: JobContext, backup: Backup) -> None:
         if backup.type == BackupType.EXTERNAL:
             target = stored_object(backup)
             async with await open_storage(ctx, target.provider_id) as client:
-                await abort_incomplete_uploads(client, target.bucket, target.key, older_than=None)
+                await abort_uploads_of(client, target.bucket, target.key)
                 await delete_all_versions(client, target.bucket, target.key)
             return
         server = await rows.load(ctx.db, Server, backup.server_id)

@@ -84,7 +84,13 @@ async def _safety_backup(
     report(on_progress, job, "taking a safety backup first")
     actor = operation.requested_by or "unknown"
     safety = await record_backup(
-        ctx, backup.service_id, trigger=Trigger.MANUAL, tier=None, actor=actor, claimed=True
+        ctx,
+        backup.service_id,
+        trigger=Trigger.MANUAL,
+        tier=None,
+        actor=actor,
+        claimed=True,
+        safety_for=operation.id,
     )
     assert safety.id is not None
     await rows.update(ctx.db, Operation, operation.id, safety_backup_id=safety.id)

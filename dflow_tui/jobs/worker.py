@@ -22,7 +22,7 @@ from dflow_tui.core.enums import WorkerKind
 from dflow_tui.core.views import Progress
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.failure import failure_text
-from dflow_tui.jobs.runner import ClaimedJob, JobOutcome, next_job, run_job
+from dflow_tui.jobs.runner import ClaimedJob, JobKind, JobOutcome, next_job, run_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 from dflow_tui.store.queries import workers
 
@@ -181,18 +181,32 @@ class Worker:
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Lets running jobs finish within `grace` seconds (the settings' shutdown grace by
-        default); cancels the others, which record themselves as failed."""
+        default); cancels the others, which record themselves as failed — except a restore
+        importing or a delete removing: past its point of no return, it runs to its end."""
         tasks = [task for _job, task in self._running.values()]
         if not tasks:
             return
         grace = self.ctx.settings.shutdown_grace if grace is None else grace
         log.info("stopping: waiting up to %.0fs for %d running job(s)", grace, len(tasks))
         _done, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
+        stoppable = [
+            task for job, task in self._running.values() if task in pending and not self._past_return(job)
+        ]
+        for task in stoppable:
             task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-            log.warning("%d job(s) cancelled at shutdown and marked failed", len(pending))
+        if stoppable:
+            await asyncio.gather(*stoppable, return_exceptions=True)
+            log.warning("%d job(s) cancelled at shutdown and marked failed", len(stoppable))
+        unstoppable = [task for task in pending if task not in stoppable]
+        if unstoppable:
+            log.warning("waiting for %d job(s) past their point of no return to end", len(unstoppable))
+            await asyncio.gather(*unstoppable, return_exceptions=True)
+
+    def _past_return(self, job: ClaimedJob) -> bool:
+        if job.kind is JobKind.BACKUP:
+            return False
+        pulse = self.ctx.heartbeats.get(("operation", job.row_id))
+        return pulse is not None and pulse.irreversible
 
     # --- the worker's own row ---------------------------------------------------
 

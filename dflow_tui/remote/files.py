@@ -261,3 +261,24 @@ def list_dir(directory: str) -> str:
     """The names in the backup directory, one a line (nothing when it does not exist yet)."""
     q = _q(validate_backup_dir(directory))
     return f"if test -d {q}; then ls -1A -- {q}; fi"
+
+
+def list_dir_ages(directory: str) -> str:
+    """`<seconds since modified> <name>` for each name in the backup directory, by the server's
+    own clock (nothing when the directory does not exist yet); parse with parse_ages."""
+    q = _q(validate_backup_dir(directory))
+    return (
+        f"if test -d {q}; then now=$(date +%s); "
+        f"find {q} -mindepth 1 -maxdepth 1 -printf '%T@ %f\\n' | "
+        'while read -r t name; do echo "$((now - ${t%.*})) $name"; done; fi'
+    )
+
+
+def parse_ages(output: str) -> dict[str, int]:
+    """Name → age in seconds, from list_dir_ages (a name with a space is kept whole)."""
+    ages: dict[str, int] = {}
+    for line in output.splitlines():
+        age, _, name = line.partition(" ")
+        if name and age.lstrip("-").isdigit():
+            ages[name] = max(int(age), 0)
+    return ages

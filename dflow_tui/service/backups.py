@@ -16,9 +16,16 @@ from dflow_tui.core.enums import (
     OperationStatus,
     Trigger,
 )
-from dflow_tui.core.errors import Conflict, DflowError, NotFound
+from dflow_tui.core.errors import DflowError, NotFound
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import Refusal, cancel_refusal, delete_refusal, refuse, restore_refusal
+from dflow_tui.core.policy import (
+    Refusal,
+    cancel_refusal,
+    delete_refusal,
+    refuse,
+    restore_refusal,
+    writer_refusal,
+)
 from dflow_tui.core.views import BackupView, OperationView
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback
@@ -317,14 +324,13 @@ class Backups:
 
     async def _check_service_is_quiet(self, session: StateSession, service_id: int) -> None:
         """No restore while a backup or another restore of the same service runs."""
+        await inventory.lock_service(session, service_id)  # against a backup starting right now
         running = await backups.running_backup(session, service_id)
-        if running is not None:
-            raise Conflict(
-                f"Backup {running.id} of this service is in progress; restore when it has finished"
-            )
         restoring = await operations.active_restore_of_service(session, service_id)
-        if restoring is not None:
-            raise Conflict(
-                f"A restore of this service (from backup {restoring.backup_id}) is already running; "
-                "wait for it to finish"
+        refuse(
+            writer_refusal(
+                OperationKind.RESTORE,
+                running.id if running else None,
+                restoring.backup_id if restoring else None,
             )
+        )

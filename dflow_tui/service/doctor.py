@@ -21,6 +21,8 @@ class Doctor:
         if fix:
             fixed = [f for f in findings if f.fixed]
             await self.access.audit(
-                "doctor.fix", "ok", detail=f"{len(fixed)} fixed, {len(findings) - len(fixed)} left"
+                "doctor.fix",
+                "ok",
+                detail=f"{len(fixed)} fixed, {len([f for f in findings if f.needs_attention])} left",
             )
         return findings

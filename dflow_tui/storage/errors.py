@@ -33,7 +33,7 @@ class UploadAborted(StorageError):
 class UploadNotAborted(StorageError):
     """An upload failed AND aborting its multipart upload failed too.
 
-    `upload_id` names the orphan; `abort_incomplete_uploads()` removes it later.
+    `upload_id` names the orphan; `doctor --fix` (or abort_uploads_of) removes it later.
     """
 
     def __init__(self, message: str, *, upload_id: str, code: str | None = None) -> None:

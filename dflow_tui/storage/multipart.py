@@ -24,7 +24,7 @@ them on the way, and uploads them part by part:
   partial object is ever created (an object only appears on
   CompleteMultipartUpload), and no orphaned upload remains unless the endpoint
   stays unreachable for the whole abort window; then `UploadNotAborted` names the
-  upload, and `abort_incomplete_uploads()` removes it later.
+  upload, and `doctor --fix` (abort_uploads_of) removes it later.
 
 Errors raised: a `DflowError` raised by `read_chunk` goes up unchanged (after the
 abort); any other failure becomes an `UploadAborted` / `StorageError` /

@@ -459,40 +459,34 @@ async def list_incomplete_uploads(client: S3Client, bucket: str, prefix: str = "
     while True:
         page = await client.call("ListMultipartUploads", bucket=bucket, **params)
         for upload in page.get("Uploads", []) or []:
-            uploads.append(IncompleteUpload(upload["Key"], upload["UploadId"], upload.get("Initiated")))
+            initiated = upload.get("Initiated")
+            if initiated is not None and initiated.tzinfo is None:
+                initiated = initiated.replace(tzinfo=UTC)
+            uploads.append(IncompleteUpload(upload["Key"], upload["UploadId"], initiated))
         if not page.get("IsTruncated"):
             return uploads
         params["KeyMarker"] = page.get("NextKeyMarker")
         params["UploadIdMarker"] = page.get("NextUploadIdMarker")
 
 
-async def abort_incomplete_uploads(
-    client: S3Client,
-    bucket: str,
-    prefix: str,
-    *,
-    older_than: timedelta | None = ORPHANED_UPLOAD_AGE,
-) -> int:
-    """Abort multipart uploads under `prefix` started more than `older_than` ago
-    (None: all of them). The default is longer than any backup job may run (jobs
-    are marked stale after `settings.MAX_JOB_RUNTIME`), so a running upload is never cut short.
-    Returns how many were aborted. Safe to run at any time."""
-    now = datetime.now(UTC)
+async def abort_upload(client: S3Client, bucket: str, upload: IncompleteUpload) -> bool:
+    """Abort one unfinished multipart upload; False when it was gone already."""
+    try:
+        await client.raw.abort_multipart_upload(Bucket=bucket, Key=upload.key, UploadId=upload.upload_id)
+    except call_errors() as exc:
+        if error_code(exc) == "NoSuchUpload":
+            return False
+        raise client.error(exc, action="AbortMultipartUpload", bucket=bucket, key=upload.key) from exc
+    return True
+
+
+async def abort_uploads_of(client: S3Client, bucket: str, key: str) -> int:
+    """Abort every unfinished multipart upload of exactly `key` (never of a key it is a prefix
+    of); returns how many. For what a dead backup left: nobody else writes its key."""
     aborted = 0
-    for upload in await list_incomplete_uploads(client, bucket, prefix):
-        if older_than is not None and upload.initiated is not None:
-            initiated = upload.initiated
-            if initiated.tzinfo is None:
-                initiated = initiated.replace(tzinfo=UTC)
-            if now - initiated < older_than:
-                continue
-        try:
-            await client.raw.abort_multipart_upload(Bucket=bucket, Key=upload.key, UploadId=upload.upload_id)
-        except call_errors() as exc:
-            if error_code(exc) == "NoSuchUpload":
-                continue
-            raise client.error(exc, action="AbortMultipartUpload", bucket=bucket, key=upload.key) from exc
-        aborted += 1
+    for upload in await list_incomplete_uploads(client, bucket, key):
+        if upload.key == key and await abort_upload(client, bucket, upload):
+            aborted += 1
     return aborted
 
 

@@ -626,7 +626,8 @@ class DflowApp(App[None]):
         message = (
             f"Still running: {', '.join(f'{job.label} of {job.service_path}' for job in running)}.\nQuitting stops them now: a "
             "backup is marked failed and its partial dump removed; a restore or delete that has not "
-            "started changing anything is marked failed. Quit anyway?"
+            "started changing anything is marked failed. A restore already importing, or a delete "
+            "already removing, runs to its end first. Quit anyway?"
         )
 
         def confirmed(answer: bool | None) -> None:

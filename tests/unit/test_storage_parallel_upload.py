@@ -25,7 +25,7 @@ from dflow_tui.storage import (
     StorageConfig,
     UploadAborted,
     UploadNotAborted,
-    abort_incomplete_uploads,
+    abort_uploads_of,
 )
 from dflow_tui.storage.multipart import MAX_OBJECT_SIZE, MiB
 from dflow_tui.storage.upload import upload_parts
@@ -328,7 +328,7 @@ async def test_endpoint_gone_for_good_names_the_orphan_and_cleanup_removes_it(mo
     moto_s3.start()
     assert [u["UploadId"] for u in moto_s3.multipart_uploads(BUCKET)] == [error.upload_id]
     async with S3Client(config) as client:
-        assert await abort_incomplete_uploads(client, BUCKET, "dflow/backups/", older_than=None) == 1
+        assert await abort_uploads_of(client, BUCKET, KEY) == 1
     assert_nothing_left(moto_s3)
 
 

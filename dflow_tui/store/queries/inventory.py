@@ -106,6 +106,13 @@ async def service_rows(session: StateSession, service_id: int) -> ServiceRows:
     return ServiceRows(service, environment, project)
 
 
+async def lock_service(session: StateSession, service_id: int) -> None:
+    """Holds the service's row until the transaction ends, so two processes deciding what may
+    write to one service (a backup, a restore) take turns. On PostgreSQL a row lock; SQLite's
+    BEGIN IMMEDIATE serializes every writing transaction already."""
+    await session.exec(select(Service.id).where(Service.id == service_id).with_for_update())
+
+
 async def service_path(db: Database, service_id: int) -> str:
     """`PROJECT/ENV/NAME` of a service, for messages."""
     async with db.reading() as session:

@@ -44,7 +44,11 @@ async def list_users(db: Database) -> list[User]:
 
 
 async def count_admins(session: StateSession) -> int:
-    return (await session.exec(select(func.count()).select_from(User).where(User.role == Role.ADMIN))).one()
+    """How many admins there are, holding their rows until the transaction ends: two admins
+    removing each other at once take turns, and the second sees one admin left. (On
+    PostgreSQL a row lock; SQLite's BEGIN IMMEDIATE serializes the two already.)"""
+    admins = await session.exec(select(User.id).where(User.role == Role.ADMIN).with_for_update())
+    return len(admins.all())
 
 
 # --- the audit log -----------------------------------------------------------------
