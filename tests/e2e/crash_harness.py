@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from dflow_tui.jobs import context as job_context
-from dflow_tui.jobs.runner import backup_job, run_job
+from dflow_tui.jobs.runner import next_job, run_job
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.storage import s3
@@ -88,8 +88,10 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
     try:
         if flow == "backup":
             await app.backups.create(arg)
-        elif flow == "scheduled":  # a claimed scheduled backup, then retention of its tier
-            await run_job(app.ctx, await backup_job(app.ctx, int(arg)))
+        elif flow == "scheduled":  # a worker claims the queued backup, runs it, then retention
+            job = await next_job(app.ctx)
+            assert job is not None and job.row_id == int(arg), job
+            await run_job(app.ctx, job)
         elif flow == "restore":
             await app.backups.restore(int(arg), safety_backup=False)
         elif flow == "delete":

@@ -125,5 +125,5 @@ def test_concurrent_restore_is_refused(cli, service_path, postgres, postgres_db)
         locker.stdin.close()
         locker.wait(timeout=30)
 
-    assert f"A restore of this service (from backup {first}) is already running" in refused.stderr
+    assert f"A restore of this service (from backup {first}) is queued or running" in refused.stderr
     assert done.status == "succeeded"

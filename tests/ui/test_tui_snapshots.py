@@ -60,8 +60,9 @@ async def seed(demo: Demo) -> dict[str, int]:
         hidden.rename(demo.database)
         assert failed.status == "failed"
         clock.advance(timedelta(hours=3))
-        await queued_operation(api, restoring.id)  # queued, never run: "restoring…"
+        # Recorded in this order: a backup is refused while a restore of its service is queued.
         running = await claimed_backup(api, demo.service)  # recorded, never run: in progress
+        await queued_operation(api, restoring.id)  # queued, never run: "restoring…"
         # Saved last: its pass queues nothing while a backup is in progress.
         report = await api.schedules.set(demo.service, ["daily", "weekly"])
         assert not report.queued
