@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -83,8 +84,13 @@ class Cli:
 
 
 @pytest.fixture
-def state_db(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'state.db'}"
+def state_db(tmp_path: Path, migrated_state: Path) -> str:
+    """A state database of the test's own, not yet opened by anyone (no user in it yet)."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    shutil.copyfile(migrated_state, state / "state.db")
+    (state / "state.db").chmod(0o600)
+    return f"sqlite+aiosqlite:///{state / 'state.db'}"
 
 
 @pytest.fixture

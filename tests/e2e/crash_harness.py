@@ -24,11 +24,18 @@ CRASHED = 137
 
 
 class Steps:
-    def __init__(self, crash_before: int):
+    """`counting_from`: steps are counted only after the one whose description starts so."""
+
+    def __init__(self, crash_before: int, counting_from: str | None = None):
         self.crash_before = crash_before
         self.count = 0
+        self.waiting_for = counting_from
 
     def step(self, what: str) -> None:
+        if self.waiting_for is not None:
+            if what.startswith(self.waiting_for):
+                self.waiting_for = None
+            return
         if self.count == self.crash_before:
             print(f"crashing before step {self.count}: {what}", file=sys.stderr, flush=True)
             os._exit(CRASHED)
@@ -110,6 +117,9 @@ def run_and_crash(
     backend = MemoryKeyring()
     backend.store = dict(secrets)
     keyring.set_keyring(backend)
-    instrument(Steps(crash_before))
+    # The scheduled run's backup is the backup flow's own steps, swept by its test: here the
+    # sweep starts once the backup is recorded, where retention begins.
+    counting_from = f"record backups {arg} success" if flow == "scheduled" else None
+    instrument(Steps(crash_before, counting_from))
     asyncio.run(main(db_url, known_hosts, flow, arg))
     os._exit(0)

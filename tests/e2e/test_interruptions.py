@@ -112,7 +112,8 @@ def test_delete_killed_at_every_step(cli, service_path, destination, memory_keyr
 
 
 def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, destination, memory_keyring):
-    """A daily run with seven dailies already kept: the new one, then retention of the oldest."""
+    """A daily run with seven dailies already kept: the new one, then retention of the oldest,
+    killed at each step of the retention (the backup's own are swept by the test above)."""
 
     def arrange() -> str:
         """Exactly seven successful dailies, aged one to seven days, and a daily run queued."""
@@ -139,6 +140,6 @@ def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, de
         return str(asyncio.run(age_and_queue()))
 
     steps = _crash_everywhere(cli, "scheduled", arrange, memory_keyring)
-    assert steps >= 6  # the backup's steps, then the prune's
+    assert steps >= 2  # the prune's steps, after the backup is recorded (see crash_harness)
     kept = [r for r in cli.json("backup", "list", service_path) if r["status"] == "success"]
     assert len(kept) == 7

@@ -62,7 +62,7 @@ def test_two_workers_and_the_app_loop_never_run_a_job_twice(sandbox, tmp_path):
 
     processes = [
         subprocess.Popen(
-            [sys.executable, str(HARNESS), db_url, kind, "200", str(t0)],
+            [sys.executable, str(HARNESS), db_url, kind, "100", str(t0)],
             env=env,
             stderr=subprocess.PIPE,
             text=True,
