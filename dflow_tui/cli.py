@@ -18,7 +18,14 @@ from dflow_tui.core.errors import DflowError, HostKeyUnknown
 from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
-from dflow_tui.settings import DEFAULT_PARALLEL, DEFAULT_PREFIX, MAX_PARALLEL, Settings
+from dflow_tui.settings import (
+    DEFAULT_BACKUP_DIR,
+    DEFAULT_PARALLEL,
+    DEFAULT_PREFIX,
+    DEFAULT_SSH_PORT,
+    MAX_PARALLEL,
+    Settings,
+)
 
 if TYPE_CHECKING:  # the service layer loads the database stack: only when a command runs
     from dflow_tui.service import Dflow
@@ -118,12 +125,12 @@ def server() -> None:
 @server.command("add")
 @click.argument("name")
 @click.option("--host")
-@click.option("--port", type=int, default=22, show_default=True)
+@click.option("--port", type=int, default=DEFAULT_SSH_PORT, show_default=True)
 @click.option("--user")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Private key file.")
 @click.option(
     "--backup-dir",
-    default="dflow-backups",
+    default=DEFAULT_BACKUP_DIR,
     show_default=True,
     help="Where dumps live on the server (relative to the SSH user's home, or absolute).",
 )

@@ -25,7 +25,7 @@ from dflow_tui.core.enums import (
 )
 from dflow_tui.core.permissions import Role
 from dflow_tui.core.tiers import Tier
-from dflow_tui.settings import DEFAULT_PARALLEL
+from dflow_tui.settings import DEFAULT_BACKUP_DIR, DEFAULT_PARALLEL, DEFAULT_PREFIX, DEFAULT_SSH_PORT
 from dflow_tui.store.types import StrEnumType, UTCDateTime
 
 
@@ -48,7 +48,7 @@ class StorageProvider(SQLModel, table=True):
     endpoint_url: str
     region: str
     bucket: str
-    prefix: str = "dflow/backups"
+    prefix: str = DEFAULT_PREFIX
     access_key_id: str
     status: ProviderStatus = _enum(ProviderStatus, ProviderStatus.UNVERIFIED)
     # Parts uploaded (and ranges downloaded) at once: parallel streams are what make S3 fast.
@@ -90,10 +90,10 @@ class Server(SQLModel, table=True):
     name: str = Field(index=True, unique=True)
     local: bool = False
     host: str | None = None
-    port: int = 22
+    port: int = DEFAULT_SSH_PORT
     user: str | None = None
     key_path: str | None = None
-    backup_dir: str = "dflow-backups"
+    backup_dir: str = DEFAULT_BACKUP_DIR
     created_at: datetime | None = _time()
 
 

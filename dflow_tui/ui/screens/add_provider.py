@@ -25,9 +25,9 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from dflow_tui.core.redact import redact
 from dflow_tui.core.views import ProviderView
+from dflow_tui.settings import DEFAULT_PREFIX, DEFAULT_REGION
 from dflow_tui.ui.errors import error_message
 
-DEFAULT_PREFIX = "dflow/backups"
 INTRO = (
     "An S3-compatible bucket (AWS S3, Backblaze B2, MinIO, …). The secret access key "
     "is kept in the OS keyring, never in the state database."
@@ -37,7 +37,7 @@ INTRO = (
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("provider-name", "Name", "a short name, e.g. b2"),
     ("provider-endpoint", "Endpoint URL", "https://s3.eu-central-003.backblazeb2.com"),
-    ("provider-region", "Region", "us-east-1"),
+    ("provider-region", "Region", DEFAULT_REGION),
     ("provider-bucket", "Bucket", "my-backups"),
     ("provider-prefix", "Prefix", DEFAULT_PREFIX),
     ("provider-access-key", "Access key id", "the key's id (not secret)"),

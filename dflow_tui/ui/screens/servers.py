@@ -26,6 +26,7 @@ from textual.worker import Worker
 from dflow_tui.core.errors import HostKeyUnknown
 from dflow_tui.core.views import ServerView
 from dflow_tui.service.inventory import Inventory
+from dflow_tui.settings import DEFAULT_BACKUP_DIR, DEFAULT_SSH_PORT
 from dflow_tui.ui.errors import error_message, notify_worker_error
 from dflow_tui.ui.format import NO_VALUE
 from dflow_tui.ui.screens.confirm import ConfirmScreen
@@ -319,12 +320,12 @@ class AddServerScreen(FormScreen[dict[str, Any] | None]):
             yield Static("Host, port and SSH user", classes="form-label")
             with Horizontal(classes="form-row"):
                 yield Input(placeholder="db1.example.com", id="server-host", compact=True)
-                yield Input("22", id="server-port", compact=True, type="integer")
+                yield Input(str(DEFAULT_SSH_PORT), id="server-port", compact=True, type="integer")
                 yield Input(placeholder="dokku", id="server-user", compact=True)
             yield Static("SSH key file (empty: your agent / default keys)", classes="form-label")
             yield Input(placeholder="~/.ssh/id_ed25519", id="server-key", compact=True)
             yield Static("Backup directory (under the SSH user's home)", classes="form-label")
-            yield Input("dflow-backups", id="server-backup-dir", compact=True)
+            yield Input(DEFAULT_BACKUP_DIR, id="server-backup-dir", compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add server", id="save", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
@@ -336,16 +337,16 @@ class AddServerScreen(FormScreen[dict[str, Any] | None]):
         if not name:
             self.notify("Give the server a name.", severity="warning")
             return
-        port = self.value("server-port") or "22"
+        port = self.value("server-port") or str(DEFAULT_SSH_PORT)
         self.dismiss(
             {
                 "name": name,
                 "local": local,
                 "host": None if local else (self.value("server-host") or None),
-                "port": int(port) if port.isdigit() else 22,
+                "port": int(port) if port.isdigit() else DEFAULT_SSH_PORT,
                 "user": None if local else (self.value("server-user") or None),
                 "key_path": None if local else (self.value("server-key") or None),
-                "backup_dir": self.value("server-backup-dir") or "dflow-backups",
+                "backup_dir": self.value("server-backup-dir") or DEFAULT_BACKUP_DIR,
             }
         )
 
