@@ -17,13 +17,6 @@ import pytest
 
 PACKAGE = "dflow_tui"
 
-# Cycles known to exist and being removed. Each entry is the exact set of modules
-# of one cycle: `test_no_import_cycle_in_dflow_tui` lets it pass, and
-# `test_known_cycle_is_gone` is an expected failure (strict xfail) until the cycle
-# is gone, then fails to say "delete the entry". Never add to this list.
-# (dflow_tui.ui.app <-> dflow_tui.ui.commands was listed here and is gone.)
-KNOWN_CYCLES_BEING_REMOVED: list[frozenset[str]] = []
-
 
 def build_graph() -> grimp.ImportGraph:
     return grimp.build_graph(PACKAGE, cache_dir=None)
@@ -133,28 +126,7 @@ def test_cycle_finder_names_every_cycle():
 
 
 def test_no_import_cycle_in_dflow_tui(graph, edges):
-    unexpected = [c for c in cycles(edges) if c not in KNOWN_CYCLES_BEING_REMOVED]
-    assert not unexpected, "Import cycles inside dflow_tui:\n" + "\n".join(
-        "  " + describe(graph, edges, c) for c in unexpected
-    )
-
-
-@pytest.mark.parametrize(
-    "known",
-    [
-        pytest.param(
-            cycle,
-            id=" <-> ".join(sorted(cycle)),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known import cycle being removed; once it passes, delete it from KNOWN_CYCLES_BEING_REMOVED",
-            ),
-        )
-        for cycle in KNOWN_CYCLES_BEING_REMOVED
-    ],
-)
-def test_known_cycle_is_gone(graph, edges, known):
-    still_there = [c for c in cycles(edges) if c & known]
-    assert not still_there, "Still a cycle:\n" + "\n".join(
-        "  " + describe(graph, edges, c) for c in still_there
+    found = cycles(edges)
+    assert not found, "Import cycles inside dflow_tui:\n" + "\n".join(
+        "  " + describe(graph, edges, c) for c in found
     )
