@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import keyring
 import pytest
@@ -18,8 +16,6 @@ from infra.moto_s3 import moto_s3  # noqa: F401  (fixture)
 from infra.postgres import PostgresServer
 from infra.sshd import SshServer
 from infra.tools import find_program, missing
-
-from dflow_tui.store.db import open_database
 
 REAL_SERVICE_FIXTURES = ("postgres", "sshd")
 
@@ -69,20 +65,6 @@ def sshd(fake_dokku: FakeDokku, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def migrated_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty state database at the newest schema, made once: a test copies it rather than
-    running every migration again (the migrations have tests of their own)."""
-    path = tmp_path_factory.mktemp("migrated-state") / "state.db"
-
-    async def create() -> None:
-        database = await open_database(f"sqlite+aiosqlite:///{path}")
-        await database.close()
-
-    asyncio.run(create())
-    return path
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 from dflow_tui.cli import main
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
+from dflow_tui.store.db import open_database
 
 
 @dataclass
@@ -81,6 +83,20 @@ class Cli:
             input=(moto_s3.secret_access_key if secret is None else secret) + "\n",
             ok=ok,
         )
+
+
+@pytest.fixture(scope="session")
+def migrated_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty state database at the newest schema, made once: a test copies it rather than
+    running every migration again (the migrations have tests of their own)."""
+    path = tmp_path_factory.mktemp("migrated-state") / "state.db"
+
+    async def create() -> None:
+        database = await open_database(f"sqlite+aiosqlite:///{path}")
+        await database.close()
+
+    asyncio.run(create())
+    return path
 
 
 @pytest.fixture
