@@ -55,10 +55,32 @@ def run(workspace: Workspace) -> None:
         rig = start_rig(stack, workspace, [RANDOM, SQL, *RSS_SIZES])
         report.text(f"installed CLI: {rig.features.describe()}")
         kept = Kept()
-        backup_block(rig, RANDOM, random_dump, plan, VARIANTS, kept, links=LINKS, with_legs=True)
-        restore_block(rig, RANDOM, random_dump, plan, kept, links=CAPPED_ONLY)
-        backup_block(rig, SQL, sql_dump, plan, SQL_VARIANTS, kept, links=CAPPED_ONLY, with_legs=False)
-        rss_block(rig, workspace, kept)
+        blocks: list[tuple[str, Callable[[], None]]] = [
+            # Memory first: moto in one process has answered 500s after many large objects.
+            ("peak RSS", lambda: rss_block(rig, workspace, kept)),
+            (
+                "random-dump backup",
+                lambda: backup_block(
+                    rig, RANDOM, random_dump, plan, VARIANTS, kept, links=LINKS, with_legs=True
+                ),
+            ),
+            ("restore", lambda: restore_block(rig, RANDOM, random_dump, plan, kept, links=CAPPED_ONLY)),
+            (
+                "SQL-text backup",
+                lambda: backup_block(
+                    rig, SQL, sql_dump, plan, SQL_VARIANTS, kept, links=CAPPED_ONLY, with_legs=False
+                ),
+            ),
+        ]
+        failed = []
+        for name, block in blocks:
+            try:
+                block()
+            except Exception as error:  # one block's failure leaves the others' figures standing
+                report.text(f"block {name} FAILED: {str(error).splitlines()[-1] if str(error) else error!r}")
+                failed.append(name)
+        if failed:
+            raise RuntimeError(f"data path blocks failed: {', '.join(failed)}")
 
 
 def _columns(rig: Rig, links: Sequence[str]) -> None:
