@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import time
 import tracemalloc
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
 
 from benchmarks import report
@@ -22,7 +23,8 @@ CHUNK = hashlib.sha256(b"x").digest() * 2048  # 64 KiB
 
 
 async def figures(endpoint_url: str) -> None:
-    from dflow_tui.storage import S3Client, StorageConfig, upload_stream
+    from dflow_tui.storage import S3Client, StorageConfig
+    from dflow_tui.storage.upload import upload_parts
 
     config = StorageConfig(
         endpoint_url=endpoint_url,
@@ -35,18 +37,16 @@ async def figures(endpoint_url: str) -> None:
     async with S3Client(config) as client:
         await client.raw.create_bucket(Bucket=config.bucket)
         for megabytes in SIZES_MIB:
-            remaining = megabytes * 1024 * 1024 // len(CHUNK)
+            count = megabytes * 1024 * 1024 // len(CHUNK)
 
-            async def read_chunk() -> bytes:
-                nonlocal remaining
-                if remaining == 0:
-                    return b""
-                remaining -= 1
-                return CHUNK
+            async def chunks(count: int = count) -> AsyncIterator[bytes]:
+                for _ in range(count):
+                    yield CHUNK
 
             tracemalloc.start()
             began = time.perf_counter()
-            result = await upload_stream(client, config.bucket, f"bench/{megabytes}.dump", read_chunk)
+            # What an external backup runs: DEFAULT_PARALLEL parts in flight.
+            result = await upload_parts(client, config.bucket, f"bench/{megabytes}.dump", chunks())
             elapsed = time.perf_counter() - began
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
