@@ -6,7 +6,7 @@ they load when an `S3Client` is opened.
 """
 
 from dflow_tui.storage.errors import StorageError, UploadAborted, UploadNotAborted
-from dflow_tui.storage.multipart import UploadResult, upload_stream
+from dflow_tui.storage.multipart import UploadResult
 from dflow_tui.storage.provider import (
     DEFAULT_PREFIX,
     InvalidStorageConfig,
@@ -48,6 +48,5 @@ __all__ = [
     "head",
     "list_incomplete_uploads",
     "list_keys",
-    "upload_stream",
     "verify",
 ]

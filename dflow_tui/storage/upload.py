@@ -1,8 +1,7 @@
 """Stream a dump of unknown length into one S3 object with K parts in flight.
 
-`upload_parts()` is `multipart.upload_stream()` with the legs overlapped: while up to
-K UploadPart calls run, the next part is being filled from the stream. Everything
-multipart.py promises still holds:
+`upload_parts()` overlaps the legs: while up to K UploadPart calls run, the next part
+is being filled from the stream. What it promises:
 
 - Part size: planned by `plan_part_size()` / `part_size_for()` so that 10,000 parts
   cover the dump (growing every 1,000 parts for an unknown size).
@@ -14,10 +13,9 @@ multipart.py promises still holds:
   bytes under the same part number, so it is safe.
 - ANY failure (the iterator raising, a part rejected, the endpoint going away,
   cancellation) cancels the parts in flight and aborts the multipart upload with
-  multipart.py's own abort (retried, confirmed with ListParts), then raises what
-  upload_stream() raises, with the same sentences: `UploadAborted`,
-  `UploadNotAborted` (naming the orphan), `StorageError`, the iterator's own
-  `DflowError` unchanged, `CancelledError` unchanged.
+  multipart.py's abort (retried, confirmed with ListParts), then raises one clear
+  sentence: `UploadAborted`, `UploadNotAborted` (naming the orphan), `StorageError`;
+  the iterator's own `DflowError` and `CancelledError` go up unchanged.
 
 Memory: at most K parts in flight plus the one being filled, plus the chunk being
 cut, i.e. about (K + 1) x part size whatever the dump size. When the uploads are slow
@@ -425,8 +423,8 @@ class _ParallelUpload:
     # --------------------------------------------------------------- the failure
 
     async def _failed(self, failure: BaseException) -> tuple[BaseException, BaseException | None]:
-        """Abort what was started; the exception to raise as upload_stream() raises it, and
-        its cause (None when it is the original exception, raised unchanged)."""
+        """Abort what was started; the exception to raise, and its cause (None when it is
+        the original exception, raised unchanged)."""
         action, error = (
             (failure.action, failure.error) if isinstance(failure, _StepFailed) else ("Upload", failure)
         )
