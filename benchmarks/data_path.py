@@ -25,6 +25,7 @@ from benchmarks.processes import Run, RunPlan
 from benchmarks.report import MiB, Samples
 from benchmarks.rig import LINKS, Rig, start_rig
 from benchmarks.workspace import Workspace
+from dflow_tui.settings import DEFAULT_PARALLEL
 
 RANDOM, SQL, RSS_SMALL, RSS_LARGE = "random", "sqltext", "rss-small", "rss-large"
 RSS_SIZES = {RSS_SMALL: 256 * MiB, RSS_LARGE: 2048 * MiB}
@@ -78,9 +79,20 @@ def run(workspace: Workspace) -> None:
                 block()
             except Exception as error:  # one block's failure leaves the others' figures standing
                 report.text(f"block {name} FAILED: {str(error).splitlines()[-1] if str(error) else error!r}")
+                _moto_complaint(workspace)
                 failed.append(name)
         if failed:
             raise RuntimeError(f"data path blocks failed: {', '.join(failed)}")
+
+
+def _moto_complaint(workspace: Workspace) -> None:
+    """The last exception moto logged (its 500s say nothing more on the wire)."""
+    log = workspace.directory("data-path") / "moto.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    starts = [n for n, line in enumerate(lines) if line.startswith("Traceback")]
+    if starts:
+        tail = [line for line in lines[starts[-1] :] if line and not line.startswith("127.0.0.1 - -")]
+        report.text("moto's last exception: " + " / ".join(line.strip() for line in tail[-3:]))
 
 
 def _columns(rig: Rig, links: Sequence[str]) -> None:
@@ -173,10 +185,17 @@ def _dflow_backups(rig: Rig, plan: RunPlan, service: str, variant: Variant, link
     """`dflow-tui backup create` runs; the last one's object is kept for the restore block."""
     path = rig.service_path(service)
     rig.cli.run(*variant.destination_args(path, link, rig.features))
-    prefix = rig.provider_prefix(variant.provider(link))
-    runs = processes.repeat(
-        plan, lambda: rig.cli.run("backup", "create", path), lambda: rig.s3.purge(prefix, kept.keys)
-    )
+    provider = variant.provider(link)
+    prefix = rig.provider_prefix(provider)
+    if variant.parallel is not None:
+        rig.cli.run("storage", "edit", provider, "--parallel", str(variant.parallel))
+    try:
+        runs = processes.repeat(
+            plan, lambda: rig.cli.run("backup", "create", path), lambda: rig.s3.purge(prefix, kept.keys)
+        )
+    finally:
+        if variant.parallel is not None:
+            rig.cli.run("storage", "edit", provider, "--parallel", str(DEFAULT_PARALLEL))
     kept.dflow_ids[(variant.name, link)] = runs[-1].stdout.split()[-1]
     kept.keys |= rig.s3.keys(prefix)
     return processes.timings(runs, plan)

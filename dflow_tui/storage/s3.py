@@ -140,7 +140,10 @@ class S3Client:
             connect_timeout=self._connect_timeout,
             read_timeout=self._read_timeout,
             max_pool_connections=self._max_pool_connections,
-            s3={"addressing_style": "path"},
+            # Parts carry a Content-MD5 (computed off the event loop) that S3 checks; signing
+            # the payload too would hash every byte again, on the loop, whenever the endpoint
+            # is plain HTTP (botocore already skips it on HTTPS when a checksum is present).
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             warm_up_loader_caches=True,
