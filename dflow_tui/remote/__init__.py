@@ -11,3 +11,10 @@
 Only ssh, hostkeys and ssh_errors import asyncssh, and connect imports them when
 a server is actually reached: importing the rest costs no asyncssh.
 """
+
+import warnings
+
+# asyncssh names cryptography's DSA types at import, which recent cryptography releases answer
+# with a deprecation warning: five lines on every command that reaches a server, about a key
+# type we never use. Silenced for asyncssh's modules only.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"asyncssh(\.|$)")

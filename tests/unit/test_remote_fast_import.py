@@ -69,3 +69,12 @@ def test_s3_error_mapping_still_knows_botocore_errors():
     assert error_code(ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")) == "NoSuchKey"
     assert is_connection_error(EndpointConnectionError(endpoint_url="http://x"))
     assert error_code(ValueError("x")) is None
+
+
+def test_loading_the_ssh_library_prints_no_warnings():
+    """asyncssh's import would otherwise print cryptography's DSA deprecation on every command."""
+    code = "import dflow_tui.remote.ssh, dflow_tui.remote.hostkeys, dflow_tui.remote.ssh_errors"
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stderr == ""
