@@ -7,6 +7,7 @@ import functools
 import json
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -44,9 +45,12 @@ def with_app(action: Callable[..., Awaitable[Any]]):
     @click.pass_context
     @functools.wraps(action)
     def command(ctx: click.Context, *args, **kwargs):
+        stopped_by: list[str] = []
+
         async def main():
             from dflow_tui.service import Dflow
 
+            _stop_on_hangup_or_term(stopped_by)
             app = await Dflow.open(_settings(ctx))
             try:
                 return await action(app, *args, **kwargs)
@@ -57,8 +61,36 @@ def with_app(action: Callable[..., Awaitable[Any]]):
             return asyncio.run(main())
         except DflowError as error:
             raise click.ClickException(str(error)) from None
+        except (KeyboardInterrupt, click.Abort):
+            _cancelled("")
+        except asyncio.CancelledError:
+            if not stopped_by:
+                raise
+            _cancelled(stopped_by[0])
 
     return command
+
+
+def _stop_on_hangup_or_term(stopped_by: list[str]) -> None:
+    """SIGTERM, and the SIGHUP of a closed terminal or SSH session, stop the command as Ctrl-C
+    does: its job is cancelled, records how it ended (naming the signal) and cleans up."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread only (a command run by a test or an embedder)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def stop(name: str) -> None:
+        stopped_by.append(name)
+        task.cancel(f"Stopped by {name}")
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, stop, signal.Signals(signum).name)
+
+
+def _cancelled(cause: str) -> None:
+    click.echo(f"Cancelled ({cause})" if cause else "Cancelled", err=True)
+    sys.exit(1)
 
 
 def print_progress(progress: Progress) -> None:
@@ -84,7 +116,7 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
         click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=False)).rstrip())
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     metavar="URL",

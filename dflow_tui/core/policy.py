@@ -89,7 +89,11 @@ def resolve_server_id(environment: Placement, project: Placement) -> int | None:
 
 def server_for_new_backup(service_path: str, environment: Placement, project: ProjectFacts) -> int:
     if project.legacy:
-        raise NotAllowed("Not allowed to create backup")
+        raise NotAllowed(
+            f"Not allowed to create backup: project '{project.name}' is of the legacy managed type, "
+            "whose databases are not backed up from here; add the service to a project on a "
+            "self-managed server (dflow-tui project add NAME --server SERVER) and back it up there"
+        )
     server_id = resolve_server_id(environment, project)
     if server_id is None:
         raise NoServer(

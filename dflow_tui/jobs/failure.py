@@ -9,6 +9,7 @@ from dflow_tui.core.errors import Cancelled, DflowError
 from dflow_tui.core.redact import redact
 
 MAX_ERROR_LENGTH = 2000
+STOPPED_BY = "Stopped by "
 
 
 def failure_text(
@@ -17,7 +18,7 @@ def failure_text(
     if isinstance(error, asyncio.CancelledError) and cancelled_by:
         text = str(Cancelled(cancelled_by))
     elif isinstance(error, asyncio.CancelledError):
-        text = "Cancelled before it finished"
+        text = _stop_reason(error) or "Cancelled before it finished"
     elif isinstance(error, DflowError):
         text = str(error)
     elif isinstance(error, OSError):
@@ -25,6 +26,12 @@ def failure_text(
     else:
         text = f"Unexpected error ({type(error).__name__}): {error}"
     return redact(text, secrets)[:MAX_ERROR_LENGTH]
+
+
+def _stop_reason(error: asyncio.CancelledError) -> str | None:
+    """`Stopped by SIGTERM` and the like, when a face cancelled the job for a signal."""
+    reason = error.args[0] if error.args else None
+    return reason if isinstance(reason, str) and reason.startswith(STOPPED_BY) else None
 
 
 def command_failure(what: str, stderr: str, exit_status: int) -> str:

@@ -73,8 +73,8 @@ class Worker:
         task = self.submit(job, on_progress)
         try:
             return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.cancel()
+        except asyncio.CancelledError as stop:
+            task.cancel(*stop.args)  # the reason (a signal's name) goes on to the row
             with contextlib.suppress(BaseException):
                 await task
             raise

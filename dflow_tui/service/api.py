@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
+import os
+import pwd
 
 from dflow_tui.core.clock import Clock, SystemClock
 from dflow_tui.core.enums import WorkerKind
@@ -18,12 +19,19 @@ from dflow_tui.service.identities import Identities
 from dflow_tui.service.inventory import Inventory
 from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
-from dflow_tui.settings import Settings
+from dflow_tui.settings import Settings, default_db_url
 from dflow_tui.store.db import Database, open_database
+from dflow_tui.store.state_url import checked_url
 
 
 def current_login() -> str:
-    return getpass.getuser()
+    """The OS account this process runs as (its effective uid), never LOGNAME or USER: roles
+    are checked against it, and an environment variable is anyone's to set."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (a container, say)
+        return f"uid-{uid}"
 
 
 class Dflow:
@@ -86,7 +94,7 @@ class Dflow:
         actor: str | None = None,
     ) -> Dflow:
         settings = settings or Settings()
-        db = await open_database(settings.db_url)
+        db = await open_database(checked_url(settings.db_url, default=default_db_url()))
         app = cls(db, settings, clock or SystemClock(), actor or current_login())
         await app.access.bootstrap()
         return app

@@ -88,6 +88,10 @@ class Inventory:
             validate_port(port)
             if user:
                 validate_user(user)
+            if key_path:
+                from dflow_tui.remote.ssh import load_client_key  # asyncssh: only when a key is given
+
+                load_client_key(key_path)  # a missing, unreadable or unusable file is refused now
         server = Server(
             name=name,
             local=local,
@@ -155,6 +159,10 @@ class Inventory:
         server = await self.get_server(server_name)
         found: list[tuple[str, str]] = []
         async with self.ctx.connect(server) as transport:
+            # No dokku (or a broken one) must not read as "no databases": that is an error.
+            await must_run(
+                transport, dokku.version_command(), "Running `dokku version`", timeout=PROBE_COMMAND_TIMEOUT
+            )
             for engine in ENGINES:
                 result = await transport.run(dokku.list_command(engine), timeout=PROBE_COMMAND_TIMEOUT)
                 if not result.ok:

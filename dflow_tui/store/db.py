@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from dflow_tui.settings import CONNECT_TIMEOUT, data_dir
 from dflow_tui.store.session import StateSession
+from dflow_tui.store.state_url import StateUnavailable, masked
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_HEADER = b"SQLite format 3\x00"
 log = logging.getLogger("dflow_tui.state")
 
 
@@ -41,20 +44,36 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def _prepare_sqlite_file(url: str) -> None:
-    """The SQLite state is private to its owner, at every open: 0700 directory, 0600 for the
-    file and its -wal/-shm companions. Wider modes found (an old install, a copy, a umask)
-    are narrowed, with a warning: the state names servers, keys and buckets."""
+    """The SQLite state is private to its owner, at every open: 0600 for the file and its
+    -wal/-shm companions, and 0700 for the default data directory, which is ours. Wider
+    modes found (an old install, a copy, a umask) are narrowed, with a warning: the state
+    names servers, keys and buckets. A directory the user chose is theirs and left as it is,
+    and a file that is not a SQLite database is refused before anything is touched."""
     database = make_url(url).database
     if not database or database == ":memory:":
         return
-    path = Path(database)
-    if not path.parent.exists():
+    path = Path(database).expanduser()
+    own_directory = path.parent.absolute() == data_dir().absolute()
+    if own_directory and not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
+    if path.exists() and not _holds_sqlite(path):
+        raise StateUnavailable(f"Cannot open the state database {path}: it is not a SQLite database")
     if not path.exists():
         path.touch(mode=0o600)
-    _narrow(path.parent, 0o700)
+    if own_directory:
+        _narrow(path.parent, 0o700)
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         _narrow(file, 0o600)
+
+
+def _holds_sqlite(path: Path) -> bool:
+    """An empty file (a database not written yet) or one that starts with SQLite's header."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StateUnavailable(f"Cannot open the state database {path}: {exc.strerror or exc}") from exc
+    return head in (b"", SQLITE_HEADER)
 
 
 def _narrow(path: Path, mode: int) -> None:
@@ -73,6 +92,10 @@ def _sqlite_pragmas(foreign_keys: bool, read_only: bool) -> Callable[[DBAPIConne
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode, NORMAL survives a killed process whole and stays consistent; only a
+        # power loss may undo the last commits. FULL would fsync every heartbeat and progress
+        # write (over 100 ms each on some disks), which the job's own steps then wait for.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         if read_only:
@@ -85,8 +108,11 @@ def _sqlite_pragmas(foreign_keys: bool, read_only: bool) -> Callable[[DBAPIConne
 def _engine(url: str, *, foreign_keys: bool = True, read_only: bool = False) -> AsyncEngine:
     """On SQLite, a writing engine takes the write lock at BEGIN; a read-only one
     reads a snapshot (WAL) and never waits for writers nor makes them wait."""
-    engine = create_async_engine(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = make_url(url).get_backend_name()
+    # asyncpg's own connect timeout is 60 s: a dead state server should not hold a command that long.
+    connect_args = {"timeout": CONNECT_TIMEOUT} if backend == "postgresql" else {}
+    engine = create_async_engine(url, connect_args=connect_args)
+    if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys, read_only))
         event.listen(engine.sync_engine, "begin", _begin_deferred if read_only else _begin_immediate)
     return engine
@@ -172,6 +198,25 @@ class Database:
 
 
 async def open_database(url: str) -> Database:
-    database = Database(url)
-    await database.migrate()
+    """The database at `url`, migrated; StateUnavailable in one sentence when it cannot be used."""
+    try:
+        database = Database(url)
+    except (OSError, SQLAlchemyError) as exc:
+        raise StateUnavailable(f"Cannot open the state database {masked(url)}: {_reason(exc)}") from exc
+    try:
+        await database.migrate()
+    except (TimeoutError, OSError, SQLAlchemyError) as exc:
+        await database.close()
+        raise StateUnavailable(f"Cannot open the state database {masked(url)}: {_reason(exc)}") from exc
     return database
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words (first line), without SQLAlchemy's wrapping and links."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT:g}s"
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[:1].lower() + cause.strerror[1:]
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__

@@ -24,6 +24,17 @@ def test_bad_port(cli):
     assert cli.json("server", "list") == []
 
 
+def test_missing_ssh_key_file(cli, tmp_path):
+    missing = tmp_path / "id_missing"
+    result = cli("server", "add", "s", "--host", "db.example.com", "--key", str(missing), ok=False)
+    assert result.stderr.splitlines() == [f"Error: SSH key file {missing} does not exist"]
+    not_a_key = tmp_path / "notes.txt"
+    not_a_key.write_text("not a key\n")
+    result = cli("server", "add", "s", "--host", "db.example.com", "--key", str(not_a_key), ok=False)
+    assert f"SSH key file {not_a_key} is not a usable private key" in result.stderr
+    assert cli.json("server", "list") == []
+
+
 def test_bad_bucket_name(cli, memory_keyring):
     result = cli(
         "storage",
@@ -127,3 +138,14 @@ def test_concurrent_restore_is_refused(cli, service_path, postgres, postgres_db)
 
     assert f"A restore of this service (from backup {first}) is queued or running" in refused.stderr
     assert done.status == "succeeded"
+
+
+def test_discover_on_a_host_without_dokku_fails(cli, tmp_path, monkeypatch):
+    """This machine, with a PATH that has no `dokku`: an error, not "no databases found"."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    cli("server", "add", "plain", "--local", "--backup-dir", str(tmp_path / "backups"))
+    result = cli("server", "discover", "plain", "--project", "found", ok=False)
+    assert result.exit_code == 1
+    assert "Error: Running `dokku version` failed:" in result.stderr and "not found" in result.stderr
+    assert "No databases found" not in result.output
+    assert cli.json("service", "list") == []

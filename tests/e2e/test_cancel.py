@@ -210,3 +210,29 @@ async def _safety_backup_running(app, path: str) -> bool:
 
 async def _importing(app, backup_id: int) -> bool:
     return (await app.backups.get(backup_id)).operation_irreversible
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_foreground_backup_stopped_by_a_signal_leaves_no_job_behind(
+    cli, service_path, postgres, postgres_db, backup_dir, signum
+):
+    """`kill`, a dropped SSH session (SIGHUP) and Ctrl-C stop `backup create` the same way:
+    the row is failed at once, the partial dump and the export on the server are gone."""
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    with postgres.table_locked(postgres_db):
+        create = cli.spawn("backup", "create", service_path)
+        try:
+            _wait_for(lambda: list(backup_dir.glob("*.partial")), "the export to start")
+            create.send_signal(signum)
+            _out, err = create.communicate(timeout=30)
+        finally:
+            create.kill()
+    assert create.returncode == 1
+    assert "Traceback" not in err and "Aborted!" not in err
+    assert err.splitlines()[-1] == ("Cancelled" if signum == signal.SIGINT else f"Cancelled ({signum.name})")
+    [row] = cli.json("backup", "list", service_path)
+    reason = "Cancelled before it finished" if signum == signal.SIGINT else f"Stopped by {signum.name}"
+    assert (row["status"], row["error"]) == ("failed", reason)
+    assert list(backup_dir.iterdir()) == []
+    _wait_for(lambda: not _pg_dump_running(postgres_db), "the export on the server to be killed", 10)
+    assert cli("doctor").stderr.strip() == "" and "consistent" in cli("doctor").stdout

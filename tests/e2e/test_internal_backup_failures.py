@@ -41,7 +41,11 @@ def test_legacy_project_is_not_allowed(cli, real_server):
 
     result = cli("backup", "create", "old/production/db", ok=False)
 
-    assert "Not allowed to create backup" in result.stderr
+    assert result.stderr.splitlines() == [
+        "Error: Not allowed to create backup: project 'old' is of the legacy managed type, whose "
+        "databases are not backed up from here; add the service to a project on a self-managed "
+        "server (dflow-tui project add NAME --server SERVER) and back it up there"
+    ]
     assert _backups(cli) == []
 
 

@@ -1,0 +1,50 @@
+"""The CLI's contract as a script sees it: -h/--help everywhere, exit 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def dflow(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DFLOW_TUI_DATA_DIR": str(tmp_path / "data"), "DFLOW_TUI_DB": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "dflow_tui", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [("-h",), ("backup", "-h"), ("backup", "create", "-h"), ("server", "add", "--help")]
+)
+def test_help_with_h_or_help(args, tmp_path):
+    done = dflow(*args, tmp_path=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("Usage: ")
+
+
+def test_a_usage_error_exits_2_and_a_failure_1(tmp_path):
+    usage = dflow("backup", "create", tmp_path=tmp_path)
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+    failure = dflow("backup", "create", "nope/production/db", tmp_path=tmp_path)
+    assert failure.returncode == 1
+    assert failure.stderr.splitlines() == [
+        "Error: No project named 'nope' (add it with `dflow-tui project add nope`)"
+    ]
+
+
+def test_the_acting_user_is_the_os_account_not_logname(tmp_path):
+    import pwd
+
+    account = pwd.getpwuid(os.geteuid()).pw_name
+    env = {**os.environ, "DFLOW_TUI_DATA_DIR": str(tmp_path / "data"), "DFLOW_TUI_DB": ""}
+    env |= {"LOGNAME": "mallory", "USER": "mallory", "LNAME": "mallory", "USERNAME": "mallory"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dflow_tui", "user", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [u["login"] for u in json.loads(done.stdout)] == [account]
