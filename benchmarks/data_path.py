@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from functools import partial
 
 from benchmarks import peers, processes, report
@@ -34,14 +33,6 @@ UNAVAILABLE = "not available yet"
 BACKUP_TARGET = "target <= 1.00 direct, <= 0.90 capped"
 
 
-@dataclass
-class Kept:
-    """Objects later figures still need (the last backup of each kind); purges spare them."""
-
-    keys: set[str] = field(default_factory=set)
-    dflow_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (variant, link) -> backup id
-
-
 def run(workspace: Workspace) -> None:
     plan = workspace.plan
     report.header(
@@ -55,21 +46,17 @@ def run(workspace: Workspace) -> None:
     with ExitStack() as stack:
         rig = start_rig(stack, workspace, [RANDOM, SQL, *RSS_SIZES])
         report.text(f"installed CLI: {rig.features.describe()}")
-        kept = Kept()
         blocks: list[tuple[str, Callable[[], None]]] = [
-            # Memory first: moto in one process has answered 500s after many large objects.
-            ("peak RSS", lambda: rss_block(rig, workspace, kept)),
+            ("peak RSS", lambda: rss_block(rig, workspace)),
             (
                 "random-dump backup",
-                lambda: backup_block(
-                    rig, RANDOM, random_dump, plan, VARIANTS, kept, links=LINKS, with_legs=True
-                ),
+                lambda: backup_block(rig, RANDOM, random_dump, plan, VARIANTS, links=LINKS, with_legs=True),
             ),
-            ("restore", lambda: restore_block(rig, RANDOM, random_dump, plan, kept, links=CAPPED_ONLY)),
+            ("restore", lambda: restore_block(rig, RANDOM, random_dump, plan, links=CAPPED_ONLY)),
             (
                 "SQL-text backup",
                 lambda: backup_block(
-                    rig, SQL, sql_dump, plan, SQL_VARIANTS, kept, links=CAPPED_ONLY, with_legs=False
+                    rig, SQL, sql_dump, plan, SQL_VARIANTS, links=CAPPED_ONLY, with_legs=False
                 ),
             ),
         ]
@@ -110,7 +97,6 @@ def backup_block(
     dump: Dump,
     plan: RunPlan,
     variants: Sequence[Variant],
-    kept: Kept,
     *,
     links: Sequence[str],
     with_legs: bool,
@@ -132,20 +118,14 @@ def backup_block(
             *(["(the same: no proxy on SSH)"] if len(links) > 1 else []),
         )
         upload = {
-            link: _aws_runs(
-                rig, plan, peers.upload_file(rig, link, str(dump.path), "legs/dump"), "legs/", kept
-            )
+            link: _aws_runs(rig, plan, peers.upload_file(rig, link, str(dump.path), "legs/dump"))
             for link in links
         }
         report.line("upload leg alone (aws s3 cp FILE)", *(upload[link].cell(dump.size) for link in links))
         slower_leg = {link: report.slowest(ssh, upload[link]) for link in links}
 
     peer_key = f"peer/{service}"
-    peer = {
-        link: _aws_runs(rig, plan, peers.backup(rig, link, service, peer_key), peer_key, kept)
-        for link in links
-    }
-    kept.keys.add(peer_key)  # the restore block reads it back
+    peer = {link: _aws_runs(rig, plan, peers.backup(rig, link, service, peer_key)) for link in links}
     report.line("peer backup (ssh export | aws s3 cp -)", *(peer[link].cell(dump.size) for link in links))
 
     measured: dict[str, dict[str, Samples]] = {}
@@ -154,9 +134,7 @@ def backup_block(
         if not variant.available(rig.features):
             report.line(label, UNAVAILABLE)
             continue
-        measured[variant.name] = {
-            link: _dflow_backups(rig, plan, service, variant, link, kept) for link in links
-        }
+        measured[variant.name] = {link: _dflow_backups(rig, plan, service, variant, link) for link in links}
         report.line(label, *(measured[variant.name][link].cell(dump.size) for link in links))
     for name, by_link in measured.items():
         report.line(
@@ -173,39 +151,42 @@ def backup_block(
     _block_time(began)
 
 
-def _aws_runs(rig: Rig, plan: RunPlan, argv: list[str], prefix: str, kept: Kept) -> Samples:
-    """Runs of a peer command; the bucket prefix it writes is emptied before each (untimed)."""
-    runs = processes.repeat(
-        plan, lambda: processes.run_measured(argv, rig.aws_env), lambda: rig.s3.purge(prefix, kept.keys)
-    )
+def _aws_runs(rig: Rig, plan: RunPlan, argv: list[str]) -> Samples:
+    """Runs of a peer command, each into an empty bucket on a new moto (untimed)."""
+    runs = processes.repeat(plan, lambda: processes.run_measured(argv, rig.aws_env), rig.s3.fresh)
     return processes.timings(runs, plan)
 
 
-def _dflow_backups(rig: Rig, plan: RunPlan, service: str, variant: Variant, link: str, kept: Kept) -> Samples:
-    """`dflow-tui backup create` runs; the last one's object is kept for the restore block."""
+def _dflow_backups(rig: Rig, plan: RunPlan, service: str, variant: Variant, link: str) -> Samples:
+    """`dflow-tui backup create` runs, each into an empty bucket on a new moto (untimed)."""
     path = rig.service_path(service)
     rig.cli.run(*variant.destination_args(path, link, rig.features))
     provider = variant.provider(link)
-    prefix = rig.provider_prefix(provider)
     if variant.parallel is not None:
         rig.cli.run("storage", "edit", provider, "--parallel", str(variant.parallel))
     try:
-        runs = processes.repeat(
-            plan, lambda: rig.cli.run("backup", "create", path), lambda: rig.s3.purge(prefix, kept.keys)
-        )
+        runs = processes.repeat(plan, lambda: rig.cli.run("backup", "create", path), rig.s3.fresh)
     finally:
         if variant.parallel is not None:
             rig.cli.run("storage", "edit", provider, "--parallel", str(DEFAULT_PARALLEL))
-    kept.dflow_ids[(variant.name, link)] = runs[-1].stdout.split()[-1]
-    kept.keys |= rig.s3.keys(prefix)
     return processes.timings(runs, plan)
 
 
-def restore_block(
-    rig: Rig, service: str, dump: Dump, plan: RunPlan, kept: Kept, *, links: Sequence[str]
-) -> None:
-    """Both sides must import exactly the dump: its sha256 is checked after every run (untimed)."""
+def restore_block(rig: Rig, service: str, dump: Dump, plan: RunPlan, *, links: Sequence[str]) -> None:
+    """Both sides must import exactly the dump: its sha256 is checked after every run (untimed).
+    What they restore is made first, untimed, on a new moto: the peer's object (aws s3 cp) and
+    one dflow-tui backup per restorable variant and link."""
     began = time.perf_counter()
+    rig.s3.fresh()
+    rig.host.add_service(service, dump)
+    peer_key = f"peer/{service}"
+    processes.run_measured(peers.upload_file(rig, "direct", str(dump.path), peer_key), rig.aws_env)
+    sources: dict[tuple[str, str], str] = {}
+    for variant in (v for v in VARIANTS if v.restorable and v.available(rig.features)):
+        for link in links:
+            rig.cli.run(*variant.destination_args(rig.service_path(service), link, rig.features))
+            made = rig.cli.run("backup", "create", rig.service_path(service))
+            sources[(variant.name, link)] = made.stdout.split()[-1]
     report.header(
         f" Restore of the {dump.label} into the stand-in import (reads it to the end, records its sha256)"
     )
@@ -223,12 +204,12 @@ def restore_block(
 
     peer = {}
     for link in links:
-        argv = peers.restore(rig, link, f"peer/{service}", service)
+        argv = peers.restore(rig, link, peer_key, service)
         peer[link] = restores("peer", partial(processes.run_measured, argv, rig.aws_env))
     report.line("peer restore (aws s3 cp - | ssh import)", *(peer[link].cell(dump.size) for link in links))
     for variant in (v for v in VARIANTS if v.restorable):
         label = f"dflow-tui backup restore [{variant.name}]"
-        ids = {link: kept.dflow_ids.get((variant.name, link)) for link in links}
+        ids = {link: sources.get((variant.name, link)) for link in links}
         if not all(ids.values()):
             report.line(label, UNAVAILABLE)
             continue
@@ -247,7 +228,7 @@ def restore_block(
     _block_time(began)
 
 
-def rss_block(rig: Rig, workspace: Workspace, kept: Kept) -> None:
+def rss_block(rig: Rig, workspace: Workspace) -> None:
     """One run each: the peak hardly moves between runs, and the 2 GiB run is the longest of all."""
     began = time.perf_counter()
     report.header(
@@ -256,14 +237,13 @@ def rss_block(rig: Rig, workspace: Workspace, kept: Kept) -> None:
     )
     report.text("these dumps repeat one 64 MiB random block: fine for memory, where only the size matters")
     peaks: dict[str, int] = {}
-    prefix = rig.provider_prefix(PLAIN.provider("direct"))
     for service, size in RSS_SIZES.items():
+        rig.s3.fresh()
         dump = workspace.repeated_block_dump(size)
         rig.host.add_service(service, dump)
         path = rig.service_path(service)
         rig.cli.run(*PLAIN.destination_args(path, "direct", rig.features))
         done = rig.cli.run("backup", "create", path, peak_rss=True)
-        rig.s3.purge(prefix, kept.keys)
         peaks[service] = done.max_rss_bytes or 0
         report.line(
             f"{report.size_text(size)} dump",

@@ -3,14 +3,14 @@ per-connection bandwidth-capped proxy in front of it (a second endpoint URL, sam
 
 moto and the proxy each run in a process of their own, so that neither their CPU nor the
 bucket's memory counts as the measured command's. moto keeps object bytes in spooled temp
-files; its TMPDIR is inside the run's workspace, so nothing outlives the run.
+files; its TMPDIR is inside the run's workspace, so nothing outlives the run, and each block
+of the data path starts on a new moto process (see Moto.restart).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Collection
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from benchmarks import processes
 from benchmarks.shared_infra import tests_infra
@@ -41,6 +40,7 @@ class S3Endpoint:
     region: str = REGION
     access_key_id: str = ACCESS_KEY_ID
     secret_access_key: str = SECRET_ACCESS_KEY
+    moto: Moto | None = None
 
     def aws_env(self, base: dict[str, str], config_dir: Path) -> dict[str, str]:
         """The environment of an `aws` command: these credentials and no user config files."""
@@ -65,45 +65,46 @@ class S3Endpoint:
             config=Config(s3={"addressing_style": "path"}),
         )
 
-    def keys(self, prefix: str) -> set[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return {item["Key"] for page in pages for item in page.get("Contents", [])}
-
-    def purge(self, prefix: str, keep: Collection[str] = ()) -> None:
-        """Remove every version and delete marker under `prefix` but those of `keep` (keeps moto's disk small)."""
+    def create_bucket(self) -> None:
         client = self.client()
-        pages = client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix)
-        try:
-            for page in pages:
-                doomed = [
-                    {"Key": item["Key"], "VersionId": item["VersionId"]}
-                    for kind in ("Versions", "DeleteMarkers")
-                    for item in page.get(kind, [])
-                    if item["Key"] not in keep
-                ]
-                if doomed:
-                    client.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed, "Quiet": True})
-        except ClientError as error:
-            # Housekeeping between timed runs, not a figure: moto has answered ListObjectVersions
-            # with a 500 after many large versions. The objects stay; the figures go on.
-            print(f"  (could not empty {prefix!r} between runs: {error}; left in place)", flush=True)
+        client.create_bucket(Bucket=self.bucket)
+        client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def fresh(self) -> None:
+        """An empty bucket on a new moto process (untimed, between blocks)."""
+        if self.moto is not None:
+            self.moto.restart()
+            self.create_bucket()
 
 
-def start_moto(stack: ExitStack, work_dir: Path) -> str:
-    """moto_server on a free port (stopped when `stack` closes); returns its endpoint URL."""
-    ports = tests_infra().ports
-    port = ports.free_port()
-    spool = work_dir / "moto-tmp"
-    spool.mkdir(parents=True, exist_ok=True)
-    log = work_dir / "moto.log"
-    moto = processes.start_server(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        log,
-        env={**os.environ, "TMPDIR": str(spool)},
-    )
-    stack.callback(processes.stop_server, moto)
-    ports.wait_for_port("127.0.0.1", port, moto, log, timeout=60)
-    return f"http://127.0.0.1:{port}"
+class Moto:
+    """moto_server on a port of its own, which `restart` keeps (the proxy points at it)."""
+
+    def __init__(self, stack: ExitStack, work_dir: Path) -> None:
+        self.port = tests_infra().ports.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._work_dir = work_dir
+        self._process = self._start()
+        stack.callback(lambda: processes.stop_server(self._process))
+
+    def _start(self) -> Any:
+        spool = self._work_dir / "moto-tmp"
+        spool.mkdir(parents=True, exist_ok=True)
+        log = self._work_dir / "moto.log"
+        moto = processes.start_server(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            log,
+            env={**os.environ, "TMPDIR": str(spool)},
+        )
+        tests_infra().ports.wait_for_port("127.0.0.1", self.port, moto, log, timeout=60)
+        return moto
+
+    def restart(self) -> None:
+        """A new, empty moto: the old one's spooled object files are freed with its process.
+        moto frees none while it runs, deleted versions included (tens of GB in one data path
+        run, until the disk is full and it answers 500s)."""
+        processes.stop_server(self._process)
+        self._process = self._start()
 
 
 def start_capped_proxy(stack: ExitStack, work_dir: Path, target_url: str, mib_per_second: float) -> str:
@@ -131,13 +132,12 @@ def start_capped_proxy(stack: ExitStack, work_dir: Path, target_url: str, mib_pe
 
 def start_s3(stack: ExitStack, work_dir: Path, cap_mib_per_second: float = CAP_MIB_PER_SECOND) -> S3Endpoint:
     """moto and the capped proxy, stopped when `stack` closes; the bucket created and versioned."""
-    direct = start_moto(stack, work_dir)
+    moto = Moto(stack, work_dir)
     endpoint = S3Endpoint(
-        direct_url=direct,
-        capped_url=start_capped_proxy(stack, work_dir, direct, cap_mib_per_second),
+        direct_url=moto.url,
+        capped_url=start_capped_proxy(stack, work_dir, moto.url, cap_mib_per_second),
         cap_mib_per_second=cap_mib_per_second,
+        moto=moto,
     )
-    client = endpoint.client()
-    client.create_bucket(Bucket=endpoint.bucket)
-    client.put_bucket_versioning(Bucket=endpoint.bucket, VersioningConfiguration={"Status": "Enabled"})
+    endpoint.create_bucket()
     return endpoint

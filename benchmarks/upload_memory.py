@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack
 
 from benchmarks import report
-from benchmarks.s3_endpoint import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, start_moto
+from benchmarks.s3_endpoint import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, Moto
 from benchmarks.workspace import Workspace
 
 SIZES_MIB = (32, 128, 512)
@@ -64,5 +64,5 @@ async def figures(endpoint_url: str) -> None:
 def run(workspace: Workspace) -> None:
     report.header("External upload memory (moto S3 over HTTP on 127.0.0.1)")
     with ExitStack() as stack:
-        endpoint_url = start_moto(stack, workspace.directory("upload-memory"))
+        endpoint_url = Moto(stack, workspace.directory("upload-memory")).url
         asyncio.run(figures(endpoint_url))
