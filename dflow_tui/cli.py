@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus
+from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus, WorkerKind
 from dflow_tui.core.errors import DflowError, HostKeyUnknown
 from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
@@ -39,8 +39,11 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def with_app(action: Callable[..., Awaitable[Any]]):
-    """Runs an async command body with an open Dflow, turning DflowError into one clean line."""
+def with_app(action: Callable[..., Awaitable[Any]] | None = None, *, role: WorkerKind = WorkerKind.CLI):
+    """Runs an async command body with an open Dflow, turning DflowError into one clean line.
+    `role`: what the process is to the jobs it runs (a CLI command, or `worker`)."""
+    if action is None:
+        return functools.partial(with_app, role=role)
 
     @click.pass_context
     @functools.wraps(action)
@@ -51,7 +54,7 @@ def with_app(action: Callable[..., Awaitable[Any]]):
             from dflow_tui.service import Dflow
 
             _stop_on_hangup_or_term(stopped_by)
-            app = await Dflow.open(_settings(ctx))
+            app = await Dflow.open(_settings(ctx), role=role)
             try:
                 return await action(app, *args, **kwargs)
             finally:
@@ -105,6 +108,14 @@ def print_progress(progress: Progress) -> None:
         click.echo(f"[{progress.job}] {progress.message}", err=True)
 
 
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print JSON instead of a table (README, "JSON output", has its shape).',
+)
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -156,9 +167,9 @@ def server() -> None:
 
 @server.command("add")
 @click.argument("name")
-@click.option("--host")
-@click.option("--port", type=int, default=DEFAULT_SSH_PORT, show_default=True)
-@click.option("--user")
+@click.option("--host", help="Host name or address of the server (SSH).")
+@click.option("--port", type=int, default=DEFAULT_SSH_PORT, show_default=True, help="SSH port.")
+@click.option("--user", help="SSH user (default: from ~/.ssh/config, else your login).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Private key file.")
 @click.option(
     "--backup-dir",
@@ -169,6 +180,7 @@ def server() -> None:
 @click.option("--local", is_flag=True, help="This machine, without SSH.")
 @with_app
 async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, local):
+    """Add a server reached over SSH (or this machine, with --local); check it with `server check`."""
     view = await app.inventory.add_server(
         name,
         local=local,
@@ -182,13 +194,23 @@ async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, l
 
 
 @server.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def server_list(app: Dflow, as_json):
+    """The servers, their addresses and backup directories."""
     servers = await app.inventory.list_servers()
     if as_json:
         return print_json([asdict(s) for s in servers])
     print_table(["NAME", "ADDRESS", "BACKUP DIR"], [[s.name, s.address, s.backup_dir] for s in servers])
+
+
+@server.command("remove")
+@click.argument("name")
+@with_app
+async def server_remove(app: Dflow, name):
+    """Forget a server that no project or environment uses and that holds no backup."""
+    await app.inventory.remove_server(name)
+    click.echo(f"Removed server {name}")
 
 
 @server.command("check")
@@ -238,8 +260,10 @@ async def server_trust(app: Dflow, name, fingerprint, yes):
 
 @server.command("discover")
 @click.argument("name")
-@click.option("--project", required=True)
-@click.option("--env", "environment", default="production", show_default=True)
+@click.option("--project", required=True, help="Project the databases are added to (created if missing).")
+@click.option(
+    "--env", "environment", default="production", show_default=True, help="Environment of that project."
+)
 @with_app
 async def server_discover(app: Dflow, name, project, environment):
     """Import the databases `dokku <engine>:list` reports."""
@@ -264,6 +288,7 @@ def project() -> None:
 @click.option("--legacy", is_flag=True, help="A legacy managed project (backups are refused).")
 @with_app
 async def project_add(app: Dflow, name, server, legacy):
+    """Add a project; its environments use --server unless they name their own."""
     await app.inventory.add_project(name, server=server, legacy=legacy)
     click.echo(f"Added project {name}")
 
@@ -279,6 +304,7 @@ def environment() -> None:
 @click.option("--server", help="Server of this environment (overrides the project's).")
 @with_app
 async def env_add(app: Dflow, project, name, server):
+    """Add an environment (production, staging...) to a project."""
     await app.inventory.add_environment(project, name, server=server)
     click.echo(f"Added environment {project}/{name}")
 
@@ -293,14 +319,16 @@ def service() -> None:
 @click.option("--engine", required=True, help="postgres, mysql, mariadb, mongo or redis.")
 @with_app
 async def service_add(app: Dflow, path, engine):
+    """Add a database service by hand (`server discover` finds them for you)."""
     view = await app.inventory.add_service(path, engine)
     click.echo(f"Added {view.engine} service {view.path}")
 
 
 @service.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def service_list(app: Dflow, as_json):
+    """The services, their engines, servers and destinations."""
     services = await app.inventory.list_services()
     if as_json:
         return print_json([asdict(s) | {"path": s.path} for s in services])
@@ -316,6 +344,15 @@ async def service_list(app: Dflow, as_json):
             for s in services
         ],
     )
+
+
+@service.command("remove")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@with_app
+async def service_remove(app: Dflow, path):
+    """Forget a service without live backups (its schedule and failed rows go with it)."""
+    await app.inventory.remove_service(path)
+    click.echo(f"Removed service {path}")
 
 
 # --- storage and destination ------------------------------------------------------
@@ -338,9 +375,11 @@ def read_secret() -> str:
 @click.option(
     "--endpoint", required=True, help="Endpoint URL, e.g. https://s3.eu-central-003.backblazeb2.com"
 )
-@click.option("--region", required=True)
-@click.option("--bucket", required=True)
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True)
+@click.option("--region", required=True, help="The bucket's region (us-east-1 if the provider has none).")
+@click.option("--bucket", required=True, help="An existing bucket.")
+@click.option(
+    "--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix under which backups are stored."
+)
 @click.option(
     "--access-key", required=True, help="Access key id (the secret is read from stdin or prompted)."
 )
@@ -353,6 +392,7 @@ def read_secret() -> str:
 )
 @with_app
 async def storage_add(app: Dflow, name, endpoint, region, bucket, prefix, access_key, parallel):
+    """Add an S3-compatible provider; the secret key goes to the OS keyring. Then `storage verify` it."""
     view = await app.storage.add(
         name,
         endpoint_url=endpoint,
@@ -381,9 +421,10 @@ async def storage_verify(app: Dflow, name):
 
 
 @storage.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def storage_list(app: Dflow, as_json):
+    """The providers, whether they are verified, and whom their backups are encrypted for."""
     providers = await app.storage.list()
     if as_json:
         return print_json([p.to_json() for p in providers])
@@ -458,6 +499,7 @@ async def storage_encrypt(app: Dflow, name, recipients, recipients_file, off):
 @click.argument("name")
 @with_app
 async def storage_remove(app: Dflow, name):
+    """Remove a provider no service uses (its secret leaves the keyring; stored objects stay)."""
     await app.storage.remove(name)
     click.echo(f"Removed storage provider {name}")
 
@@ -481,6 +523,7 @@ def destination() -> None:
 )
 @with_app
 async def destination_set(app: Dflow, path, where, provider, compression):
+    """Send a service's next backups to the server's disk (internal) or a verified provider (external)."""
     await app.destinations.set(path, where, provider, compression)
     click.echo(
         f"{path}: next backups go to {where}"
@@ -509,6 +552,7 @@ def schedule() -> None:
 @click.option("--off", is_flag=True, help="Turn the schedule off.")
 @with_app
 async def schedule_set(app: Dflow, path, tiers, off):
+    """Turn scheduled backups on for the given tiers (the others off), or all off with --off."""
     if off == bool(tiers):
         raise DflowError("Give one or more --tier, or --off")
     report = await app.schedules.set(path, [] if off else tiers)
@@ -524,12 +568,16 @@ async def schedule_set(app: Dflow, path, tiers, off):
 
 @schedule.command("show")
 @click.argument("path", metavar="PROJECT/ENV/NAME")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def schedule_show(app: Dflow, path, as_json):
+    """A service's tiers: on or off, retention, last success, next due, failures."""
     view = await app.schedules.show(path)
+    warning = await app.schedules.unattended()
     if as_json:
-        return print_json(view.to_json())
+        return print_json(view.to_json() | {"warning": warning})
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(view.active_text)
     print_table(
         ["TIER", "ON", "RETENTION", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)"],
@@ -557,7 +605,7 @@ def _when(value) -> str:
     type=float,
     help="Seconds between a running job's heartbeats, when cancel requests are read (default 10).",
 )
-@with_app
+@with_app(role=WorkerKind.WORKER)
 async def worker(app: Dflow, once, interval, concurrency, heartbeat):
     """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
     from dflow_tui.worker_logging import configure_logging
@@ -603,9 +651,10 @@ async def identity_add(app: Dflow, name, key_file):
 
 
 @identity.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def identity_list(app: Dflow, as_json):
+    """The identities saved on this host and the recipients they open."""
     identities = await app.identities.list()
     if as_json:
         return print_json([asdict(i) for i in identities])
@@ -616,6 +665,7 @@ async def identity_list(app: Dflow, as_json):
 @click.argument("name")
 @with_app
 async def identity_remove(app: Dflow, name):
+    """Remove a saved identity from this host's keyring."""
     await app.identities.remove(name)
     click.echo(f"Removed identity {name}")
 
@@ -625,22 +675,29 @@ async def identity_remove(app: Dflow, name):
 
 @main.group()
 def user() -> None:
-    """Who may do what (the acting user is your OS login)."""
+    """Who may do what (the acting user is the OS account running dflow-tui)."""
 
 
 @user.command("add")
 @click.argument("login")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="admin: everything; member: back up; viewer: read only.",
+)
 @with_app
 async def user_add(app: Dflow, login, role):
+    """Give an OS account a role (admins only)."""
     view = await app.users.add(login, role)
     click.echo(f"Added {view.login} as {view.role}")
 
 
 @user.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def user_list(app: Dflow, as_json):
+    """The users and their roles."""
     users = await app.users.list()
     if as_json:
         return print_json([u.to_json() for u in users])
@@ -651,13 +708,14 @@ async def user_list(app: Dflow, as_json):
 @click.argument("login")
 @with_app
 async def user_remove(app: Dflow, login):
+    """Take a user's role away (the last admin stays)."""
     await app.users.remove(login)
     click.echo(f"Removed {login}")
 
 
 @main.command("audit")
 @click.option("--service", metavar="PROJECT/ENV/NAME", help="Only actions on this service.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def audit_log(app: Dflow, service, as_json):
     """Every destructive or policy action: who, when, what, on what, and how it ended."""
@@ -682,7 +740,7 @@ async def audit_log(app: Dflow, service, as_json):
 
 @main.command()
 @click.option("--fix", is_flag=True, help="Remove debris (stale jobs, partial files, unfinished uploads).")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 async def doctor(app: Dflow, fix, as_json):
     """Check that records, servers and buckets agree; exit 1 if anything is left to look at."""
@@ -721,10 +779,11 @@ async def backup_create(app: Dflow, path):
 
 @backup.command("list")
 @click.argument("path", metavar="[PROJECT/ENV/NAME]", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--all", "include_deleted", is_flag=True, help="Include deleted backups.")
 @with_app
 async def backup_list(app: Dflow, path, as_json, include_deleted):
+    """Backups, newest first: of one service, or of all."""
     backups = await app.backups.list(path, include_deleted=include_deleted)
     if as_json:
         return print_json([b.to_json() for b in backups])
@@ -736,8 +795,8 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
                 b.service_path,
                 b.created_at.strftime("%Y-%m-%d %H:%M:%S") if b.created_at else "",
                 b.type,
-                b.schedule_tier or b.trigger,
-                b.status,
+                _trigger(b),
+                f"{b.status} (queued)" if b.queued else b.status,
                 human_size(b.size_bytes),
                 f"{b.operation_kind} {b.operation_status}" if b.operation_kind else (b.error or ""),
             ]
@@ -766,11 +825,7 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
 async def backup_restore(app: Dflow, backup_id, yes, safety_backup, identity_file):
     """Replace the live database with a backup (destructive)."""
     target = await app.backups.get(backup_id)
-    if not yes:
-        raise DflowError(
-            f"Restore replaces the live database {target.service_path} with backup {backup_id}; "
-            "add --yes to confirm"
-        )
+    _confirm(yes, f"Restore replaces the live database {target.service_path} with backup {backup_id}")
     identity = identity_file.read() if identity_file is not None else None
     result = await app.backups.restore(
         backup_id, safety_backup=safety_backup, identity=identity, on_progress=print_progress
@@ -782,13 +837,66 @@ async def backup_restore(app: Dflow, backup_id, yes, safety_backup, identity_fil
 
 @backup.command("delete")
 @click.argument("backup_id", type=int)
+@click.option("--yes", is_flag=True, help="Confirm: the dump is removed for good.")
 @with_app
-async def backup_delete(app: Dflow, backup_id):
-    """Remove a backup's dump, then its record."""
+async def backup_delete(app: Dflow, backup_id, yes):
+    """Remove a backup's dump (the file, or every version of the object), then its record."""
+    target = await app.backups.get(backup_id)
+    _confirm(yes, f"Delete removes backup {backup_id} of {target.service_path} for good")
     result = await app.backups.delete(backup_id, on_progress=print_progress)
     if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Delete of backup {backup_id} failed: {result.error}")
     click.echo(f"Deleted backup {backup_id}")
+
+
+def _confirm(yes: bool, consequence: str) -> None:
+    """A destructive command goes on with --yes, or once asked on a terminal; never silently."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise DflowError(f"{consequence}; add --yes to confirm")
+    click.confirm(f"{consequence}. Go on?", default=False, abort=True, err=True)
+
+
+@backup.command("show")
+@click.argument("backup_id", type=int)
+@json_option
+@with_app
+async def backup_show(app: Dflow, backup_id, as_json):
+    """Everything recorded about one backup: where it is, its checksums, sizes and how it ended."""
+    view = await app.backups.get(backup_id)
+    if as_json:
+        return print_json(view.to_json())
+    stored = (
+        f"{human_size(view.stored_size_bytes)} (sha256 {view.stored_sha256})"
+        if view.stored_size_bytes is not None
+        else None
+    )
+    fields = [
+        ("Backup", view.id),
+        ("Service", view.service_path),
+        ("Type", view.type),
+        ("Trigger", _trigger(view)),
+        ("Status", view.status),
+        ("Created (UTC)", _when(view.created_at) if view.created_at else None),
+        ("Finished (UTC)", _when(view.finished_at) if view.finished_at else None),
+        ("Requested by", view.requested_by),
+        ("Location", view.location),
+        ("Dump", f"{human_size(view.size_bytes)} (sha256 {view.sha256})" if view.sha256 else None),
+        ("Stored", stored),
+        ("Compression", view.compression),
+        ("Encrypted for", ", ".join(view.encrypted_for) or None),
+        ("Error", view.error),
+        ("Job on it", f"{view.operation_kind} {view.operation_status}" if view.operation_kind else None),
+    ]
+    width = max(len(label) for label, _ in fields)
+    for label, value in fields:
+        if value not in (None, ""):
+            click.echo(f"{label + ':':<{width + 1}} {value}")
+
+
+def _trigger(view) -> str:
+    return f"{view.trigger} ({view.schedule_tier})" if view.schedule_tier else view.trigger
 
 
 @backup.command("cancel")

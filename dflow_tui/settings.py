@@ -68,7 +68,9 @@ DEFAULT_REGION = "us-east-1"
 REFRESH_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 10.0
 """Seconds between a running job's heartbeats; cancel requests are read then."""
-HEARTBEAT_TIMEOUT = timedelta(minutes=5)
+HEARTBEAT_TIMEOUT = timedelta(seconds=60)
+"""A job whose owner (on another host) sent no heartbeat this long is dead; on this host, a
+gone owner process is seen at once."""
 MAX_JOB_RUNTIME = timedelta(hours=2)
 """A job queued this long without a worker, or running this long, is failed as stale."""
 SCHEDULER_INTERVAL = 600.0

@@ -27,6 +27,7 @@ class BackupStatus(StrEnum):
 class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULED = "scheduled"
+    SAFETY = "safety"  # taken by a restore, of the live database it is about to replace
 
 
 class OperationKind(StrEnum):
@@ -39,6 +40,15 @@ class OperationStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class AuditResult(StrEnum):
+    """How an audited action ended: one vocabulary for the CLI, JSON, the TUI and the log."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"  # not allowed (a role, a policy) or clashing with running work
+    CANCELLED = "cancelled"
 
 
 ACTIVE_OPERATION_STATUSES: tuple[OperationStatus, ...] = (OperationStatus.QUEUED, OperationStatus.RUNNING)
@@ -63,3 +73,4 @@ class WorkerKind(StrEnum):
 
     WORKER = "worker"
     APP = "tui"
+    CLI = "cli"  # a foreground command (`backup create`...), running its own job

@@ -18,6 +18,7 @@ from dflow_tui.core.enums import (
     OperationKind,
     OperationStatus,
     ProviderStatus,
+    WorkerKind,
 )
 from dflow_tui.core.errors import Conflict, DflowError, InvalidName, NoServer, NotAllowed
 from dflow_tui.core.tiers import RULES, Tier, sort_tiers
@@ -240,6 +241,32 @@ def to_prune(successes_newest_first: Sequence[Item], tier: Tier) -> list[Item]:
     return list(successes_newest_first[RULES[tier].keep :])
 
 
+OWNER_NAMES = {WorkerKind.CLI: "The CLI", WorkerKind.WORKER: "The worker", WorkerKind.APP: "The app"}
+
+
+def owner_id(kind: WorkerKind, host: str, pid: int) -> str:
+    """How a process names itself on the jobs it runs: `cli:host:pid`, `worker:host:pid`..."""
+    return f"{kind.value}:{host}:{pid}"
+
+
+def owner_place(worker_id: str) -> tuple[str, int] | None:
+    """The host and pid at the end of an owner id (None for ids without them)."""
+    parts = worker_id.rsplit(":", 2)
+    if len(parts) < 2 or not parts[-1].isdigit():
+        return None
+    return parts[-2], int(parts[-1])
+
+
+def describe_owner(worker_id: str) -> str:
+    """`The CLI on host:pid`, `The worker on host:pid`, `The app on host:pid`; older rows,
+    whose ids do not say, `Worker host:pid`."""
+    kind, _, place = worker_id.rpartition("/")[2].partition(":")
+    try:
+        return f"{OWNER_NAMES[WorkerKind(kind)]} on {place}"
+    except ValueError:
+        return f"Worker {worker_id}"
+
+
 def stale_reason(
     *,
     now: datetime,
@@ -249,13 +276,17 @@ def stale_reason(
     worker_id: str | None,
     heartbeat_timeout: timedelta,
     max_runtime: timedelta,
+    owner_gone: bool = False,
 ) -> str | None:
     """Why an unfinished job is considered dead, or None while it is alive.
 
     Stale means nobody runs it: a job never claimed within `max_runtime`, or one whose
     owner stopped beating for `heartbeat_timeout`. A job whose heartbeat is fresh is alive,
     however long it has run (its own command timeout bounds it); an import past its point
-    of no return in particular is never cut short for its age."""
+    of no return in particular is never cut short for its age. `owner_gone`: the owner was
+    a process on this host that no longer exists; its job is dead now, not in a while."""
+    if worker_id is not None and owner_gone:
+        return f"{describe_owner(worker_id)} is no longer running (killed?): marked failed"
     if worker_id is None:
         if now - created_at > max_runtime:
             return (
@@ -266,7 +297,7 @@ def stale_reason(
     last_sign_of_life = heartbeat_at or started_at or created_at
     if now - last_sign_of_life > heartbeat_timeout:
         return (
-            f"Worker {worker_id} stopped sending heartbeats (killed or crashed?): "
+            f"{describe_owner(worker_id)} stopped sending heartbeats (killed or crashed?): "
             "marked failed by stale job cleanup"
         )
     return None

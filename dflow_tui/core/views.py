@@ -58,6 +58,8 @@ class BackupView:
     error: str | None
     location: str | None
     requested_by: str | None
+    # In progress but not yet taken by any process: it waits for a worker or an open app.
+    queued: bool = False
     operation_kind: str | None = None
     operation_status: str | None = None
     operation_error: str | None = None
@@ -188,7 +190,8 @@ class ScheduleView:
         return {
             "service": self.service_path,
             "tiers": self.enabled,
-            "active": self.active_text,
+            "active": bool(self.enabled),
+            "summary": self.active_text,
             "failures": self.failures,
             "retry_after": iso(self.retry_after),
             "error": self.error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.redact import redact
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.store.queries import users
@@ -12,7 +13,7 @@ async def record(
     ctx: JobContext,
     actor: str,
     action: str,
-    result: str,
+    result: AuditResult,
     *,
     service_path: str | None = None,
     target: str | None = None,
@@ -23,9 +24,18 @@ async def record(
         at=ctx.clock.now(),
         actor=actor,
         action=action,
-        result=result,
+        result=result.value,
         service_path=service_path,
         target=target,
         detail=redact(detail, ctx.secrets) if detail else None,
     )
     await users.add_audit_entry(ctx.db, entry)
+
+
+def job_result(succeeded: bool, error: str | None) -> AuditResult:
+    """A finished job's result: a cancelled or stopped job is `cancelled`, not `failed`."""
+    if succeeded:
+        return AuditResult.SUCCEEDED
+    if error and (error.startswith("Cancelled") or error.startswith("Stopped by ")):
+        return AuditResult.CANCELLED
+    return AuditResult.FAILED

@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from dflow_tui.core.clock import Clock
+from dflow_tui.core.enums import WorkerKind
+from dflow_tui.core.policy import owner_id
 from dflow_tui.core.redact import redact
 from dflow_tui.core.views import Progress
 from dflow_tui.jobs.heartbeat import Heartbeat, JobKey
@@ -32,8 +34,9 @@ def server_spec(server: Server) -> ServerSpec:
     )
 
 
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def process_id(kind: WorkerKind) -> str:
+    """This process, as the jobs it runs name their owner (see policy.describe_owner)."""
+    return owner_id(kind, socket.gethostname(), os.getpid())
 
 
 @dataclass
@@ -41,7 +44,7 @@ class JobContext:
     db: Database
     clock: Clock
     settings: Settings
-    worker_id: str = field(default_factory=default_worker_id)
+    worker_id: str = field(default_factory=lambda: process_id(WorkerKind.CLI))
     # Secret values this process has handled, so no error text can carry them.
     secrets: set[str] = field(default_factory=set)
     # Heartbeats of the jobs running in this process, by ("backup"/"operation", id).

@@ -9,9 +9,10 @@ from dflow_tui.core.enums import OperationKind, OperationStatus
 from dflow_tui.core.errors import Conflict
 from dflow_tui.core.policy import to_prune
 from dflow_tui.core.tiers import parse_tier
+from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.delete import run_delete
-from dflow_tui.store.queries import backups, operations, rows
+from dflow_tui.store.queries import backups, inventory, operations, rows
 from dflow_tui.store.tables import Backup, Operation
 
 log = logging.getLogger("dflow_tui.prune")
@@ -33,6 +34,15 @@ async def prune_tier(
         done = await run_delete(ctx, rows.saved_id(operation.id), on_progress)
         if done.status != OperationStatus.SUCCEEDED:
             log.warning("pruning backup %s failed: %s", backup_id, done.error)
+        await audit.record(
+            ctx,
+            RETENTION_ACTOR,
+            "backup.prune",
+            audit.job_result(done.status == OperationStatus.SUCCEEDED, done.error),
+            service_path=await inventory.service_path(ctx.db, finished.service_id),
+            target=f"backup {backup_id}",
+            detail=done.error or f"beyond what the {tier.value} tier keeps",
+        )
         results.append(done)
     return results
 

@@ -86,7 +86,7 @@ async def _safety_backup(
     safety = await record_backup(
         ctx,
         backup.service_id,
-        trigger=Trigger.MANUAL,
+        trigger=Trigger.SAFETY,
         tier=None,
         actor=actor,
         claimed=True,
@@ -100,7 +100,7 @@ async def _safety_backup(
         ctx,
         actor,
         "backup.create",
-        finished.status,
+        audit.job_result(finished.status == BackupStatus.SUCCESS, finished.error),
         service_path=path,
         target=f"backup {safety.id}",
         detail=finished.error or f"safety backup before the restore of backup {backup.id}",

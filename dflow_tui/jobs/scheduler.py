@@ -9,15 +9,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from dflow_tui.core.enums import Trigger
+from dflow_tui.core.enums import AuditResult, Trigger
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.policy import tier_to_queue
 from dflow_tui.core.tiers import Tier
+from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.settle import record_schedule_outcome
 from dflow_tui.jobs.stale import Cleaned, cleanup_stale
-from dflow_tui.store.queries import backups, claims, rows, schedules
+from dflow_tui.store.queries import backups, claims, inventory, rows, schedules
 from dflow_tui.store.tables import Backup, Service
 
 log = logging.getLogger("dflow_tui.scheduler")
@@ -68,7 +69,20 @@ async def _consider(ctx: JobContext, service_id: int, tiers: list[Tier], report:
     except DflowError as error:  # no server, legacy project, unverified provider…
         report.refused[service_id] = str(error)
         await record_schedule_outcome(ctx, service_id, str(error))
+        path = await inventory.service_path(ctx.db, service_id)
+        await audit.record(
+            ctx, SCHEDULER_ACTOR, "backup.queue", AuditResult.REFUSED, service_path=path, detail=str(error)
+        )
         log.warning("scheduled %s backup of service %s refused: %s", tier.value, service.name, error)
         return
     report.queued.append(backup)
+    await audit.record(
+        ctx,
+        SCHEDULER_ACTOR,
+        "backup.queue",
+        AuditResult.SUCCEEDED,
+        service_path=await inventory.service_path(ctx.db, service_id),
+        target=f"backup {backup.id}",
+        detail=f"{tier.value} backup queued for a worker",
+    )
     log.info("queued %s backup %s of service %s", tier.value, backup.id, service.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.errors import Conflict, InvalidName, NotAllowed, NotFound
 from dflow_tui.core.naming import USER_RE
 from dflow_tui.core.permissions import Permission, Role, allowed, check, parse_role, refusal
@@ -48,7 +49,7 @@ class Access:
             self.ctx,
             self.login,
             "user.add",
-            "ok",
+            AuditResult.SUCCEEDED,
             target=self.login,
             detail="first user of a new state database: admin",
         )
@@ -79,14 +80,14 @@ class Access:
                 self.ctx,
                 self.login,
                 action,
-                "denied",
+                AuditResult.REFUSED,
                 service_path=service_path,
                 target=target,
                 detail=str(refusal),
             )
             raise
 
-    async def audit(self, action: str, result: str, **where: str | None) -> None:
+    async def audit(self, action: str, result: AuditResult, **where: str | None) -> None:
         await audit.record(self.ctx, self.login, action, result, **where)
 
 
@@ -102,7 +103,9 @@ class Users:
         chosen = parse_role(role)
         user = User(login=login, role=chosen, created_by=self.access.login, created_at=self.ctx.clock.now())
         user = await rows.insert(self.ctx.db, user, f"User {login!r}")
-        await self.access.audit("user.add", "ok", target=login, detail=f"role {chosen.value}")
+        await self.access.audit(
+            "user.add", AuditResult.SUCCEEDED, target=login, detail=f"role {chosen.value}"
+        )
         return user_view(user)
 
     async def list(self) -> list[UserView]:
@@ -118,7 +121,7 @@ class Users:
             if user.role == Role.ADMIN and await users.count_admins(session) <= 1:
                 raise Conflict(f"{login} is the last admin; add another admin first")
             await rows.delete(session, user)
-        await self.access.audit("user.remove", "ok", target=login)
+        await self.access.audit("user.remove", AuditResult.SUCCEEDED, target=login)
 
 
 class AuditLog:

@@ -9,7 +9,7 @@ import pwd
 
 from dflow_tui.core.clock import Clock, SystemClock
 from dflow_tui.core.enums import WorkerKind
-from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.context import JobContext, process_id
 from dflow_tui.jobs.worker import JobWatcher, Worker
 from dflow_tui.service.access import Access, AuditLog, Users
 from dflow_tui.service.backups import Backups
@@ -92,10 +92,14 @@ class Dflow:
         *,
         clock: Clock | None = None,
         actor: str | None = None,
+        role: WorkerKind = WorkerKind.CLI,
     ) -> Dflow:
+        """`role`: what this process is (a CLI command, a worker, the app), as the jobs it runs
+        name their owner."""
         settings = settings or Settings()
         db = await open_database(checked_url(settings.db_url, default=default_db_url()))
         app = cls(db, settings, clock or SystemClock(), actor or current_login())
+        app.ctx.worker_id = process_id(role)
         await app.access.bootstrap()
         return app
 

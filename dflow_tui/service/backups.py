@@ -11,17 +11,19 @@ from collections.abc import Awaitable
 
 from dflow_tui.core.enums import (
     ACTIVE_OPERATION_STATUSES,
+    AuditResult,
     BackupStatus,
     OperationKind,
     OperationStatus,
     Trigger,
 )
-from dflow_tui.core.errors import DflowError, NotFound
+from dflow_tui.core.errors import Conflict, DflowError, NotFound
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import (
     Refusal,
     cancel_refusal,
     delete_refusal,
+    describe_owner,
     refuse,
     restore_refusal,
     writer_refusal,
@@ -32,6 +34,7 @@ from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.identities import identity_for
 from dflow_tui.jobs.runner import backup_job, operation_job
+from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.worker import Worker
 from dflow_tui.service.access import Access
 from dflow_tui.store.queries import backups, inventory, operations, rows
@@ -48,6 +51,10 @@ def operation_view(operation: Operation) -> OperationView:
         status=operation.status,
         error=operation.error,
     )
+
+
+def _lowered(sentence: str) -> str:
+    return sentence[:1].lower() + sentence[1:]
 
 
 def backup_view(
@@ -76,6 +83,7 @@ def backup_view(
         error=backup.error,
         location=location,
         requested_by=backup.requested_by,
+        queued=backup.status == BackupStatus.IN_PROGRESS and backup.worker_id is None,
         operation_kind=operation.kind if operation else None,
         operation_status=operation.status if operation else None,
         operation_error=operation.error if operation else None,
@@ -153,17 +161,26 @@ class Backups:
         await self.access.require(Permission.CREATE, "backup.create", service_path=path)
         async with self.db.reading() as session:
             place = await inventory.service_by_path(session, path)
-        try:
+        service_id = rows.saved_id(place.service.id)
+
+        async def record() -> Backup:
             return await record_backup(
-                self.ctx,
-                rows.saved_id(place.service.id),
-                trigger=Trigger.MANUAL,
-                tier=None,
-                actor=self.actor,
-                claimed=claimed,
+                self.ctx, service_id, trigger=Trigger.MANUAL, tier=None, actor=self.actor, claimed=claimed
             )
+
+        try:
+            try:
+                return await record()
+            except Conflict:
+                # The backup in the way may be a dead one (its process killed): this request
+                # is its next observer, so it is cleaned up now and the new one goes ahead.
+                if not any(c.service_id == service_id for c in await cleanup_stale(self.ctx)):
+                    raise
+                return await record()
         except DflowError as refusal:
-            await self.access.audit("backup.create", "refused", service_path=path, detail=str(refusal))
+            await self.access.audit(
+                "backup.create", AuditResult.REFUSED, service_path=path, detail=str(refusal)
+            )
             raise
 
     # --- read ------------------------------------------------------------
@@ -225,6 +242,9 @@ class Backups:
         if backup.status == BackupStatus.IN_PROGRESS:
             await self.access.require(Permission.CREATE, "backup.cancel", **where)
             job = f"Backup {backup_id}"
+            if (settled := await self._settle_unowned(backup, job)) is not None:
+                await self.access.audit("backup.cancel", AuditResult.SUCCEEDED, detail=settled, **where)
+                return settled
             request = request_backup_cancel(self.ctx, backup_id, self.actor)
         elif operation is not None:
             permission = Permission.RESTORE if operation.kind == OperationKind.RESTORE else Permission.DELETE
@@ -233,18 +253,37 @@ class Backups:
             request = request_operation_cancel(self.ctx, rows.saved_id(operation.id), self.actor)
         else:
             refusal = cancel_refusal(backup, operation) or Refusal(f"Backup {backup_id}: nothing to cancel")
-            await self.access.audit("backup.cancel", "refused", detail=refusal.reason, **where)
+            await self.access.audit("backup.cancel", AuditResult.REFUSED, detail=refusal.reason, **where)
             raise refusal.error()
         try:
             await request
         except DflowError as refusal:
-            await self.access.audit("backup.cancel", "refused", detail=str(refusal), **where)
+            await self.access.audit("backup.cancel", AuditResult.REFUSED, detail=str(refusal), **where)
             raise
-        await self.access.audit("backup.cancel", "requested", detail=job, **where)
+        await self.access.audit("backup.cancel", AuditResult.SUCCEEDED, detail=job, **where)
+        owner = (
+            operation.worker_id
+            if operation is not None and backup.status != BackupStatus.IN_PROGRESS
+            else backup.worker_id
+        )
+        if owner is None or owner == self.ctx.worker_id:
+            return f"{job} stops now; it is then marked failed."
         return (
-            f"{job} stops at once if it runs here, or at its worker's next heartbeat "
+            f"{job} stops at the next heartbeat of {_lowered(describe_owner(owner))} "
             f"(within {self.ctx.settings.heartbeat_interval:.0f}s); it is then marked failed."
         )
+
+    async def _settle_unowned(self, backup: Backup, job: str) -> str | None:
+        """A backup nobody runs (queued, or its process gone) is cancelled here and now:
+        a request would wait for a heartbeat that never comes. None: somebody runs it."""
+        if (reason := stale_reason_of(self.ctx, backup)) is not None:
+            await cleanup_stale(self.ctx)
+            return f"{job} was not running any more: {reason}; what it left is removed."
+        if backup.worker_id is None and await backups.cancel_queued(
+            self.db, rows.saved_id(backup.id), self.actor, self.ctx.clock.now()
+        ):
+            return f"{job} had not started (no worker had taken it): it is cancelled."
+        return None
 
     # --- restore and delete ----------------------------------------------
 
@@ -290,7 +329,9 @@ class Backups:
                 await identity_for(self.ctx, await rows.load(self.db, Backup, backup_id), identity)
             operation = await self._record_operation(backup_id, kind, safety_backup)
         except DflowError as refusal:
-            await self.access.audit(action, "refused", target=f"backup {backup_id}", detail=str(refusal))
+            await self.access.audit(
+                action, AuditResult.REFUSED, target=f"backup {backup_id}", detail=str(refusal)
+            )
             raise
         assert operation.id is not None
         if identity is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dflow_tui.core.enums import BackupType, Compression
+from dflow_tui.core.enums import AuditResult, BackupType, Compression
 from dflow_tui.core.errors import InvalidName, NotAllowed
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import check_provider_usable, resolve_server_id
@@ -61,7 +61,7 @@ class Destinations:
             )
         await self.access.audit(
             "destination.set",
-            "ok",
+            AuditResult.SUCCEEDED,
             service_path=path,
             detail=destination
             + (f" ({provider})" if provider else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
 from dflow_tui.jobs.consistency import Finding, check_consistency
 from dflow_tui.jobs.context import JobContext
@@ -22,7 +23,7 @@ class Doctor:
             fixed = [f for f in findings if f.fixed]
             await self.access.audit(
                 "doctor.fix",
-                "ok",
+                AuditResult.SUCCEEDED,
                 detail=f"{len(fixed)} fixed, {len([f for f in findings if f.needs_attention])} left",
             )
         return findings

@@ -3,6 +3,7 @@ public keys; the host that restores an encrypted backup needs the matching ident
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.errors import NotFound
 from dflow_tui.core.naming import validate_label
 from dflow_tui.core.permissions import Permission
@@ -24,7 +25,9 @@ class Identities:
         validate_label(name, "identity")
         identity = load_identity(text)  # refuses what cannot decrypt, in one sentence
         await save_identity_async(name, text, list(identity.fingerprints))
-        await self.access.audit("identity.add", "ok", target=name, detail=", ".join(identity.fingerprints))
+        await self.access.audit(
+            "identity.add", AuditResult.SUCCEEDED, target=name, detail=", ".join(identity.fingerprints)
+        )
         return IdentityView(name, identity.fingerprints)
 
     async def list(self) -> list[IdentityView]:
@@ -36,4 +39,4 @@ class Identities:
         await self.access.require(Permission.RESTORE, "identity.remove", target=name)
         if not await forget_identity_async(name):
             raise NotFound(f"No identity named {name!r} on this host (see `dflow-tui identity list`)")
-        await self.access.audit("identity.remove", "ok", target=name)
+        await self.access.audit("identity.remove", AuditResult.SUCCEEDED, target=name)

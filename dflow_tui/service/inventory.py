@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dflow_tui.core.errors import AlreadyExists, InvalidName, NotFound
+from dflow_tui.core.enums import AuditResult, BackupStatus
+from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName, NotFound
 from dflow_tui.core.naming import (
     ENGINES,
     parse_service_path,
@@ -103,7 +104,7 @@ class Inventory:
             created_at=self.ctx.clock.now(),
         )
         view = server_view(await rows.insert(self.db, server, f"Server {name!r}"))
-        await self.access.audit("server.add", "ok", target=name, detail=view.address)
+        await self.access.audit("server.add", AuditResult.SUCCEEDED, target=name, detail=view.address)
         return view
 
     async def list_servers(self) -> list[ServerView]:
@@ -124,6 +125,25 @@ class Inventory:
             )
         version = result.stdout.decode(errors="replace").strip() or "unknown"
         return CheckResult(server.name, server_view(server).address, version)
+
+    async def remove_server(self, name: str) -> None:
+        """Forgets a server no project or environment uses and on which no backup lives."""
+        await self.access.require(Permission.INVENTORY, "server.remove", target=name)
+        async with self.db.session() as session:
+            server = await inventory.server_by_name(session, name)
+            server_id = rows.saved_id(server.id)
+            if places := await inventory.places_on_server(session, server_id):
+                raise Conflict(
+                    f"Server {name!r} is the server of {', '.join(places)}; "
+                    "point them at another server first"
+                )
+            if (kept := await inventory.kept_on_server(session, server_id)) is not None:
+                raise Conflict(
+                    f"Server {name!r} still holds backup {kept.id} ({kept.status}); "
+                    "delete its backups first, or they could no longer be restored"
+                )
+            await inventory.forget_server(session, server)
+        await self.access.audit("server.remove", AuditResult.SUCCEEDED, target=name)
 
     async def host_key_fingerprint(self, name: str) -> str:
         """The SHA256 fingerprint of the key the server presents now."""
@@ -150,7 +170,7 @@ class Inventory:
             expected_fingerprint=expected_fingerprint,
             connect_timeout=self.ctx.settings.connect_timeout,
         )
-        await self.access.audit("server.trust", "ok", target=name, detail=fingerprint)
+        await self.access.audit("server.trust", AuditResult.SUCCEEDED, target=name, detail=fingerprint)
         return fingerprint
 
     async def discover(self, server_name: str, project: str, environment: str) -> list[Discovered]:
@@ -193,7 +213,7 @@ class Inventory:
             server_id = await self._server_id(session, server)
         project = Project(name=name, server_id=server_id, legacy=legacy, created_at=self.ctx.clock.now())
         project = await rows.insert(self.db, project, f"Project {name!r}")
-        await self.access.audit("project.add", "ok", target=name)
+        await self.access.audit("project.add", AuditResult.SUCCEEDED, target=name)
         return project
 
     async def ensure_project(self, name: str, *, server: str | None = None) -> Project:
@@ -216,7 +236,7 @@ class Inventory:
             created_at=self.ctx.clock.now(),
         )
         environment = await rows.insert(self.db, environment, f"Environment {project}/{name}")
-        await self.access.audit("environment.add", "ok", target=f"{project}/{name}")
+        await self.access.audit("environment.add", AuditResult.SUCCEEDED, target=f"{project}/{name}")
         return environment
 
     async def ensure_environment(self, project: str, name: str) -> Environment:
@@ -243,7 +263,7 @@ class Inventory:
             created_at=self.ctx.clock.now(),
         )
         await rows.insert(self.db, service, f"Service {path!r}")
-        await self.access.audit("service.add", "ok", service_path=path, detail=engine)
+        await self.access.audit("service.add", AuditResult.SUCCEEDED, service_path=path, detail=engine)
         return (await self.list_services(path=path))[0]
 
     async def list_services(self, path: str | None = None) -> list[ServiceView]:
@@ -269,6 +289,21 @@ class Inventory:
             )
             for service, environment, project in results
         ]
+
+    async def remove_service(self, path: str) -> None:
+        """Forgets a service without live backups, with its schedule and its failed or deleted rows."""
+        await self.access.require(Permission.INVENTORY, "service.remove", service_path=path)
+        async with self.db.session() as session:
+            place = await inventory.service_by_path(session, path)
+            live = await inventory.live_backup_of_service(session, rows.saved_id(place.service.id))
+            if live is not None:
+                doing = "is being made" if live.status == BackupStatus.IN_PROGRESS else "holds a dump"
+                raise Conflict(
+                    f"Service {path} has live backups (backup {live.id} {doing}); "
+                    "delete them first (dflow-tui backup list " + path + ")"
+                )
+            await inventory.forget_service(session, place.service)
+        await self.access.audit("service.remove", AuditResult.SUCCEEDED, service_path=path)
 
     async def get_service(self, path: str) -> ServiceView:
         services = await self.list_services(path=path)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 from dflow_tui.service.access import Access
-from dflow_tui.store.queries import backups, inventory, rows, schedules
+from dflow_tui.store.queries import backups, inventory, rows, schedules, workers
 
 
 class Schedules:
@@ -28,11 +29,30 @@ class Schedules:
             place = await inventory.service_by_path(session, path)
             await schedules.replace_tiers(session, place.service, chosen)
         await self.access.audit(
-            "schedule.set", "ok", service_path=path, detail=", ".join(t.value for t in chosen) or "off"
+            "schedule.set",
+            AuditResult.SUCCEEDED,
+            service_path=path,
+            detail=", ".join(t.value for t in chosen) or "off",
         )
         report = await run_pass(self.ctx)
         self.on_saved()
         return report
+
+    async def unattended(self) -> str | None:
+        """Why scheduled backups may be waiting: schedules exist, but no worker or open app has
+        run for two intervals of the shortest enabled tier (None: someone runs them)."""
+        enabled = {tier for tiers in (await schedules.tiers_by_service(self.db)).values() for tier in tiers}
+        if not enabled:
+            return None
+        shortest = min(RULES[tier].interval for tier in enabled)
+        seen = await workers.last_seen(self.db)
+        if seen is not None and self.ctx.clock.now() - seen <= 2 * shortest:
+            return None
+        since = "has ever run" if seen is None else f"has run since {seen:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"Schedules are set but no worker or open app {since}: scheduled backups wait until "
+            "`dflow-tui worker` runs (as a service, or `worker --once` from cron) or the app is open"
+        )
 
     async def show(self, path: str) -> ScheduleView:
         await self.access.require(Permission.READ, "schedule.show", service_path=path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dflow_tui.core.enums import ProviderStatus
+from dflow_tui.core.enums import AuditResult, ProviderStatus
 from dflow_tui.core.errors import AlreadyExists, Conflict, InvalidName
 from dflow_tui.core.naming import validate_label
 from dflow_tui.core.permissions import Permission
@@ -99,7 +99,7 @@ class StorageProviders:
         provider = await rows.insert(self.db, provider, f"Storage provider {name!r}")
         await self.access.audit(
             "storage.add",
-            "ok",
+            AuditResult.SUCCEEDED,
             target=name,
             detail=f"s3://{provider.bucket}/{provider.prefix} at {provider.endpoint_url}",
         )
@@ -130,7 +130,10 @@ class StorageProviders:
             verified_at=self.ctx.clock.now(),
         )
         await self.access.audit(
-            "storage.verify", "ok" if result.ok else "failed", target=name, detail=result.reason
+            "storage.verify",
+            AuditResult.SUCCEEDED if result.ok else AuditResult.FAILED,
+            target=name,
+            detail=result.reason,
         )
         return result
 
@@ -142,7 +145,9 @@ class StorageProviders:
         async with self.db.session() as session:
             provider = await providers.provider_by_name(session, name)
         updated = await rows.update(self.db, StorageProvider, rows.saved_id(provider.id), parallel=parallel)
-        await self.access.audit("storage.edit", "ok", target=name, detail=f"parallel {parallel}")
+        await self.access.audit(
+            "storage.edit", AuditResult.SUCCEEDED, target=name, detail=f"parallel {parallel}"
+        )
         return provider_view(updated)
 
     async def encrypt(self, name: str, recipients: Sequence[str]) -> ProviderView:
@@ -157,7 +162,7 @@ class StorageProviders:
             self.db, StorageProvider, rows.saved_id(provider.id), recipients="\n".join(texts) or None
         )
         detail = ", ".join(r.fingerprint for r in parsed) if parsed else "off"
-        await self.access.audit("storage.encrypt", "ok", target=name, detail=detail)
+        await self.access.audit("storage.encrypt", AuditResult.SUCCEEDED, target=name, detail=detail)
         return provider_view(updated)
 
     async def remove(self, name: str) -> None:
@@ -178,7 +183,7 @@ class StorageProviders:
                 )
             await rows.delete(session, provider)
         await delete_secret_async(storage_secret_name(name))
-        await self.access.audit("storage.remove", "ok", target=name)
+        await self.access.audit("storage.remove", AuditResult.SUCCEEDED, target=name)
 
     async def keyring_status(self) -> tuple[bool, str]:
         return await keyring_status_async()

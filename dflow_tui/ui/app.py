@@ -100,19 +100,20 @@ class DflowApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         # First, so even an 80-column footer shows where the other keys are listed.
+        # The footer shows as many as fit, in this order: at 80 columns, up to Quit.
         Binding("question_mark", "show_keys", "Keys"),
-        Binding("b", "create_backup", "Create backup"),
+        Binding("b", "create_backup", "Backup"),
         Binding("r", "restore", "Restore"),
         Binding("d", "delete", "Delete"),
-        Binding("e", "show_backup", "Details"),
         Binding("x", "cancel_job", "Cancel job"),
+        Binding("q", "quit", "Quit"),
+        Binding("e", "show_backup", "Details"),
         Binding("c", "edit_schedule", "Schedule"),
         Binding("s", "open_storage", "Storage"),
         Binding("a", "open_activity", "Activity"),
         Binding("v", "open_servers", "Servers"),
         Binding("t", "toggle_theme", "Light/dark theme", show=False),
         Binding("f5", "reload", "Reload"),
-        Binding("q", "quit", "Quit"),
     ]
 
     def __init__(
@@ -223,7 +224,9 @@ class DflowApp(App[None]):
 
     async def _open(self) -> None:
         if self.dflow is None:
-            self.dflow = await Dflow.open(self.settings, clock=self._clock, actor=self._actor)
+            self.dflow = await Dflow.open(
+                self.settings, clock=self._clock, actor=self._actor, role=WorkerKind.APP
+            )
         await self._load_access()
         await self._load_services()  # first: the loop's jobs are shown under their service
         # Every job this window runs (a key, or the queue) reports through one watcher.

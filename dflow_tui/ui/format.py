@@ -107,6 +107,8 @@ def status_text(backup: BackupView, palette: Palette) -> Text:
     kind, state = backup.operation_kind, backup.operation_status
     if kind and state in ACTIVE_OPERATION:
         return badge(RUNNING_LABEL.get(kind, f"{kind}…"), palette.warning)
+    if backup.queued:  # in progress for the records, but no process has taken it yet
+        return badge("queued", palette.muted)
     text = badge(backup.status, _status_colour(backup.status, palette))
     if kind and state == OPERATION_FAILED:
         text.append(f" {kind} failed", style=Style(color=palette.error, bold=True))
@@ -135,7 +137,7 @@ def backup_values(backup: BackupView) -> dict[str, Any]:
         "created": timestamp(backup.created_at),
         "storage": backup.type,
         "trigger": trigger_text(backup),
-        "status": (backup.status, backup.operation_kind, backup.operation_status),
+        "status": (backup.status, backup.queued, backup.operation_kind, backup.operation_status),
         "size": backup.size_bytes,
     }
 

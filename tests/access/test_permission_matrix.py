@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from dflow_tui.core.errors import NotAllowed
 from dflow_tui.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from dflow_tui.demo.sandbox import DEMO_SERVICE
 from dflow_tui.service import Dflow
+from dflow_tui.service.api import current_login
 from dflow_tui.settings import Settings
 
 ROLES = ["admin", "member", "viewer"]
@@ -101,7 +101,11 @@ def actions(backup_id: int):
             lambda a: a.users.add("newcomer", "viewer"),
             ["user", "add", "newcomer", "--role", "viewer"],
         ),
-        (Permission.DELETE, lambda a: a.backups.delete(backup_id), ["backup", "delete", str(backup_id)]),
+        (
+            Permission.DELETE,
+            lambda a: a.backups.delete(backup_id),
+            ["backup", "delete", str(backup_id), "--yes"],
+        ),
     ]
 
 
@@ -129,16 +133,17 @@ async def test_service_layer(state, role):
         await app.close()
     admin = await Dflow.open(state.settings)
     try:
-        denied = [e for e in await admin.audit.list() if e.actor == login and e.result == "denied"]
+        denied = [e for e in await admin.audit.list() if e.actor == login and e.result == "refused"]
     finally:
         await admin.close()
     assert len(denied) == sum(not expected(role, p) for p, *_ in actions(0))
 
 
 @pytest.mark.parametrize("role", [*ROLES, None])
-def test_cli(state, role):
+def test_cli(state, role, monkeypatch):
     login = f"{role}1" if role else "stranger"
-    env = {"DFLOW_TUI_DB": state.db_url, "LOGNAME": login, "USER": login}
+    act_as(monkeypatch, login)
+    env = {"DFLOW_TUI_DB": state.db_url}
     for permission, _call, words in actions(state.first_backup):
         result = CliRunner().invoke(main, words, env=env, input="secret-value\n")
         if expected(role, permission):
@@ -165,21 +170,28 @@ def test_the_first_user_is_admin_and_the_last_admin_stays(tmp_path):
     assert (founder.login, founder.role) == ("founder", "admin")
 
 
-def test_audit_lists_every_action_with_its_actor(state):
+def act_as(monkeypatch, login: str) -> None:
+    """The CLI in this process acts as `login` (the acting user is the OS account otherwise)."""
+    monkeypatch.setattr("dflow_tui.service.api.current_login", lambda: login)
+
+
+def test_audit_lists_every_action_with_its_actor(state, monkeypatch):
     env = {"DFLOW_TUI_DB": state.db_url}
     runner = CliRunner()
     runner.invoke(
         main, ["backup", "restore", str(state.first_backup), "--yes", "--no-safety-backup"], env=env
     )
     runner.invoke(main, ["schedule", "set", DEMO_SERVICE, "--tier", "daily"], env=env)
-    runner.invoke(main, ["backup", "delete", str(state.first_backup)], env={**env, "LOGNAME": "viewer1"})
+    with monkeypatch.context() as viewer:
+        act_as(viewer, "viewer1")
+        runner.invoke(main, ["backup", "delete", str(state.first_backup), "--yes"], env=env)
     entries = json.loads(runner.invoke(main, ["audit", "--json"], env=env).stdout)
     seen = [(e["actor"], e["action"], e["result"]) for e in entries]
-    me = getpass.getuser()
+    me = current_login()
     assert (me, "backup.restore", "succeeded") in seen
-    assert (me, "schedule.set", "ok") in seen
-    assert ("viewer1", "backup.delete", "denied") in seen
-    assert (me, "user.add", "ok") in seen
+    assert (me, "schedule.set", "succeeded") in seen
+    assert ("viewer1", "backup.delete", "refused") in seen
+    assert (me, "user.add", "succeeded") in seen
     only_service = json.loads(
         runner.invoke(main, ["audit", "--service", DEMO_SERVICE, "--json"], env=env).stdout
     )

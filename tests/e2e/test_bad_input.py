@@ -84,7 +84,7 @@ def test_corrupted_dump_is_refused_before_import(cli, service_path, postgres, po
 def test_restore_of_a_deleted_backup(cli, service_path, postgres, postgres_db):
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
     backup_id = cli("backup", "create", service_path).stdout.strip()
-    cli("backup", "delete", backup_id)
+    cli("backup", "delete", backup_id, "--yes")
 
     result = cli("backup", "restore", backup_id, "--yes", ok=False)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 
@@ -72,7 +73,7 @@ def test_a_backup_run_by_the_headless_worker_is_cancelled_from_the_cli(
     assert worker.returncode == 0, err
     entries = [e for e in cli.json("audit") if e["action"] == "backup.cancel"]
     assert [(e["actor"], e["result"], e["target"]) for e in entries] == [
-        (current_login(), "requested", f"backup {row['id']}")
+        (current_login(), "succeeded", f"backup {row['id']}")
     ]
 
 
@@ -196,7 +197,7 @@ def test_a_viewer_may_not_cancel_a_running_backup(cli, service_path, postgres, p
         still, finished = asyncio.run(scenario())
     assert still.status == "in-progress" and still.cancel_requested_by is None
     assert finished.error == f"Cancelled by {current_login()}"
-    denied = [e for e in cli.json("audit") if e["action"] == "backup.cancel" and e["result"] == "denied"]
+    denied = [e for e in cli.json("audit") if e["action"] == "backup.cancel" and e["result"] == "refused"]
     assert [e["actor"] for e in denied] == ["vera"]
 
 
@@ -236,3 +237,57 @@ def test_a_foreground_backup_stopped_by_a_signal_leaves_no_job_behind(
     assert list(backup_dir.iterdir()) == []
     _wait_for(lambda: not _pg_dump_running(postgres_db), "the export on the server to be killed", 10)
     assert cli("doctor").stderr.strip() == "" and "consistent" in cli("doctor").stdout
+
+
+def _killed_mid_export(cli, service_path, postgres, postgres_db, backup_dir) -> tuple[dict, int]:
+    """`backup create` killed with SIGKILL while the export runs: nothing of it could clean up."""
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    with postgres.table_locked(postgres_db):
+        create = cli.spawn("backup", "create", service_path)
+        try:
+            _wait_for(lambda: list(backup_dir.glob("*.partial")), "the export to start")
+        finally:
+            create.kill()
+            create.communicate(timeout=30)
+    [row] = cli.json("backup", "list", service_path)
+    assert row["status"] == "in-progress"  # nobody has looked yet
+    return row, create.pid
+
+
+def test_a_killed_cli_backup_is_seen_dead_by_its_next_observer(
+    cli, service_path, postgres, postgres_db, backup_dir
+):
+    row, pid = _killed_mid_export(cli, service_path, postgres, postgres_db, backup_dir)
+    owner = f"The CLI on {socket.gethostname()}:{pid}"
+
+    doctor = cli("doctor", ok=False)
+    assert f"stale-job        backup {row['id']}: {owner} is no longer running (killed?)" in doctor.stdout
+
+    said = cli("backup", "cancel", str(row["id"])).stdout
+    assert said.startswith(f"Backup {row['id']} was not running any more: {owner} is no longer running")
+    [row] = cli.json("backup", "list", service_path)
+    assert (row["status"], row["error"]) == (
+        "failed",
+        f"{owner} is no longer running (killed?): marked failed",
+    )
+    assert list(backup_dir.iterdir()) == []
+    _wait_for(lambda: not _pg_dump_running(postgres_db), "the export on the server to end", 10)
+    assert "consistent" in cli("doctor").stdout
+
+
+def test_a_new_backup_is_not_held_back_by_a_killed_one(cli, service_path, postgres, postgres_db, backup_dir):
+    killed, _pid = _killed_mid_export(cli, service_path, postgres, postgres_db, backup_dir)
+    new_id = int(cli("backup", "create", service_path).stdout)
+    rows = {r["id"]: r for r in cli.json("backup", "list", service_path)}
+    assert (rows[killed["id"]]["status"], rows[new_id]["status"]) == ("failed", "success")
+    assert [p.suffix for p in backup_dir.iterdir()] == [".dump"]
+
+
+def test_cancelling_a_backup_no_worker_has_taken_cancels_it_now(cli, service_path):
+    cli("schedule", "set", service_path, "--tier", "daily")  # queued; no worker runs
+    [queued] = cli.json("backup", "list", service_path)
+    assert queued["queued"] is True
+    said = cli("backup", "cancel", str(queued["id"])).stdout
+    assert said.strip() == f"Backup {queued['id']} had not started (no worker had taken it): it is cancelled."
+    [row] = cli.json("backup", "list", service_path)
+    assert (row["status"], row["error"]) == ("failed", f"Cancelled by {current_login()} before it started")

@@ -48,3 +48,24 @@ def test_the_acting_user_is_the_os_account_not_logname(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert [u["login"] for u in json.loads(done.stdout)] == [account]
+
+
+def _commands(command, path):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, [*path, name])
+
+
+def test_every_command_and_option_says_what_it_is_for():
+    import click
+
+    from dflow_tui.cli import main
+
+    silent = [
+        " ".join(path) + (f" {param.opts[0]}" if param else "")
+        for path, command in _commands(main, ["dflow-tui"])
+        for param in [None, *command.params]
+        if (param is None and not (command.help or command.short_help))
+        or (isinstance(param, click.Option) and not param.help and "--help" not in param.opts)
+    ]
+    assert silent == []

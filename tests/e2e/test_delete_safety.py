@@ -37,7 +37,7 @@ def test_delete_cannot_remove_anything_outside_the_backup_dir(
         f"{backup_dir}/{dump_name}; rm -rf {outside}",  # shell metacharacters
     ):
         asyncio.run(_tamper(cli, backup_id, forged))
-        result = cli("backup", "delete", str(backup_id), ok=False)
+        result = cli("backup", "delete", str(backup_id), "--yes", ok=False)
         assert "Delete of backup" in result.stderr
 
     assert victim.read_text() == "do not delete"

@@ -56,7 +56,7 @@ def test_external_backup_restore_delete(cli, external_service, postgres, postgre
     assert postgres.psql("SELECT customer FROM orders ORDER BY id", db=postgres_db) == "Ada\nGrace"
     assert list(backup_dir.iterdir()) == []  # the restore's temp file is gone
 
-    cli("backup", "delete", str(backup_id))
+    cli("backup", "delete", str(backup_id), "--yes")
     assert moto_s3.versions_of(BUCKET, key) == []
     assert cli.json("backup", "list", external_service) == []
 
@@ -73,7 +73,7 @@ def test_delete_removes_every_version_and_delete_marker(
     s3.put_object(Bucket=BUCKET, Key=key + ".keep", Body=b"a neighbour")
     assert len(moto_s3.versions_of(BUCKET, key)) == 3
 
-    cli("backup", "delete", str(backup_id))
+    cli("backup", "delete", str(backup_id), "--yes")
 
     assert moto_s3.versions_of(BUCKET, key) == []
     assert len(moto_s3.versions_of(BUCKET, key + ".keep")) == 1

@@ -291,7 +291,7 @@ def test_two_services_of_one_name_never_share_an_object(
     production, staging = asyncio.run(both_at_one_instant())
     assert production.status == staging.status == "success"
     assert production.location != staging.location
-    cli("backup", "delete", str(production.id))
+    cli("backup", "delete", str(production.id), "--yes")
     staging_key = staging.location.removeprefix("s3://hardening-keys/")
     assert len(moto_s3.versions_of("hardening-keys", staging_key)) == 1  # the other one is untouched
 

@@ -38,7 +38,7 @@ def test_backup_restore_delete_round_trip(cli, service_path, postgres, postgres_
     assert f"Restored backup {backup_id}" in restored.stdout
     assert postgres.psql("SELECT id, customer FROM orders ORDER BY id", db=postgres_db) == "1|Ada\n2|Grace"
 
-    deleted = cli("backup", "delete", str(backup_id))
+    deleted = cli("backup", "delete", str(backup_id), "--yes")
     assert f"Deleted backup {backup_id}" in deleted.stdout
     assert list(backup_dir.iterdir()) == []
     assert cli.json("backup", "list", service_path) == []
@@ -55,8 +55,57 @@ def test_restore_takes_a_safety_backup_first_by_default(cli, service_path, postg
 
     assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
     backups = cli.json("backup", "list", service_path)
-    assert [b["status"] for b in backups] == ["success", "success"]
+    assert [(b["status"], b["trigger"]) for b in backups] == [("success", "safety"), ("success", "manual")]
     assert len(list(backup_dir.glob("*.dump"))) == 2
+    safety = backups[0]["id"]
+    [line] = [row for row in cli("backup", "list", service_path).stdout.splitlines() if "safety" in row]
+    assert line.split()[0] == str(safety)
+    assert "Trigger:        safety" in cli("backup", "show", str(safety)).stdout
+    audit = [(e["action"], e["result"], e["target"]) for e in cli.json("audit")]
+    assert ("backup.create", "succeeded", f"backup {safety}") in audit
+    assert ("backup.restore", "succeeded", f"backup {first}") in audit
+
+
+def test_backup_show_tells_everything_recorded(cli, service_path, backup_dir):
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [dump] = backup_dir.iterdir()
+    shown = cli("backup", "show", backup_id).stdout
+    assert f"Backup:         {backup_id}\nService:        {service_path}\nType:           internal\n" in shown
+    assert f"Location:       {dump}\n" in shown
+    assert hashlib.sha256(dump.read_bytes()).hexdigest() in shown
+    as_json = cli.json("backup", "show", backup_id)
+    assert (as_json["id"], as_json["location"], as_json["trigger"]) == (int(backup_id), str(dump), "manual")
+    assert "No backup with id 999" in cli("backup", "show", "999", ok=False).stderr
+
+
+def test_delete_needs_confirmation_without_a_terminal(cli, service_path, backup_dir):
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    refused = cli("backup", "delete", backup_id, ok=False)
+    assert refused.stderr.splitlines() == [
+        f"Error: Delete removes backup {backup_id} of {service_path} for good; add --yes to confirm"
+    ]
+    assert len(list(backup_dir.iterdir())) == 1
+    assert [b["id"] for b in cli.json("backup", "list", service_path)] == [int(backup_id)]
+
+
+def test_service_and_server_removal_is_refused_while_in_use(cli, real_server, service_path, backup_dir):
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    refused = cli("service", "remove", service_path, ok=False)
+    assert f"Service {service_path} has live backups (backup {backup_id} holds a dump)" in refused.stderr
+    refused = cli("server", "remove", real_server, ok=False)
+    assert (
+        f"Server '{real_server}' is the server of shop; point them at another server first" in refused.stderr
+    )
+
+    cli("backup", "delete", backup_id, "--yes")
+    assert cli("service", "remove", service_path).stdout.strip() == f"Removed service {service_path}"
+    assert cli.json("service", "list") == [] and cli.json("backup", "list", "--all") == []
+    cli("server", "add", "spare", "--host", "db.example.com")
+    assert cli("server", "remove", "spare").stdout.strip() == "Removed server spare"
+    assert [s["name"] for s in cli.json("server", "list")] == [real_server]
+    audit = [(e["action"], e["result"], e["service_path"]) for e in cli.json("audit")]
+    assert ("service.remove", "refused", service_path) not in audit  # a conflict, not a permission
+    assert ("service.remove", "succeeded", service_path) in audit
 
 
 def test_restore_needs_confirmation(cli, service_path, postgres, postgres_db):

@@ -121,7 +121,7 @@ def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, de
         while len(kept) < 7:
             kept.insert(0, int(cli("backup", "create", service_path).stdout))
         for extra in kept[7:]:
-            cli("backup", "delete", str(extra))
+            cli("backup", "delete", str(extra), "--yes")
 
         async def age_and_queue():
             app = await cli.open_app()

@@ -38,7 +38,7 @@ def test_backup_cycle_with_state_on_postgresql(cli, sshd, postgres, postgres_db,
         backup_id = cli("backup", "create", path).stdout.strip()
         postgres.psql("UPDATE t SET v = 2", db=postgres_db)
         cli("backup", "restore", backup_id, "--yes", "--no-safety-backup")
-        cli("backup", "delete", backup_id)
+        cli("backup", "delete", backup_id, "--yes")
 
         assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
         assert cli.json("backup", "list", path) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -34,13 +35,23 @@ def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, po
     oldest = cli.json("backup", "list", service_path)[-1]
     saved = cli("schedule", "set", service_path, "--tier", "daily")  # queued, not run: no worker yet
     assert "Queued daily backup" in saved.stdout
-    assert cli.json("backup", "list", service_path)[0]["status"] == "in-progress"
+    waiting = cli.json("backup", "list", service_path)[0]
+    assert (waiting["status"], waiting["queued"], waiting["trigger"]) == ("in-progress", True, "scheduled")
+    [line] = [row for row in cli("backup", "list", service_path).stdout.splitlines() if "queued" in row]
+    assert line.split()[0] == str(waiting["id"]) and "scheduled (daily)  in-progress (queued)" in line
+    shown = cli("schedule", "show", service_path)
+    assert "Warning: Schedules are set but no worker or open app has ever run" in shown.stderr
+    as_json = cli.json("schedule", "show", service_path)
+    assert (as_json["tiers"], as_json["active"]) == (["daily"], True)
+    assert as_json["warning"].startswith("Schedules are set but no worker")
 
     worker = cli.spawn("worker", "--once")
     _out, err = worker.communicate(timeout=120)
 
     assert worker.returncode == 0, err
     assert "success" in err
+    assert cli("schedule", "show", service_path).stderr == ""  # a worker has run: nothing waits
+    assert cli.json("schedule", "show", service_path)["warning"] is None
     rows = cli.json("backup", "list", service_path)
     assert len(rows) == 7
     assert [r["schedule_tier"] for r in rows] == ["daily"] * 7
@@ -51,7 +62,7 @@ def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, po
     assert Path(oldest["location"]).name not in on_disk
 
 
-def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
+def test_killed_worker_job_is_failed_at_the_next_pass_and_its_partial_goes(
     cli, service_path, postgres, postgres_db, backup_dir
 ):
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
@@ -68,21 +79,27 @@ def test_killed_worker_job_fails_after_heartbeat_timeout_and_its_partial_goes(
     [row] = cli.json("backup", "list", service_path)
     assert row["status"] == "in-progress"  # nobody has noticed yet
 
-    async def later_pass():
+    async def next_pass():
+        """No waiting for the heartbeat timeout: the worker was a process on this host."""
         app = await cli.open_app()
-        app.ctx.clock = FixedClock(app.clock.now() + timedelta(minutes=6))
         try:
             return await run_pass(app.ctx)
         finally:
             await app.close()
 
-    report = asyncio.run(later_pass())
+    report = asyncio.run(next_pass())
 
     assert [c.id for c in report.cleaned] == [row["id"]]
     [row] = cli.json("backup", "list", service_path)
     assert row["status"] == "failed"
-    assert "stopped sending heartbeats" in row["error"]
+    assert row["error"] == (
+        f"The worker on {socket.gethostname()}:{worker.pid} is no longer running (killed?): marked failed"
+    )
     assert list(backup_dir.iterdir()) == []
+    cleanup = [e for e in cli.json("audit") if e["action"] == "job.cleanup"]
+    assert [(e["actor"], e["target"], e["result"]) for e in cleanup] == [
+        ("stale-cleanup", f"backup {row['id']}", "succeeded")
+    ]
 
 
 def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgres_db, backup_dir):

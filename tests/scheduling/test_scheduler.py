@@ -126,9 +126,9 @@ async def test_stale_job_is_failed_and_its_partial_removed(app, service, clock, 
     partial.parent.mkdir(exist_ok=True)
     partial.write_bytes(b"half a dump")
 
-    clock.advance(timedelta(minutes=4))
+    clock.advance(app.settings.heartbeat_timeout - timedelta(seconds=10))
     assert (await run_pass(app.ctx)).cleaned == []
-    clock.advance(timedelta(minutes=2))
+    clock.advance(timedelta(seconds=20))
     report = await run_pass(app.ctx)
 
     assert [c.id for c in report.cleaned] == [queued.id]

@@ -63,7 +63,7 @@ async def test_a_running_backup_shows_its_output_and_x_cancels_it(demo, dflow):
     assert (stored.status, stored.error) == ("failed", "Cancelled by alice")
     assert list(demo.backup_dir.iterdir()) == []  # the partial dump is gone
     [entry] = [e for e in await dflow.audit.list() if e.action == "backup.cancel"]
-    assert (entry.actor, entry.result) == ("alice", "requested")
+    assert (entry.actor, entry.result) == ("alice", "succeeded")
 
 
 async def test_a_scheduled_backup_run_by_the_app_shows_its_progress(demo, dflow):

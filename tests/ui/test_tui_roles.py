@@ -100,8 +100,8 @@ async def test_activity_lists_the_audit_log_and_filters_to_the_service(demo, dfl
         screen = app.screen
         await wait_until(pilot, lambda: screen.entries is not None, "the entries")
         actions = [(e.actor, e.action, e.result) for e in screen.entries]
-        assert ("bob", "backup.create", "denied") in actions
-        assert (ACTOR, "backup.create", "success") in actions
+        assert ("bob", "backup.create", "refused") in actions
+        assert (ACTOR, "backup.create", "succeeded") in actions
         assert all(e.service_path == demo.service for e in screen.entries)
         assert "Activity of " + demo.service in screen_text(app)
         await pilot.press("f")

@@ -243,3 +243,37 @@ class TestActivity:
             await wait_until(pilot, lambda: app.screen.entries is not None, "the entries")
 
         assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
+
+
+class TestWithoutColour:
+    """NO_COLOR (or a monochrome terminal): ticked and unticked, chosen and not, still differ."""
+
+    def test_schedule_boxes_and_destination_radios(self, seeded, snap_compare, monkeypatch):
+        monkeypatch.setenv("NO_COLOR", "1")
+
+        async def run_before(pilot):
+            await show_backups(pilot)
+            # The glyph itself marks the state (the export drops the blank of an unset box).
+            shown = screen_text(pilot.app).replace(" ", "")
+            assert "▐●▌Internal" in shown and "▐●▌External" not in shown, shown
+            await pilot.press("c")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, ScheduleScreen), "form")
+            shown = screen_text(pilot.app).replace(" ", "")
+            assert "▐X▌Daily" in shown and "▐X▌Hourly" not in shown, shown
+
+        assert snap_compare(make_app(seeded), terminal_size=(80, 24), run_before=run_before)
+
+
+class TestAt80x24:
+    def test_the_footer_keeps_the_main_keys_and_help_opens_at_its_top(self, seeded, snap_compare):
+        async def run_before(pilot):
+            await show_backups(pilot)
+            shown = screen_text(pilot.app)
+            for key in ("? Keys", "b Backup", "r Restore", "d Delete", "q Quit"):
+                assert key in shown, key
+            await pilot.press("question_mark")
+            await wait_until(pilot, lambda: pilot.app.screen.id == "help", "the keys")
+            await pilot.pause(0.2)
+            assert pilot.app.screen.query_one(".dialog").scroll_y == 0
+
+        assert snap_compare(make_app(seeded), terminal_size=(80, 24), run_before=run_before)

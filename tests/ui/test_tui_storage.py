@@ -257,7 +257,7 @@ async def test_backup_keys_do_nothing_on_the_storage_screen(demo, dflow, memory_
         await pilot.press("b")
         await pilot.pause(0.3)
         footer = screen_text(app)
-        assert "Create backup" not in footer and "Add provider" in footer
+        assert "Cancel job" not in footer and "Add provider" in footer
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, BackupStorageScreen), "back")
         assert statuses(app) == []

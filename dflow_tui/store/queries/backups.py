@@ -67,6 +67,8 @@ class BackupRow(Protocol):
     @property
     def cancel_requested_by(self) -> str | None: ...
     @property
+    def worker_id(self) -> str | None: ...
+    @property
     def created_at(self) -> datetime | None: ...
     @property
     def finished_at(self) -> datetime | None: ...
@@ -128,6 +130,22 @@ async def request_cancel(db: Database, backup_id: int, by: str) -> tuple[bool, B
     did, and the row as it is now."""
     in_progress = [col(Backup.status) == BackupStatus.IN_PROGRESS]
     return await rows.update_where(db, Backup, backup_id, in_progress, cancel_requested_by=by)
+
+
+async def cancel_queued(db: Database, backup_id: int, by: str, now: datetime) -> bool:
+    """Fails a backup no process has taken yet, in one statement; False if one took it first."""
+    unclaimed = [col(Backup.status) == BackupStatus.IN_PROGRESS, col(Backup.worker_id).is_(None)]
+    marked, _row = await rows.update_where(
+        db,
+        Backup,
+        backup_id,
+        unclaimed,
+        status=BackupStatus.FAILED,
+        error=f"Cancelled by {by} before it started",
+        cancel_requested_by=by,
+        finished_at=now,
+    )
+    return marked
 
 
 # --- the list ------------------------------------------------------------------------

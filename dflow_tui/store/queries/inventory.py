@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import col, delete, select, update
 
+from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.errors import NotFound
 from dflow_tui.core.naming import parse_service_path
 from dflow_tui.store.db import Database
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Environment, Project, Server, Service
+from dflow_tui.store.tables import Backup, Environment, Operation, Project, ScheduleTier, Server, Service
 
 
 @dataclass
@@ -158,3 +159,60 @@ async def services_in_place(
 async def service_with_provider(session: StateSession, provider_id: int) -> Service | None:
     """A service whose destination is this storage provider, if any."""
     return (await session.exec(select(Service).where(Service.provider_id == provider_id))).first()
+
+
+# --- removal ---------------------------------------------------------------------
+
+
+async def places_on_server(session: StateSession, server_id: int) -> list[str]:
+    """The projects and environments (`project`, `project/env`) whose server this is."""
+    projects = await session.exec(select(Project).where(Project.server_id == server_id))
+    environments = await session.exec(
+        select(Environment, Project)
+        .join(Project, col(Project.id) == Environment.project_id)
+        .where(Environment.server_id == server_id)
+    )
+    return sorted(
+        [project.name for project in projects.all()]
+        + [f"{project.name}/{environment.name}" for environment, project in environments.all()]
+    )
+
+
+async def kept_on_server(session: StateSession, server_id: int) -> Backup | None:
+    """A backup whose dump lives on this server's disk, or a job still running there."""
+    query = select(Backup).where(
+        Backup.server_id == server_id,
+        col(Backup.deleted_at).is_(None),
+        (col(Backup.type) == BackupType.INTERNAL) | (col(Backup.status) == BackupStatus.IN_PROGRESS),
+        col(Backup.status) != BackupStatus.FAILED,
+    )
+    return (await session.exec(query.limit(1))).first()
+
+
+async def forget_server(session: StateSession, server: Server) -> None:
+    """Deletes the row; the history rows that name it (failed, deleted or stored elsewhere) keep
+    their records without it."""
+    await session.exec(update(Backup).where(col(Backup.server_id) == server.id).values(server_id=None))
+    await session.delete(server)
+    await session.commit()
+
+
+async def live_backup_of_service(session: StateSession, service_id: int) -> Backup | None:
+    """A backup of the service that holds a dump or is being made."""
+    query = select(Backup).where(
+        Backup.service_id == service_id,
+        col(Backup.deleted_at).is_(None),
+        col(Backup.status) != BackupStatus.FAILED,
+    )
+    return (await session.exec(query.order_by(col(Backup.id)).limit(1))).first()
+
+
+async def forget_service(session: StateSession, service: Service) -> None:
+    """Deletes the service with its schedule and its history rows (failed or deleted backups and
+    the jobs that ran on them); the audit log keeps what happened to it, by path."""
+    backup_ids = select(Backup.id).where(Backup.service_id == service.id)
+    await session.exec(delete(Operation).where(col(Operation.backup_id).in_(backup_ids)))
+    await session.exec(delete(Backup).where(col(Backup.service_id) == service.id))
+    await session.exec(delete(ScheduleTier).where(col(ScheduleTier.service_id) == service.id))
+    await session.delete(service)
+    await session.commit()

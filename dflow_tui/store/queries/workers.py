@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
+from sqlmodel import col, select
+
 from dflow_tui.core.enums import WorkerKind
 from dflow_tui.store.db import Database
 from dflow_tui.store.tables import WorkerRecord
@@ -34,3 +37,9 @@ async def mark_stopped(db: Database, worker_id: str, now: datetime) -> None:
             record.stopped_at = now
             session.add(record)
             await session.commit()
+
+
+async def last_seen(db: Database) -> datetime | None:
+    """The newest heartbeat of any worker or open app (a `worker --once` run counts too)."""
+    async with db.reading() as session:
+        return (await session.exec(select(func.max(col(WorkerRecord.heartbeat_at))))).one()

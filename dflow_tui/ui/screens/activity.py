@@ -33,19 +33,18 @@ DETAIL_WIDTH = 60
 NO_ENTRIES = "Nothing recorded yet."
 
 
-def audit_target(entry: AuditView) -> str:
-    parts = [part for part in (entry.service_path, entry.target) if part]
+def audit_target(entry: AuditView, *, scoped: bool = False) -> str:
+    """What the entry acted on; `scoped`: the screen shows one service, named above the table."""
+    parts = [part for part in (None if scoped else entry.service_path, entry.target) if part]
     return " · ".join(parts) if parts else NO_VALUE
 
 
 def result_text(result: str, palette: Palette) -> Text:
     colour = {
-        "ok": palette.success,
-        "success": palette.success,
         "succeeded": palette.success,
-        "denied": palette.error,
         "failed": palette.error,
         "refused": palette.warning,
+        "cancelled": palette.muted,
     }.get(result, palette.muted)
     return Text(result, style=Style(color=colour, bold=True))
 
@@ -133,7 +132,7 @@ class ActivityScreen(Screen[None]):
                     Text(entry.actor),
                     Text(entry.action),
                     result_text(entry.result, palette),
-                    Text(audit_target(entry)),
+                    Text(audit_target(entry, scoped=service is not None)),
                     Text(shorten(entry.detail or NO_VALUE, DETAIL_WIDTH)),
                     key=str(entry.id),
                 )

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Static
 from dflow_tui.core.enums import BackupType
 from dflow_tui.core.views import BackupView
 from dflow_tui.ui.format import backup_title
+from dflow_tui.ui.widgets.toggles import Tick
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -108,7 +109,7 @@ class RestoreConfirmScreen(ConfirmScreen):
         return self.backup.service_path
 
     def compose_options(self) -> ComposeResult:
-        yield Checkbox("Take a safety backup of the live database first", value=True, id="safety-backup")
+        yield Tick("Take a safety backup of the live database first", value=True, id="safety-backup")
         prompt = Text("Type ")
         prompt.append(self.expected, style="bold")
         prompt.append(" to confirm:")

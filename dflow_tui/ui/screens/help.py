@@ -45,7 +45,9 @@ class HelpScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
+        # The list gets the focus, at its top: focusing Close (below it) would scroll the
+        # first keys out of sight on a 24-line terminal. Tab reaches Close; Esc closes.
+        self.query_one(VerticalScroll).focus()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Footer, Static
 
 from dflow_tui.core.views import ScheduleView
 from dflow_tui.ui.format import timestamp
+from dflow_tui.ui.widgets.toggles import Tick
 
 TITLE = "Create backup schedule"
 
@@ -44,7 +45,7 @@ class ScheduleScreen(ModalScreen[list[str] | None]):
                 "Tick the tiers to run; none ticked turns the schedule off.", classes="dialog-message"
             )
             for tier in self.schedule.tiers:
-                yield Checkbox(
+                yield Tick(
                     tier_label(tier.label, tier.retention),
                     value=tier.enabled,
                     id=f"tier-{tier.tier}",

@@ -30,6 +30,7 @@ from dflow_tui.settings import DEFAULT_BACKUP_DIR, DEFAULT_SSH_PORT
 from dflow_tui.ui.errors import error_message, notify_worker_error
 from dflow_tui.ui.format import NO_VALUE
 from dflow_tui.ui.screens.confirm import ConfirmScreen
+from dflow_tui.ui.widgets.toggles import Tick
 
 SERVER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -316,7 +317,7 @@ class AddServerScreen(FormScreen[dict[str, Any] | None]):
             dialog.border_title = "Add server"
             yield Static("Name", classes="form-label")
             yield Input(placeholder="db-1", id="server-name", compact=True)
-            yield Checkbox("This machine (local: no SSH)", id="server-local", compact=True)
+            yield Tick("This machine (local: no SSH)", id="server-local", compact=True)
             yield Static("Host, port and SSH user", classes="form-label")
             with Horizontal(classes="form-row"):
                 yield Input(placeholder="db1.example.com", id="server-host", compact=True)

@@ -19,6 +19,7 @@ from textual.widgets import Button, RadioButton, RadioSet, Select, Static
 
 from dflow_tui.core.views import ProviderView, ServiceView
 from dflow_tui.ui.format import EXTERNAL, INTERNAL, destination_text
+from dflow_tui.ui.widgets.toggles import Choice
 
 TITLE = "Backup destination"
 INTERNAL_HINT = "On the server's disk."
@@ -45,8 +46,8 @@ class DestinationCard(Vertical):
 
     def compose(self) -> ComposeResult:
         with RadioSet(id="destination-kind", compact=True):
-            yield RadioButton("Internal", id="destination-internal", value=True)
-            yield RadioButton("External", id="destination-external")
+            yield Choice("Internal", id="destination-internal", value=True)
+            yield Choice("External", id="destination-external")
         with Horizontal(id="destination-detail"):
             yield Static(INTERNAL_HINT, id="destination-hint")
             yield Select[str]([], prompt=PROVIDER_PROMPT, id="destination-provider", compact=True)
