@@ -50,7 +50,7 @@ from dflow_tui.ui.screens.help import HelpScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
 from dflow_tui.ui.screens.servers import ServersScreen, ServicesChanged
 from dflow_tui.ui.widgets.backup_table import BackupTable
-from dflow_tui.ui.widgets.backups_panel import BackupsPanel
+from dflow_tui.ui.widgets.backups_panel import NO_SERVICES_YET, PICK_A_SERVICE, BackupsPanel
 from dflow_tui.ui.widgets.destination_card import DestinationCard
 from dflow_tui.ui.widgets.service_tree import ServiceTree
 from dflow_tui.ui.worker_groups import (
@@ -263,6 +263,7 @@ class DflowApp(App[None]):
         services = await self.dflow.inventory.list_services()
         self.services = services
         self.service_tree.show_services(services, keep=self.service.path if self.service else None)
+        self.panel.show_hint(PICK_A_SERVICE if services else NO_SERVICES_YET)
         if self.service is not None:
             fresh = next((s for s in services if s.path == self.service.path), None)
             self._select(fresh)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
 
-from dflow_tui.core.errors import DflowError
+from dflow_tui.core.errors import Conflict, DflowError, NoServer, NotAllowed
+
+# Nothing was tried: a rule or running work said no. Titled as refusals, not failures.
+REFUSALS = (NotAllowed, Conflict, NoServer)
 
 MAX_UNEXPECTED_LENGTH = 300
 
@@ -30,10 +33,11 @@ def notify_worker_error(node: DOMNode, event: Worker.StateChanged) -> bool:
         return False
     worker = event.worker
     node.log.error(f"{worker.description} failed", worker.error)
+    refused = isinstance(worker.error, REFUSALS)
     node.app.notify(
         error_message(worker.error),
-        title=f"{worker.description} failed",
-        severity="error",
+        title=f"{worker.description}: refused" if refused else f"{worker.description} failed",
+        severity="warning" if refused else "error",
         markup=False,
         timeout=10,
     )

@@ -320,6 +320,16 @@ async def test_a_state_database_that_cannot_open_is_reported_in_the_app():
         assert app.is_running
 
 
+async def test_an_empty_state_says_what_to_do_first(tmp_path):
+    from dflow_tui.settings import Settings
+
+    app = DflowApp(Settings(db_url=f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"), actor=ACTOR)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services == [], "the (empty) services")
+        hint = str(app.query_one("#pick-a-service").render())
+        assert hint.startswith("No database services yet. Press v to add a server") and "--demo" in hint
+
+
 async def test_a_dead_host_fails_the_backup_and_its_error_can_be_read(demo, dflow):
     import socket
 

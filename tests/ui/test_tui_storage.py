@@ -234,9 +234,9 @@ async def test_remove_asks_first_and_is_refused_while_a_service_uses_it(demo, df
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         await pilot.press("y")
-        await wait_until(pilot, lambda: any(n[0] == "error" for n in notes), "the refusal")
-        severity, title, message = next(n for n in notes if n[0] == "error")
-        assert title == "Removing storage provider b2 failed"
+        await wait_until(pilot, lambda: any(n[0] == "warning" for n in notes), "the refusal")
+        severity, title, message = next(n for n in notes if n[0] == "warning")
+        assert title == "Removing storage provider b2: refused"  # a rule said no: not a failure
         assert message.startswith("Storage provider 'b2' is the destination of a service")
         assert set(shown_statuses(app)) == {"b2", "minio-lab"}
 
@@ -371,9 +371,9 @@ async def test_a_refused_save_is_a_notification(demo, dflow, memory_keyring, mon
         await pilot.press("right", "enter", "tab", "enter")
         await wait_until(pilot, lambda: card.query_one(Select).expanded, "the list")
         await pilot.press("down", "enter", "tab", "enter")
-        await wait_until(pilot, lambda: any(n[0] == "error" for n in notes), "the refusal")
-        severity, title, message = next(n for n in notes if n[0] == "error")
-        assert title == f"Saving the destination of {demo.service} failed"
+        await wait_until(pilot, lambda: any(n[0] == "warning" for n in notes), "the refusal")
+        severity, title, message = next(n for n in notes if n[0] == "warning")
+        assert title == f"Saving the destination of {demo.service}: refused"
         assert "is not verified" in message
         assert card.border_title == "Backup destination: internal"
 

@@ -117,6 +117,8 @@ class TestAddProviderForm:
             await pilot.press(*TYPED_SECRET)
             text = screen_text(pilot.app)
             assert TYPED_SECRET not in text and "•" * 20 in text
+            for label in ("Endpoint URL", "Region", "Access key id", "Secret access key"):
+                assert label in text, label  # each field says what it is, beside it
 
         assert snap_compare(make_app(providers), terminal_size=SIZE, run_before=run_before)
 

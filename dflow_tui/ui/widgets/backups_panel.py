@@ -19,6 +19,11 @@ from dflow_tui.ui.widgets.destination_card import DestinationCard
 from dflow_tui.ui.widgets.job_progress import JobLine, JobProgressList
 
 PICK_A_SERVICE = "Pick a database service on the left (↑/↓ to move, Enter to open it)."
+NO_SERVICES_YET = (
+    "No database services yet. Press v to add a server and discover its databases "
+    "(or `dflow-tui server add` and `server discover`); to look around first, quit and "
+    "start `dflow-tui --demo`."
+)
 NO_BACKUPS = "No backups yet: press b to create one."
 
 
