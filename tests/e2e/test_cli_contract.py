@@ -69,3 +69,23 @@ def test_every_command_and_option_says_what_it_is_for():
         or (isinstance(param, click.Option) and not param.help and "--help" not in param.opts)
     ]
     assert silent == []
+
+
+@pytest.mark.parametrize("args", [("--help",), ("backup", "list"), ("server", "list", "--json")])
+def test_commands_that_need_no_terminal_ui_ssh_or_s3_do_not_load_them(args, tmp_path):
+    """Start-up time: Textual, asyncssh and the S3 libraries load only when they are used."""
+    env = {**os.environ, "DFLOW_TUI_DATA_DIR": str(tmp_path / "data"), "DFLOW_TUI_DB": ""}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dflow_tui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert loaded & {"textual", "asyncssh", "aiobotocore", "botocore"} == set()
+    assert "sqlalchemy" in loaded or args == ("--help",)  # the check does see real imports
