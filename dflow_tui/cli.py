@@ -896,6 +896,8 @@ async def backup_show(app: Dflow, backup_id, as_json):
 
 
 def _trigger(view) -> str:
+    if view.safety_for_backup is not None:
+        return f"safety (restore of {view.safety_for_backup})"
     return f"{view.trigger} ({view.schedule_tier})" if view.schedule_tier else view.trigger
 
 

@@ -60,6 +60,8 @@ class BackupView:
     requested_by: str | None
     # In progress but not yet taken by any process: it waits for a worker or an open app.
     queued: bool = False
+    # A safety backup: the backup whose restore took it (trigger `safety`).
+    safety_for_backup: int | None = None
     operation_kind: str | None = None
     operation_status: str | None = None
     operation_error: str | None = None

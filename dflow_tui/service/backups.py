@@ -58,7 +58,11 @@ def _lowered(sentence: str) -> str:
 
 
 def backup_view(
-    backup: BackupRow, path: str, operation: OperationRow | None, refusals: dict[Permission, str | None]
+    backup: BackupRow,
+    path: str,
+    operation: OperationRow | None,
+    refusals: dict[Permission, str | None],
+    safety_for: int | None = None,
 ) -> BackupView:
     """The row as faces show it, with what the acting user may do on it and, if not, why
     (`refusals`: why the acting user lacks each permission, see Access.refusals)."""
@@ -84,6 +88,7 @@ def backup_view(
         location=location,
         requested_by=backup.requested_by,
         queued=backup.status == BackupStatus.IN_PROGRESS and backup.worker_id is None,
+        safety_for_backup=safety_for,
         operation_kind=operation.kind if operation else None,
         operation_status=operation.status if operation else None,
         operation_error=operation.error if operation else None,
@@ -197,8 +202,15 @@ class Backups:
                 service_id = (await inventory.service_by_path(session, path)).service.id
             listed = await backups.list_rows(session, service_id, include_deleted=include_deleted)
             latest = await backups.latest_operations(session, service_id, include_deleted=include_deleted)
+            safety = await backups.safety_backups(session, service_id)
         return [
-            backup_view(row, paths[row.service_id], latest.get(rows.saved_id(row.id)), refusals)
+            backup_view(
+                row,
+                paths[row.service_id],
+                latest.get(rows.saved_id(row.id)),
+                refusals,
+                safety.get(row.id or 0),
+            )
             for row in listed
         ]
 
@@ -225,7 +237,8 @@ class Backups:
             backup = await self._backup(session, backup_id)
             place = await inventory.service_rows(session, backup.service_id)
             operation = await operations.latest_operation(session, backup_id)
-        return backup_view(backup, place.path, operation, await self.access.refusals())
+            safety = await backups.safety_backups(session, backup.service_id)
+        return backup_view(backup, place.path, operation, await self.access.refusals(), safety.get(backup_id))
 
     # --- cancel ----------------------------------------------------------
 

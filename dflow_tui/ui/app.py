@@ -22,7 +22,7 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import MountError
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
@@ -176,6 +176,8 @@ class DflowApp(App[None]):
         return self.query_one(ServiceTree)
 
     def on_mount(self) -> None:
+        # One tab only: its strip is a title, not a stop on the way from the tree to the card.
+        self.query_one("#service-tabs", TabbedContent).query_one(Tabs).can_focus = False
         self.service_tree.focus()
         self._sync_actions()
         self._work(partial(self._open), STARTUP, "Opening the state database", exclusive=True)

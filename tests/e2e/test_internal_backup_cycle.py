@@ -59,8 +59,9 @@ def test_restore_takes_a_safety_backup_first_by_default(cli, service_path, postg
     assert len(list(backup_dir.glob("*.dump"))) == 2
     safety = backups[0]["id"]
     [line] = [row for row in cli("backup", "list", service_path).stdout.splitlines() if "safety" in row]
-    assert line.split()[0] == str(safety)
-    assert "Trigger:        safety" in cli("backup", "show", str(safety)).stdout
+    assert line.split()[0] == str(safety) and f"safety (restore of {first})" in line
+    assert f"Trigger:        safety (restore of {first})" in cli("backup", "show", str(safety)).stdout
+    assert backups[0]["safety_for_backup"] == first and backups[1]["safety_for_backup"] is None
     audit = [(e["action"], e["result"], e["target"]) for e in cli.json("audit")]
     assert ("backup.create", "succeeded", f"backup {safety}") in audit
     assert ("backup.restore", "succeeded", f"backup {first}") in audit

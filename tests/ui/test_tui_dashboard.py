@@ -165,3 +165,17 @@ async def test_question_mark_lists_the_keys_and_t_switches_the_theme(demo, dflow
         dark = app.current_theme.dark
         await pilot.press("t")
         assert app.current_theme.dark is not dark
+
+
+async def test_tab_goes_from_the_tree_to_the_destination_then_the_actions_then_the_table(demo, dflow):
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_service(pilot)
+        app.service_tree.focus()
+        visited = []
+        for _ in range(6):
+            await pilot.press("tab")
+            await pilot.pause(0.05)
+            visited.append(app.focused.id if app.focused else None)
+        assert visited[:2] == ["destination-kind", "save-destination"]
+        assert "create-backup" in visited and visited.index("create-backup") < visited.index("backup-table")

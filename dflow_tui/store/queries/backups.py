@@ -189,6 +189,19 @@ async def latest_operations(
     return {operation.backup_id: operation for operation in operations}
 
 
+async def safety_backups(session: StateSession, service_id: int | None = None) -> dict[int, int]:
+    """Each safety backup's id, with the id of the backup whose restore took it."""
+    query = (
+        _rows_of(_OPERATIONS.c.safety_backup_id, _OPERATIONS.c.backup_id)
+        .join(_BACKUPS, _OPERATIONS.c.safety_backup_id == _BACKUPS.c.id)
+        .where(_OPERATIONS.c.safety_backup_id.is_not(None))
+    )
+    if service_id is not None:
+        query = query.where(_BACKUPS.c.service_id == service_id)
+    found = cast("Sequence[tuple[int, int]]", (await session.exec(query)).all())
+    return dict(found)
+
+
 def _status_counts(column: ColumnElement[Any], statuses: Iterable[str]) -> list[ColumnElement[Any]]:
     return [func.sum(case((column == status, 1), else_=0)) for status in statuses]
 

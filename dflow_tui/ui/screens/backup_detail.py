@@ -23,7 +23,10 @@ def detail_table(backup: BackupView) -> Table:
     table.add_row("Created (UTC)", timestamp(backup.created_at))
     table.add_row("Finished (UTC)", timestamp(backup.finished_at))
     table.add_row("Storage", backup.type)
-    table.add_row("Trigger", trigger_text(backup))
+    trigger = trigger_text(backup)
+    if backup.safety_for_backup is not None:
+        trigger = f"safety, before the restore of backup {backup.safety_for_backup}"
+    table.add_row("Trigger", trigger)
     table.add_row("Status", backup.status)
     table.add_row("Size", human_size(backup.size_bytes))
     table.add_row("Requested by", Text(backup.requested_by or "—"))

@@ -47,9 +47,8 @@ class BackupsPanel(Vertical):
 
     @staticmethod
     def _button(label: str, action: str, id: str, variant: ButtonVariant) -> Button:
-        button = Button(label, id=id, variant=variant, action=action, compact=True)
-        button.can_focus = False  # the keys do the same; Tab stays between tree and table
-        return button
+        # Focusable: Tab goes tree → destination → these actions → table (their keys work too).
+        return Button(label, id=id, variant=variant, action=action, compact=True)
 
     def on_mount(self) -> None:
         self.show_service(None)
