@@ -118,15 +118,15 @@ def status_text(backup: BackupView, palette: Palette) -> Text:
 
 
 # The backup table: (column key, heading). The key doubles as the DataTable column key.
-# Status and trigger (the tier badge) come early, so an 80-column terminal shows
-# them without scrolling.
+# The short columns come first and the 19-character time last, so that an 80-column
+# terminal shows status, trigger, storage and size whole (the time scrolls into view).
 BACKUP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "ID"),
-    ("created", "Created (UTC)"),
     ("status", "Status"),
     ("trigger", "Trigger"),
     ("storage", "Storage"),
     ("size", "Size"),
+    ("created", "Created (UTC)"),
 )
 
 

@@ -271,6 +271,8 @@ class TestAt80x24:
             shown = screen_text(pilot.app)
             for key in ("? Keys", "b Backup", "r Restore", "d Delete", "q Quit"):
                 assert key in shown, key
+            # Status, storage and size whole, the unit included (the time comes last).
+            assert "Status" in shown and "Storage   Size" in shown and "internal  267 B" in shown
             await pilot.press("question_mark")
             await wait_until(pilot, lambda: pilot.app.screen.id == "help", "the keys")
             await pilot.pause(0.2)
