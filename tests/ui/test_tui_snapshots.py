@@ -248,7 +248,8 @@ class TestActivity:
 class TestWithoutColour:
     """NO_COLOR (or a monochrome terminal): ticked and unticked, chosen and not, still differ."""
 
-    def test_schedule_boxes_and_destination_radios(self, seeded, snap_compare, monkeypatch):
+    @SIZES
+    def test_schedule_boxes_and_destination_radios(self, seeded, snap_compare, monkeypatch, size):
         monkeypatch.setenv("NO_COLOR", "1")
 
         async def run_before(pilot):
@@ -261,7 +262,7 @@ class TestWithoutColour:
             shown = screen_text(pilot.app).replace(" ", "")
             assert "▐X▌Daily" in shown and "▐X▌Hourly" not in shown, shown
 
-        assert snap_compare(make_app(seeded), terminal_size=(80, 24), run_before=run_before)
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
 
 
 class TestAt80x24:
