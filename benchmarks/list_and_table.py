@@ -58,7 +58,7 @@ async def seed(db_url: str) -> None:
                 backup(
                     service_id=service.id,
                     server_id=1,
-                    status="success" if i % 10 else "failed",
+                    status="succeeded" if i % 10 else "failed",
                     trigger="scheduled" if i % 3 else "manual",
                     schedule_tier="hourly" if i % 3 else None,
                     file_path=f"dflow-backups/db-{when:%Y-%m-%d-%H-%M-%S}-000.dump",

@@ -20,8 +20,13 @@ class BackupType(StrEnum):
 
 class BackupStatus(StrEnum):
     IN_PROGRESS = "in-progress"
-    SUCCESS = "success"
+    SUCCESS = "succeeded"  # the one word for it everywhere: CLI, JSON, TUI, audit
     FAILED = "failed"
+
+    @property
+    def phrase(self) -> str:
+        """For a sentence: `Backup 7 is done`, `... is in progress`, `... is failed`."""
+        return {"in-progress": "in progress", "succeeded": "done"}.get(self.value, self.value)
 
 
 class Trigger(StrEnum):

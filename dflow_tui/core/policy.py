@@ -118,7 +118,9 @@ def restore_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Re
     if backup.deleted_at is not None:
         return Refusal(f"Backup {backup.id} was deleted; it cannot be restored")
     if backup.status != BackupStatus.SUCCESS:
-        return Refusal(f"Backup {backup.id} is {backup.status}; only a successful backup can be restored")
+        return Refusal(
+            f"Backup {backup.id} is {BackupStatus(backup.status).phrase}; only a successful backup can be restored"
+        )
     if operation is not None and is_active(operation):
         return Refusal(
             f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "
@@ -151,7 +153,9 @@ def cancel_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Ref
         if operation.irreversible_at is None:
             return None
         return Refusal(too_late_to_cancel(operation.kind, backup.id), busy=True)
-    return Refusal(f"Backup {backup.id} is {backup.status} and nothing runs on it: nothing to cancel")
+    return Refusal(
+        f"Backup {backup.id} is {BackupStatus(backup.status).phrase} and nothing runs on it: nothing to cancel"
+    )
 
 
 def writer_refusal(

@@ -27,7 +27,9 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
     )
     if started is None:
         current = await rows.load(ctx.db, Backup, backup_id)
-        raise Conflict(f"Backup {backup_id} is {current.status} and not run by this process: not run again")
+        raise Conflict(
+            f"Backup {backup_id} is {BackupStatus(current.status).phrase} and not run by this process: not run again"
+        )
     backup = started
     job = f"backup {backup_id}"
 

@@ -10,7 +10,7 @@ the database, so a request and the point of no return never both succeed.
 
 from __future__ import annotations
 
-from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus
 from dflow_tui.core.errors import Cancelled, Conflict
 from dflow_tui.core.policy import too_late_to_cancel
 from dflow_tui.jobs.context import JobContext
@@ -22,7 +22,9 @@ from dflow_tui.store.tables import Backup, Operation
 async def request_backup_cancel(ctx: JobContext, backup_id: int, by: str) -> Backup:
     marked, backup = await backups.request_cancel(ctx.db, backup_id, by)
     if not marked:
-        raise Conflict(f"Backup {backup_id} is {backup.status}: there is nothing to cancel")
+        raise Conflict(
+            f"Backup {backup_id} is {BackupStatus(backup.status).phrase}: there is nothing to cancel"
+        )
     _beat_now(ctx, ("backup", backup_id))
     return backup
 

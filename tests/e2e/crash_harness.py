@@ -119,7 +119,7 @@ def run_and_crash(
     keyring.set_keyring(backend)
     # The scheduled run's backup is the backup flow's own steps, swept by its test: here the
     # sweep starts once the backup is recorded, where retention begins.
-    counting_from = f"record backups {arg} success" if flow == "scheduled" else None
+    counting_from = f"record backups {arg} succeeded" if flow == "scheduled" else None
     instrument(Steps(crash_before, counting_from))
     asyncio.run(main(db_url, known_hosts, flow, arg))
     os._exit(0)

@@ -169,7 +169,7 @@ def test_nothing_to_cancel_and_not_allowed_are_refused(cli, service_path, postgr
     [row] = cli.json("backup", "list", service_path)
 
     result = cli("backup", "cancel", str(row["id"]), ok=False)
-    assert f"Backup {row['id']} is success and nothing runs on it" in result.output
+    assert f"Backup {row['id']} is done and nothing runs on it" in result.output
     assert "No backup with id 999" in cli("backup", "cancel", "999", ok=False).output
 
 
@@ -279,7 +279,7 @@ def test_a_new_backup_is_not_held_back_by_a_killed_one(cli, service_path, postgr
     killed, _pid = _killed_mid_export(cli, service_path, postgres, postgres_db, backup_dir)
     new_id = int(cli("backup", "create", service_path).stdout)
     rows = {r["id"]: r for r in cli.json("backup", "list", service_path)}
-    assert (rows[killed["id"]]["status"], rows[new_id]["status"]) == ("failed", "success")
+    assert (rows[killed["id"]]["status"], rows[new_id]["status"]) == ("failed", "succeeded")
     assert [p.suffix for p in backup_dir.iterdir()] == [".dump"]
 
 

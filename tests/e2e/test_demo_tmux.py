@@ -59,7 +59,7 @@ def test_demo_backup_and_restore_in_a_real_terminal(tmux):
     tmux.wait_for(lambda s: SERVICE in s, "the shop-db service to open")
 
     tmux.keys("b")
-    screen = tmux.wait_for(lambda s: "success" in s, "the backup to succeed")
+    screen = tmux.wait_for(lambda s: "succeeded" in s, "the backup to succeed")
     assert "internal" in screen
 
     tmux.keys("r")
@@ -69,6 +69,8 @@ def test_demo_backup_and_restore_in_a_real_terminal(tmux):
     # The notice's title (short enough never to wrap), then the list refreshed after it:
     # the backup, and the safety backup taken first, both successful.
     tmux.wait_for(lambda s: "Restore done" in s, "the restore to finish")
-    tmux.wait_for(lambda s: s.count("success") >= 2 and "restoring" not in s, "the list to show both backups")
+    tmux.wait_for(
+        lambda s: s.count("succeeded") >= 2 and "restoring" not in s, "the list to show both backups"
+    )
 
     tmux.keys("q")

@@ -40,7 +40,7 @@ def test_external_backup_restore_delete(cli, external_service, postgres, postgre
     backup_id = int(cli("backup", "create", external_service).stdout)
 
     [row] = cli.json("backup", "list", external_service)
-    assert row["type"] == "external" and row["status"] == "success"
+    assert row["type"] == "external" and row["status"] == "succeeded"
     key = row["location"].removeprefix(f"s3://{BUCKET}/")
     # One service's keys: its project and environment are part of them.
     assert re.fullmatch(
@@ -242,7 +242,7 @@ def test_a_brief_endpoint_outage_is_retried(cli, external_service, postgres, pos
 
     view = asyncio.run(_backup_with_interference(cli, external_service, stop_then_restart_endpoint))
 
-    assert view.status == "success", view.error
+    assert view.status == "succeeded", view.error
     assert moto_s3.multipart_uploads(BUCKET) == []
 
 
@@ -378,7 +378,7 @@ def test_a_slow_bucket_holds_the_export_back(
 
     view = asyncio.run(backup())
 
-    assert view.status == "success", view.error
+    assert view.status == "succeeded", view.error
     assert view.size_bytes > 40 * 2**20
     assert 2 <= most_in_flight <= 4  # parts overlap, never more than the provider's default of four
     assert most_ahead <= 6 * part + 4 * 2**20, f"read {most_ahead / 2**20:.1f} MiB ahead of the bucket"

@@ -83,7 +83,7 @@ def test_a_backup_directory_another_account_made_is_refused_and_its_symlink_neve
     cli("storage", "verify", "b2")
     cli("destination", "set", path, "external", "--provider", "b2")
     cli("backup", "create", path)
-    [row] = [b for b in cli.json("backup", "list", path) if b["status"] == "success"]
+    [row] = [b for b in cli.json("backup", "list", path) if b["status"] == "succeeded"]
     temp_name = row["location"].rsplit("/", 1)[1] + ".partial"
     as_intruder(intruder, f"ln -s {victim} {backups / temp_name}")
     result = cli("backup", "restore", str(row["id"]), "--yes", "--no-safety-backup", ok=False)
@@ -225,7 +225,7 @@ def test_no_backup_starts_while_a_restore_of_the_service_is_importing(
     said = f"A restore of this service (from backup {backup_id}) is queued or running"
     assert refused is not None and said in refused
     assert pass_report.queued == [] and any(said in why for why in pass_report.refused.values())
-    assert [b["status"] for b in cli.json("backup", "list", service_path)] == ["success"]
+    assert [b["status"] for b in cli.json("backup", "list", service_path)] == ["succeeded"]
 
 
 def test_an_ended_job_is_never_run_again(cli, service_path, postgres, postgres_db):
@@ -256,7 +256,7 @@ def test_an_ended_job_is_never_run_again(cli, service_path, postgres, postgres_d
     asyncio.run(scenario())
     assert postgres.psql("SELECT v FROM t", db=postgres_db) == "2"  # nothing re-imported
     [row] = cli.json("backup", "list", service_path)
-    assert row["status"] == "success"
+    assert row["status"] == "succeeded"
 
 
 def test_two_services_of_one_name_never_share_an_object(
@@ -289,7 +289,7 @@ def test_two_services_of_one_name_never_share_an_object(
             await app.close()
 
     production, staging = asyncio.run(both_at_one_instant())
-    assert production.status == staging.status == "success"
+    assert production.status == staging.status == "succeeded"
     assert production.location != staging.location
     cli("backup", "delete", str(production.id), "--yes")
     staging_key = staging.location.removeprefix("s3://hardening-keys/")

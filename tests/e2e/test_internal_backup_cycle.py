@@ -24,7 +24,7 @@ def test_backup_restore_delete_round_trip(cli, service_path, postgres, postgres_
     dump = backup_dir / dumps[0]
     [row] = cli.json("backup", "list", service_path)
     assert row["id"] == backup_id
-    assert row["status"] == "success"
+    assert row["status"] == "succeeded"
     assert row["type"] == "internal"
     assert row["trigger"] == "manual"
     assert row["size_bytes"] == dump.stat().st_size > 0
@@ -55,7 +55,10 @@ def test_restore_takes_a_safety_backup_first_by_default(cli, service_path, postg
 
     assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
     backups = cli.json("backup", "list", service_path)
-    assert [(b["status"], b["trigger"]) for b in backups] == [("success", "safety"), ("success", "manual")]
+    assert [(b["status"], b["trigger"]) for b in backups] == [
+        ("succeeded", "safety"),
+        ("succeeded", "manual"),
+    ]
     assert len(list(backup_dir.glob("*.dump"))) == 2
     safety = backups[0]["id"]
     [line] = [row for row in cli("backup", "list", service_path).stdout.splitlines() if "safety" in row]

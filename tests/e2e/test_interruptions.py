@@ -89,7 +89,7 @@ def test_backup_killed_at_every_step(cli, service_path, destination, memory_keyr
     steps = _crash_everywhere(cli, "backup", lambda: service_path, memory_keyring)
     assert steps >= (5 if destination == "internal" else 3)
     rows = cli.json("backup", "list", service_path)
-    assert [r["status"] for r in rows].count("success") == 1  # only the run that got through
+    assert [r["status"] for r in rows].count("succeeded") == 1  # only the run that got through
 
 
 def test_restore_killed_at_every_step(cli, service_path, destination, postgres, postgres_db, memory_keyring):
@@ -117,7 +117,7 @@ def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, de
 
     def arrange() -> str:
         """Exactly seven successful dailies, aged one to seven days, and a daily run queued."""
-        kept = [r["id"] for r in cli.json("backup", "list", service_path) if r["status"] == "success"]
+        kept = [r["id"] for r in cli.json("backup", "list", service_path) if r["status"] == "succeeded"]
         while len(kept) < 7:
             kept.insert(0, int(cli("backup", "create", service_path).stdout))
         for extra in kept[7:]:
@@ -141,5 +141,5 @@ def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, de
 
     steps = _crash_everywhere(cli, "scheduled", arrange, memory_keyring)
     assert steps >= 2  # the prune's steps, after the backup is recorded (see crash_harness)
-    kept = [r for r in cli.json("backup", "list", service_path) if r["status"] == "success"]
+    kept = [r for r in cli.json("backup", "list", service_path) if r["status"] == "succeeded"]
     assert len(kept) == 7

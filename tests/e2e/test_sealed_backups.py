@@ -57,7 +57,7 @@ def _seed(postgres, db: str) -> None:
 
 
 def _stored(cli, moto_s3, path: str) -> tuple[dict, str, bytes]:
-    [row] = [b for b in cli.json("backup", "list", path) if b["status"] == "success"]
+    [row] = [b for b in cli.json("backup", "list", path) if b["status"] == "succeeded"]
     key = row["location"].removeprefix(f"s3://{BUCKET}/")
     body = moto_s3.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
     return row, key, body

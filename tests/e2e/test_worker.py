@@ -49,13 +49,13 @@ def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, po
     _out, err = worker.communicate(timeout=120)
 
     assert worker.returncode == 0, err
-    assert "success" in err
+    assert "succeeded" in err
     assert cli("schedule", "show", service_path).stderr == ""  # a worker has run: nothing waits
     assert cli.json("schedule", "show", service_path)["warning"] is None
     rows = cli.json("backup", "list", service_path)
     assert len(rows) == 7
     assert [r["schedule_tier"] for r in rows] == ["daily"] * 7
-    assert rows[0]["status"] == "success" and rows[0]["requested_by"] == "scheduler"
+    assert rows[0]["status"] == "succeeded" and rows[0]["requested_by"] == "scheduler"
     assert oldest["id"] not in [r["id"] for r in rows]
     on_disk = sorted(p.name for p in backup_dir.glob("*.dump"))
     assert len(on_disk) == 7
@@ -114,8 +114,8 @@ def test_sigterm_lets_the_running_job_finish(cli, service_path, postgres, postgr
 
     assert worker.returncode == 0, err
     [row] = cli.json("backup", "list", service_path)
-    assert row["status"] in ("success", "failed")  # never left in progress
-    assert row["status"] == "success", row["error"]
+    assert row["status"] in ("succeeded", "failed")  # never left in progress
+    assert row["status"] == "succeeded", row["error"]
 
 
 def test_a_job_failed_by_stale_cleanup_stops_and_leaves_nothing(

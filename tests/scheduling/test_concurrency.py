@@ -104,8 +104,8 @@ def test_two_workers_and_the_app_loop_never_run_a_job_twice(sandbox, tmp_path):
     claimed = [b for b in backups if b.worker_id is not None]
     waiting = [b for b in backups if b.worker_id is None]
     assert all(b.status == "in-progress" for b in waiting) and len(waiting) <= len(SERVICES)
-    assert all(b.status == "success" for b in claimed), [
-        (b.status, b.error) for b in claimed if b.status != "success"
+    assert all(b.status == "succeeded" for b in claimed), [
+        (b.status, b.error) for b in claimed if b.status != "succeeded"
     ]
     assert sum(starts.values()) == len(claimed)
     assert {b.trigger for b in backups} == {"scheduled"}

@@ -11,7 +11,7 @@ from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup
 
 
-async def _tiers_of(app, service, status="success"):
+async def _tiers_of(app, service, status="succeeded"):
     return sorted(
         (b.schedule_tier or "manual") for b in await app.backups.list(service) if b.status == status
     )

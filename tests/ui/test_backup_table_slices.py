@@ -21,7 +21,7 @@ def backups(count: int) -> list[BackupView]:
             id=count - n,
             service_path="demo/production/shop-db",
             type="internal",
-            status="success",
+            status="succeeded",
             trigger="manual",
             schedule_tier=None,
             created_at=START - timedelta(minutes=n),

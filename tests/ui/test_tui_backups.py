@@ -62,12 +62,12 @@ async def test_create_backup_shows_in_progress_then_success(demo, dflow, monkeyp
         assert status == "in-progress"
         assert status_cell(app, backup_id) == "in-progress"
         release.set()
-        await wait_until(pilot, lambda: statuses(app) == [(backup_id, "success")], "the row to succeed")
-        assert status_cell(app, backup_id) == "success"
+        await wait_until(pilot, lambda: statuses(app) == [(backup_id, "succeeded")], "the row to succeed")
+        assert status_cell(app, backup_id) == "succeeded"
         assert app.table.get_cell(str(backup_id), "size").plain.strip().endswith("B")
         await wait_until(pilot, lambda: any(n[1] == "Backup done" for n in notes), "the done notice")
     [stored] = await dflow.backups.list(demo.service)
-    assert stored.status == "success" and len(demo.dumps()) == 1
+    assert stored.status == "succeeded" and len(demo.dumps()) == 1
 
 
 async def test_restore_cancelled_with_escape_or_a_wrong_name_does_nothing(demo, dflow):
@@ -75,7 +75,7 @@ async def test_restore_cancelled_with_escape_or_a_wrong_name_does_nothing(demo, 
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)
-        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "success")], "the backup row")
+        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
         for typed in ("", "y", "demo/production/shop", "shop-db"):
             await pilot.press("r")
             await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), "the modal")
@@ -99,7 +99,7 @@ async def test_restore_confirmed_brings_the_data_back(demo, dflow):
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await open_service(pilot)
-        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "success")], "the backup row")
+        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), "the modal")
         modal = app.screen
@@ -119,7 +119,7 @@ async def test_restore_confirmed_brings_the_data_back(demo, dflow):
     assert demo.customers() == ["Ada", "Grace", "Linus"]
     # The safety backup taken first holds the data as it was before the restore.
     safety = [row for row in rows.values() if row.id != backup.id]
-    assert len(safety) == 1 and safety[0].status == "success"
+    assert len(safety) == 1 and safety[0].status == "succeeded"
 
 
 async def test_restore_without_safety_backup_by_keyboard(demo, dflow):
@@ -129,7 +129,7 @@ async def test_restore_without_safety_backup_by_keyboard(demo, dflow):
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await open_service(pilot)
-        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "success")], "the backup row")
+        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), "the modal")
         await pilot.press(*demo.service)  # the name field has the focus
@@ -168,14 +168,14 @@ async def test_delete_confirmed_removes_the_row_and_the_dump(demo, dflow):
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)
         await wait_until(pilot, lambda: len(statuses(app)) == 2, "both rows")
-        assert statuses(app)[0] == (doomed.id, "success")  # newest first, under the cursor
+        assert statuses(app)[0] == (doomed.id, "succeeded")  # newest first, under the cursor
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, DeleteConfirmScreen), "the modal")
         message = str(app.screen.query_one(".dialog-message").render())
         assert f"(backup {doomed.id}) of {demo.service}" in message
         assert "this-machine" in message
         await pilot.press("y")
-        await wait_until(pilot, lambda: statuses(app) == [(keep.id, "success")], "the row to go")
+        await wait_until(pilot, lambda: statuses(app) == [(keep.id, "succeeded")], "the row to go")
     assert [row.id for row in await dflow.backups.list(demo.service)] == [keep.id]
     assert demo.dumps() == [keep.location.rsplit("/", 1)[-1]]
 
@@ -294,7 +294,7 @@ async def test_switching_theme_redraws_the_badges(demo, dflow):
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_service(pilot)
-        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "success")], "the backup row")
+        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
         dark = app.table.palette
         app.theme = "textual-light"
         await wait_until(pilot, lambda: app.table.palette != dark, "the light palette")

@@ -54,7 +54,7 @@ async def test_a_running_job_shows_a_progress_bar_with_rate_and_eta(demo, dflow,
         assert "ETA 0:00:06" in text
         step.set()
         await wait_until(pilot, lambda: not app.query(JobProgressRow), "the line to go when done")
-        await wait_until(pilot, lambda: [b.status for b in app.table.backups] == ["success"], "success")
+        await wait_until(pilot, lambda: [b.status for b in app.table.backups] == ["succeeded"], "succeeded")
 
 
 async def test_servers_check_add_and_discover(demo, dflow):

@@ -77,7 +77,9 @@ async def test_a_scheduled_backup_run_by_the_app_shows_its_progress(demo, dflow)
         await wait_until(pilot, lambda: "waiting for a lock" in " ".join(job_lines(app)), "its output")
         [line] = job_lines(app)
         assert line.startswith(f"Scheduled hourly backup {backup_id}: exporting postgres service shop-db |")
-        await wait_until(pilot, lambda: statuses(app) == [(backup_id, "success")], "the backup to finish", 30)
+        await wait_until(
+            pilot, lambda: statuses(app) == [(backup_id, "succeeded")], "the backup to finish", 30
+        )
         await wait_until(pilot, lambda: job_lines(app) == [], "the line to go")
     assert len(demo.dumps()) == 1
 

@@ -23,7 +23,7 @@ def seed_copies(demo, template_id: int, count: int) -> None:
             f"SELECT {', '.join(columns)} FROM backups WHERE id = ?", (template_id,)
         ).fetchone()
         values = dict(zip(columns, row, strict=False))
-        assert values["status"] == "success"
+        assert values["status"] == "succeeded"
         created = columns.index("created_at")
         copies = []
         for n in range(1, count):

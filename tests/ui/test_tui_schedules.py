@@ -41,7 +41,7 @@ async def test_saving_a_daily_schedule_runs_a_due_backup_with_its_tier_badge(dem
         )
         await wait_until(
             pilot,
-            lambda: [(b.schedule_tier, b.status) for b in app.table.backups] == [("daily", "success")],
+            lambda: [(b.schedule_tier, b.status) for b in app.table.backups] == [("daily", "succeeded")],
             "the due daily backup to run",
             30,
         )

@@ -45,12 +45,12 @@ async def seed(demo: Demo) -> dict[str, int]:
         await api.inventory.add_environment("lab", "staging")
         await api.inventory.add_service(NO_SERVER_SERVICE, "mysql")
         success = await api.backups.create(demo.service)
-        assert success.status == "success", success.error
+        assert success.status == "succeeded", success.error
         clock.advance(timedelta(hours=3))
         scheduled = await claimed_backup(api, demo.service, trigger=Trigger.SCHEDULED, tier="daily")
         await api.worker.run(await backup_job(api.ctx, scheduled.id))
         daily = await api.backups.get(scheduled.id)
-        assert daily.status == "success", daily.error
+        assert daily.status == "succeeded", daily.error
         clock.advance(timedelta(hours=3))
         restoring = await api.backups.create(demo.service)
         clock.advance(timedelta(hours=3))
@@ -69,7 +69,7 @@ async def seed(demo: Demo) -> dict[str, int]:
     finally:
         await api.close()
     return {
-        "success": success.id,
+        "succeeded": success.id,
         "daily": daily.id,
         "restoring": restoring.id,
         "failed": failed.id,

@@ -344,7 +344,7 @@ async def test_external_destination_then_a_backup_goes_to_the_bucket(demo, dflow
         assert [button.value for button in card.query(RadioButton)] == [False, True]
 
         await pilot.press("b")
-        await wait_until(pilot, lambda: [s for _, s in statuses(app)] == ["success"], "the backup", 30)
+        await wait_until(pilot, lambda: [s for _, s in statuses(app)] == ["succeeded"], "the backup", 30)
         [(backup_id, _)] = statuses(app)
         assert app.table.get_cell(str(backup_id), "storage").plain.strip() == "external"
     [service] = [s for s in await dflow.inventory.list_services() if s.path == demo.service]

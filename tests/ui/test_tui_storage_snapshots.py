@@ -45,7 +45,7 @@ async def seed(demo: Demo, *, external: bool) -> None:
         fix_provider_statuses(demo)
         if external:
             backup = await api.backups.create(demo.service)
-            assert backup.status == "success", backup.error
+            assert backup.status == "succeeded", backup.error
             await api.destinations.set(demo.service, "external", "b2")
     finally:
         await api.close()

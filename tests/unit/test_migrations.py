@@ -36,6 +36,7 @@ async def test_a_first_release_database_upgrades_with_its_rows(tmp_path):
         await app.close()
 
     assert (backup.id, backup.size_bytes, backup.location) == (7, 42, "b/db-2026-01-01-00-00-00-000.dump")
+    assert backup.status == "succeeded"  # written `success` by the first release
     assert service.path == "p/e/db" and service.server == "old"
 
 

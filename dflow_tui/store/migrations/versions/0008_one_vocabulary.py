@@ -1,5 +1,5 @@
-"""one vocabulary: audit results are succeeded, failed, refused or cancelled; safety backups
-say so in their trigger
+"""one vocabulary: a backup that worked is `succeeded` (was `success`), as audit results are
+succeeded, failed, refused or cancelled; safety backups say so in their trigger
 
 Revision ID: 0008
 Revises: 0007
@@ -20,6 +20,7 @@ RESULTS = {"ok": "succeeded", "success": "succeeded", "requested": "succeeded", 
 def upgrade() -> None:
     for old, new in RESULTS.items():
         op.execute(f"UPDATE audit_log SET result = '{new}' WHERE result = '{old}'")
+    op.execute("UPDATE backups SET status = 'succeeded' WHERE status = 'success'")
     op.execute(
         """UPDATE backups SET "trigger" = 'safety' """
         "WHERE id IN (SELECT safety_backup_id FROM operations WHERE safety_backup_id IS NOT NULL)"
@@ -29,3 +30,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Audit results stay in the new words: the old ones cannot be told apart again.
     op.execute("""UPDATE backups SET "trigger" = 'manual' WHERE "trigger" = 'safety'""")
+    op.execute("UPDATE backups SET status = 'success' WHERE status = 'succeeded'")
