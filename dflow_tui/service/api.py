@@ -19,7 +19,7 @@ from dflow_tui.service.identities import Identities
 from dflow_tui.service.inventory import Inventory
 from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
-from dflow_tui.settings import Settings, default_db_url
+from dflow_tui.settings import Settings
 from dflow_tui.store.db import Database, open_database
 from dflow_tui.store.state_url import checked_url
 
@@ -35,12 +35,14 @@ def current_login() -> str:
 
 
 class Dflow:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, actor: str):
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, actor: str, role: WorkerKind = WorkerKind.CLI
+    ):
         self.db = db
         self.settings = settings
         self.clock = clock
         self.actor = actor
-        self.ctx = JobContext(db=db, clock=clock, settings=settings)
+        self.ctx = JobContext(db=db, clock=clock, settings=settings, worker_id=process_id(role))
         # The one loop that runs this process's jobs, whoever asked for them.
         self.worker = Worker(self.ctx)
         self._serving: asyncio.Task[None] | None = None
@@ -97,9 +99,8 @@ class Dflow:
         """`role`: what this process is (a CLI command, a worker, the app), as the jobs it runs
         name their owner."""
         settings = settings or Settings()
-        db = await open_database(checked_url(settings.db_url, default=default_db_url()))
-        app = cls(db, settings, clock or SystemClock(), actor or current_login())
-        app.ctx.worker_id = process_id(role)
+        db = await open_database(checked_url(settings.db_url))
+        app = cls(db, settings, clock or SystemClock(), actor or current_login(), role)
         await app.access.bootstrap()
         return app
 

@@ -47,14 +47,21 @@ def _prepare_sqlite_file(url: str) -> None:
     """The SQLite state is private to its owner, at every open: 0600 for the file and its
     -wal/-shm companions, and 0700 for the default data directory, which is ours. Wider
     modes found (an old install, a copy, a umask) are narrowed, with a warning: the state
-    names servers, keys and buckets. A directory the user chose is theirs and left as it is,
+    names servers, keys and buckets. A directory the user chose is theirs and left as it is;
+    one that does not exist is refused (only the default data directory is created, so a
+    mistyped path cannot start a new, empty state in which the caller is the first admin);
     and a file that is not a SQLite database is refused before anything is touched."""
     database = make_url(url).database
     if not database or database == ":memory:":
         return
     path = Path(database).expanduser()
     own_directory = path.parent.absolute() == data_dir().absolute()
-    if own_directory and not path.parent.exists():
+    if not path.parent.exists():
+        if not own_directory:
+            raise StateUnavailable(
+                f"State database {database}: the directory {path.parent} does not exist; "
+                "create it first, or leave out --db and DFLOW_TUI_DB for the default state"
+            )
         path.parent.mkdir(parents=True, mode=0o700)
     if path.exists() and not _holds_sqlite(path):
         raise StateUnavailable(f"Cannot open the state database {path}: it is not a SQLite database")

@@ -2,17 +2,13 @@
 
 dflow-tui keeps its state in SQLite (through aiosqlite) or PostgreSQL (through asyncpg).
 `sqlite:///PATH` and `postgresql://...` are accepted and given those drivers; anything else
-is refused with one sentence that says what would work. A URL that names a SQLite file in a
-directory that does not exist is refused too, so that a mistyped path does not quietly
-start a new, empty state in which the caller is the first admin; only the default data
-directory is created on first run.
+is refused with one sentence that says what would work. (What a SQLite path may name is
+checked where the file is prepared: store/db.py.)
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from dflow_tui.core.errors import DflowError
@@ -33,7 +29,7 @@ def masked(url: str) -> str:
         return url
 
 
-def checked_url(url: str, *, default: str) -> str:
+def checked_url(url: str) -> str:
     """`url` with its driver made explicit, or StateUnavailable saying what is wrong with it."""
     try:
         parsed = make_url(url)
@@ -52,19 +48,4 @@ def checked_url(url: str, *, default: str) -> str:
             f"State database URL '{masked(url)}': the driver {given} is not supported; "
             f"use {backend}+{driver}://..."
         )
-    parsed = parsed.set(drivername=f"{backend}+{driver}")
-    if backend == "sqlite" and url != default:
-        _check_sqlite_path(parsed, url)
-    return parsed.render_as_string(hide_password=False)
-
-
-def _check_sqlite_path(parsed: URL, url: str) -> None:
-    database = parsed.database
-    if not database or database == ":memory:":
-        return
-    directory = Path(database).expanduser().parent
-    if not directory.is_dir():
-        raise StateUnavailable(
-            f"State database {database}: the directory {directory} does not exist; "
-            "create it first, or leave out --db and DFLOW_TUI_DB for the default state"
-        )
+    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
