@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus, WorkerKind
-from dflow_tui.core.errors import DflowError, HostKeyUnknown
+from dflow_tui.core.errors import DflowError, HostKeyUnknown, stopped_by
 from dflow_tui.core.permissions import Permission, Role
 from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
@@ -48,12 +48,12 @@ def with_app(action: Callable[..., Awaitable[Any]] | None = None, *, role: Worke
     @click.pass_context
     @functools.wraps(action)
     def command(ctx: click.Context, *args, **kwargs):
-        stopped_by: list[str] = []
+        signals: list[str] = []  # the signal that stopped the command, if one did
 
         async def main():
             from dflow_tui.service import Dflow
 
-            _stop_on_hangup_or_term(stopped_by)
+            _stop_on_hangup_or_term(signals)
             app = await Dflow.open(_settings(ctx), role=role)
             try:
                 return await action(app, *args, **kwargs)
@@ -67,14 +67,14 @@ def with_app(action: Callable[..., Awaitable[Any]] | None = None, *, role: Worke
         except (KeyboardInterrupt, click.Abort):
             _cancelled("")
         except asyncio.CancelledError:
-            if not stopped_by:
+            if not signals:
                 raise
-            _cancelled(stopped_by[0])
+            _cancelled(signals[0])
 
     return command
 
 
-def _stop_on_hangup_or_term(stopped_by: list[str]) -> None:
+def _stop_on_hangup_or_term(signals: list[str]) -> None:
     """SIGTERM, and the SIGHUP of a closed terminal or SSH session, stop the command as Ctrl-C
     does: its job is cancelled, records how it ended (naming the signal) and cleans up."""
     if threading.current_thread() is not threading.main_thread():
@@ -84,8 +84,8 @@ def _stop_on_hangup_or_term(stopped_by: list[str]) -> None:
     assert task is not None
 
     def stop(name: str) -> None:
-        stopped_by.append(name)
-        task.cancel(f"Stopped by {name}")
+        signals.append(name)
+        task.cancel(stopped_by(name))
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, stop, signal.Signals(signum).name)

@@ -61,3 +61,11 @@ class Cancelled(DflowError):
     def __init__(self, by: str):
         super().__init__(f"Cancelled by {by}")
         self.by = by
+
+
+STOPPED_BY = "Stopped by "
+
+
+def stopped_by(cause: str) -> str:
+    """Why a face cancelled a job for a signal (`Stopped by SIGTERM`): the row's error then."""
+    return f"{STOPPED_BY}{cause}"

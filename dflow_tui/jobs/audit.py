@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dflow_tui.core.enums import AuditResult
+from dflow_tui.core.errors import STOPPED_BY
 from dflow_tui.core.redact import redact
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.store.queries import users
@@ -36,6 +37,6 @@ def job_result(succeeded: bool, error: str | None) -> AuditResult:
     """A finished job's result: a cancelled or stopped job is `cancelled`, not `failed`."""
     if succeeded:
         return AuditResult.SUCCEEDED
-    if error and (error.startswith("Cancelled") or error.startswith("Stopped by ")):
+    if error and error.startswith(("Cancelled", STOPPED_BY)):
         return AuditResult.CANCELLED
     return AuditResult.FAILED

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from dflow_tui.core.errors import Cancelled, DflowError
+from dflow_tui.core.errors import STOPPED_BY, Cancelled, DflowError
 from dflow_tui.core.redact import redact
 
 MAX_ERROR_LENGTH = 2000
-STOPPED_BY = "Stopped by "
 
 
 def failure_text(
