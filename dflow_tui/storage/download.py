@@ -214,7 +214,8 @@ class _RangeFetch:
             self.queue.put_nowait(b"")
 
     async def _fetch(self) -> None:
-        from botocore.exceptions import IncompleteReadError  # loaded already: the client is open
+        from aiohttp import ClientPayloadError  # both loaded already: the client is open
+        from botocore.exceptions import IncompleteReadError
 
         download = self.download
         params: dict[str, Any] = {"Range": f"bytes={self.first}-{self.last}"}
@@ -244,8 +245,8 @@ class _RangeFetch:
                         bucket=download.bucket,
                         key=download.key,
                     )
-                except IncompleteReadError:
-                    break  # short: said below
+                except (IncompleteReadError, ClientPayloadError):
+                    break  # the body ended early (checked by botocore, or by aiohttp): said below
                 except call_errors() as exc:
                     raise self._error(exc) from exc
                 if not chunk:

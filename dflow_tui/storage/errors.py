@@ -59,6 +59,7 @@ def is_not_found(exc: BaseException) -> bool:
 
 
 def is_connection_error(exc: BaseException) -> bool:
+    from aiohttp import ClientConnectionError, ClientPayloadError
     from botocore.exceptions import (
         ConnectionClosedError,
         ConnectTimeoutError,
@@ -77,6 +78,8 @@ def is_connection_error(exc: BaseException) -> bool:
             ResponseStreamingError,
             asyncio.TimeoutError,
             ConnectionError,
+            ClientConnectionError,
+            ClientPayloadError,
         ),
     )
 
@@ -110,6 +113,7 @@ def describe(
     secret: str | None = None,
 ) -> str:
     """One sentence saying what went wrong with `action`, with no secret in it."""
+    from aiohttp import ClientConnectionError, ClientPayloadError
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -172,7 +176,11 @@ def describe(
             text = f"{action} on {where} failed: {code}{': ' + message if message else ''}"
     elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         text = f"Cannot reach endpoint URL: {endpoint_url} (connection failed during {action})"
-    elif isinstance(exc, (ConnectionClosedError, ResponseStreamingError, ConnectionError)):
+    elif isinstance(exc, ClientPayloadError):
+        text = f"The connection to {endpoint_url} broke during {action}: the answer was cut short"
+    elif isinstance(
+        exc, (ConnectionClosedError, ResponseStreamingError, ConnectionError, ClientConnectionError)
+    ):
         text = f"The connection to {endpoint_url} broke during {action}: {exc}"
     elif isinstance(exc, (ReadTimeoutError, asyncio.TimeoutError)):
         text = f"Endpoint {endpoint_url} stopped answering during {action} (read timeout)"

@@ -59,9 +59,12 @@ def call_errors() -> tuple[type[BaseException], ...]:
     caught (an except clause's expression is evaluated when an exception reaches
     it), not when this module is imported.
     """
+    from aiohttp import ClientError as HTTPClientError
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (ClientError, BotoCoreError, ConnectionError, asyncio.TimeoutError)
+    # aiohttp's own errors reach us from a body read (a connection cut mid-body raises
+    # ClientPayloadError, which is no ConnectionError); botocore wraps only its requests.
+    return (ClientError, BotoCoreError, HTTPClientError, ConnectionError, asyncio.TimeoutError)
 
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ import hashlib
 import os
 
 import pytest
+from infra.cutting_proxy import CuttingProxy
 
 from dflow_tui.core.errors import DflowError
 from dflow_tui.storage import S3Client, StorageError
@@ -256,6 +257,44 @@ async def test_short_read_is_refused(moto_s3):
         f"(the range {2 * MiB}-{3 * MiB - 1} was cut short)"
     )
     assert download.bytes_read == 2 * MiB + MiB - 1000  # what came, in order, before the failure
+
+
+async def test_connection_cut_mid_body_is_a_clear_error_and_leaves_nothing_running(moto_s3):
+    """A real connection closed halfway through a range's body (through a proxy that cuts
+    every answer after 300 KiB): aiohttp's own error, not botocore's, reaches the reader."""
+    moto_s3.make_bucket(BUCKET)
+    put(moto_s3, os.urandom(4 * MiB))
+    async with CuttingProxy(("127.0.0.1", moto_s3.port), cut_after=300 * 1024) as proxy:
+        config = moto_s3.storage_config(BUCKET, endpoint_url=proxy.url)
+        async with S3Client(config, max_pool_connections=10) as client:
+            download = await download_parts(client, BUCKET, KEY, parallel=4, part_size=MiB)
+            with pytest.raises(StorageError) as raised:
+                async with download:
+                    async for _ in download:
+                        pass
+            assert other_tasks() == {task for task in other_tasks() if task in proxy.tasks}
+    assert proxy.cuts >= 1
+    message = str(raised.value)
+    assert message.startswith(f"Download of s3://{BUCKET}/{KEY} ended after ")
+    assert message.endswith(f"of {4 * MiB} bytes (the range 0-{MiB - 1} was cut short)")
+    assert moto_s3.secret_access_key not in message
+
+
+async def test_single_stream_cut_mid_body_is_a_clear_error(moto_s3):
+    from dflow_tui.storage import download_stream
+
+    moto_s3.make_bucket(BUCKET)
+    put(moto_s3, os.urandom(2 * MiB))
+    proxy = CuttingProxy(("127.0.0.1", moto_s3.port), cut_after=300 * 1024)
+    async with proxy, S3Client(moto_s3.storage_config(BUCKET, endpoint_url=proxy.url)) as client:
+        stream = await download_stream(client, BUCKET, KEY, chunk_size=64 * 1024)
+        with pytest.raises(StorageError) as raised:
+            async with stream:
+                async for _ in stream:
+                    pass
+    assert str(raised.value) == (
+        f"The connection to {proxy.url} broke during GetObject: the answer was cut short"
+    )
 
 
 async def test_endpoint_gone_mid_download_is_a_clear_error_and_leaves_nothing_running(moto_s3):
