@@ -125,3 +125,34 @@ async def test_a_key_and_the_scheduler_start_jobs_that_run_and_report_the_same_w
         ("job_ended", scheduled),
     ]
     assert sorted(b.trigger for b in await dflow.backups.list(demo.service)) == ["manual", "scheduled"]
+
+
+async def test_a_restore_shows_the_safety_exports_output_then_the_imports_own(demo, dflow):
+    """During the restore, the output under its step is the step's own: the safety
+    backup's export lines while it exports, then only the import's lines."""
+    backup = await dflow.backups.create(demo.service)
+    script = demo.root / "bin" / "dokku"
+    lines = script.read_text().splitlines()
+    lines.insert(
+        1,
+        'case "$1" in postgres:export) echo "-----> safety export of $2" >&2; sleep 2;; '
+        'postgres:import) echo "-----> applying the dump to $2" >&2; sleep 2;; esac',
+    )
+    script.write_text("\n".join(lines) + "\n")
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot)
+        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "RestoreConfirmScreen", "the modal")
+        await pilot.press(*demo.service, "enter")
+        await wait_until(pilot, lambda: "safety export of" in " ".join(job_lines(app)), "the safety export")
+        await wait_until(pilot, lambda: "applying the dump" in " ".join(job_lines(app)), "the import", 20)
+        assert job_lines(app) == [
+            f"Restore of backup {backup.id}: importing into postgres service shop-db"
+            " | -----> applying the dump to shop-db"
+        ]
+        await wait_until(
+            pilot, lambda: any(n[1] == "Restore done" for n in notes), "the restore to finish", 30
+        )
