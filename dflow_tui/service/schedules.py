@@ -38,17 +38,26 @@ class Schedules:
         self.on_saved()
         return report
 
-    async def unattended(self) -> str | None:
+    async def unattended(self, *, besides_this_process: bool = False) -> str | None:
         """Why scheduled backups may be waiting: schedules exist, but no worker or open app has
-        run for two intervals of the shortest enabled tier (None: someone runs them)."""
+        run for two intervals of the shortest enabled tier (None: someone runs them).
+
+        `besides_this_process`: asked by an open app before it closes; its own passes do
+        not count, since they stop with it."""
         enabled = {tier for tiers in (await schedules.tiers_by_service(self.db)).values() for tier in tiers}
         if not enabled:
             return None
         shortest = min(RULES[tier].interval for tier in enabled)
-        seen = await workers.last_seen(self.db)
+        besides = self.ctx.worker_id if besides_this_process else None
+        seen = await workers.last_seen(self.db, besides=besides)
         if seen is not None and self.ctx.clock.now() - seen <= 2 * shortest:
             return None
         since = "has ever run" if seen is None else f"has run since {seen:%Y-%m-%d %H:%M} UTC"
+        if besides_this_process:
+            return (
+                f"Schedules are set and no worker but this app {since}: once it is closed, scheduled "
+                "backups wait until `dflow-tui worker` runs (as a service, or `worker --once` from cron)"
+            )
         return (
             f"Schedules are set but no worker or open app {since}: scheduled backups wait until "
             "`dflow-tui worker` runs (as a service, or `worker --once` from cron) or the app is open"

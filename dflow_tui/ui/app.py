@@ -626,15 +626,24 @@ class DflowApp(App[None]):
 
     async def action_quit(self) -> None:
         running = self.dflow.worker.running if self.dflow is not None else []
-        if not running:
+        unattended = None
+        if self.dflow is not None and self._run_scheduler:
+            with contextlib.suppress(DflowError):  # a state database gone away: quit all the same
+                unattended = await self.dflow.schedules.unattended(besides_this_process=True)
+        if not running and unattended is None:
             self.exit()
             return
-        message = (
-            f"Still running: {', '.join(f'{job.label} of {job.service_path}' for job in running)}.\nQuitting stops them now: a "
-            "backup is marked failed and its partial dump removed; a restore or delete that has not "
-            "started changing anything is marked failed. A restore already importing, or a delete "
-            "already removing, runs to its end first. Quit anyway?"
-        )
+        parts = []
+        if running:
+            parts.append(
+                f"Still running: {', '.join(f'{job.label} of {job.service_path}' for job in running)}.\nQuitting stops them now: a "
+                "backup is marked failed and its partial dump removed; a restore or delete that has not "
+                "started changing anything is marked failed. A restore already importing, or a delete "
+                "already removing, runs to its end first."
+            )
+        if unattended is not None:
+            parts.append(unattended + ".")
+        message = "\n".join([*parts, "Quit anyway?"])
 
         def confirmed(answer: bool | None) -> None:
             if answer:

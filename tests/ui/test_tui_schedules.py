@@ -13,6 +13,8 @@ from tui_support import (
     wait_until,
 )
 
+from dflow_tui.core.enums import WorkerKind
+from dflow_tui.service import Dflow
 from dflow_tui.ui.screens.confirm import ConfirmScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
 
@@ -96,3 +98,29 @@ async def test_a_scheduled_job_running_at_quit_is_recorded_failed_not_left_runni
     [stored] = await dflow.backups.list(demo.service)
     assert (stored.trigger, stored.schedule_tier, stored.status) == ("scheduled", "hourly", "failed")
     assert demo.dumps() == []
+
+
+async def test_quitting_the_only_runner_of_schedules_says_they_will_wait(demo, dflow):
+    """Schedules set, and nothing but this app has run them: closing it stops them, so
+    `q` says so and asks; once a headless worker has run a pass, `q` quits at once."""
+    await dflow.schedules.set(demo.service, ["daily"])
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_service(pilot)
+        await wait_until(pilot, lambda: dflow.worker.passes >= 1, "the app's own pass")
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
+        text = " ".join(screen_text(app).split())
+        assert "Schedules are set and no worker but this app has ever run" in text
+        assert "`dflow-tui worker`" in text and "Still running" not in text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the question to close")
+        assert app.is_running
+
+        headless = await Dflow.open(demo.settings, role=WorkerKind.WORKER)
+        try:
+            await headless.worker.once()
+        finally:
+            await headless.close()
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, "the app to exit")

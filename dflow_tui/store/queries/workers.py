@@ -39,7 +39,11 @@ async def mark_stopped(db: Database, worker_id: str, now: datetime) -> None:
             await session.commit()
 
 
-async def last_seen(db: Database) -> datetime | None:
-    """The newest heartbeat of any worker or open app (a `worker --once` run counts too)."""
+async def last_seen(db: Database, *, besides: str | None = None) -> datetime | None:
+    """The newest heartbeat of any worker or open app (a `worker --once` run counts too),
+    other than the worker `besides`."""
+    query = select(func.max(col(WorkerRecord.heartbeat_at)))
+    if besides is not None:
+        query = query.where(col(WorkerRecord.id) != besides)
     async with db.reading() as session:
-        return (await session.exec(select(func.max(col(WorkerRecord.heartbeat_at))))).one()
+        return (await session.exec(query)).one()
