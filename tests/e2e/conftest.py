@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import shlex
 import shutil
 import subprocess
@@ -21,6 +22,19 @@ from dflow_tui.settings import Settings
 from dflow_tui.store.db import open_database
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What a `dflow-tui` process did: the shape of click's Result, for tests that take either."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 @dataclass
 class Cli:
     env: dict[str, str]
@@ -35,6 +49,44 @@ class Cli:
         if ok is False and result.exit_code == 0:
             raise AssertionError(f"`dflow-tui {shlex.join(args)}` succeeded:\n{result.output}")
         return result
+
+    def process(
+        self, *args: str, ok: bool | None = True, input: str | None = None, terminal: bool = False
+    ) -> Ran:
+        """`dflow-tui ARGS` as its own process, as a user or a script runs it; `terminal`:
+        its standard input is a terminal (a pty) that types `input`."""
+        command = [sys.executable, "-m", "dflow_tui", *args]
+        env = {**os.environ, **self.env}
+        if terminal:
+            leader, follower = pty.openpty()
+            try:
+                with subprocess.Popen(
+                    command,
+                    env=env,
+                    stdin=follower,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ) as child:
+                    os.close(follower)
+                    follower = -1
+                    os.write(leader, (input or "").encode())
+                    stdout, stderr = child.communicate(timeout=60)
+                    done = subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
+            finally:
+                os.close(leader)
+                if follower >= 0:
+                    os.close(follower)
+        else:
+            done = subprocess.run(
+                command, env=env, input=input or "", capture_output=True, text=True, timeout=60
+            )
+        ran = Ran(done.returncode, done.stdout, done.stderr)
+        if ok and ran.exit_code != 0:
+            raise AssertionError(f"`dflow-tui {shlex.join(args)}` exited {ran.exit_code}:\n{ran.output}")
+        if ok is False and ran.exit_code == 0:
+            raise AssertionError(f"`dflow-tui {shlex.join(args)}` succeeded:\n{ran.output}")
+        return ran
 
     def spawn(self, *args: str) -> subprocess.Popen:
         """`dflow-tui ARGS` as a process of its own (a headless worker, say)."""

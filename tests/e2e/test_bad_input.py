@@ -26,7 +26,8 @@ def test_bad_port(cli):
 
 def test_missing_ssh_key_file(cli, tmp_path):
     missing = tmp_path / "id_missing"
-    result = cli("server", "add", "s", "--host", "db.example.com", "--key", str(missing), ok=False)
+    result = cli.process("server", "add", "s", "--host", "db.example.com", "--key", str(missing), ok=False)
+    assert result.exit_code == 1
     assert result.stderr.splitlines() == [f"Error: SSH key file {missing} does not exist"]
     not_a_key = tmp_path / "notes.txt"
     not_a_key.write_text("not a key\n")
@@ -144,7 +145,7 @@ def test_discover_on_a_host_without_dokku_fails(cli, tmp_path, monkeypatch):
     """This machine, with a PATH that has no `dokku`: an error, not "no databases found"."""
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     cli("server", "add", "plain", "--local", "--backup-dir", str(tmp_path / "backups"))
-    result = cli("server", "discover", "plain", "--project", "found", ok=False)
+    result = cli.process("server", "discover", "plain", "--project", "found", ok=False)
     assert result.exit_code == 1
     assert "Error: Running `dokku version` failed:" in result.stderr and "not found" in result.stderr
     assert "No databases found" not in result.output

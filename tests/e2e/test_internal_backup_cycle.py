@@ -6,6 +6,7 @@ Through the real CLI, real OpenSSH sshd, and a real PostgreSQL behind the `dokku
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 DUMP_RE = re.compile(r"^svc_[0-9a-f]{12}-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}\.dump$")
@@ -73,39 +74,58 @@ def test_restore_takes_a_safety_backup_first_by_default(cli, service_path, postg
 def test_backup_show_tells_everything_recorded(cli, service_path, backup_dir):
     backup_id = cli("backup", "create", service_path).stdout.strip()
     [dump] = backup_dir.iterdir()
-    shown = cli("backup", "show", backup_id).stdout
+    shown = cli.process("backup", "show", backup_id).stdout
     assert f"Backup:         {backup_id}\nService:        {service_path}\nType:           internal\n" in shown
     assert f"Location:       {dump}\n" in shown
     assert hashlib.sha256(dump.read_bytes()).hexdigest() in shown
-    as_json = cli.json("backup", "show", backup_id)
+    as_json = json.loads(cli.process("backup", "show", backup_id, "--json").stdout)
     assert (as_json["id"], as_json["location"], as_json["trigger"]) == (int(backup_id), str(dump), "manual")
-    assert "No backup with id 999" in cli("backup", "show", "999", ok=False).stderr
+    missing = cli.process("backup", "show", "999", ok=False)
+    assert missing.exit_code == 1 and missing.stderr.splitlines() == [
+        "Error: No backup with id 999 (see `dflow-tui backup list`)"
+    ]
 
 
 def test_delete_needs_confirmation_without_a_terminal(cli, service_path, backup_dir):
     backup_id = cli("backup", "create", service_path).stdout.strip()
-    refused = cli("backup", "delete", backup_id, ok=False)
-    assert refused.stderr.splitlines() == [
+    refused = cli.process("backup", "delete", backup_id, ok=False)
+    assert refused.exit_code == 1 and refused.stderr.splitlines() == [
         f"Error: Delete removes backup {backup_id} of {service_path} for good; add --yes to confirm"
     ]
     assert len(list(backup_dir.iterdir())) == 1
     assert [b["id"] for b in cli.json("backup", "list", service_path)] == [int(backup_id)]
 
 
+def test_delete_on_a_terminal_asks_and_a_no_keeps_the_backup(cli, service_path, backup_dir):
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    kept = cli.process("backup", "delete", backup_id, input="n\n", terminal=True, ok=False)
+    assert kept.exit_code == 1
+    # The answer is echoed by the terminal, not on this captured stderr.
+    assert (
+        kept.stderr
+        == f"Delete removes backup {backup_id} of {service_path} for good. Go on? [y/N]: Cancelled\n"
+    )
+    assert len(list(backup_dir.iterdir())) == 1
+
+    cli.process("backup", "delete", backup_id, input="y\n", terminal=True)
+    assert list(backup_dir.iterdir()) == []
+    assert cli.json("backup", "list", service_path) == []
+
+
 def test_service_and_server_removal_is_refused_while_in_use(cli, real_server, service_path, backup_dir):
     backup_id = cli("backup", "create", service_path).stdout.strip()
-    refused = cli("service", "remove", service_path, ok=False)
+    refused = cli.process("service", "remove", service_path, ok=False)
     assert f"Service {service_path} has live backups (backup {backup_id} holds a dump)" in refused.stderr
-    refused = cli("server", "remove", real_server, ok=False)
+    refused = cli.process("server", "remove", real_server, ok=False)
     assert (
         f"Server '{real_server}' is the server of shop; point them at another server first" in refused.stderr
     )
 
     cli("backup", "delete", backup_id, "--yes")
-    assert cli("service", "remove", service_path).stdout.strip() == f"Removed service {service_path}"
+    assert cli.process("service", "remove", service_path).stdout.strip() == f"Removed service {service_path}"
     assert cli.json("service", "list") == [] and cli.json("backup", "list", "--all") == []
     cli("server", "add", "spare", "--host", "db.example.com")
-    assert cli("server", "remove", "spare").stdout.strip() == "Removed server spare"
+    assert cli.process("server", "remove", "spare").stdout.strip() == "Removed server spare"
     assert [s["name"] for s in cli.json("server", "list")] == [real_server]
     audit = [(e["action"], e["result"], e["service_path"]) for e in cli.json("audit")]
     assert ("service.remove", "refused", service_path) not in audit  # a conflict, not a permission

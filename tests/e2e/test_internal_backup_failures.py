@@ -39,7 +39,9 @@ def test_legacy_project_is_not_allowed(cli, real_server):
     cli("env", "add", "old", "production")
     cli("service", "add", "old/production/db", "--engine", "postgres")
 
-    result = cli("backup", "create", "old/production/db", ok=False)
+    result = cli.process("backup", "create", "old/production/db", ok=False)
+
+    assert result.exit_code == 1
 
     assert result.stderr.splitlines() == [
         "Error: Not allowed to create backup: project 'old' is of the legacy managed type, whose "
