@@ -226,8 +226,18 @@ def due_tiers(enabled: Iterable[str], last_success: dict[Tier, datetime], now: d
 
 def tier_to_queue(enabled: Iterable[str], last_success: dict[Tier, datetime], now: datetime) -> Tier | None:
     """At most one tier per service per pass: the rarest due one first."""
-    due = due_tiers(enabled, last_success, now)
-    return due[-1] if due else None
+    return rarest(due_tiers(enabled, last_success, now))
+
+
+def rarest(due: Iterable[str]) -> Tier | None:
+    """The one tier a pass queues among a service's due tiers: the rarest."""
+    ordered = sort_tiers(due)
+    return ordered[-1] if ordered else None
+
+
+def due_cutoffs(now: datetime) -> dict[Tier, datetime]:
+    """A tier is due when its last success is at or before its cutoff (see due_tiers)."""
+    return {tier: now - rule.interval for tier, rule in RULES.items()}
 
 
 def retry_delay(failures: int, tiers: Iterable[str]) -> timedelta:

@@ -1,6 +1,10 @@
 """The scheduler pass: stale cleanup, then at most one due tier queued per service.
 
 Queued backups are rows in progress with no worker yet; whoever claims one runs it.
+Which services are due is one query whatever their number (store.queries.schedules.
+due_by_service): a pass over a fleet where nothing is due costs the same few queries
+as over one service. The pass renews its lock while it queues, so a long one is never
+taken over halfway.
 """
 
 from __future__ import annotations
@@ -11,19 +15,20 @@ from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult, Trigger
 from dflow_tui.core.errors import DflowError
-from dflow_tui.core.policy import tier_to_queue
+from dflow_tui.core.policy import due_cutoffs, rarest
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.settle import record_schedule_outcome
 from dflow_tui.jobs.stale import Cleaned, cleanup_stale
-from dflow_tui.store.queries import backups, claims, inventory, rows, schedules
-from dflow_tui.store.tables import Backup, Service
+from dflow_tui.store.queries import claims, inventory, schedules
+from dflow_tui.store.tables import Backup
 
 log = logging.getLogger("dflow_tui.scheduler")
 SCHEDULER_ACTOR = "scheduler"
 LOCK_TTL = timedelta(minutes=5)
+LOCK_RENEWAL = timedelta(minutes=1)  # how often a running pass extends its lock
 
 
 @dataclass
@@ -39,24 +44,23 @@ async def run_pass(ctx: JobContext) -> PassReport:
         return PassReport(ran=False)
     try:
         report = PassReport(cleaned=await cleanup_stale(ctx))
-        for service_id, tiers in (await schedules.tiers_by_service(ctx.db)).items():
-            await _consider(ctx, service_id, tiers, report)
+        now = ctx.clock.now()
+        renewed = now
+        for service_id, tiers in (await schedules.due_by_service(ctx.db, now, due_cutoffs(now))).items():
+            if ctx.clock.now() - renewed >= LOCK_RENEWAL:
+                renewed = ctx.clock.now()
+                if not await claims.acquire_scheduler_lock(ctx.db, ctx.worker_id, renewed, LOCK_TTL):
+                    log.warning("the scheduler lock was taken over: this pass stops here")
+                    break
+            tier = rarest(tiers)
+            if tier is not None:
+                await _queue(ctx, service_id, tier, report)
         return report
     finally:
         await claims.release_scheduler_lock(ctx.db, ctx.worker_id)
 
 
-async def _consider(ctx: JobContext, service_id: int, tiers: list[Tier], report: PassReport) -> None:
-    now = ctx.clock.now()
-    async with ctx.db.session() as session:
-        service = await rows.get(session, Service, service_id)
-        running = await backups.running_backup(session, service_id)
-        last_success = await backups.last_successes(session, service_id)
-    if running is not None or (service.retry_after is not None and service.retry_after > now):
-        return
-    tier = tier_to_queue(tiers, last_success, now)
-    if tier is None:
-        return
+async def _queue(ctx: JobContext, service_id: int, tier: Tier, report: PassReport) -> None:
     try:
         backup = await record_backup(
             ctx,
@@ -73,16 +77,17 @@ async def _consider(ctx: JobContext, service_id: int, tiers: list[Tier], report:
         await audit.record(
             ctx, SCHEDULER_ACTOR, "backup.queue", AuditResult.REFUSED, service_path=path, detail=str(error)
         )
-        log.warning("scheduled %s backup of service %s refused: %s", tier.value, service.name, error)
+        log.warning("scheduled %s backup of %s refused: %s", tier.value, path, error)
         return
     report.queued.append(backup)
+    path = await inventory.service_path(ctx.db, service_id)
     await audit.record(
         ctx,
         SCHEDULER_ACTOR,
         "backup.queue",
         AuditResult.SUCCEEDED,
-        service_path=await inventory.service_path(ctx.db, service_id),
+        service_path=path,
         target=f"backup {backup.id}",
         detail=f"{tier.value} backup queued for a worker",
     )
-    log.info("queued %s backup %s of service %s", tier.value, backup.id, service.name)
+    log.info("queued %s backup %s of %s", tier.value, backup.id, path)

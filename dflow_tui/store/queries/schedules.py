@@ -6,24 +6,72 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, func, literal, or_
 from sqlmodel import col, select
 
+from dflow_tui.core.enums import BackupStatus, Trigger
 from dflow_tui.core.tiers import Tier
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import ScheduleTier, Service
+from dflow_tui.store.tables import Backup, ScheduleTier, Service
+from dflow_tui.store.types import UTCDateTime
 
 
 async def tiers_by_service(db: Database) -> dict[int, list[Tier]]:
     """The enabled tiers of every service that has one (no entry: its schedule is off)."""
-    async with db.session() as session:
+    async with db.reading() as session:
         enabled = (await session.exec(select(ScheduleTier))).all()
     schedules: dict[int, list[Tier]] = defaultdict(list)
     for row in enabled:
         schedules[row.service_id].append(row.tier)
     return schedules
+
+
+async def due_by_service(db: Database, now: datetime, cutoffs: dict[Tier, datetime]) -> dict[int, list[Tier]]:
+    """Every service's due tiers, in one query whatever the number of services: an enabled
+    tier whose last kept scheduled success is at or before its cutoff (or that never
+    succeeded), of a service that is not backing off and has no backup in progress.
+
+    `cutoffs`: for each tier, `now` less its interval (see core.policy.due_cutoffs)."""
+    last_success = (
+        select(func.max(col(Backup.created_at)))
+        .where(
+            col(Backup.service_id) == col(ScheduleTier.service_id),
+            col(Backup.schedule_tier) == col(ScheduleTier.tier),
+            col(Backup.trigger) == Trigger.SCHEDULED,
+            col(Backup.status) == BackupStatus.SUCCESS,
+            col(Backup.deleted_at).is_(None),
+        )
+        .scalar_subquery()
+    )
+    cutoff = case(
+        *((col(ScheduleTier.tier) == tier, literal(when, UTCDateTime())) for tier, when in cutoffs.items()),
+        else_=literal(None, UTCDateTime()),
+    )
+    running = (
+        select(col(Backup.id))
+        .where(
+            col(Backup.service_id) == col(ScheduleTier.service_id),
+            col(Backup.status) == BackupStatus.IN_PROGRESS,
+        )
+        .exists()
+    )
+    query = (
+        select(col(ScheduleTier.service_id), col(ScheduleTier.tier))
+        .join(Service, col(Service.id) == col(ScheduleTier.service_id))
+        .where(
+            or_(col(Service.retry_after).is_(None), col(Service.retry_after) <= now),
+            ~running,
+            or_(last_success.is_(None), last_success <= cutoff),
+        )
+        .order_by(col(ScheduleTier.service_id))
+    )
+    due: dict[int, list[Tier]] = defaultdict(list)
+    async with db.reading() as session:
+        for service_id, tier in (await session.exec(query)).all():
+            due[service_id].append(tier)
+    return dict(due)
 
 
 async def tiers_of(session: StateSession, service_id: int) -> list[Tier]:

@@ -1,0 +1,105 @@
+"""A scheduler pass over a fleet: the same number of queries for 20 services as for 600,
+and the same choices as a pass over each service alone; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import timedelta
+
+import pytest
+from infra.fleet import seed_fleet
+from sqlalchemy import event
+
+from dflow_tui.jobs.scheduler import run_pass
+from dflow_tui.service import Dflow
+from dflow_tui.settings import Settings
+from dflow_tui.store.queries import claims
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def app(request, sandbox, clock):
+    """The service layer on a state database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{sandbox / 'state.db'}"
+    else:
+        postgres = request.getfixturevalue("postgres")
+        name = f"state_{uuid.uuid4().hex[:12]}"
+        postgres.create_database(name)
+        request.addfinalizer(lambda: postgres.drop_database(name))
+        url = postgres.url(name, driver="postgresql+asyncpg")
+    api = await Dflow.open(Settings(db_url=url), clock=clock)
+    try:
+        yield api
+    finally:
+        await api.close()
+
+
+@contextlib.contextmanager
+def counted_queries(db):
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_a_pass_with_nothing_due_costs_the_same_queries_whatever_the_fleet(app, clock):
+    db = app.ctx.db
+    await seed_fleet(db, 20, now=clock.now())
+    with counted_queries(db) as small:
+        report = await run_pass(app.ctx)
+    assert report.ran and report.queued == []
+
+    await seed_fleet(db, 580, now=clock.now(), first=20)
+    with counted_queries(db) as large:
+        report = await run_pass(app.ctx)
+    assert report.ran and report.queued == []
+    assert len(small) == len(large), (len(small), len(large))
+    assert len(large) <= 10
+
+
+async def test_the_due_services_and_only_they_are_queued_once(app, clock):
+    db = app.ctx.db
+    ids = await seed_fleet(db, 200, now=clock.now(), due=0.1)  # the first 20 are due
+    report = await run_pass(app.ctx)
+    assert sorted(b.service_id for b in report.queued) == sorted(ids[:20])
+    assert {(b.trigger, b.schedule_tier) for b in report.queued} == {("scheduled", "daily")}
+    assert (await run_pass(app.ctx)).queued == []  # in progress now: not queued twice
+
+    clock.advance(timedelta(hours=23))  # the others' last success is now a day old
+    again = await run_pass(app.ctx)
+    assert sorted(b.service_id for b in again.queued) == sorted(ids[20:])
+
+
+async def test_a_long_pass_renews_its_lock(app, clock, monkeypatch):
+    """Queuing takes long (a slow database, a huge fleet): the pass extends its lock as it
+    goes, so no other process takes it over and runs a second pass beside it."""
+    from dflow_tui.jobs import scheduler
+
+    await seed_fleet(app.ctx.db, 30, now=clock.now(), due=1.0)
+    renewals: list = []
+    acquire = claims.acquire_scheduler_lock
+
+    async def watched(db, holder, now, ttl):
+        renewals.append(now)
+        return await acquire(db, holder, now, ttl)
+
+    queue = scheduler._queue
+
+    async def slow_queue(ctx, service_id, tier, report):
+        clock.advance(timedelta(seconds=20))  # each service takes 20 s of the pass
+        await queue(ctx, service_id, tier, report)
+
+    monkeypatch.setattr(scheduler.claims, "acquire_scheduler_lock", watched)
+    monkeypatch.setattr(scheduler, "_queue", slow_queue)
+    report = await run_pass(app.ctx)
+    assert len(report.queued) == 30  # 10 minutes of queuing, twice the lock's 5
+    assert len(renewals) >= 1 + 9  # the first take, then about once a minute
+    assert all(b - a <= timedelta(minutes=1, seconds=20) for a, b in zip(renewals, renewals[1:], strict=False))
