@@ -132,6 +132,7 @@ class DflowApp(App[None]):
         """
         super().__init__()
         self._run_scheduler = scheduler
+        self._closing = False
         # Why the acting user may not use each permission (None: they may), as the
         # service layer says: the app shows it, it does not decide it.
         self.refusals: dict[Permission, str | None] = {}
@@ -186,6 +187,7 @@ class DflowApp(App[None]):
         # Reads and saves in flight end by themselves first (they are short): one
         # cancelled while SQLite makes it wait for the write lock could leave the
         # lock taken behind it.
+        self._closing = True
         self._stop_refresh_timer()
         short = [worker for worker in self.workers if worker.group != SHUTDOWN and not worker.is_finished]
         if short:
@@ -217,6 +219,8 @@ class DflowApp(App[None]):
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if self._closing:  # work cut short by closing the app (the state closes under it) is no error
+            return
         if not notify_worker_error(self, event):
             return
         if event.worker.group == STARTUP:
