@@ -49,29 +49,24 @@ async def seed_fleet(
             found = (await session.exec(select(Server.id).where(Server.name == name))).first()
             if found is None:
                 values = {"name": name, "local": local_dir is not None, "created_at": now}
-                values |= {"backup_dir": local_dir} if local_dir else {"host": f"10.0.{n // 250}.{n % 250 + 1}"}
+                values |= (
+                    {"backup_dir": local_dir} if local_dir else {"host": f"10.0.{n // 250}.{n % 250 + 1}"}
+                )
                 connection = await session.connection()
-                found = (await connection.execute(insert(Server).values(**values).returning(Server.id))).scalar_one()
+                found = (
+                    await connection.execute(insert(Server).values(**values).returning(Server.id))
+                ).scalar_one()
             server_ids.append(found)
         projects = sorted({i // PER_PROJECT for i in range(first, first + count)})
-        known = {
-            name: project_id
-            for name, project_id in (await session.exec(select(Project.name, Project.id))).all()
-        }
+        known = dict((await session.exec(select(Project.name, Project.id))).all())
         new = [
             {"name": f"fleet-{p}", "server_id": server_ids[p % servers], "created_at": now}
             for p in projects
             if f"fleet-{p}" not in known
         ]
         await _insert(session, Project, new)
-        known = {
-            name: project_id
-            for name, project_id in (await session.exec(select(Project.name, Project.id))).all()
-        }
-        environments = {
-            project_id: env_id
-            for project_id, env_id in (await session.exec(select(Environment.project_id, Environment.id))).all()
-        }
+        known = dict((await session.exec(select(Project.name, Project.id))).all())
+        environments = dict((await session.exec(select(Environment.project_id, Environment.id))).all())
         await _insert(
             session,
             Environment,
@@ -81,10 +76,7 @@ async def seed_fleet(
                 if known[f"fleet-{p}"] not in environments
             ],
         )
-        environments = {
-            project_id: env_id
-            for project_id, env_id in (await session.exec(select(Environment.project_id, Environment.id))).all()
-        }
+        environments = dict((await session.exec(select(Environment.project_id, Environment.id))).all())
         numbers = range(first, first + count)
         await _insert(
             session,

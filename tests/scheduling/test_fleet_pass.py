@@ -4,6 +4,7 @@ and the same choices as a pass over each service alone; on SQLite and PostgreSQL
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -102,4 +103,4 @@ async def test_a_long_pass_renews_its_lock(app, clock, monkeypatch):
     report = await run_pass(app.ctx)
     assert len(report.queued) == 30  # 10 minutes of queuing, twice the lock's 5
     assert len(renewals) >= 1 + 9  # the first take, then about once a minute
-    assert all(b - a <= timedelta(minutes=1, seconds=20) for a, b in zip(renewals, renewals[1:], strict=False))
+    assert all(b - a <= timedelta(minutes=1, seconds=20) for a, b in itertools.pairwise(renewals))
