@@ -21,6 +21,7 @@ from dflow_tui.core.tiers import ORDER
 from dflow_tui.core.views import Progress, human_size
 from dflow_tui.settings import (
     DEFAULT_BACKUP_DIR,
+    DEFAULT_MAX_JOBS,
     DEFAULT_PARALLEL,
     DEFAULT_PREFIX,
     DEFAULT_SSH_PORT,
@@ -160,6 +161,15 @@ def main(ctx: click.Context, db: str | None, demo: bool) -> None:
 # --- servers -----------------------------------------------------------------
 
 
+MAX_JOBS_OPTION = click.option(
+    "--max-jobs",
+    type=int,
+    default=DEFAULT_MAX_JOBS,
+    show_default=True,
+    help="Queued jobs workers may run at once on this server, all workers together.",
+)
+
+
 @main.group()
 def server() -> None:
     """Servers reached over SSH (or this machine, with --local)."""
@@ -178,8 +188,9 @@ def server() -> None:
     help="Where dumps live on the server (relative to the SSH user's home, or absolute).",
 )
 @click.option("--local", is_flag=True, help="This machine, without SSH.")
+@MAX_JOBS_OPTION
 @with_app
-async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, local):
+async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, local, max_jobs):
     """Add a server reached over SSH (or this machine, with --local); check it with `server check`."""
     view = await app.inventory.add_server(
         name,
@@ -189,8 +200,24 @@ async def server_add(app: Dflow, name, host, port, user, key_path, backup_dir, l
         user=user,
         key_path=key_path,
         backup_dir=backup_dir,
+        max_jobs=max_jobs,
     )
     click.echo(f"Added server {view.name} ({view.address}), backups in {view.backup_dir}")
+
+
+@server.command("edit")
+@click.argument("name")
+@click.option(
+    "--max-jobs",
+    type=int,
+    required=True,
+    help="Queued jobs workers may run at once on this server, all workers together.",
+)
+@with_app
+async def server_edit(app: Dflow, name, max_jobs):
+    """Change a server's settings: how many jobs workers run on it at once."""
+    view = await app.inventory.set_max_jobs(name, max_jobs)
+    click.echo(f"Server {view.name}: workers run at most {view.max_jobs} job(s) at once on it")
 
 
 @server.command("list")
@@ -201,7 +228,10 @@ async def server_list(app: Dflow, as_json):
     servers = await app.inventory.list_servers()
     if as_json:
         return print_json([asdict(s) for s in servers])
-    print_table(["NAME", "ADDRESS", "BACKUP DIR"], [[s.name, s.address, s.backup_dir] for s in servers])
+    print_table(
+        ["NAME", "ADDRESS", "BACKUP DIR", "MAX JOBS"],
+        [[s.name, s.address, s.backup_dir, str(s.max_jobs)] for s in servers],
+    )
 
 
 @server.command("remove")

@@ -48,6 +48,11 @@ CLEANUP_COMMAND_TIMEOUT = 30.0
 """Seconds a failing or stopped job waits for its own partial or temp file to be removed
 (the removal is shielded from the cancellation: a stop waits this long at most)."""
 
+DEFAULT_MAX_JOBS = 2
+"""Jobs that workers run at once on one server, across every worker sharing the state."""
+MOST_MAX_JOBS = 64
+"""The highest per-server job limit one may set."""
+
 # --- storage providers (S3) ------------------------------------------------------
 S3_MAX_ATTEMPTS = 6
 """Tries per S3 request (botocore "standard" retries: 5xx, throttling, connection errors)."""

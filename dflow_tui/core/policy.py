@@ -189,6 +189,13 @@ def too_late_to_cancel(kind: OperationKind, backup_id: int | None) -> str:
     return f"The delete of backup {backup_id} is removing the dump: it cannot be stopped halfway."
 
 
+def check_max_jobs(max_jobs: int, most: int) -> int:
+    """Jobs workers may run at once on one server: at least one, at most `most`."""
+    if not 1 <= max_jobs <= most:
+        raise InvalidName(f"Invalid job limit {max_jobs}: use 1 to {most} jobs at once per server")
+    return max_jobs
+
+
 def check_parallel(parallel: int, most: int) -> int:
     """Parts or ranges in flight for a provider: at least one, at most `most`."""
     if not 1 <= parallel <= most:

@@ -34,6 +34,7 @@ class ServerView:
     user: str | None
     key_path: str | None
     backup_dir: str
+    max_jobs: int
 
     @property
     def address(self) -> str:

@@ -17,14 +17,20 @@ from dflow_tui.core.naming import (
     validate_user,
 )
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import resolve_server_id
+from dflow_tui.core.policy import check_max_jobs, resolve_server_id
 from dflow_tui.core.views import ServerView, ServiceView
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, server_spec
 from dflow_tui.remote import dokku
 from dflow_tui.remote.connect import fetch_host_key, trust_host_key
 from dflow_tui.service.access import Access
-from dflow_tui.settings import DEFAULT_BACKUP_DIR, DEFAULT_SSH_PORT, PROBE_COMMAND_TIMEOUT
+from dflow_tui.settings import (
+    DEFAULT_BACKUP_DIR,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_SSH_PORT,
+    MOST_MAX_JOBS,
+    PROBE_COMMAND_TIMEOUT,
+)
 from dflow_tui.store.queries import inventory, providers, rows
 from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import Environment, Project, Server, Service
@@ -54,6 +60,7 @@ def server_view(server: Server) -> ServerView:
         user=server.user,
         key_path=server.key_path,
         backup_dir=server.backup_dir,
+        max_jobs=server.max_jobs,
     )
 
 
@@ -75,10 +82,12 @@ class Inventory:
         user: str | None = None,
         key_path: str | None = None,
         backup_dir: str = DEFAULT_BACKUP_DIR,
+        max_jobs: int = DEFAULT_MAX_JOBS,
     ) -> ServerView:
         await self.access.require(Permission.INVENTORY, "server.add", target=name)
         validate_label(name, "server")
         validate_backup_dir(backup_dir)
+        check_max_jobs(max_jobs, MOST_MAX_JOBS)
         if local:
             if host:
                 raise InvalidName("A --local server has no --host")
@@ -101,11 +110,25 @@ class Inventory:
             user=user,
             key_path=key_path,
             backup_dir=backup_dir,
+            max_jobs=max_jobs,
             created_at=self.ctx.clock.now(),
         )
         view = server_view(await rows.insert(self.db, server, f"Server {name!r}"))
         await self.access.audit("server.add", AuditResult.SUCCEEDED, target=name, detail=view.address)
         return view
+
+    async def set_max_jobs(self, name: str, max_jobs: int) -> ServerView:
+        """How many queued jobs workers may run at once on the server, all workers together."""
+        await self.access.require(Permission.INVENTORY, "server.edit", target=name)
+        check_max_jobs(max_jobs, MOST_MAX_JOBS)
+        async with self.db.session() as session:
+            server = await inventory.server_by_name(session, name)
+            was = server.max_jobs
+            await rows.save(session, server, max_jobs=max_jobs)
+        await self.access.audit(
+            "server.edit", AuditResult.SUCCEEDED, target=name, detail=f"max jobs {was} → {max_jobs}"
+        )
+        return server_view(server)
 
     async def list_servers(self) -> list[ServerView]:
         await self.access.require(Permission.READ, "server.list")

@@ -25,7 +25,13 @@ from dflow_tui.core.enums import (
 )
 from dflow_tui.core.permissions import Role
 from dflow_tui.core.tiers import Tier
-from dflow_tui.settings import DEFAULT_BACKUP_DIR, DEFAULT_PARALLEL, DEFAULT_PREFIX, DEFAULT_SSH_PORT
+from dflow_tui.settings import (
+    DEFAULT_BACKUP_DIR,
+    DEFAULT_MAX_JOBS,
+    DEFAULT_PARALLEL,
+    DEFAULT_PREFIX,
+    DEFAULT_SSH_PORT,
+)
 from dflow_tui.store.types import StrEnumType, UTCDateTime
 
 
@@ -94,6 +100,7 @@ class Server(SQLModel, table=True):
     user: str | None = None
     key_path: str | None = None
     backup_dir: str = DEFAULT_BACKUP_DIR
+    max_jobs: int = DEFAULT_MAX_JOBS  # queued jobs workers run here at once, all workers together
     created_at: datetime | None = _time()
 
 
@@ -163,6 +170,7 @@ class SchedulerLock(SQLModel, table=True):
 
 
 _ONE_IN_PROGRESS = text("status = 'in-progress'")
+_KEPT_SCHEDULED_SUCCESS = text("status = 'succeeded' AND \"trigger\" = 'scheduled' AND deleted_at IS NULL")
 _ONE_ACTIVE_OPERATION = text("status IN ('queued', 'running')")
 
 
@@ -176,6 +184,15 @@ class Backup(SQLModel, table=True):
             unique=True,
             sqlite_where=_ONE_IN_PROGRESS,
             postgresql_where=_ONE_IN_PROGRESS,
+        ),
+        # A scheduler pass asks each scheduled tier for its last kept success: one seek each.
+        Index(
+            "last_scheduled_success",
+            "service_id",
+            "schedule_tier",
+            "created_at",
+            sqlite_where=_KEPT_SCHEDULED_SUCCESS,
+            postgresql_where=_KEPT_SCHEDULED_SUCCESS,
         ),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -97,6 +97,11 @@ def actions(backup_id: int):
         ),
         (Permission.INVENTORY, lambda a: a.inventory.add_project("other"), ["project", "add", "other"]),
         (
+            Permission.INVENTORY,
+            lambda a: a.inventory.set_max_jobs("this-machine", 3),
+            ["server", "edit", "this-machine", "--max-jobs", "3"],
+        ),
+        (
             Permission.USERS,
             lambda a: a.users.add("newcomer", "viewer"),
             ["user", "add", "newcomer", "--role", "viewer"],

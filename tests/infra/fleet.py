@@ -4,12 +4,14 @@ schedules and their last scheduled success — for scale tests and the benchmark
     ids = await seed_fleet(db, 10_000, now=clock.now(), due=0.1)
 
 Service i is `fleet-{i // 100}/production/db{i}` on server `fleet-host-{i % servers}`;
-each runs a daily tier whose last success is an hour old, except the first `due`
-fraction, whose last success is two days old (due now).
+each runs a daily tier whose last success is an hour old, except a `due` fraction
+spread evenly over the fleet (every 1/due-th service), whose last success is two days
+old (due now).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
@@ -22,6 +24,16 @@ from dflow_tui.store.tables import Backup, Environment, Project, ScheduleTier, S
 
 PER_PROJECT = 100
 CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class Fleet:
+    ids: list[int]
+    due_ids: list[int]
+
+
+def is_due(n: int, due: float) -> bool:
+    return int((n + 1) * due) > int(n * due)
 
 
 async def _insert(session, table, rows: list[dict]) -> None:
@@ -39,7 +51,7 @@ async def seed_fleet(
     servers: int = 1,
     local_dir: str | None = None,
     first: int = 0,
-) -> list[int]:
+) -> Fleet:
     """Adds `count` scheduled services (numbered from `first`); returns their ids.
     `local_dir`: the servers are this machine, writing there (jobs can really run)."""
     async with db.session() as session:
@@ -100,7 +112,6 @@ async def seed_fleet(
         }
         service_ids = [ids[f"db{i}"] for i in numbers]
         await _insert(session, ScheduleTier, [{"service_id": s, "tier": Tier.DAILY} for s in service_ids])
-        due_count = round(count * due)
         await _insert(
             session,
             Backup,
@@ -114,11 +125,11 @@ async def seed_fleet(
                     "server_id": server_ids[((first + n) // PER_PROJECT) % servers],
                     "file_path": f"/var/backups/dflow/db{first + n}-seed.dump",
                     "size_bytes": 1024 * (n % 97 + 1),
-                    "created_at": now - (timedelta(days=2) if n < due_count else timedelta(hours=1)),
-                    "finished_at": now - (timedelta(days=2) if n < due_count else timedelta(hours=1)),
+                    "created_at": now - (timedelta(days=2) if is_due(n, due) else timedelta(hours=1)),
+                    "finished_at": now - (timedelta(days=2) if is_due(n, due) else timedelta(hours=1)),
                 }
                 for n, service_id in enumerate(service_ids)
             ],
         )
         await session.commit()
-    return service_ids
+    return Fleet(service_ids, [s for n, s in enumerate(service_ids) if is_due(n, due)])

@@ -68,15 +68,16 @@ async def test_a_pass_with_nothing_due_costs_the_same_queries_whatever_the_fleet
 
 async def test_the_due_services_and_only_they_are_queued_once(app, clock):
     db = app.ctx.db
-    ids = await seed_fleet(db, 200, now=clock.now(), due=0.1)  # the first 20 are due
+    fleet = await seed_fleet(db, 200, now=clock.now(), due=0.1)  # every tenth is due
+    assert len(fleet.due_ids) == 20
     report = await run_pass(app.ctx)
-    assert sorted(b.service_id for b in report.queued) == sorted(ids[:20])
+    assert sorted(b.service_id for b in report.queued) == sorted(fleet.due_ids)
     assert {(b.trigger, b.schedule_tier) for b in report.queued} == {("scheduled", "daily")}
     assert (await run_pass(app.ctx)).queued == []  # in progress now: not queued twice
 
     clock.advance(timedelta(hours=23))  # the others' last success is now a day old
     again = await run_pass(app.ctx)
-    assert sorted(b.service_id for b in again.queued) == sorted(ids[20:])
+    assert sorted(b.service_id for b in again.queued) == sorted(set(fleet.ids) - set(fleet.due_ids))
 
 
 async def test_a_long_pass_renews_its_lock(app, clock, monkeypatch):
@@ -104,3 +105,52 @@ async def test_a_long_pass_renews_its_lock(app, clock, monkeypatch):
     assert len(report.queued) == 30  # 10 minutes of queuing, twice the lock's 5
     assert len(renewals) >= 1 + 9  # the first take, then about once a minute
     assert all(b - a <= timedelta(minutes=1, seconds=20) for a, b in itertools.pairwise(renewals))
+
+
+async def test_workers_take_at_most_max_jobs_per_server_and_pass_over_a_full_one(app, clock):
+    """Two servers, limit 2 each: the first claims fill server 0 (its jobs are oldest),
+    then server 1 is served although server 0 still has older jobs waiting."""
+    from sqlmodel import col, select, update
+
+    from dflow_tui.store.tables import Backup, Server
+
+    db = app.ctx.db
+    await seed_fleet(db, 400, now=clock.now(), due=0.02, servers=2)  # 8 due: 4 per server
+    report = await run_pass(app.ctx)
+    assert len(report.queued) == 8
+    async with db.session() as session:  # server 0's jobs are the oldest in the queue
+        for backup in report.queued:
+            if backup.server_id == report.queued[0].server_id:
+                await session.exec(
+                    update(Backup)
+                    .where(col(Backup.id) == backup.id)
+                    .values(created_at=clock.now() - timedelta(minutes=5))
+                )
+        await session.commit()
+    busy = report.queued[0].server_id
+
+    claimed = []
+    for n in range(8):
+        backup_id = await claims.claim_backup(db, f"worker:test:{n}", clock)
+        if backup_id is None:
+            break
+        claimed.append(backup_id)
+    servers = {b.id: b.server_id for b in report.queued}
+    by_server = [servers[i] for i in claimed]
+    assert len(claimed) == 4 and by_server[:2] == [busy, busy] and by_server.count(busy) == 2
+
+    async with db.session() as session:  # one job on the busy server ends: one slot opens
+        await session.exec(update(Backup).where(col(Backup.id) == claimed[0]).values(status="succeeded"))
+        await session.exec(update(Server).where(col(Server.id) == busy).values(max_jobs=3))
+        await session.commit()
+    more = [await claims.claim_backup(db, "worker:test:9", clock) for _ in range(3)]
+    assert [servers.get(i) for i in more] == [busy, busy, None]
+    async with db.reading() as session:
+        running = (
+            await session.exec(
+                select(Backup.server_id).where(
+                    Backup.status == "in-progress", col(Backup.worker_id).is_not(None)
+                )
+            )
+        ).all()
+    assert running.count(busy) == 3
