@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -741,6 +742,36 @@ async def user_remove(app: Dflow, login):
     """Take a user's role away (the last admin stays)."""
     await app.users.remove(login)
     click.echo(f"Removed {login}")
+
+
+@main.command("fleet")
+@json_option
+@with_app
+async def fleet_list(app: Dflow, as_json):
+    """Every service at once: schedule, last success, next due, how its last backup ended."""
+    rows = await app.fleet.rows()
+    if as_json:
+        return print_json([row.to_json() for row in rows])
+
+    def when(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+    print_table(
+        ["SERVICE", "RESULT", "LAST SUCCESS", "NEXT DUE", "TIERS", "SIZE", "SERVER", "DESTINATION"],
+        [
+            [
+                row.path,
+                row.last_result or "-",
+                when(row.last_success),
+                when(row.next_due),
+                ",".join(row.tiers) or "off",
+                human_size(row.last_size) if row.last_size is not None else "-",
+                row.service.server or "-",
+                row.service.provider or row.service.destination,
+            ]
+            for row in rows
+        ],
+    )
 
 
 @main.command("audit")

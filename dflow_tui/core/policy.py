@@ -236,6 +236,16 @@ def tier_to_queue(enabled: Iterable[str], last_success: dict[Tier, datetime], no
     return rarest(due_tiers(enabled, last_success, now))
 
 
+def next_due(enabled: Iterable[str], last_success: dict[Tier, datetime], now: datetime) -> datetime | None:
+    """When the service's next scheduled backup is due: the soonest of its tiers (a tier that
+    never succeeded is due now); None without a schedule."""
+    times = [
+        last_success[tier] + RULES[tier].interval if tier in last_success else now
+        for tier in sort_tiers(enabled)
+    ]
+    return min(times, default=None)
+
+
 def rarest(due: Iterable[str]) -> Tier | None:
     """The one tier a pass queues among a service's due tiers: the rarest."""
     ordered = sort_tiers(due)

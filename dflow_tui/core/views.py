@@ -25,6 +25,35 @@ class ServiceView:
 
 
 @dataclass(frozen=True)
+class FleetRow:
+    """One service as the Fleet view lists it."""
+
+    service: ServiceView
+    tiers: tuple[str, ...]  # enabled schedule tiers, in order; none: the schedule is off
+    last_success: datetime | None  # newest kept successful backup, any trigger
+    next_due: datetime | None  # when a scheduled backup is next due (None: no schedule)
+    last_result: str | None  # how its newest backup ended (or `in-progress`); None: none yet
+    last_size: int | None  # that backup's stored size
+
+    @property
+    def path(self) -> str:
+        return self.service.path
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service": self.path,
+            "engine": self.service.engine,
+            "server": self.service.server,
+            "destination": self.service.provider or self.service.destination,
+            "tiers": list(self.tiers),
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "last_result": self.last_result,
+            "last_size": self.last_size,
+        }
+
+
+@dataclass(frozen=True)
 class ServerView:
     id: int
     name: str

@@ -15,6 +15,7 @@ from dflow_tui.service.access import Access, AuditLog, Users
 from dflow_tui.service.backups import Backups
 from dflow_tui.service.destination import Destinations
 from dflow_tui.service.doctor import Doctor
+from dflow_tui.service.fleet import Fleet
 from dflow_tui.service.identities import Identities
 from dflow_tui.service.inventory import Inventory
 from dflow_tui.service.schedules import Schedules
@@ -51,6 +52,7 @@ class Dflow:
         self.users = Users(self.ctx, self.access)
         self.audit = AuditLog(self.ctx, self.access)
         self.inventory = Inventory(self.ctx, self.access)
+        self.fleet = Fleet(self.ctx, self.access, self.inventory)
         self.backups = Backups(self.ctx, self.access, self.worker)
         self.storage = StorageProviders(self.ctx, self.access)
         self.destinations = Destinations(self.ctx, self.access)

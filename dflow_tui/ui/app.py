@@ -46,6 +46,7 @@ from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen, ProvidersChanged
 from dflow_tui.ui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, RestoreConfirmScreen
+from dflow_tui.ui.screens.fleet import FleetScreen
 from dflow_tui.ui.screens.help import HelpScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
 from dflow_tui.ui.screens.servers import ServersScreen, ServicesChanged
@@ -112,6 +113,7 @@ class DflowApp(App[None]):
         Binding("s", "open_storage", "Storage"),
         Binding("a", "open_activity", "Activity"),
         Binding("v", "open_servers", "Servers"),
+        Binding("f", "open_fleet", "Fleet: every service", show=False),
         Binding("t", "toggle_theme", "Light/dark theme", show=False),
         Binding("f5", "reload", "Reload"),
     ]
@@ -350,6 +352,16 @@ class DflowApp(App[None]):
             if isinstance(binding, Binding) and binding.description
         ]
         self.push_screen(HelpScreen(keys))
+
+    def action_open_fleet(self) -> None:
+        if self.dflow is None:
+            return
+
+        def chosen(path: str | None) -> None:
+            if path is not None:
+                self.go_to_service(path)
+
+        self.push_screen(FleetScreen(self.dflow.fleet, self.dflow.clock.now), chosen)
 
     def action_open_activity(self) -> None:
         if self.dflow is None:

@@ -28,6 +28,7 @@ class PaletteHost(Protocol):
 
 
 SCREENS = (
+    ("Open Fleet", "Every service: schedule, last success, next due, last result", "open_fleet"),
     ("Open Servers", "Servers: list, add, check connection, discover databases", "open_servers"),
     ("Open Backup Storage", "S3-compatible storage providers", "open_storage"),
     ("Open Activity", "The audit log: who did what, when", "open_activity"),

@@ -81,6 +81,28 @@ def timestamp(value: datetime | None) -> str:
     return value.strftime(TIME_FORMAT)
 
 
+def span(seconds: float) -> str:
+    """A duration the way people say it: `45s`, `12m`, `5h`, `3d`."""
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def age(value: datetime | None, now: datetime) -> str:
+    """How long ago: `5h ago` (or — for never)."""
+    return NO_VALUE if value is None else f"{span((now - value).total_seconds())} ago"
+
+
+def due_in(value: datetime | None, now: datetime) -> str:
+    """How long until: `in 5h`, `now` once it is due (or — without a schedule)."""
+    if value is None:
+        return NO_VALUE
+    seconds = (value - now).total_seconds()
+    return "now" if seconds <= 0 else f"in {span(seconds)}"
+
+
 def trigger_text(backup: BackupView) -> str:
     """`manual`, or the schedule tier of a scheduled backup."""
     if backup.trigger == Trigger.SCHEDULED:

@@ -4,6 +4,7 @@ per-server job limit holds across all of them, and every job runs exactly once."
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -74,3 +75,17 @@ def test_three_workers_keep_one_job_at_a_time_per_server_and_run_each_once(cli, 
     # The two servers did work side by side: the limit is per server, not for everyone.
     alpha, beta = spans["alpha"], spans["beta"]
     assert any(a[0] < b[1] and b[0] < a[1] for a in alpha for b in beta)
+
+
+def test_fleet_lists_every_service_with_its_schedule_and_last_backup(cli, service_path):
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    cli("schedule", "set", service_path, "--tier", "daily", "--tier", "weekly")
+    listed = cli.process("fleet", "--json")
+    [row] = json.loads(listed.stdout)
+    assert (row["service"], row["engine"], row["tiers"]) == (service_path, "postgres", ["daily", "weekly"])
+    assert row["last_result"] == "in-progress"  # the weekly backup the schedule just queued
+    assert row["last_success"] is not None and row["next_due"] is not None
+    table = cli.process("fleet").stdout.splitlines()
+    assert table[0].split()[:4] == ["SERVICE", "RESULT", "LAST", "SUCCESS"]
+    assert table[1].startswith(service_path) and "daily,weekly" in table[1]
+    assert backup_id

@@ -245,6 +245,35 @@ class TestActivity:
         assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
 
 
+class TestFleet:
+    @SIZES
+    def test_every_service_sorted_by_last_result(self, seeded, snap_compare, size):
+        from infra.fleet import seed_fleet
+
+        from dflow_tui.ui.screens.fleet import FleetScreen
+
+        async def add_fleet() -> None:
+            api = await Dflow.open(seeded.settings, clock=FixedClock(START), actor=ACTOR)
+            try:
+                await seed_fleet(api.ctx.db, 12, now=START + timedelta(days=1), due=0.25, servers=2)
+            finally:
+                await api.close()
+
+        asyncio.run(add_fleet())
+
+        async def run_before(pilot):
+            await wait_until(pilot, lambda: pilot.app.services is not None, "the services")
+            await pilot.press("f")
+            await wait_until(
+                pilot,
+                lambda: isinstance(pilot.app.screen, FleetScreen) and pilot.app.screen.count,
+                "the fleet",
+            )
+            await pilot.press("s", "S")  # by result, descending
+
+        assert snap_compare(make_app(seeded), terminal_size=size, run_before=run_before)
+
+
 class TestWithoutColour:
     """NO_COLOR (or a monochrome terminal): ticked and unticked, chosen and not, still differ."""
 

@@ -1,0 +1,49 @@
+"""The whole fleet at a glance: every service with its schedule and how its backups stand."""
+
+from __future__ import annotations
+
+from dflow_tui.core.permissions import Permission
+from dflow_tui.core.policy import next_due
+from dflow_tui.core.tiers import sort_tiers
+from dflow_tui.core.views import FleetRow
+from dflow_tui.jobs.context import JobContext
+from dflow_tui.service.access import Access
+from dflow_tui.service.inventory import Inventory
+from dflow_tui.store.queries import fleet, schedules
+
+
+class Fleet:
+    def __init__(self, ctx: JobContext, access: Access, inventory: Inventory) -> None:
+        self.ctx = ctx
+        self.access = access
+        self.inventory = inventory
+
+    async def rows(self) -> list[FleetRow]:
+        """One row per service, in path order: a few queries whatever the fleet's size."""
+        await self.access.require(Permission.READ, "fleet.list")
+        services = await self.inventory.list_services()
+        tiers = await schedules.tiers_by_service(self.ctx.db)
+        async with self.ctx.db.reading() as session:
+            scheduled = await fleet.last_scheduled_successes(session)
+            successes = await fleet.last_successes(session)
+            latest = await fleet.latest_backups(session)
+        now = self.ctx.clock.now()
+        result = []
+        for service in services:
+            enabled = sort_tiers(tiers.get(service.id, []))
+            last_by_tier = {
+                tier: scheduled[(service.id, tier)] for tier in enabled if (service.id, tier) in scheduled
+            }
+            newest = latest.get(service.id)
+            result.append(
+                FleetRow(
+                    service=service,
+                    tiers=tuple(tier.value for tier in enabled),
+                    last_success=successes.get(service.id),
+                    next_due=next_due(enabled, last_by_tier, now),
+                    last_result=newest.status.value if newest is not None else None,
+                    last_size=(newest.stored_size_bytes or newest.size_bytes) if newest is not None else None,
+                )
+            )
+        result.sort(key=lambda row: row.path)
+        return result

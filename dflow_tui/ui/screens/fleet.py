@@ -1,0 +1,184 @@
+"""Fleet: every service on one screen — where it is, its schedule, and how its backups stand.
+
+`f` opens it from the main screen (and the palette). One row per service, drawn only
+as far as the screen shows (RowList), so 10,000 services open at once. `s` orders by
+the next column (and a click on a header by that one), `S` turns the order round, `/`
+filters by text, Enter opens the service on the main screen, Escape goes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+from textual.worker import Worker
+
+from dflow_tui.core.views import FleetRow, human_size
+from dflow_tui.service.fleet import Fleet
+from dflow_tui.ui.errors import notify_worker_error
+from dflow_tui.ui.format import NO_VALUE, Palette, age, due_in
+from dflow_tui.ui.widgets.row_list import Column, Row, RowList, cell
+
+# How each service stands comes first: on 80 columns the last three scroll into view.
+COLUMNS = (
+    Column("service", "Service", 0, keep_end=True),
+    Column("result", "Result", 11),
+    Column("last_success", "Success", 9),
+    Column("next_due", "Due", 8),
+    Column("tiers", "Tiers", 7),
+    Column("size", "Size", 9),
+    Column("engine", "Engine", 9, essential=False),
+    Column("server", "Server", 14, essential=False),
+    Column("destination", "Destination", 13, essential=False),
+)
+TIER_LETTERS = {"hourly": "H", "daily": "D", "weekly": "W", "monthly": "M"}
+NO_SERVICES = "No services yet: add a server (v on the main screen), or run with --demo."
+
+
+def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
+    service = row.service
+    destination = service.provider or service.destination
+    tiers = "".join(TIER_LETTERS.get(t, "?") for t in row.tiers) or "off"
+    result_colour = {"succeeded": palette.success, "failed": palette.error, "in-progress": palette.accent}
+    result = row.last_result or NO_VALUE
+    due = row.next_due
+    cells = (
+        cell(service.path),
+        cell(Text(result, style=Style(color=result_colour.get(result, palette.muted))), row.last_result),
+        cell(age(row.last_success, now), row.last_success),
+        cell(
+            Text(due_in(due, now), style=Style(color=palette.warning) if due and due <= now else ""),
+            due,
+        ),
+        cell(tiers, len(row.tiers)),
+        cell(Text(human_size(row.last_size) if row.last_size is not None else NO_VALUE), row.last_size),
+        cell(service.engine),
+        cell(service.server or NO_VALUE),
+        cell(destination),
+    )
+    search = " ".join((service.path, service.engine, service.server or "", destination, result)).lower()
+    return Row(service.path, cells, search)
+
+
+class FleetScreen(Screen[str | None]):
+    """Dismissed with the path of the service to open, or None."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "next_sort", "Sort"),
+        Binding("S", "reverse", "Reverse"),
+        Binding("enter", "open", "Open", show=True),
+        Binding("f5", "reload", "Reload"),
+    ]
+
+    def __init__(self, fleet: Fleet, now: Callable[[], datetime]) -> None:
+        super().__init__(id="fleet-screen")
+        self.fleet = fleet
+        self.now = now
+        self.count = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="fleet-body"):
+            yield Static(id="fleet-summary")
+            yield Input(
+                placeholder="Filter: part of a path, engine, server, destination or result", id="fleet-filter"
+            )
+            yield RowList(COLUMNS, id="fleet-table")
+        yield Footer()
+
+    @property
+    def table(self) -> RowList:
+        return self.query_one(RowList)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Fleet"
+        self.query_one("#fleet-filter", Input).display = False
+        self.table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.run_worker(
+            self._load(),
+            name="fleet",
+            group="fleet",
+            exclusive=True,
+            description="Loading the fleet",
+            exit_on_error=False,
+        )
+
+    async def _load(self) -> None:
+        rows = await self.fleet.rows()
+        palette = Palette.from_theme_variables(self.app.theme_variables)
+        now = self.now()  # after the rows: what was due when they were read is due now
+        self.count = len(rows)
+        self.table.show([fleet_row(row, now, palette) for row in rows])
+        self._summarise()
+
+    def _summarise(self) -> None:
+        table = self.table
+        if not self.count:
+            self.query_one("#fleet-summary", Static).update(NO_SERVICES)
+            return
+        column = COLUMNS[table.sort_column].title.lower()
+        order = "descending" if table.sort_reverse else "ascending"
+        shown = (
+            f"{len(table.rows):,} of {self.count:,} services"
+            if table.filter_text
+            else f"{self.count:,} services"
+        )
+        matching = f"  ·  filter: {table.filter_text!r}" if table.filter_text else ""
+        self.query_one("#fleet-summary", Static).update(Text(f"{shown}  ·  by {column}, {order}{matching}"))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        notify_worker_error(self, event)
+
+    def action_next_sort(self) -> None:
+        self.table.sort_by((self.table.sort_column + 1) % len(COLUMNS), reverse=False)
+
+    def action_reverse(self) -> None:
+        self.table.sort_by(self.table.sort_column, reverse=not self.table.sort_reverse)
+
+    @on(RowList.Sorted)
+    def _sorted(self) -> None:
+        self._summarise()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#fleet-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.filter(event.value)
+        self._summarise()
+
+    @on(Input.Submitted, "#fleet-filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        if box.display and (box.has_focus or box.value):
+            box.value = ""
+            box.display = False
+            self.table.focus()
+            return
+        self.dismiss(None)
+
+    def action_open(self) -> None:
+        if self.table.cursor_key is not None:
+            self.dismiss(self.table.cursor_key)
+
+    @on(RowList.Chosen)
+    def _chosen(self, event: RowList.Chosen) -> None:
+        self.dismiss(event.key)

@@ -1,0 +1,123 @@
+"""The Fleet view: every service on one screen, sorted, filtered, and opened with Enter."""
+
+from __future__ import annotations
+
+import time
+
+from infra.fleet import seed_fleet
+from tui_support import ACTOR, SIZE, screen_text, wait_until
+
+from dflow_tui.demo.sandbox import DEMO_SERVICE
+from dflow_tui.ui.app import DflowApp
+from dflow_tui.ui.screens.fleet import FleetScreen
+
+
+def make_app(demo, dflow) -> DflowApp:
+    """The app without its worker loop: the fleet's seeded servers are not real hosts."""
+    return DflowApp(demo.settings, dflow=dflow, actor=ACTOR, scheduler=False)
+
+
+def shown(app) -> list[str]:
+    return [row.key for row in app.screen.table.rows]
+
+
+def cells(app, path: str) -> list[str]:
+    [row] = [row for row in app.screen.table.rows if row.key == path]
+    return [c.text.plain for c in row.cells]
+
+
+async def open_fleet(pilot) -> None:
+    app = pilot.app
+    await wait_until(pilot, lambda: app.services is not None, "the services to load")
+    await pilot.press("f")
+    await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.count > 0, "the fleet")
+
+
+async def test_every_service_is_listed_with_its_schedule_and_last_backup(demo, dflow, clock):
+    backup = await dflow.backups.create(DEMO_SERVICE)
+    await dflow.schedules.set(DEMO_SERVICE, ["hourly", "weekly"])  # queues its backups (no worker runs)
+    await seed_fleet(dflow.ctx.db, 30, now=clock.now(), due=0.1)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fleet(pilot)
+        assert len(shown(app)) == 31 and shown(app) == sorted(shown(app))
+        result, last, due, tiers, _size, engine, server, destination = cells(app, DEMO_SERVICE)[1:]
+        assert (engine, server, destination, tiers) == ("postgres", "this-machine", "internal", "HW")
+        assert last.endswith("s ago")  # the manual backup, seconds ago on the test's clock
+        assert (due, result) == ("now", "in-progress")  # its weekly waits for a worker
+        assert backup.id
+        row = cells(app, "fleet-0/production/db9")  # a due one: its daily success is 2 days old
+        assert row[1:6] == ["succeeded", "2d ago", "now", "D", "10.0 KiB"]  # 1 KiB × (9 % 97 + 1)
+        assert "31 services" in screen_text(app) and "by service, ascending" in screen_text(app)
+
+
+async def test_sort_by_each_column_and_back(demo, dflow, clock):
+    await seed_fleet(dflow.ctx.db, 30, now=clock.now(), due=0.1)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fleet(pilot)
+        table = app.screen.table
+        for column in range(1, 6):
+            await pilot.press("s")
+            assert table.sort_column == column and not table.sort_reverse
+        await pilot.press("S")  # by size, largest first
+        sizes = [row.cells[5].sort_key for row in table.rows]
+        assert sizes == sorted(sizes, key=lambda s: -1 if s is None else s, reverse=True)
+        assert sizes[0] == 30 * 1024 and "by size, descending" in screen_text(app)
+        for column in range(6, 9):
+            await pilot.press("s")
+            assert table.sort_column == column
+        await pilot.press("s")  # back to the path
+        assert shown(app) == sorted(shown(app))
+        header = table.region.y + 1  # inside the border
+        await pilot.click(offset=(table.region.x + 2 + table._widths[0] + 2, header))  # "Result"
+        assert table.sort_column == 1
+        await pilot.click(offset=(table.region.x + 2 + table._widths[0] + 2, header))  # again: turned round
+        assert table.sort_column == 1 and table.sort_reverse
+
+
+async def test_filter_by_text_then_enter_opens_the_service(demo, dflow, clock):
+    await seed_fleet(dflow.ctx.db, 300, now=clock.now())
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fleet(pilot)
+        await pilot.press("slash", *"db12", "enter")
+        assert shown(app) == [
+            "fleet-0/production/db12",
+            *(f"fleet-1/production/db{n}" for n in range(120, 130)),
+        ]
+        assert "11 of 301 services" in screen_text(app)
+        await pilot.press("down", "enter")  # the second: db120
+        await wait_until(pilot, lambda: not isinstance(app.screen, FleetScreen), "the main screen")
+        await wait_until(
+            pilot,
+            lambda: app.service is not None and app.service.path == "fleet-1/production/db120",
+            "the chosen service",
+        )
+
+
+async def test_escape_clears_the_filter_first_then_goes_back(demo, dflow, clock):
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fleet(pilot)
+        await pilot.press("slash", *"nothing-like-this")
+        assert shown(app) == []
+        await pilot.press("escape")
+        assert shown(app) == [DEMO_SERVICE] and isinstance(app.screen, FleetScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FleetScreen)
+
+
+async def test_ten_thousand_services_open_at_once(demo, dflow, clock):
+    """Only the lines on screen are drawn: the view is there as soon as the rows are read."""
+    await seed_fleet(dflow.ctx.db, 10_000, now=clock.now(), due=0.1, servers=7)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services is not None, "the services to load", 60)
+        started = time.monotonic()
+        await open_fleet(pilot)
+        assert len(shown(app)) == 10_001
+        await pilot.press("end")
+        assert app.screen.table.cursor_key == shown(app)[-1]
+        assert "10,001 services" in screen_text(app)
+        assert time.monotonic() - started < 30  # a sanity bound; the benchmark measures it
