@@ -18,11 +18,11 @@ from functools import partial
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import MountError
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, Header, Input, TabbedContent, TabPane, Tabs
 from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
@@ -53,7 +53,7 @@ from dflow_tui.ui.screens.servers import ServersScreen, ServicesChanged
 from dflow_tui.ui.widgets.backup_table import BackupTable
 from dflow_tui.ui.widgets.backups_panel import NO_SERVICES_YET, PICK_A_SERVICE, BackupsPanel
 from dflow_tui.ui.widgets.destination_card import DestinationCard
-from dflow_tui.ui.widgets.service_tree import ServiceTree
+from dflow_tui.ui.widgets.service_tree import ServiceFilter, ServiceTree, matching
 from dflow_tui.ui.worker_groups import (
     CANCEL,
     DESTINATION,
@@ -114,6 +114,7 @@ class DflowApp(App[None]):
         Binding("a", "open_activity", "Activity"),
         Binding("v", "open_servers", "Servers"),
         Binding("f", "open_fleet", "Fleet: every service", show=False),
+        Binding("slash", "filter_services", "Filter the services", show=False),
         Binding("t", "toggle_theme", "Light/dark theme", show=False),
         Binding("f5", "reload", "Reload"),
     ]
@@ -160,7 +161,9 @@ class DflowApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
-            yield ServiceTree(id="services")
+            with Vertical(id="tree-pane"):
+                yield ServiceFilter(id="service-filter")
+                yield ServiceTree(id="services")
             with TabbedContent(id="service-tabs", initial="backups"):
                 with TabPane("Backups", id="backups"):
                     yield BackupsPanel(id="backups-panel")
@@ -270,7 +273,8 @@ class DflowApp(App[None]):
         assert self.dflow is not None
         services = await self.dflow.inventory.list_services()
         self.services = services
-        self.service_tree.show_services(services, keep=self.service.path if self.service else None)
+        shown = matching(services, self.query_one(ServiceFilter).value)
+        self.service_tree.show_services(shown, keep=self.service.path if self.service else None)
         self.panel.show_hint(PICK_A_SERVICE if services else NO_SERVICES_YET)
         if self.service is not None:
             fresh = next((s for s in services if s.path == self.service.path), None)
@@ -347,11 +351,26 @@ class DflowApp(App[None]):
 
     def action_show_keys(self) -> None:
         keys = [
-            (binding.key.replace("question_mark", "?"), binding.description)
+            (binding.key.replace("question_mark", "?").replace("slash", "/"), binding.description)
             for binding in self.BINDINGS
             if isinstance(binding, Binding) and binding.description
         ]
         self.push_screen(HelpScreen(keys))
+
+    def action_filter_services(self) -> None:
+        box = self.query_one(ServiceFilter)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#service-filter")
+    def _filter_services(self, event: Input.Changed) -> None:
+        if self.services is not None:
+            keep = self.service.path if self.service else None
+            self.service_tree.show_services(matching(self.services, event.value), keep=keep)
+
+    @on(Input.Submitted, "#service-filter")
+    def _filter_done(self) -> None:
+        self.service_tree.focus()
 
     def action_open_fleet(self) -> None:
         if self.dflow is None:

@@ -121,3 +121,39 @@ async def test_ten_thousand_services_open_at_once(demo, dflow, clock):
         assert app.screen.table.cursor_key == shown(app)[-1]
         assert "10,001 services" in screen_text(app)
         assert time.monotonic() - started < 30  # a sanity bound; the benchmark measures it
+
+
+async def test_the_service_tree_stays_usable_at_ten_thousand_services(demo, dflow, clock):
+    """Projects start folded (their services are added when opened), `/` narrows the tree,
+    and the palette's jump reaches into a folded project."""
+    from dflow_tui.ui.widgets.service_tree import LAZY_ABOVE
+
+    await seed_fleet(dflow.ctx.db, 10_000, now=clock.now())
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services is not None, "the services to load", 60)
+        tree = app.service_tree
+        assert len(app.services) > LAZY_ABOVE
+        assert tree.last_line < 150  # 101 folded projects, not 10,000 lines
+        await pilot.pause()
+        assert tree.cursor_line == 0
+        await pilot.press("enter")  # opens the first project ("demo"): its environment and service
+        await wait_until(pilot, lambda: "shop-db" in screen_text(app), "the demo project's service")
+
+        await pilot.press("slash", *"db4242")
+        await wait_until(pilot, lambda: tree.last_line < 5, "the tree narrowed")
+        await pilot.press("enter", "down", "down")
+        await wait_until(
+            pilot,
+            lambda: app.service is not None and app.service.path == "fleet-42/production/db4242",
+            "the filtered service",
+        )
+        await pilot.press("slash", "escape")
+        await wait_until(pilot, lambda: tree.last_line > 100, "the whole tree back")
+
+        app.go_to_service("fleet-77/production/db7777")  # the palette's "Go to …"
+        await wait_until(
+            pilot,
+            lambda: app.service is not None and app.service.path == "fleet-77/production/db7777",
+            "the service in a folded project",
+        )
