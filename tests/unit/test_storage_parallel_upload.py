@@ -225,7 +225,9 @@ async def test_stream_failing_with_parts_in_flight_aborts(moto_s3):
         raise OSError("ssh channel closed")
 
     async with open_client(moto_s3) as client:
-        slow = SlowParts(client, 0.5)
+        # Long enough that parts are surely in flight when the stream fails, even on a
+        # loaded machine.
+        slow = SlowParts(client, 2.0)
         with pytest.raises(UploadAborted) as raised:
             await upload_parts(client, BUCKET, KEY, failing(), min_part_size=PART)
     message = str(raised.value)
