@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from benchmarks import codec_speed, data_path, list_and_table, startup, upload_memory
+from benchmarks import codec_speed, data_path, fleet_scale, list_and_table, startup, upload_memory
 from benchmarks.workspace import Workspace
 
 log = logging.getLogger("benchmarks")
 
 SECTIONS: dict[str, Callable[[Workspace], None]] = {
     "list_and_table": list_and_table.run,
+    "fleet_scale": fleet_scale.run,
     "upload_memory": upload_memory.run,
     "startup": startup.run,
     "codec_speed": codec_speed.run,

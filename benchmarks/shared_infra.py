@@ -17,11 +17,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 @cache
 def tests_infra() -> SimpleNamespace:
-    """tests/infra's `sshd`, `ports` and `tools` modules."""
+    """tests/infra's `sshd`, `ports`, `tools`, `postgres` and `fleet` modules."""
     tests_dir = str(REPO / "tests")
     if tests_dir not in sys.path:
         sys.path.insert(0, tests_dir)
     modules: dict[str, ModuleType] = {
-        name: importlib.import_module(f"infra.{name}") for name in ("sshd", "ports", "tools")
+        name: importlib.import_module(f"infra.{name}")
+        for name in ("sshd", "ports", "tools", "postgres", "fleet")
     }
     return SimpleNamespace(**modules)

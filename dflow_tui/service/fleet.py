@@ -24,25 +24,23 @@ class Fleet:
         services = await self.inventory.list_services()
         tiers = await schedules.tiers_by_service(self.ctx.db)
         async with self.ctx.db.reading() as session:
-            scheduled = await fleet.last_scheduled_successes(session)
             successes = await fleet.last_successes(session)
             latest = await fleet.latest_backups(session)
         now = self.ctx.clock.now()
         result = []
         for service in services:
             enabled = sort_tiers(tiers.get(service.id, []))
-            last_by_tier = {
-                tier: scheduled[(service.id, tier)] for tier in enabled if (service.id, tier) in scheduled
-            }
+            by_tier = successes.get(service.id, {})
+            last_by_tier = {tier: by_tier[tier] for tier in enabled if tier in by_tier}
             newest = latest.get(service.id)
             result.append(
                 FleetRow(
                     service=service,
                     tiers=tuple(tier.value for tier in enabled),
-                    last_success=successes.get(service.id),
+                    last_success=max(by_tier.values(), default=None),
                     next_due=next_due(enabled, last_by_tier, now),
-                    last_result=newest.status.value if newest is not None else None,
-                    last_size=(newest.stored_size_bytes or newest.size_bytes) if newest is not None else None,
+                    last_result=newest[0].value if newest is not None else None,
+                    last_size=newest[1] if newest is not None else None,
                 )
             )
         result.sort(key=lambda row: row.path)

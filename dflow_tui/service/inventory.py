@@ -300,17 +300,17 @@ class Inventory:
             provider_names = await providers.provider_names(session)
         return [
             ServiceView(
-                id=rows.saved_id(service.id),
-                project=project.name,
-                environment=environment.name,
-                name=service.name,
-                engine=service.engine,
-                destination=service.destination,
-                server=_named(servers, resolve_server_id(environment, project)),
-                legacy=project.legacy,
-                provider=_named(provider_names, service.provider_id),
+                id=place.id,
+                project=place.project.name,
+                environment=place.environment.name,
+                name=place.name,
+                engine=place.engine,
+                destination=place.destination,
+                server=_named(servers, resolve_server_id(place.environment, place.project)),
+                legacy=place.legacy,
+                provider=_named(provider_names, place.provider_id),
             )
-            for service, environment, project in results
+            for place in results
         ]
 
     async def remove_service(self, path: str) -> None:

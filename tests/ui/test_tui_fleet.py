@@ -23,7 +23,7 @@ def shown(app) -> list[str]:
 
 def cells(app, path: str) -> list[str]:
     [row] = [row for row in app.screen.table.rows if row.key == path]
-    return [c.text.plain for c in row.cells]
+    return [text.plain for text in row.texts]
 
 
 async def open_fleet(pilot) -> None:
@@ -61,7 +61,7 @@ async def test_sort_by_each_column_and_back(demo, dflow, clock):
             await pilot.press("s")
             assert table.sort_column == column and not table.sort_reverse
         await pilot.press("S")  # by size, largest first
-        sizes = [row.cells[5].sort_key for row in table.rows]
+        sizes = [row.sort_keys[5] for row in table.rows]
         assert sizes == sorted(sizes, key=lambda s: -1 if s is None else s, reverse=True)
         assert sizes[0] == 30 * 1024 and "by size, descending" in screen_text(app)
         for column in range(6, 9):

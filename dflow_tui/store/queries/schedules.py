@@ -21,10 +21,10 @@ from dflow_tui.store.types import UTCDateTime
 async def tiers_by_service(db: Database) -> dict[int, list[Tier]]:
     """The enabled tiers of every service that has one (no entry: its schedule is off)."""
     async with db.reading() as session:
-        enabled = (await session.exec(select(ScheduleTier))).all()
+        enabled = (await session.exec(select(col(ScheduleTier.service_id), col(ScheduleTier.tier)))).all()
     schedules: dict[int, list[Tier]] = defaultdict(list)
-    for row in enabled:
-        schedules[row.service_id].append(row.tier)
+    for service_id, tier in enabled:
+        schedules[service_id].append(tier)
     return schedules
 
 

@@ -25,7 +25,7 @@ from dflow_tui.core.views import FleetRow, human_size
 from dflow_tui.service.fleet import Fleet
 from dflow_tui.ui.errors import notify_worker_error
 from dflow_tui.ui.format import NO_VALUE, Palette, age, due_in
-from dflow_tui.ui.widgets.row_list import Column, Row, RowList, cell
+from dflow_tui.ui.widgets.row_list import Column, Row, RowList
 
 # How each service stands comes first: on 80 columns the last three scroll into view.
 COLUMNS = (
@@ -44,28 +44,39 @@ NO_SERVICES = "No services yet: add a server (v on the main screen), or run with
 
 
 def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
+    """Sort keys and search text now; the cells' texts when the row is first drawn."""
     service = row.service
     destination = service.provider or service.destination
-    tiers = "".join(TIER_LETTERS.get(t, "?") for t in row.tiers) or "off"
-    result_colour = {"succeeded": palette.success, "failed": palette.error, "in-progress": palette.accent}
     result = row.last_result or NO_VALUE
-    due = row.next_due
-    cells = (
-        cell(service.path),
-        cell(Text(result, style=Style(color=result_colour.get(result, palette.muted))), row.last_result),
-        cell(age(row.last_success, now), row.last_success),
-        cell(
+
+    def texts() -> tuple[Text, ...]:
+        colour = {"succeeded": palette.success, "failed": palette.error, "in-progress": palette.accent}
+        due = row.next_due
+        return (
+            Text(service.path),
+            Text(result, style=Style(color=colour.get(result, palette.muted))),
+            Text(age(row.last_success, now)),
             Text(due_in(due, now), style=Style(color=palette.warning) if due and due <= now else ""),
-            due,
-        ),
-        cell(tiers, len(row.tiers)),
-        cell(Text(human_size(row.last_size) if row.last_size is not None else NO_VALUE), row.last_size),
-        cell(service.engine),
-        cell(service.server or NO_VALUE),
-        cell(destination),
+            Text("".join(TIER_LETTERS.get(t, "?") for t in row.tiers) or "off"),
+            Text(human_size(row.last_size) if row.last_size is not None else NO_VALUE),
+            Text(service.engine),
+            Text(service.server or NO_VALUE),
+            Text(destination),
+        )
+
+    sort_keys = (
+        service.path,
+        row.last_result,
+        row.last_success,
+        row.next_due,
+        len(row.tiers),
+        row.last_size,
+        service.engine,
+        service.server,
+        destination,
     )
-    search = " ".join((service.path, service.engine, service.server or "", destination, result)).lower()
-    return Row(service.path, cells, search)
+    search = f"{service.path} {service.engine} {service.server or ''} {destination} {result}".lower()
+    return Row(service.path, sort_keys, search, texts)
 
 
 class FleetScreen(Screen[str | None]):

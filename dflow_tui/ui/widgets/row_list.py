@@ -3,15 +3,15 @@ filtered in memory, cost what a screenful costs to draw.
 
 Textual's DataTable builds every row it is given (about 0.25 ms each); a fleet of
 10,000 services would take seconds to open. Here a row is a plain tuple of cells
-(`Cell`: text and a sort key) and `render_line` builds the strip of one visible line
-from it. One header line stays on top; the cursor row is highlighted; Enter posts
+of sort keys, a search string and a function that makes its cells' texts, called
+only when the row is first drawn; `render_line` builds the strip of one visible line. One header line stays on top; the cursor row is highlighted; Enter posts
 `RowList.Chosen` with the row's key. Sorting is by any column (`sort_by`, or a click
 on its header), filtering by text (`filter`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,17 +41,26 @@ class Column:
 FLEX_MIN = 16
 
 
-@dataclass(frozen=True)
-class Cell:
-    text: Text
-    sort_key: Any
-
-
-@dataclass(frozen=True)
 class Row:
-    key: str
-    cells: tuple[Cell, ...]
-    search: str  # lower-case text the filter looks in
+    """One line: `sort_keys` per column (None sorts last), `search` (lower-case text the
+    filter looks in), and `make_texts`, called the first time the row is drawn."""
+
+    __slots__ = ("_texts", "key", "make_texts", "search", "sort_keys")
+
+    def __init__(
+        self, key: str, sort_keys: tuple[Any, ...], search: str, make_texts: Callable[[], tuple[Text, ...]]
+    ) -> None:
+        self.key = key
+        self.sort_keys = sort_keys
+        self.search = search
+        self.make_texts = make_texts
+        self._texts: tuple[Text, ...] | None = None
+
+    @property
+    def texts(self) -> tuple[Text, ...]:
+        if self._texts is None:
+            self._texts = self.make_texts()
+        return self._texts
 
 
 class RowList(ScrollView, can_focus=True):
@@ -147,7 +156,7 @@ class RowList(ScrollView, can_focus=True):
         index = self.sort_column
 
         def key(row: Row) -> tuple[bool, Any]:
-            value = row.cells[index].sort_key
+            value = row.sort_keys[index]
             return (value is None) != self.sort_reverse, value if value is not None else 0
 
         shown.sort(key=key, reverse=self.sort_reverse)
@@ -182,7 +191,7 @@ class RowList(ScrollView, can_focus=True):
         return self._strip(texts, style)
 
     def _line(self, row: Row, style: Style | None) -> Strip:
-        return self._strip([cell.text for cell in row.cells], style or self.rich_style)
+        return self._strip(list(row.texts), style or self.rich_style)
 
     def _strip(self, texts: list[Text], base: Style) -> Strip:
         segments: list[Segment] = []
@@ -252,12 +261,3 @@ class RowList(ScrollView, can_focus=True):
             if index == self.cursor and event.chain >= 2:
                 self.action_choose()
             self._move_to(index)
-
-
-_BY_TEXT: Any = object()
-
-
-def cell(text: str | Text, sort_key: Any = _BY_TEXT, style: str | Style | None = None) -> Cell:
-    """A cell showing `text`, ordered by `sort_key` (default: the text itself; None: last)."""
-    shown = text if isinstance(text, Text) else Text(text, style=style or "")
-    return Cell(shown, shown.plain if sort_key is _BY_TEXT else sort_key)
