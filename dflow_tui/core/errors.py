@@ -29,6 +29,10 @@ class Conflict(DflowError):
     """The action clashes with work already running."""
 
 
+class BackupInProgress(Conflict):
+    """The service has a backup in progress already (the database allows one)."""
+
+
 class RemoteError(DflowError):
     """A command on a server, or the connection to it, failed."""
 

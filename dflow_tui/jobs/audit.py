@@ -33,6 +33,13 @@ async def record(
     await users.add_audit_entry(ctx.db, entry)
 
 
+async def record_many(ctx: JobContext, entries: list[AuditEntry]) -> None:
+    """Appends many entries in one transaction (a scheduler pass that queued thousands)."""
+    for entry in entries:
+        entry.detail = redact(entry.detail, ctx.secrets) if entry.detail else None
+    await users.add_audit_entries(ctx.db, entries)
+
+
 def job_result(succeeded: bool, error: str | None) -> AuditResult:
     """A finished job's result: a cancelled or stopped job is `cancelled`, not `failed`."""
     if succeeded:

@@ -6,19 +6,40 @@ scheduler (left unclaimed for any worker). A refused request leaves no row.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from dflow_tui.core.engines import compresses
 from dflow_tui.core.enums import BackupStatus, BackupType, Compression, Trigger
+from dflow_tui.core.errors import DflowError, NotFound
 from dflow_tui.core.naming import dump_file_name, join_remote, object_key
-from dflow_tui.core.policy import check_provider_usable, refuse, server_for_new_backup, writer_refusal
+from dflow_tui.core.policy import (
+    check_provider_usable,
+    refuse,
+    resolve_server_id,
+    server_for_new_backup,
+    writer_refusal,
+)
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.pipeline import Layers, parse_recipients
 from dflow_tui.store.queries import backups, inventory, operations, providers, rows
-from dflow_tui.store.tables import Backup, Server
+from dflow_tui.store.queries.inventory import ServiceRows
+from dflow_tui.store.tables import Backup, Operation, Server, StorageProvider
 
 ONE_MILLISECOND = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What recording a backup of one service needs to know, read in its transaction."""
+
+    place: ServiceRows
+    path: str
+    server: Server | None
+    provider: StorageProvider | None
+    restoring: Operation | None
+    latest: datetime | None
 
 
 async def record_backup(
@@ -37,46 +58,128 @@ async def record_backup(
     async with ctx.db.session() as session:
         await inventory.lock_service(session, service_id)  # against a restore starting right now
         place = await inventory.service_rows(session, service_id)
-        service, path = place.service, place.path
-        server_id = server_for_new_backup(path, place.environment, place.project)
-        restoring = await operations.active_restore_of_service(session, service_id)
-        if restoring is not None and restoring.id != safety_for:
-            refuse(writer_refusal(None, None, restoring.backup_id))
-        server = await rows.get(session, Server, server_id)
-        now = ctx.clock.now()
-        latest = await backups.latest_created_at(session, service_id)
-        if latest is not None and latest >= now:  # dump names are unique to the millisecond
-            now = latest + ONE_MILLISECOND
-        backup = Backup(
-            service_id=service_id,
-            type=service.destination,
-            status=BackupStatus.IN_PROGRESS,
-            trigger=trigger,
-            schedule_tier=tier,
-            server_id=server_id,
-            requested_by=actor,
-            worker_id=ctx.worker_id if claimed else None,
-            created_at=now,
-            heartbeat_at=now if claimed else None,
+        path = place.path
+        server_id = resolve_server_id(place.environment, place.project)
+        facts = Facts(
+            place=place,
+            path=path,
+            server=await session.get(Server, server_id) if server_id is not None else None,
+            provider=await providers.provider_of(session, place.service),
+            restoring=await operations.active_restore_of_service(session, service_id),
+            latest=await backups.latest_created_at(session, service_id),
         )
-        if service.destination == BackupType.EXTERNAL:
-            compressed = compresses(service.compression, service.engine)
-        else:  # on the server: `auto` becomes zstd in the job, when the server has zstd
-            compressed = service.compression == Compression.ZSTD
-        backup.compression = "zstd" if compressed else None
-        if service.destination == BackupType.EXTERNAL:
-            provider = await providers.provider_of(session, service)
-            check_provider_usable(provider, path)
-            assert provider is not None  # check_provider_usable refuses a missing provider
-            recipients = parse_recipients(provider.recipients or "")
-            backup.encrypted_for = ",".join(r.fingerprint for r in recipients) or None
-            backup.provider_id = provider.id
-            backup.bucket = provider.bucket
-            suffix = Layers(compressed=compressed, encrypted=bool(recipients)).suffix
-            backup.object_key = object_key(
-                provider.prefix, place.project.name, place.environment.name, service.name, now, suffix
-            )
-        else:
-            name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
-            backup.file_path = join_remote(server.backup_dir, name)
+        backup = new_backup(
+            ctx, facts, trigger=trigger, tier=tier, actor=actor, claimed=claimed, safety_for=safety_for
+        )
         return await backups.insert_backup(session, backup, path)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What record_scheduled did: the rows queued, why each refused service was refused,
+    and each service's path (for the audit log)."""
+
+    backups: list[Backup]
+    refused: dict[int, str]
+    paths: dict[int, str]
+
+
+async def record_scheduled(ctx: JobContext, due: dict[int, Tier], actor: str) -> Queued | None:
+    """Queues one scheduled backup per service in `due` (service id → tier), in one
+    transaction and a few queries whatever their number; returns the rows and, per
+    service refused, why. None when another process started a backup of one of them
+    meanwhile (the database's one-in-progress rule): nothing was written, and the caller
+    queues them one by one instead."""
+    async with ctx.db.session() as session:
+        ids = list(due)
+        await inventory.lock_services(session, ids)
+        places = await inventory.service_rows_of(session, ids)
+        servers = await inventory.servers_by_id(session)
+        provider_rows = await providers.providers_by_id(session)
+        restoring = await operations.active_restores_of_services(session, ids)
+        latest = await backups.latest_created_at_of(session, ids)
+        rows: list[Backup] = []
+        refused: dict[int, str] = {}
+        for service_id, place in places.items():
+            server_id = resolve_server_id(place.environment, place.project)
+            facts = Facts(
+                place=place,
+                path=place.path,
+                server=servers.get(server_id) if server_id is not None else None,
+                provider=provider_rows.get(place.service.provider_id) if place.service.provider_id else None,
+                restoring=restoring.get(service_id),
+                latest=latest.get(service_id),
+            )
+            try:
+                rows.append(
+                    new_backup(
+                        ctx,
+                        facts,
+                        trigger=Trigger.SCHEDULED,
+                        tier=due[service_id],
+                        actor=actor,
+                        claimed=False,
+                    )
+                )
+            except DflowError as error:
+                refused[service_id] = str(error)
+        if not await backups.insert_backups(session, rows):
+            return None
+    return Queued(rows, refused, {service_id: place.path for service_id, place in places.items()})
+
+
+def new_backup(
+    ctx: JobContext,
+    facts: Facts,
+    *,
+    trigger: Trigger,
+    tier: Tier | None,
+    actor: str,
+    claimed: bool,
+    safety_for: int | None = None,
+) -> Backup:
+    """The row of a new backup, after the checks that may refuse it (a DflowError)."""
+    place, path = facts.place, facts.path
+    service = place.service
+    server_id = server_for_new_backup(path, place.environment, place.project)
+    if facts.restoring is not None and facts.restoring.id != safety_for:
+        refuse(writer_refusal(None, None, facts.restoring.backup_id))
+    server = facts.server
+    if server is None:
+        raise NotFound(f"No server with id {server_id}")
+    now = ctx.clock.now()
+    if facts.latest is not None and facts.latest >= now:  # dump names are unique to the millisecond
+        now = facts.latest + ONE_MILLISECOND
+    backup = Backup(
+        service_id=rows.saved_id(service.id),
+        type=service.destination,
+        status=BackupStatus.IN_PROGRESS,
+        trigger=trigger,
+        schedule_tier=tier,
+        server_id=server_id,
+        requested_by=actor,
+        worker_id=ctx.worker_id if claimed else None,
+        created_at=now,
+        heartbeat_at=now if claimed else None,
+    )
+    if service.destination == BackupType.EXTERNAL:
+        compressed = compresses(service.compression, service.engine)
+    else:  # on the server: `auto` becomes zstd in the job, when the server has zstd
+        compressed = service.compression == Compression.ZSTD
+    backup.compression = "zstd" if compressed else None
+    if service.destination == BackupType.EXTERNAL:
+        provider = facts.provider
+        check_provider_usable(provider, path)
+        assert provider is not None  # check_provider_usable refuses a missing provider
+        recipients = parse_recipients(provider.recipients or "")
+        backup.encrypted_for = ",".join(r.fingerprint for r in recipients) or None
+        backup.provider_id = provider.id
+        backup.bucket = provider.bucket
+        suffix = Layers(compressed=compressed, encrypted=bool(recipients)).suffix
+        backup.object_key = object_key(
+            provider.prefix, place.project.name, place.environment.name, service.name, now, suffix
+        )
+    else:
+        name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
+        backup.file_path = join_remote(server.backup_dir, name)
+    return backup

@@ -14,21 +14,23 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult, Trigger
-from dflow_tui.core.errors import DflowError
+from dflow_tui.core.errors import BackupInProgress, DflowError
 from dflow_tui.core.policy import due_cutoffs, rarest
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.enqueue import record_backup
+from dflow_tui.jobs.enqueue import record_backup, record_scheduled
 from dflow_tui.jobs.settle import record_schedule_outcome
 from dflow_tui.jobs.stale import Cleaned, cleanup_stale
 from dflow_tui.store.queries import claims, inventory, schedules
-from dflow_tui.store.tables import Backup
+from dflow_tui.store.queries.rows import chunks
+from dflow_tui.store.tables import AuditEntry, Backup
 
 log = logging.getLogger("dflow_tui.scheduler")
 SCHEDULER_ACTOR = "scheduler"
 LOCK_TTL = timedelta(minutes=5)
 LOCK_RENEWAL = timedelta(minutes=1)  # how often a running pass extends its lock
+BATCH = 500  # services queued per transaction
 
 
 @dataclass
@@ -45,19 +47,54 @@ async def run_pass(ctx: JobContext) -> PassReport:
     try:
         report = PassReport(cleaned=await cleanup_stale(ctx))
         now = ctx.clock.now()
+        due = await schedules.due_by_service(ctx.db, now, due_cutoffs(now))
+        chosen = {
+            service_id: tier for service_id, tiers in due.items() if (tier := rarest(tiers)) is not None
+        }
         renewed = now
-        for service_id, tiers in (await schedules.due_by_service(ctx.db, now, due_cutoffs(now))).items():
+        for batch in chunks(list(chosen), BATCH):
             if ctx.clock.now() - renewed >= LOCK_RENEWAL:
                 renewed = ctx.clock.now()
                 if not await claims.acquire_scheduler_lock(ctx.db, ctx.worker_id, renewed, LOCK_TTL):
                     log.warning("the scheduler lock was taken over: this pass stops here")
                     break
-            tier = rarest(tiers)
-            if tier is not None:
-                await _queue(ctx, service_id, tier, report)
+            await _queue_batch(ctx, {service_id: chosen[service_id] for service_id in batch}, report)
         return report
     finally:
         await claims.release_scheduler_lock(ctx.db, ctx.worker_id)
+
+
+async def _queue_batch(ctx: JobContext, due: dict[int, Tier], report: PassReport) -> None:
+    """Queues the batch in one transaction; one by one if a backup of one of them started
+    meanwhile (that one is then skipped, as if it had been in progress at the start)."""
+    queued = await record_scheduled(ctx, due, SCHEDULER_ACTOR)
+    if queued is None:
+        for service_id, tier in due.items():
+            await _queue(ctx, service_id, tier, report)
+        return
+    for service_id, error in queued.refused.items():
+        await _refused(ctx, service_id, due[service_id], error, report)
+    report.queued.extend(queued.backups)
+    now = ctx.clock.now()
+    await audit.record_many(
+        ctx,
+        [
+            AuditEntry(
+                at=now,
+                actor=SCHEDULER_ACTOR,
+                action="backup.queue",
+                result=AuditResult.SUCCEEDED.value,
+                service_path=queued.paths[backup.service_id],
+                target=f"backup {backup.id}",
+                detail=f"{backup.schedule_tier} backup queued for a worker",
+            )
+            for backup in queued.backups
+        ],
+    )
+    for backup in queued.backups:
+        log.info(
+            "queued %s backup %s of %s", backup.schedule_tier, backup.id, queued.paths[backup.service_id]
+        )
 
 
 async def _queue(ctx: JobContext, service_id: int, tier: Tier, report: PassReport) -> None:
@@ -70,14 +107,10 @@ async def _queue(ctx: JobContext, service_id: int, tier: Tier, report: PassRepor
             actor=SCHEDULER_ACTOR,
             claimed=False,
         )
+    except BackupInProgress:
+        return  # a backup of it started since the pass looked: it is not due any more
     except DflowError as error:  # no server, legacy project, unverified provider…
-        report.refused[service_id] = str(error)
-        await record_schedule_outcome(ctx, service_id, str(error))
-        path = await inventory.service_path(ctx.db, service_id)
-        await audit.record(
-            ctx, SCHEDULER_ACTOR, "backup.queue", AuditResult.REFUSED, service_path=path, detail=str(error)
-        )
-        log.warning("scheduled %s backup of %s refused: %s", tier.value, path, error)
+        await _refused(ctx, service_id, tier, str(error), report)
         return
     report.queued.append(backup)
     path = await inventory.service_path(ctx.db, service_id)
@@ -91,3 +124,13 @@ async def _queue(ctx: JobContext, service_id: int, tier: Tier, report: PassRepor
         detail=f"{tier.value} backup queued for a worker",
     )
     log.info("queued %s backup %s of %s", tier.value, backup.id, path)
+
+
+async def _refused(ctx: JobContext, service_id: int, tier: Tier, error: str, report: PassReport) -> None:
+    report.refused[service_id] = error
+    await record_schedule_outcome(ctx, service_id, error)
+    path = await inventory.service_path(ctx.db, service_id)
+    await audit.record(
+        ctx, SCHEDULER_ACTOR, "backup.queue", AuditResult.REFUSED, service_path=path, detail=error
+    )
+    log.warning("scheduled %s backup of %s refused: %s", tier.value, path, error)

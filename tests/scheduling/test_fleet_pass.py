@@ -93,14 +93,15 @@ async def test_a_long_pass_renews_its_lock(app, clock, monkeypatch):
         renewals.append(now)
         return await acquire(db, holder, now, ttl)
 
-    queue = scheduler._queue
+    queue = scheduler._queue_batch
 
-    async def slow_queue(ctx, service_id, tier, report):
-        clock.advance(timedelta(seconds=20))  # each service takes 20 s of the pass
-        await queue(ctx, service_id, tier, report)
+    async def slow_queue(ctx, due, report):
+        clock.advance(timedelta(seconds=20))  # each batch (of one service here) takes 20 s
+        await queue(ctx, due, report)
 
     monkeypatch.setattr(scheduler.claims, "acquire_scheduler_lock", watched)
-    monkeypatch.setattr(scheduler, "_queue", slow_queue)
+    monkeypatch.setattr(scheduler, "_queue_batch", slow_queue)
+    monkeypatch.setattr(scheduler, "BATCH", 1)
     report = await run_pass(app.ctx)
     assert len(report.queued) == 30  # 10 minutes of queuing, twice the lock's 5
     assert len(renewals) >= 1 + 9  # the first take, then about once a minute
@@ -154,3 +155,39 @@ async def test_workers_take_at_most_max_jobs_per_server_and_pass_over_a_full_one
             )
         ).all()
     assert running.count(busy) == 3
+
+
+async def test_queued_in_bulk_with_an_audit_line_each(app, clock):
+    fleet = await seed_fleet(app.ctx.db, 50, now=clock.now(), due=0.2)
+    report = await run_pass(app.ctx)
+    assert len(report.queued) == 10 and all(b.id for b in report.queued)
+    lines = {(e.target, e.service_path, e.detail) for e in await app.audit.list() if e.action == "backup.queue"}
+    assert len(lines) == 10
+    for backup in report.queued:
+        n = fleet.ids.index(backup.service_id)
+        assert (f"backup {backup.id}", f"fleet-0/production/db{n}", "daily backup queued for a worker") in lines
+        assert backup.file_path.rsplit("/", 1)[1].startswith(f"db{n}-")  # its own dump name
+
+
+async def test_a_backup_started_meanwhile_is_skipped_and_the_others_queued(app, clock, monkeypatch):
+    """The pass found them due; before it wrote, a backup of one of them started (a manual
+    one, another process): the batch falls back to one by one and skips that one."""
+    from dflow_tui.jobs import scheduler
+    from dflow_tui.store.queries import schedules
+
+    fleet = await seed_fleet(app.ctx.db, 30, now=clock.now(), due=0.1)
+    started = fleet.due_ids[0]
+    found = schedules.due_by_service
+
+    async def then_one_starts(db, now, cutoffs):
+        due = await found(db, now, cutoffs)
+        from dflow_tui.core.enums import Trigger
+        from dflow_tui.jobs.enqueue import record_backup
+
+        await record_backup(app.ctx, started, trigger=Trigger.MANUAL, tier=None, actor="alice", claimed=True)
+        return due
+
+    monkeypatch.setattr(scheduler.schedules, "due_by_service", then_one_starts)
+    report = await run_pass(app.ctx)
+    assert sorted(b.service_id for b in report.queued) == sorted(fleet.due_ids[1:])
+    assert report.refused == {}

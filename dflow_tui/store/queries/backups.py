@@ -19,7 +19,7 @@ from dflow_tui.core.enums import (
     OperationStatus,
     Trigger,
 )
-from dflow_tui.core.errors import Conflict
+from dflow_tui.core.errors import BackupInProgress
 from dflow_tui.core.tiers import Tier
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
@@ -113,6 +113,33 @@ async def latest_created_at(session: StateSession, service_id: int) -> datetime 
     return (await session.exec(query)).first()
 
 
+async def latest_created_at_of(session: StateSession, service_ids: list[int]) -> dict[int, datetime]:
+    """latest_created_at for many services at once."""
+    found: dict[int, datetime] = {}
+    for chunk in rows.chunks(service_ids):
+        query = (
+            select(col(Backup.service_id), func.max(col(Backup.created_at)))
+            .where(col(Backup.service_id).in_(chunk))
+            .group_by(col(Backup.service_id))
+        )
+        for service_id, when in (await session.exec(query)).all():
+            if when is not None:
+                found[service_id] = when
+    return found
+
+
+async def insert_backups(session: StateSession, new: list[Backup]) -> bool:
+    """Saves new backup rows in one statement batch and commits; False (nothing saved)
+    when one of their services has a backup in progress by now."""
+    session.add_all(new)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
 async def insert_backup(session: StateSession, backup: Backup, service_path: str) -> Backup:
     """Saves a new backup row and commits. The database holds one backup in progress per
     service: a second one is refused as a Conflict."""
@@ -120,7 +147,7 @@ async def insert_backup(session: StateSession, backup: Backup, service_path: str
     try:
         await session.commit()
     except IntegrityError:
-        raise Conflict(f"A backup of {service_path} is already in progress") from None
+        raise BackupInProgress(f"A backup of {service_path} is already in progress") from None
     await session.refresh(backup)
     return backup
 

@@ -11,6 +11,7 @@ from dflow_tui.core.enums import BackupStatus, BackupType, Engine
 from dflow_tui.core.errors import NotFound
 from dflow_tui.core.naming import parse_service_path
 from dflow_tui.store.db import Database
+from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import Backup, Environment, Operation, Project, ScheduleTier, Server, Service
 
@@ -105,6 +106,31 @@ async def service_rows(session: StateSession, service_id: int) -> ServiceRows:
     if project is None:
         raise NotFound(f"No project with id {environment.project_id}")
     return ServiceRows(service, environment, project)
+
+
+async def lock_services(session: StateSession, service_ids: list[int]) -> None:
+    """lock_service for many services at once."""
+    for chunk in rows.chunks(sorted(service_ids)):  # one order for everyone: no deadlock
+        await session.exec(select(Service.id).where(col(Service.id).in_(chunk)).with_for_update())
+
+
+async def service_rows_of(session: StateSession, service_ids: list[int]) -> dict[int, ServiceRows]:
+    """service_rows for many services at once (those that exist)."""
+    found: dict[int, ServiceRows] = {}
+    for chunk in rows.chunks(service_ids):
+        query = (
+            select(Service, Environment, Project)
+            .join(Environment, col(Service.environment_id) == col(Environment.id))
+            .join(Project, col(Environment.project_id) == col(Project.id))
+            .where(col(Service.id).in_(chunk))
+        )
+        for service, environment, project in (await session.exec(query)).all():
+            found[rows.saved_id(service.id)] = ServiceRows(service, environment, project)
+    return found
+
+
+async def servers_by_id(session: StateSession) -> dict[int, Server]:
+    return {server.id: server for server in await all_servers(session) if server.id is not None}
 
 
 async def lock_service(session: StateSession, service_id: int) -> None:

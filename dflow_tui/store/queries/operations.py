@@ -59,6 +59,24 @@ async def active_restore_of_service(session: StateSession, service_id: int) -> O
     return (await session.exec(query)).first()
 
 
+async def active_restores_of_services(session: StateSession, service_ids: list[int]) -> dict[int, Operation]:
+    """active_restore_of_service for many services at once: service id → its restore."""
+    found: dict[int, Operation] = {}
+    for chunk in rows.chunks(service_ids):
+        query = (
+            select(col(Backup.service_id), Operation)
+            .join(Backup, col(Operation.backup_id) == col(Backup.id))
+            .where(
+                col(Backup.service_id).in_(chunk),
+                Operation.kind == OperationKind.RESTORE,
+                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+            )
+        )
+        for service_id, operation in (await session.exec(query)).all():
+            found[service_id] = operation
+    return found
+
+
 async def active_operations(session: StateSession) -> list[Operation]:
     """Every operation queued or running, whoever runs it (or nobody yet)."""
     query = select(Operation).where(col(Operation.status).in_(ACTIVE_OPERATION_STATUSES))

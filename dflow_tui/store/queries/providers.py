@@ -41,6 +41,10 @@ async def all_providers(session: StateSession) -> list[StorageProvider]:
     return list((await session.exec(query)).all())
 
 
+async def providers_by_id(session: StateSession) -> dict[int, StorageProvider]:
+    return {p.id: p for p in await all_providers(session) if p.id is not None}
+
+
 async def provider_names(session: StateSession) -> dict[int, str]:
     """Each provider's name, by its id."""
     return {p.id: p.name for p in await all_providers(session) if p.id is not None}

@@ -6,7 +6,7 @@ row (a worker finishing a job, stale cleanup failing it) never both succeed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement
@@ -136,3 +136,12 @@ async def update_if_unchanged(db: Database, row: Job, **values: Any) -> bool:
         )
         await session.commit()
         return result.rowcount == 1
+
+
+IN_LIST = 900
+"""Ids per `IN (...)` list: well under SQLite's older limit of 999 bound parameters."""
+
+
+def chunks(ids: Sequence[int], size: int = IN_LIST) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

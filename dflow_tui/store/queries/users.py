@@ -60,6 +60,12 @@ async def add_audit_entry(db: Database, entry: AuditEntry) -> None:
         await session.commit()
 
 
+async def add_audit_entries(db: Database, entries: list[AuditEntry]) -> None:
+    async with db.session() as session:
+        session.add_all(entries)
+        await session.commit()
+
+
 async def audit_entries(db: Database, service_path: str | None = None, limit: int = 1000) -> list[AuditEntry]:
     """The newest entries first (only those on `service_path`, when given)."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
