@@ -109,7 +109,7 @@ async def _pass_figures(url: str, kind: str) -> None:
             f"{kind:10} {SIZES[-1]:>7,} services, {queued:,} due",
             f"{seconds:7.3f} s",
             f"{len(queries):4} queries",
-            note=f"({len(queries) / max(queued, 1):.1f} queries and {seconds / max(queued, 1) * 1000:.1f} ms per queued)",
+            note=f"({len(queries) / max(queued, 1):.2f} statements and {seconds / max(queued, 1) * 1000:.2f} ms per queued)",
         )
     finally:
         await app.close()
@@ -229,22 +229,27 @@ async def _fleet_view_figures(url: str) -> None:
         class Bench(App[None]):
             CSS_PATH = str(REPO / "styles" / "app.tcss")
 
-        samples = []
+        services = await app_state.inventory.list_services()  # what the main screen holds already
+        listed, filled = [], []
         for _ in range(5):
             bench = Bench()
             async with bench.run_test(size=(160, 48)) as pilot:
                 began = time.perf_counter()
-                screen = FleetScreen(app_state.fleet, app_state.clock.now)
+                screen = FleetScreen(app_state.fleet, app_state.clock.now, services)
                 await bench.push_screen(screen)
-                while not screen.count:
-                    await pilot.pause(0)
-                await pilot.pause(0)  # one frame drawn
-                samples.append(time.perf_counter() - began)
-        report.line(
-            "Fleet view open, 10,000 services",
-            f"{min(samples) * 1000:7.1f} ms",
-            note=f"(median {sorted(samples)[len(samples) // 2] * 1000:.1f} ms of {len(samples)}; rows read and first screen drawn)",
-        )
+                while not screen.count:  # noqa: ASYNC110 (polling is the measurement)
+                    await asyncio.sleep(0.001)
+                listed.append(time.perf_counter() - began)
+                while not screen.loaded:  # noqa: ASYNC110 (polling is the measurement)
+                    await asyncio.sleep(0.001)
+                await pilot.pause()
+                filled.append(time.perf_counter() - began)
+        for label, samples in (("listed", listed), ("figures filled in", filled)):
+            report.line(
+                f"Fleet view at 10,000 services, {label}",
+                f"{min(samples) * 1000:7.1f} ms",
+                note=f"(median {sorted(samples)[len(samples) // 2] * 1000:.1f} ms of {len(samples)})",
+            )
     finally:
         await app_state.close()
 

@@ -380,7 +380,7 @@ class DflowApp(App[None]):
             if path is not None:
                 self.go_to_service(path)
 
-        self.push_screen(FleetScreen(self.dflow.fleet, self.dflow.clock.now), chosen)
+        self.push_screen(FleetScreen(self.dflow.fleet, self.dflow.clock.now, self.services), chosen)
 
     def action_open_activity(self) -> None:
         if self.dflow is None:

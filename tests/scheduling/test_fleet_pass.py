@@ -161,11 +161,17 @@ async def test_queued_in_bulk_with_an_audit_line_each(app, clock):
     fleet = await seed_fleet(app.ctx.db, 50, now=clock.now(), due=0.2)
     report = await run_pass(app.ctx)
     assert len(report.queued) == 10 and all(b.id for b in report.queued)
-    lines = {(e.target, e.service_path, e.detail) for e in await app.audit.list() if e.action == "backup.queue"}
+    lines = {
+        (e.target, e.service_path, e.detail) for e in await app.audit.list() if e.action == "backup.queue"
+    }
     assert len(lines) == 10
     for backup in report.queued:
         n = fleet.ids.index(backup.service_id)
-        assert (f"backup {backup.id}", f"fleet-0/production/db{n}", "daily backup queued for a worker") in lines
+        assert (
+            f"backup {backup.id}",
+            f"fleet-0/production/db{n}",
+            "daily backup queued for a worker",
+        ) in lines
         assert backup.file_path.rsplit("/", 1)[1].startswith(f"db{n}-")  # its own dump name
 
 

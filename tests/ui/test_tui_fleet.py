@@ -30,7 +30,7 @@ async def open_fleet(pilot) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: app.services is not None, "the services to load")
     await pilot.press("f")
-    await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.count > 0, "the fleet")
+    await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.loaded, "the fleet")
 
 
 async def test_every_service_is_listed_with_its_schedule_and_last_backup(demo, dflow, clock):
@@ -157,3 +157,31 @@ async def test_the_service_tree_stays_usable_at_ten_thousand_services(demo, dflo
             lambda: app.service is not None and app.service.path == "fleet-77/production/db7777",
             "the service in a folded project",
         )
+
+
+async def test_the_services_are_listed_before_their_figures_are_read(demo, dflow, clock, monkeypatch):
+    """What the main screen has read already is shown at once; how each service stands
+    follows (here held back until the test lets it through)."""
+    import asyncio
+
+    await seed_fleet(dflow.ctx.db, 20, now=clock.now())
+    release = asyncio.Event()
+    rows = dflow.fleet.rows
+
+    async def held_rows():
+        await release.wait()
+        return await rows()
+
+    monkeypatch.setattr(dflow.fleet, "rows", held_rows)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services is not None, "the services to load")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.count, "the list")
+        assert len(shown(app)) == 21 and not app.screen.loaded
+        assert cells(app, DEMO_SERVICE)[1:6] == ["…"] * 5
+        assert "reading how each stands" in screen_text(app)
+        release.set()
+        await wait_until(pilot, lambda: app.screen.loaded, "the figures")
+        assert cells(app, DEMO_SERVICE)[1] == "—"  # no backup yet
+        assert "reading how each stands" not in screen_text(app)

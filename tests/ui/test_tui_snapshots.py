@@ -266,7 +266,7 @@ class TestFleet:
             await pilot.press("f")
             await wait_until(
                 pilot,
-                lambda: isinstance(pilot.app.screen, FleetScreen) and pilot.app.screen.count,
+                lambda: isinstance(pilot.app.screen, FleetScreen) and pilot.app.screen.loaded,
                 "the fleet",
             )
             await pilot.press("s", "S")  # by result, descending

@@ -1,7 +1,9 @@
 """Fleet: every service on one screen — where it is, its schedule, and how its backups stand.
 
 `f` opens it from the main screen (and the palette). One row per service, drawn only
-as far as the screen shows (RowList), so 10,000 services open at once. `s` orders by
+as far as the screen shows (RowList), so 10,000 services open at once: the services
+the main screen has already read are listed straight away, and how each one stands
+(last result, success, due) fills in when the fleet's figures are read. `s` orders by
 the next column (and a click on a header by that one), `S` turns the order round, `/`
 filters by text, Enter opens the service on the main screen, Escape goes back.
 """
@@ -21,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker
 
-from dflow_tui.core.views import FleetRow, human_size
+from dflow_tui.core.views import FleetRow, ServiceView, human_size
 from dflow_tui.service.fleet import Fleet
 from dflow_tui.ui.errors import notify_worker_error
 from dflow_tui.ui.format import NO_VALUE, Palette, age, due_in
@@ -41,6 +43,28 @@ COLUMNS = (
 )
 TIER_LETTERS = {"hourly": "H", "daily": "D", "weekly": "W", "monthly": "M"}
 NO_SERVICES = "No services yet: add a server (v on the main screen), or run with --demo."
+
+
+PENDING = "…"
+
+
+def pending_row(service: ServiceView) -> Row:
+    """A service listed before its figures are read: its place now, `…` for the rest."""
+    destination = service.provider or service.destination
+
+    def texts() -> tuple[Text, ...]:
+        pending = Text(PENDING, style="dim")
+        return (
+            Text(service.path),
+            *(pending,) * 5,
+            Text(service.engine),
+            Text(service.server or NO_VALUE),
+            Text(destination),
+        )
+
+    sort_keys = (service.path, None, None, None, None, None, service.engine, service.server, destination)
+    search = f"{service.path} {service.engine} {service.server or ''} {destination}".lower()
+    return Row(service.path, sort_keys, search, texts)
 
 
 def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
@@ -91,11 +115,16 @@ class FleetScreen(Screen[str | None]):
         Binding("f5", "reload", "Reload"),
     ]
 
-    def __init__(self, fleet: Fleet, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, fleet: Fleet, now: Callable[[], datetime], services: list[ServiceView] | None = None
+    ) -> None:
+        """`services`: the ones the main screen has read already, listed at once."""
         super().__init__(id="fleet-screen")
         self.fleet = fleet
         self.now = now
-        self.count = 0
+        self.services = services
+        self.count = 0  # services listed
+        self.loaded = False  # their figures are in
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -115,6 +144,12 @@ class FleetScreen(Screen[str | None]):
         self.sub_title = "Fleet"
         self.query_one("#fleet-filter", Input).display = False
         self.table.focus()
+        if self.services:
+            self.count = len(self.services)
+            self.table.show([pending_row(service) for service in self.services])
+            self._summarise()
+            self.call_after_refresh(self.action_reload)  # the list is drawn first
+            return
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -133,6 +168,7 @@ class FleetScreen(Screen[str | None]):
         now = self.now()  # after the rows: what was due when they were read is due now
         self.count = len(rows)
         self.table.show([fleet_row(row, now, palette) for row in rows])
+        self.loaded = True
         self._summarise()
 
     def _summarise(self) -> None:
@@ -148,7 +184,10 @@ class FleetScreen(Screen[str | None]):
             else f"{self.count:,} services"
         )
         matching = f"  ·  filter: {table.filter_text!r}" if table.filter_text else ""
-        self.query_one("#fleet-summary", Static).update(Text(f"{shown}  ·  by {column}, {order}{matching}"))
+        reading = "" if self.loaded else "  ·  reading how each stands…"
+        self.query_one("#fleet-summary", Static).update(
+            Text(f"{shown}  ·  by {column}, {order}{matching}{reading}")
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         notify_worker_error(self, event)
