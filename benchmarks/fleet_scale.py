@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,23 +32,6 @@ WORKER_COUNTS = (1, 2, 4, 8)
 JOBS = 96
 EXPORT_SECONDS = 0.5
 TIMED_DOKKU = REPO / "tests" / "infra" / "timed_dokku.bash"
-
-
-@contextlib.contextmanager
-def counted_queries(db) -> Iterator[list[str]]:
-    from sqlalchemy import event
-
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def _open(url: str, *, real_time: bool = False):
@@ -82,7 +64,7 @@ async def _pass_figures(url: str, kind: str) -> None:
             seeding = time.perf_counter() - began
             samples = []
             for _ in range(3):
-                with counted_queries(app.ctx.db) as queries:
+                with fleet.counted_queries(app.ctx.db) as queries:
                     began = time.perf_counter()
                     report_ = await run_pass(app.ctx)
                     samples.append(time.perf_counter() - began)
@@ -100,7 +82,7 @@ async def _pass_figures(url: str, kind: str) -> None:
                 update(Backup).where(col(Backup.id) % 10 == 0).values(created_at=START - timedelta(days=2))
             )
             await session.commit()
-        with counted_queries(app.ctx.db) as queries:
+        with fleet.counted_queries(app.ctx.db) as queries:
             began = time.perf_counter()
             due_report = await run_pass(app.ctx)
             seconds = time.perf_counter() - began

@@ -11,10 +11,12 @@ old (due now).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlmodel import select
 
 from dflow_tui.core.enums import BackupStatus, BackupType, Engine, Trigger
@@ -133,3 +135,19 @@ async def seed_fleet(
         )
         await session.commit()
     return Fleet(service_ids, [s for n, s in enumerate(service_ids) if is_due(n, due)])
+
+
+@contextlib.contextmanager
+def counted_queries(db: Database) -> Iterator[list[str]]:
+    """The SQL statements sent to the state database inside the block, as a list."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -3,14 +3,12 @@ and the same choices as a pass over each service alone; on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import uuid
 from datetime import timedelta
 
 import pytest
-from infra.fleet import seed_fleet
-from sqlalchemy import event
+from infra.fleet import counted_queries, seed_fleet
 
 from dflow_tui.jobs.scheduler import run_pass
 from dflow_tui.service import Dflow
@@ -34,21 +32,6 @@ async def app(request, sandbox, clock):
         yield api
     finally:
         await api.close()
-
-
-@contextlib.contextmanager
-def counted_queries(db):
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def test_a_pass_with_nothing_due_costs_the_same_queries_whatever_the_fleet(app, clock):
