@@ -6,6 +6,7 @@ a job stopped midway, for real, for as long as the test needs."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -285,9 +286,9 @@ def test_a_new_backup_is_not_held_back_by_a_killed_one(cli, service_path, postgr
 
 def test_cancelling_a_backup_no_worker_has_taken_cancels_it_now(cli, service_path):
     cli("schedule", "set", service_path, "--tier", "daily")  # queued; no worker runs
-    [queued] = cli.json("backup", "list", service_path)
+    [queued] = json.loads(cli.process("backup", "list", service_path, "--json").stdout)
     assert queued["queued"] is True
-    said = cli("backup", "cancel", str(queued["id"])).stdout
+    said = cli.process("backup", "cancel", str(queued["id"])).stdout
     assert said.strip() == f"Backup {queued['id']} had not started (no worker had taken it): it is cancelled."
     [row] = cli.json("backup", "list", service_path)
     assert (row["status"], row["error"]) == ("failed", f"Cancelled by {current_login()} before it started")

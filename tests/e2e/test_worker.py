@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import time
@@ -35,13 +36,15 @@ def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, po
     oldest = cli.json("backup", "list", service_path)[-1]
     saved = cli("schedule", "set", service_path, "--tier", "daily")  # queued, not run: no worker yet
     assert "Queued daily backup" in saved.stdout
-    waiting = cli.json("backup", "list", service_path)[0]
+    # As a user runs them, in processes of their own:
+    waiting = json.loads(cli.process("backup", "list", service_path, "--json").stdout)[0]
     assert (waiting["status"], waiting["queued"], waiting["trigger"]) == ("in-progress", True, "scheduled")
-    [line] = [row for row in cli("backup", "list", service_path).stdout.splitlines() if "queued" in row]
+    listed = cli.process("backup", "list", service_path).stdout.splitlines()
+    [line] = [row for row in listed if "queued" in row]
     assert line.split()[0] == str(waiting["id"]) and "scheduled (daily)  in-progress (queued)" in line
-    shown = cli("schedule", "show", service_path)
+    shown = cli.process("schedule", "show", service_path)
     assert "Warning: Schedules are set but no worker or open app has ever run" in shown.stderr
-    as_json = cli.json("schedule", "show", service_path)
+    as_json = json.loads(cli.process("schedule", "show", service_path, "--json").stdout)
     assert (as_json["tiers"], as_json["active"]) == (["daily"], True)
     assert as_json["warning"].startswith("Schedules are set but no worker")
 
