@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus, WorkerKind
+from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus, RecoveryState, WorkerKind
 from dflow_tui.core.errors import DflowError, HostKeyUnknown, stopped_by
 from dflow_tui.core.permissions import Permission, Role
-from dflow_tui.core.tiers import ORDER
+from dflow_tui.core.tiers import ORDER, duration_text, parse_duration
 from dflow_tui.core.views import Progress, human_size
 from dflow_tui.settings import (
     DEFAULT_BACKUP_DIR,
@@ -581,12 +581,18 @@ def schedule() -> None:
     help="Repeat for several tiers.",
 )
 @click.option("--off", is_flag=True, help="Turn the schedule off.")
+@click.option(
+    "--grace",
+    metavar="DURATION",
+    help="How long past the shortest tier a success may be missing before the service is "
+    "late (30m, 2h, 1d; default: half that tier's interval).",
+)
 @with_app
-async def schedule_set(app: Dflow, path, tiers, off):
+async def schedule_set(app: Dflow, path, tiers, off, grace):
     """Turn scheduled backups on for the given tiers (the others off), or all off with --off."""
     if off == bool(tiers):
         raise DflowError("Give one or more --tier, or --off")
-    report = await app.schedules.set(path, [] if off else tiers)
+    report = await app.schedules.set(path, [] if off else tiers, parse_duration(grace) if grace else None)
     view = await app.schedules.show(path)
     click.echo(f"{path}: {view.active_text}")
     for backup in report.queued:
@@ -742,6 +748,41 @@ async def user_remove(app: Dflow, login):
     """Take a user's role away (the last admin stays)."""
     await app.users.remove(login)
     click.echo(f"Removed {login}")
+
+
+@main.command("status")
+@click.argument("path", required=False, metavar="[PROJECT/ENV/NAME]")
+@json_option
+@with_app
+async def status(app: Dflow, path, as_json):
+    """Whether each service's backups keep their promise: ok, failing, late, never or off.
+
+    Exit 0 when every service is ok or off, 1 when any is failing, 2 when any is late or
+    never (for Nagios-style checks and cron)."""
+    rows = await app.fleet.rows(path)
+    if as_json:
+        print_json([row.to_json() for row in rows])
+    else:
+
+        def when(value: datetime | None) -> str:
+            return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+        print_table(
+            ["SERVICE", "STATE", "LAST SUCCESS", "RPO", "NEXT DUE"],
+            [
+                [
+                    row.path,
+                    row.state,
+                    when(row.last_success),
+                    duration_text(row.rpo) if row.rpo is not None else "-",
+                    when(row.next_due),
+                ]
+                for row in rows
+            ],
+        )
+    worst = max((RecoveryState(row.state).exit_code for row in rows), default=0)
+    if worst:
+        raise click.exceptions.Exit(worst)
 
 
 @main.command("fleet")

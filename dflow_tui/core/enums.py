@@ -29,6 +29,21 @@ class BackupStatus(StrEnum):
         return {"in-progress": "in progress", "succeeded": "done"}.get(self.value, self.value)
 
 
+class RecoveryState(StrEnum):
+    """How a service's recovery point stands (its schedule's promise), worst last."""
+
+    OFF = "off"  # no schedule: nothing promised
+    OK = "ok"  # a success within the recovery point
+    FAILING = "failing"  # the latest run failed, a success is still within the recovery point
+    NEVER = "never"  # scheduled, never succeeded
+    LATE = "late"  # no success within the recovery point, whatever the reason
+
+    @property
+    def exit_code(self) -> int:
+        """For `dflow-tui status`: 0 ok/off, 1 failing, 2 late/never (Nagios: OK, WARNING, CRITICAL)."""
+        return {"off": 0, "ok": 0, "failing": 1}.get(self.value, 2)
+
+
 class Trigger(StrEnum):
     MANUAL = "manual"
     SCHEDULED = "scheduled"

@@ -18,6 +18,7 @@ from dflow_tui.core.enums import (
     OperationKind,
     OperationStatus,
     ProviderStatus,
+    RecoveryState,
     WorkerKind,
 )
 from dflow_tui.core.errors import Conflict, DflowError, InvalidName, NoServer, NotAllowed
@@ -244,6 +245,33 @@ def next_due(enabled: Iterable[str], last_success: dict[Tier, datetime], now: da
         for tier in sort_tiers(enabled)
     ]
     return min(times, default=None)
+
+
+DEFAULT_GRACE = 0.5
+"""A recovery point is the shortest tier's interval and this much of it again, unless the
+service sets its own grace."""
+
+
+def recovery_point(enabled: Iterable[str], grace: timedelta | None = None) -> timedelta | None:
+    """How old the newest success may be before the service is late; None without a schedule."""
+    tiers = sort_tiers(enabled)
+    if not tiers:
+        return None
+    shortest = min(RULES[tier].interval for tier in tiers)
+    return shortest + (grace if grace is not None else shortest * DEFAULT_GRACE)
+
+
+def recovery_state(
+    rpo: timedelta | None, last_success: datetime | None, latest_failed: bool, now: datetime
+) -> RecoveryState:
+    """`latest_failed`: the newest finished backup of the service failed."""
+    if rpo is None:
+        return RecoveryState.OFF
+    if last_success is None:
+        return RecoveryState.NEVER
+    if now - last_success > rpo:
+        return RecoveryState.LATE
+    return RecoveryState.FAILING if latest_failed else RecoveryState.OK
 
 
 def rarest(due: Iterable[str]) -> Tier | None:

@@ -49,6 +49,27 @@ def parse_tier(value: str) -> Tier:
         ) from None
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> timedelta:
+    """`45s`, `30m`, `2h`, `1d` (a whole number and a unit)."""
+    text = value.strip().lower()
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not number.isdigit():
+        raise InvalidName(f"Invalid duration {value!r}: a whole number and s, m, h or d (30m, 2h, 1d)")
+    return timedelta(seconds=int(number) * _UNITS[unit])
+
+
+def duration_text(value: timedelta) -> str:
+    """The shortest of `1d`, `36h`, `90m`, `45s` that says it exactly."""
+    seconds = int(value.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 def sort_tiers(tiers: Iterable[str]) -> list[Tier]:
     return sorted({parse_tier(str(t)) for t in tiers}, key=ORDER.index)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -34,6 +34,8 @@ class FleetRow:
     next_due: datetime | None  # when a scheduled backup is next due (None: no schedule)
     last_result: str | None  # how its newest backup ended (or `in-progress`); None: none yet
     last_size: int | None  # that backup's stored size
+    state: str = "off"  # its recovery point: ok, failing, late, never, off (core.enums.RecoveryState)
+    rpo: timedelta | None = None  # how old its newest success may be before it is late
 
     @property
     def path(self) -> str:
@@ -50,6 +52,8 @@ class FleetRow:
             "next_due": self.next_due.isoformat() if self.next_due else None,
             "last_result": self.last_result,
             "last_size": self.last_size,
+            "state": self.state,
+            "rpo_seconds": int(self.rpo.total_seconds()) if self.rpo is not None else None,
         }
 
 

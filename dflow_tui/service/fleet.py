@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import next_due
+from dflow_tui.core.policy import next_due, recovery_point, recovery_state
 from dflow_tui.core.tiers import sort_tiers
 from dflow_tui.core.views import FleetRow
 from dflow_tui.jobs.context import JobContext
@@ -18,14 +20,17 @@ class Fleet:
         self.access = access
         self.inventory = inventory
 
-    async def rows(self) -> list[FleetRow]:
-        """One row per service, in path order: a few queries whatever the fleet's size."""
+    async def rows(self, path: str | None = None) -> list[FleetRow]:
+        """One row per service (or just `path`'s), in path order: a few queries whatever
+        the fleet's size."""
         await self.access.require(Permission.READ, "fleet.list")
-        services = await self.inventory.list_services()
+        services = await self.inventory.list_services(path)
         tiers = await schedules.tiers_by_service(self.ctx.db)
         async with self.ctx.db.reading() as session:
             successes = await fleet.last_successes(session)
             latest = await fleet.latest_backups(session)
+            failed = await fleet.latest_finished_failed(session)
+            graces = await fleet.graces(session)
         now = self.ctx.clock.now()
         result = []
         for service in services:
@@ -33,14 +38,19 @@ class Fleet:
             by_tier = successes.get(service.id, {})
             last_by_tier = {tier: by_tier[tier] for tier in enabled if tier in by_tier}
             newest = latest.get(service.id)
+            last_success = max(by_tier.values(), default=None)
+            grace = graces.get(service.id)
+            rpo = recovery_point(enabled, timedelta(seconds=grace) if grace is not None else None)
             result.append(
                 FleetRow(
                     service=service,
                     tiers=tuple(tier.value for tier in enabled),
-                    last_success=max(by_tier.values(), default=None),
+                    last_success=last_success,
                     next_due=next_due(enabled, last_by_tier, now),
                     last_result=newest[0].value if newest is not None else None,
                     last_size=newest[1] if newest is not None else None,
+                    state=recovery_state(rpo, last_success, service.id in failed, now).value,
+                    rpo=rpo,
                 )
             )
         result.sort(key=lambda row: row.path)

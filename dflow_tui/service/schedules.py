@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
@@ -21,12 +22,15 @@ class Schedules:
         self.access = access
         self.on_saved = on_saved  # wakes this process's worker loop, to run what the pass queued
 
-    async def set(self, path: str, tiers: Iterable[str]) -> PassReport:
-        """Saves the tiers (none = off), then runs a scheduler pass at once."""
+    async def set(self, path: str, tiers: Iterable[str], grace: timedelta | None = None) -> PassReport:
+        """Saves the tiers (none = off) and, when given, how long past its shortest tier a
+        success may be missing before the service is late; then runs a scheduler pass."""
         await self.access.require(Permission.SCHEDULE, "schedule.set", service_path=path)
         chosen = sort_tiers(tiers)
         async with self.db.session() as session:
             place = await inventory.service_by_path(session, path)
+            if grace is not None:
+                place.service.rpo_grace_seconds = int(grace.total_seconds())
             await schedules.replace_tiers(session, place.service, chosen)
         await self.access.audit(
             "schedule.set",

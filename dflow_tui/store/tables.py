@@ -136,6 +136,9 @@ class Service(SQLModel, table=True):
     schedule_failures: int = 0
     schedule_error: str | None = None
     retry_after: datetime | None = _time()
+    # How long past its shortest tier's interval a success may be missing before the
+    # service is late (None: half that interval).
+    rpo_grace_seconds: int | None = None
     created_at: datetime | None = _time()
 
 

@@ -40,15 +40,21 @@ async def test_every_service_is_listed_with_its_schedule_and_last_backup(demo, d
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         await open_fleet(pilot)
-        assert len(shown(app)) == 31 and shown(app) == sorted(shown(app))
-        result, last, due, tiers, _size, engine, server, destination = cells(app, DEMO_SERVICE)[1:]
+        assert len(shown(app)) == 31
+        # Worst first: the late ones (2 days since a daily success), then the rest (the demo
+        # service's manual backup is recent: ok), each group by path.
+        states = [row.texts[1].plain for row in app.screen.table.rows]
+        assert states == [*["late"] * 3, *["ok"] * 28]
+        assert shown(app)[3:] == sorted(shown(app)[3:])
+        state, result, last, due, tiers, _size, engine, server, destination = cells(app, DEMO_SERVICE)[1:]
+        assert state == "ok"
         assert (engine, server, destination, tiers) == ("postgres", "this-machine", "internal", "HW")
         assert last.endswith("s ago")  # the manual backup, seconds ago on the test's clock
         assert (due, result) == ("now", "in-progress")  # its weekly waits for a worker
         assert backup.id
         row = cells(app, "fleet-0/production/db9")  # a due one: its daily success is 2 days old
-        assert row[1:6] == ["succeeded", "2d ago", "now", "D", "10.0 KiB"]  # 1 KiB × (9 % 97 + 1)
-        assert "31 services" in screen_text(app) and "by service, ascending" in screen_text(app)
+        assert row[1:7] == ["late", "succeeded", "2d ago", "now", "D", "10.0 KiB"]  # 1 KiB × (9 % 97 + 1)
+        assert "31 services" in screen_text(app) and "by state, ascending" in screen_text(app)
 
 
 async def test_sort_by_each_column_and_back(demo, dflow, clock):
@@ -57,20 +63,21 @@ async def test_sort_by_each_column_and_back(demo, dflow, clock):
     async with app.run_test(size=SIZE) as pilot:
         await open_fleet(pilot)
         table = app.screen.table
-        for column in range(1, 6):
+        assert table.sort_column == 1  # by state, worst first
+        for column in range(2, 7):
             await pilot.press("s")
             assert table.sort_column == column and not table.sort_reverse
         await pilot.press("S")  # by size, largest first
-        sizes = [row.sort_keys[5] for row in table.rows]
+        sizes = [row.sort_keys[6] for row in table.rows]
         assert sizes == sorted(sizes, key=lambda s: -1 if s is None else s, reverse=True)
         assert sizes[0] == 30 * 1024 and "by size, descending" in screen_text(app)
-        for column in range(6, 9):
+        for column in range(7, 10):
             await pilot.press("s")
             assert table.sort_column == column
-        await pilot.press("s")  # back to the path
-        assert shown(app) == sorted(shown(app))
+        await pilot.press("s")  # round to the path
+        assert table.sort_column == 0 and shown(app) == sorted(shown(app))
         header = table.region.y + 1  # inside the border
-        await pilot.click(offset=(table.region.x + 2 + table._widths[0] + 2, header))  # "Result"
+        await pilot.click(offset=(table.region.x + 2 + table._widths[0] + 2, header))  # "State"
         assert table.sort_column == 1
         await pilot.click(offset=(table.region.x + 2 + table._widths[0] + 2, header))  # again: turned round
         assert table.sort_column == 1 and table.sort_reverse
@@ -179,9 +186,9 @@ async def test_the_services_are_listed_before_their_figures_are_read(demo, dflow
         await pilot.press("f")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.count, "the list")
         assert len(shown(app)) == 21 and not app.screen.loaded
-        assert cells(app, DEMO_SERVICE)[1:6] == ["…"] * 5
+        assert cells(app, DEMO_SERVICE)[1:7] == ["…"] * 6
         assert "reading how each stands" in screen_text(app)
         release.set()
         await wait_until(pilot, lambda: app.screen.loaded, "the figures")
-        assert cells(app, DEMO_SERVICE)[1] == "—"  # no backup yet
+        assert cells(app, DEMO_SERVICE)[1:3] == ["off", "—"]  # no schedule, no backup yet
         assert "reading how each stands" not in screen_text(app)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from dflow_tui.core.enums import BackupStatus
 from dflow_tui.core.tiers import Tier
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup
+from dflow_tui.store.tables import Backup, Service
 
 
 async def last_successes(session: StateSession) -> dict[int, dict[Tier | None, datetime]]:
@@ -27,6 +27,32 @@ async def last_successes(session: StateSession) -> dict[int, dict[Tier | None, d
         if when is not None:
             found.setdefault(service_id, {})[tier] = when
     return found
+
+
+async def latest_finished_failed(session: StateSession) -> set[int]:
+    """The services whose newest finished backup failed."""
+    newest = (
+        select(func.max(col(Backup.id)))
+        .where(col(Backup.status) != BackupStatus.IN_PROGRESS)
+        .group_by(col(Backup.service_id))
+        .scalar_subquery()
+    )
+    query = select(col(Backup.service_id)).where(
+        col(Backup.id).in_(newest), col(Backup.status) == BackupStatus.FAILED
+    )
+    return set((await session.exec(query)).all())
+
+
+async def graces(session: StateSession) -> dict[int, int]:
+    """Service → its own recovery-point grace in seconds (the others use the default)."""
+    query = select(col(Service.id), col(Service.rpo_grace_seconds)).where(
+        col(Service.rpo_grace_seconds).is_not(None)
+    )
+    return {
+        service_id: seconds
+        for service_id, seconds in (await session.exec(query)).all()
+        if service_id is not None and seconds is not None
+    }
 
 
 async def latest_backups(session: StateSession) -> dict[int, tuple[BackupStatus, int | None]]:

@@ -32,15 +32,19 @@ from dflow_tui.ui.widgets.row_list import Column, Row, RowList
 # How each service stands comes first: on 80 columns the last three scroll into view.
 COLUMNS = (
     Column("service", "Service", 0, keep_end=True),
+    Column("state", "State", 9),
     Column("result", "Result", 11),
     Column("last_success", "Success", 9),
     Column("next_due", "Due", 8),
     Column("tiers", "Tiers", 7),
-    Column("size", "Size", 9),
+    Column("size", "Size", 9, essential=False),
     Column("engine", "Engine", 9, essential=False),
     Column("server", "Server", 14, essential=False),
     Column("destination", "Destination", 13, essential=False),
 )
+STATE_COLUMN = 1
+# Worst first: the services whose backups stopped keeping their promise lead the list.
+STATE_ORDER = {"late": 0, "never": 1, "failing": 2, "ok": 3, "off": 4}
 TIER_LETTERS = {"hourly": "H", "daily": "D", "weekly": "W", "monthly": "M"}
 NO_SERVICES = "No services yet: add a server (v on the main screen), or run with --demo."
 
@@ -56,13 +60,24 @@ def pending_row(service: ServiceView) -> Row:
         pending = Text(PENDING, style="dim")
         return (
             Text(service.path),
-            *(pending,) * 5,
+            *(pending,) * 6,
             Text(service.engine),
             Text(service.server or NO_VALUE),
             Text(destination),
         )
 
-    sort_keys = (service.path, None, None, None, None, None, service.engine, service.server, destination)
+    sort_keys = (
+        service.path,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        service.engine,
+        service.server,
+        destination,
+    )
     search = f"{service.path} {service.engine} {service.server or ''} {destination}".lower()
     return Row(service.path, sort_keys, search, texts)
 
@@ -75,9 +90,19 @@ def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
 
     def texts() -> tuple[Text, ...]:
         colour = {"succeeded": palette.success, "failed": palette.error, "in-progress": palette.accent}
+        state_colour = {
+            "ok": palette.success,
+            "failing": palette.warning,
+            "late": palette.error,
+            "never": palette.error,
+        }
         due = row.next_due
         return (
             Text(service.path),
+            Text(
+                row.state,
+                style=Style(color=state_colour.get(row.state, palette.muted), bold=row.state != "ok"),
+            ),
             Text(result, style=Style(color=colour.get(result, palette.muted))),
             Text(age(row.last_success, now)),
             Text(due_in(due, now), style=Style(color=palette.warning) if due and due <= now else ""),
@@ -90,6 +115,7 @@ def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
 
     sort_keys = (
         service.path,
+        STATE_ORDER.get(row.state, len(STATE_ORDER)),
         row.last_result,
         row.last_success,
         row.next_due,
@@ -99,7 +125,9 @@ def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
         service.server,
         destination,
     )
-    search = f"{service.path} {service.engine} {service.server or ''} {destination} {result}".lower()
+    search = (
+        f"{service.path} {service.engine} {service.server or ''} {destination} {result} {row.state}".lower()
+    )
     return Row(service.path, sort_keys, search, texts)
 
 
@@ -133,7 +161,7 @@ class FleetScreen(Screen[str | None]):
             yield Input(
                 placeholder="Filter: part of a path, engine, server, destination or result", id="fleet-filter"
             )
-            yield RowList(COLUMNS, id="fleet-table")
+            yield RowList(COLUMNS, sort_column=STATE_COLUMN, id="fleet-table")
         yield Footer()
 
     @property

@@ -102,12 +102,12 @@ class RowList(ScrollView, can_focus=True):
     class Sorted(Message):
         """The order changed (a header was clicked, say): the owner may say so."""
 
-    def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
+    def __init__(self, columns: Sequence[Column], *, sort_column: int = 0, id: str | None = None) -> None:
         super().__init__(id=id)
         self.columns = list(columns)
         self._all: list[Row] = []
         self.rows: list[Row] = []  # what is shown: filtered and sorted
-        self.sort_column = 0
+        self.sort_column = sort_column
         self.sort_reverse = False
         self.filter_text = ""
         self._widths = [c.width or FLEX_MIN for c in self.columns]
@@ -159,6 +159,8 @@ class RowList(ScrollView, can_focus=True):
             value = row.sort_keys[index]
             return (value is None) != self.sort_reverse, value if value is not None else 0
 
+        if index:  # ties in order of the first column (the service's path, say)
+            shown.sort(key=lambda row: row.sort_keys[0])
         shown.sort(key=key, reverse=self.sort_reverse)
         self.rows = shown
         self.virtual_size = Size(self._line_width, len(shown) + 1)

@@ -1,0 +1,24 @@
+"""recovery point: a service's own grace past its shortest tier before it is late
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06 17:45:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("services", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rpo_grace_seconds", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("services", schema=None) as batch_op:
+        batch_op.drop_column("rpo_grace_seconds")
