@@ -785,6 +785,13 @@ async def status(app: Dflow, path, as_json):
         raise click.exceptions.Exit(worst)
 
 
+@main.command("metrics")
+@with_app
+async def metrics(app: Dflow):
+    """The fleet in Prometheus text format (for node_exporter's textfile collector)."""
+    sys.stdout.write((await app.metrics.exposition()).decode())
+
+
 @main.command("fleet")
 @json_option
 @with_app

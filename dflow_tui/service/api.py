@@ -18,6 +18,7 @@ from dflow_tui.service.doctor import Doctor
 from dflow_tui.service.fleet import Fleet
 from dflow_tui.service.identities import Identities
 from dflow_tui.service.inventory import Inventory
+from dflow_tui.service.metrics import Metrics
 from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
 from dflow_tui.settings import Settings
@@ -53,6 +54,7 @@ class Dflow:
         self.audit = AuditLog(self.ctx, self.access)
         self.inventory = Inventory(self.ctx, self.access)
         self.fleet = Fleet(self.ctx, self.access, self.inventory)
+        self.metrics = Metrics(self.fleet)
         self.backups = Backups(self.ctx, self.access, self.worker)
         self.storage = StorageProviders(self.ctx, self.access)
         self.destinations = Destinations(self.ctx, self.access)

@@ -45,3 +45,31 @@ def test_a_bad_grace_is_refused_in_one_line(cli, service_path):
         "Error: Invalid duration 'soon': a whole number and s, m, h or d (30m, 2h, 1d)"
     ]
     assert cli.json("schedule", "show", service_path)["tiers"] == []
+
+
+def test_metrics_parse_as_prometheus_text(cli, service_path, postgres, postgres_db):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    cli("schedule", "set", service_path, "--tier", "hourly")  # queued: one job waiting
+    waiting = {f.name: f for f in text_string_to_metric_families(cli.process("metrics").stdout)}
+    assert {(s.labels["state"], s.value) for s in waiting["dflow_backup_jobs"].samples} == {
+        ("running", 0.0),
+        ("queued", 1.0),
+    }
+    worker = cli.spawn("worker", "--once")
+    assert worker.wait(timeout=120) == 0
+    cli("backup", "create", service_path)
+    families = {f.name: f for f in text_string_to_metric_families(cli.process("metrics").stdout)}
+
+    def value(name: str, **labels: str) -> float:
+        [sample] = [s for s in families[name].samples if s.labels == {"service": service_path, **labels}]
+        return sample.value
+
+    [row] = cli.json("fleet")
+    assert value("dflow_backup_rpo_seconds") == 90 * 60
+    assert value("dflow_backup_last_size_bytes") == row["last_size"] > 0
+    assert value("dflow_backup_last_success_timestamp_seconds") > 0
+    assert 0 <= value("dflow_backup_last_duration_seconds") < 120
+    assert value("dflow_backup_state", dflow_backup_state="ok") == 1
+    assert value("dflow_backup_state", dflow_backup_state="late") == 0
+    assert {s.labels["status"]: s.value for s in families["dflow_backups"].samples} == {"succeeded": 2.0}

@@ -43,6 +43,44 @@ async def latest_finished_failed(session: StateSession) -> set[int]:
     return set((await session.exec(query)).all())
 
 
+async def last_durations(session: StateSession) -> dict[int, float]:
+    """Service → how many seconds its newest successful backup took, queue to finish."""
+    newest = (
+        select(func.max(col(Backup.id)))
+        .where(col(Backup.status) == BackupStatus.SUCCESS, col(Backup.finished_at).is_not(None))
+        .group_by(col(Backup.service_id))
+        .scalar_subquery()
+    )
+    query = select(
+        col(Backup.service_id), col(Backup.created_at), col(Backup.started_at), col(Backup.finished_at)
+    ).where(col(Backup.id).in_(newest))
+    found: dict[int, float] = {}
+    for service_id, created, started, finished in (await session.exec(query)).all():
+        began = started or created
+        if began is not None and finished is not None:
+            found[service_id] = max((finished - began).total_seconds(), 0.0)
+    return found
+
+
+async def backup_counts(session: StateSession) -> tuple[dict[str, int], int, int]:
+    """Backups by status (deleted ones included: they happened), and of those in progress,
+    how many a process runs and how many wait in the queue."""
+    by_status = {
+        str(status): count
+        for status, count in (
+            await session.exec(select(col(Backup.status), func.count()).group_by(col(Backup.status)))
+        ).all()
+    }
+    running = (
+        await session.exec(
+            select(func.count()).where(
+                col(Backup.status) == BackupStatus.IN_PROGRESS, col(Backup.worker_id).is_not(None)
+            )
+        )
+    ).one()
+    return by_status, int(running), by_status.get(BackupStatus.IN_PROGRESS.value, 0) - int(running)
+
+
 async def graces(session: StateSession) -> dict[int, int]:
     """Service → its own recovery-point grace in seconds (the others use the default)."""
     query = select(col(Service.id), col(Service.rpo_grace_seconds)).where(
