@@ -18,6 +18,7 @@ import click
 from dflow_tui.core.enums import BackupStatus, Compression, OperationStatus, RecoveryState, WorkerKind
 from dflow_tui.core.errors import DflowError, HostKeyUnknown, stopped_by
 from dflow_tui.core.permissions import Permission, Role
+from dflow_tui.core.policy import check_ping_url
 from dflow_tui.core.tiers import ORDER, duration_text, parse_duration
 from dflow_tui.core.views import Progress, human_size
 from dflow_tui.settings import (
@@ -642,8 +643,11 @@ def _when(value) -> str:
     type=float,
     help="Seconds between a running job's heartbeats, when cancel requests are read (default 10).",
 )
+@click.option(
+    "--ping", "ping_url", metavar="URL", help="Tell this URL after every scheduler pass (a dead-man check)."
+)
 @with_app(role=WorkerKind.WORKER)
-async def worker(app: Dflow, once, interval, concurrency, heartbeat):
+async def worker(app: Dflow, once, interval, concurrency, heartbeat, ping_url):
     """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
     from dflow_tui.worker_logging import configure_logging
 
@@ -655,6 +659,8 @@ async def worker(app: Dflow, once, interval, concurrency, heartbeat):
         app.settings.worker_concurrency = concurrency
     if heartbeat:
         app.settings.heartbeat_interval = heartbeat
+    if ping_url:
+        app.settings.worker_ping_url = check_ping_url(ping_url)
     loop_worker = app.worker
     if once:
         report = await loop_worker.once()
@@ -748,6 +754,24 @@ async def user_remove(app: Dflow, login):
     """Take a user's role away (the last admin stays)."""
     await app.users.remove(login)
     click.echo(f"Removed {login}")
+
+
+@main.group()
+def ping() -> None:
+    """Dead-man pings: a URL told when a service's backups start, succeed or fail."""
+
+
+@ping.command("set")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.argument("url", required=False)
+@click.option("--off", is_flag=True, help="Stop pinging for this service.")
+@with_app
+async def ping_set(app: Dflow, path, url, off):
+    """Ping URL/start when a backup starts, URL on success, URL/fail (the error as body) on failure."""
+    if off == bool(url):
+        raise DflowError("Give a URL, or --off")
+    await app.schedules.set_ping(path, None if off else url)
+    click.echo(f"{path}: pings {'off' if off else 'on'}")
 
 
 @main.command("status")

@@ -121,6 +121,7 @@ class Settings:
     heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT
     max_job_runtime: timedelta = MAX_JOB_RUNTIME
     scheduler_interval: float = SCHEDULER_INTERVAL
+    worker_ping_url: str | None = None  # `worker --ping URL`: told after every scheduler pass
     worker_concurrency: int = WORKER_CONCURRENCY
     worker_poll_interval: float = WORKER_POLL_INTERVAL
     shutdown_grace: float = SHUTDOWN_GRACE

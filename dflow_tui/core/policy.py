@@ -190,6 +190,18 @@ def too_late_to_cancel(kind: OperationKind, backup_id: int | None) -> str:
     return f"The delete of backup {backup_id} is removing the dump: it cannot be stopped halfway."
 
 
+def check_ping_url(url: str) -> str:
+    """A dead-man ping URL: http(s), a host, nothing a shell or a log line could misread."""
+    text = url.strip()
+    scheme, _, rest = text.partition("://")
+    host = rest.split("/", 1)[0]
+    if scheme not in ("http", "https") or not host or any(c.isspace() or c in "\"'`$;|&<>" for c in text):
+        raise InvalidName(
+            f"Invalid ping URL {url!r}: give http(s)://HOST/PATH (a healthchecks.io check URL, say)"
+        )
+    return text
+
+
 def check_max_jobs(max_jobs: int, most: int) -> int:
     """Jobs workers may run at once on one server: at least one, at most `most`."""
     if not 1 <= max_jobs <= most:

@@ -6,6 +6,7 @@ import contextlib
 
 from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.errors import Conflict
+from dflow_tui.jobs import pings
 from dflow_tui.jobs.backup_external import external_backup
 from dflow_tui.jobs.backup_internal import internal_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
@@ -39,9 +40,12 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         )
 
     pulse = None
+    ping_url: str | None = None
     try:
         service = await rows.load(ctx.db, Service, backup.service_id)
+        ping_url = service.ping_url
         server = await rows.load(ctx.db, Server, backup.server_id)
+        await pings.ping(ping_url, "start")
         flow = internal_backup if backup.type == BackupType.INTERNAL else external_backup
         key = ("backup", backup_id)
         async with heartbeat(beat, ctx.settings.heartbeat_interval, key, ctx.heartbeats, backup) as pulse:
@@ -51,6 +55,7 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         report(on_progress, job, f"failed: {failed.error}")
         if propagate:
             raise
+        await pings.ping(ping_url, "fail", failed.error or "failed", secrets=ctx.secrets)
         return failed
     finished = await rows.update_if_ours(
         ctx.db,
@@ -76,4 +81,5 @@ async def run_backup(ctx: JobContext, backup_id: int, on_progress: ProgressCallb
         report(on_progress, job, f"failed: {done.error}")
         return done
     report(on_progress, job, "done", done_bytes=finished.size_bytes, total_bytes=finished.size_bytes)
+    await pings.ping(ping_url)
     return finished

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from dflow_tui.core.enums import WorkerKind
 from dflow_tui.core.views import Progress
+from dflow_tui.jobs import pings
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.runner import ClaimedJob, JobKind, JobOutcome, next_job, run_job
@@ -129,6 +130,7 @@ class Worker:
         try:
             report = await run_pass(self.ctx)
             self.passes += 1
+            await pings.ping(self.ctx.settings.worker_ping_url)
             await self.drain()
             return report
         finally:
@@ -169,6 +171,8 @@ class Worker:
                 self.passes += 1
             except Exception:
                 log.exception("scheduler pass failed")
+            else:
+                await pings.ping(self.ctx.settings.worker_ping_url)  # the worker is alive
         while len(self._running) < self.ctx.settings.worker_concurrency:
             try:
                 job = await next_job(self.ctx)

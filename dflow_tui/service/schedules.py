@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
+from dflow_tui.core.policy import check_ping_url
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
@@ -41,6 +42,18 @@ class Schedules:
         report = await run_pass(self.ctx)
         self.on_saved()
         return report
+
+    async def set_ping(self, path: str, url: str | None) -> None:
+        """Where the service's backups report start, success and failure (None: nowhere)."""
+        await self.access.require(Permission.SCHEDULE, "ping.set", service_path=path)
+        checked = check_ping_url(url) if url is not None else None
+        async with self.db.session() as session:
+            place = await inventory.service_by_path(session, path)
+            await rows.save(session, place.service, ping_url=checked)
+        # The URL's path is often its secret token: the audit says whether, not where.
+        await self.access.audit(
+            "ping.set", AuditResult.SUCCEEDED, service_path=path, detail="on" if checked else "off"
+        )
 
     async def unattended(self, *, besides_this_process: bool = False) -> str | None:
         """Why scheduled backups may be waiting: schedules exist, but no worker or open app has

@@ -139,6 +139,7 @@ class Service(SQLModel, table=True):
     # How long past its shortest tier's interval a success may be missing before the
     # service is late (None: half that interval).
     rpo_grace_seconds: int | None = None
+    ping_url: str | None = None  # told when its backups start, succeed or fail (jobs/pings.py)
     created_at: datetime | None = _time()
 
 

@@ -73,3 +73,45 @@ def test_metrics_parse_as_prometheus_text(cli, service_path, postgres, postgres_
     assert value("dflow_backup_state", dflow_backup_state="ok") == 1
     assert value("dflow_backup_state", dflow_backup_state="late") == 0
     assert {s.labels["status"]: s.value for s in families["dflow_backups"].samples} == {"succeeded": 2.0}
+
+
+def test_dead_man_pings_reach_a_real_receiver(cli, service_path, postgres, postgres_db, tmp_path):
+    from infra.receiver import HttpReceiver
+
+    with HttpReceiver() as receiver:
+        cli.process("ping", "set", service_path, f"{receiver.url}/check-7f3a")
+        cli.process("backup", "create", service_path)
+        assert receiver.paths() == ["/check-7f3a/start", "/check-7f3a"]
+        assert {method for method, _path, _body in receiver.requests} == {"POST"}
+
+        worker = cli.spawn("worker", "--once", "--ping", f"{receiver.url}/worker-91c2")
+        assert worker.wait(timeout=120) == 0
+        assert receiver.paths()[-1] == "/worker-91c2"  # after its pass
+
+        postgres.drop_database(postgres_db)  # the next export fails
+        cli.process("backup", "create", service_path, ok=False)
+        method, path, body = receiver.requests[-1]
+        assert receiver.paths()[-2:] == ["/check-7f3a/start", "/check-7f3a/fail"]
+        assert b"does not exist" in body
+
+        cli.process("ping", "set", service_path, "--off")
+        cli.process("backup", "create", service_path, ok=False)
+        assert receiver.paths()[-1] == "/check-7f3a/fail"  # nothing new
+
+
+def test_a_monitor_that_is_down_never_fails_a_backup(cli, service_path):
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cli("ping", "set", service_path, f"http://127.0.0.1:{port}/check")
+    backup_id = cli.process("backup", "create", service_path).stdout.strip()
+    assert cli.json("backup", "show", backup_id)["status"] == "succeeded"
+
+
+def test_a_bad_ping_url_is_refused_in_one_line(cli, service_path):
+    refused = cli.process("ping", "set", service_path, "http://host/x;rm -rf /", ok=False)
+    assert refused.stderr.splitlines() == [
+        "Error: Invalid ping URL 'http://host/x;rm -rf /': give http(s)://HOST/PATH (a healthchecks.io check URL, say)"
+    ]
