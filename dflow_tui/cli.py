@@ -630,7 +630,7 @@ async def schedule_show(app: Dflow, path, as_json):
         )
 
 
-def _when(value) -> str:
+def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
@@ -787,19 +787,15 @@ async def status(app: Dflow, path, as_json):
     if as_json:
         print_json([row.to_json() for row in rows])
     else:
-
-        def when(value: datetime | None) -> str:
-            return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
-
         print_table(
             ["SERVICE", "STATE", "LAST SUCCESS", "RPO", "NEXT DUE"],
             [
                 [
                     row.path,
                     row.state,
-                    when(row.last_success),
+                    _when(row.last_success),
                     duration_text(row.rpo) if row.rpo is not None else "-",
-                    when(row.next_due),
+                    _when(row.next_due),
                 ]
                 for row in rows
             ],
@@ -824,18 +820,14 @@ async def fleet_list(app: Dflow, as_json):
     rows = await app.fleet.rows()
     if as_json:
         return print_json([row.to_json() for row in rows])
-
-    def when(value: datetime | None) -> str:
-        return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
-
     print_table(
         ["SERVICE", "RESULT", "LAST SUCCESS", "NEXT DUE", "TIERS", "SIZE", "SERVER", "DESTINATION"],
         [
             [
                 row.path,
                 row.last_result or "-",
-                when(row.last_success),
-                when(row.next_due),
+                _when(row.last_success),
+                _when(row.next_due),
                 ",".join(row.tiers) or "off",
                 human_size(row.last_size) if row.last_size is not None else "-",
                 row.service.server or "-",
