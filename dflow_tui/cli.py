@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import signal
@@ -646,8 +647,15 @@ def _when(value: datetime | None) -> str:
 @click.option(
     "--ping", "ping_url", metavar="URL", help="Tell this URL after every scheduler pass (a dead-man check)."
 )
+@click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port at /metrics.")
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to serve metrics on (0.0.0.0: every interface).",
+)
 @with_app(role=WorkerKind.WORKER)
-async def worker(app: Dflow, once, interval, concurrency, heartbeat, ping_url):
+async def worker(app: Dflow, once, interval, concurrency, heartbeat, ping_url, metrics_port, metrics_host):
     """Run scheduled backups and queued jobs until stopped (SIGTERM finishes cleanly)."""
     from dflow_tui.worker_logging import configure_logging
 
@@ -670,7 +678,10 @@ async def worker(app: Dflow, once, interval, concurrency, heartbeat, ping_url):
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await loop_worker.serve(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        if metrics_port:
+            await stack.enter_async_context(app.metrics.serving(metrics_host, metrics_port))
+        await loop_worker.serve(stop)
 
 
 # --- restore identities ----------------------------------------------------------------

@@ -9,10 +9,13 @@ fleet's size); prometheus_client writes the text format.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dflow_tui.core.enums import RecoveryState
+from dflow_tui.core.errors import DflowError
 from dflow_tui.core.views import FleetRow
 from dflow_tui.service.fleet import Fleet
 from dflow_tui.store.queries import fleet as fleet_queries
@@ -40,6 +43,33 @@ class Metrics:
             durations = await fleet_queries.last_durations(session)
             by_status, running, queued = await fleet_queries.backup_counts(session)
         return Snapshot(rows, durations, by_status, running, queued)
+
+    @contextlib.asynccontextmanager
+    async def serving(self, host: str, port: int) -> AsyncIterator[None]:
+        """`/metrics` over HTTP on host:port while the block runs (`worker --metrics-port`);
+        each scrape reads a fresh snapshot."""
+        from aiohttp import web  # the S3 client's HTTP library, only loaded when serving
+
+        async def metrics(_request: web.Request) -> web.Response:
+            body = await self.exposition()
+            return web.Response(
+                body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+            )
+
+        application = web.Application()
+        application.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(application, access_log=None)
+        await runner.setup()
+        try:
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as error:
+                raise DflowError(
+                    f"Cannot serve metrics on {host}:{port}: {error.strerror or error}"
+                ) from None
+            yield
+        finally:
+            await runner.cleanup()
 
     async def exposition(self) -> bytes:
         """The Prometheus text format of a fresh snapshot."""

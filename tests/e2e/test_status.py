@@ -115,3 +115,34 @@ def test_a_bad_ping_url_is_refused_in_one_line(cli, service_path):
     assert refused.stderr.splitlines() == [
         "Error: Invalid ping URL 'http://host/x;rm -rf /': give http(s)://HOST/PATH (a healthchecks.io check URL, say)"
     ]
+
+
+def test_a_worker_serves_metrics_over_http(cli, service_path):
+    import signal
+    import time
+    import urllib.request
+
+    from infra.ports import free_port
+    from prometheus_client.parser import text_string_to_metric_families
+
+    cli("backup", "create", service_path)
+    port = free_port()
+    worker = cli.spawn("worker", "--metrics-port", str(port), "--interval", "3600")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                    text = answer.read().decode()
+                    kind = answer.headers["Content-Type"]
+                break
+            except OSError:
+                assert worker.poll() is None and time.monotonic() < deadline, worker.communicate()[1]
+                time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+    assert kind.startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    [sample] = families["dflow_backup_last_size_bytes"].samples
+    assert sample.labels == {"service": service_path} and sample.value > 0
