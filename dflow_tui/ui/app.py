@@ -224,7 +224,9 @@ class DflowApp(App[None]):
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if self._closing:  # work cut short by closing the app (the state closes under it) is no error
+        # Work cut short by closing the app (its screens go first, then the state) is no
+        # error: Textual stops running before it tears the screens down.
+        if self._closing or not self.is_running:
             return
         if not notify_worker_error(self, event):
             return
