@@ -618,6 +618,8 @@ async def schedule_show(app: Dflow, path, as_json):
     if warning:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(view.active_text)
+    if view.rpo is not None:
+        click.echo(f"Recovery point: {view.state} (a success at least every {duration_text(view.rpo)})")
     print_table(
         ["TIER", "ON", "RETENTION", "LAST SUCCESS (UTC)", "NEXT DUE (UTC)"],
         [

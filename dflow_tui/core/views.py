@@ -214,6 +214,8 @@ class ScheduleView:
     failures: int
     retry_after: datetime | None
     error: str | None
+    state: str = "off"  # the recovery state (core.enums.RecoveryState)
+    rpo: timedelta | None = None
 
     @property
     def enabled(self) -> list[str]:
@@ -231,6 +233,8 @@ class ScheduleView:
             "failures": self.failures,
             "retry_after": iso(self.retry_after),
             "error": self.error,
+            "state": self.state,
+            "rpo_seconds": int(self.rpo.total_seconds()) if self.rpo is not None else None,
             "detail": [
                 {
                     "tier": t.tier,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import check_ping_url
+from dflow_tui.core.policy import check_ping_url, recovery_point, recovery_state
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
@@ -88,6 +88,9 @@ class Schedules:
             service_id = rows.saved_id(service.id)
             enabled = set(await schedules.tiers_of(session, service_id))
             last = await backups.last_successes(session, service_id)
+            newest_success, latest_failed = await backups.recovery_facts(session, service_id)
+        grace = service.rpo_grace_seconds
+        rpo = recovery_point(enabled, timedelta(seconds=grace) if grace is not None else None)
         statuses = []
         for tier in ORDER:
             rule = RULES[tier]
@@ -106,4 +109,6 @@ class Schedules:
             failures=service.schedule_failures,
             retry_after=service.retry_after,
             error=service.schedule_error,
+            state=recovery_state(rpo, newest_success, latest_failed, self.ctx.clock.now()).value,
+            rpo=rpo,
         )

@@ -39,7 +39,7 @@ from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.ui.commands import DflowCommands
 from dflow_tui.ui.errors import error_message, notify_worker_error
-from dflow_tui.ui.format import EXTERNAL, backup_title
+from dflow_tui.ui.format import EXTERNAL, Palette, backup_title, schedule_line
 from dflow_tui.ui.job_watch import AppJobWatcher, JobEnded, JobProgressed, JobStarted, RunningJobs
 from dflow_tui.ui.resources import stylesheet
 from dflow_tui.ui.screens.activity import ActivityScreen
@@ -692,7 +692,7 @@ class DflowApp(App[None]):
 
     def _show_schedule(self, schedule: ScheduleView) -> None:
         self.schedule = schedule
-        self.panel.show_schedule(schedule.active_text)
+        self.panel.show_schedule(schedule_line(schedule, Palette.from_theme_variables(self.theme_variables)))
 
     def action_edit_schedule(self) -> None:
         if self.dflow is None or self.service is None or self.refused(self.refusal(Permission.SCHEDULE)):

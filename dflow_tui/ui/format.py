@@ -22,7 +22,7 @@ from dflow_tui.core.enums import (
     ProviderStatus,
     Trigger,
 )
-from dflow_tui.core.views import BackupView, ProviderView, ServiceView, human_size
+from dflow_tui.core.views import BackupView, ProviderView, ScheduleView, ServiceView, human_size
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_VALUE = "—"
@@ -101,6 +101,16 @@ def due_in(value: datetime | None, now: datetime) -> str:
         return NO_VALUE
     seconds = (value - now).total_seconds()
     return "now" if seconds <= 0 else f"in {span(seconds)}"
+
+
+def schedule_line(schedule: ScheduleView, palette: Palette) -> Text:
+    """`Active schedules: Daily, Weekly · ok`: the tiers, then how the recovery point stands."""
+    line = Text(schedule.active_text)
+    if schedule.rpo is not None:
+        colour = {"ok": palette.success, "failing": palette.warning}.get(schedule.state, palette.error)
+        line.append(" · ")
+        line.append(schedule.state, style=Style(color=colour, bold=schedule.state != "ok"))
+    return line
 
 
 def trigger_text(backup: BackupView) -> str:

@@ -21,6 +21,8 @@ def test_status_exit_codes_follow_the_worst_service(cli, service_path, postgres,
     assert ok.exit_code == 0
     assert (row["state"], row["rpo_seconds"], row["tiers"]) == ("ok", 26 * 3600, ["daily"])
     assert row["last_success"] is not None
+    shown = cli.process("schedule", "show", service_path).stdout.splitlines()
+    assert shown[1] == "Recovery point: ok (a success at least every 26h)"
 
     postgres.drop_database(postgres_db)  # the next export fails: no such database
     cli("backup", "create", service_path, ok=False)

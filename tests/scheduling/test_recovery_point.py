@@ -14,7 +14,11 @@ from dflow_tui.jobs.scheduler import run_pass
 
 
 async def state(app, service) -> str:
+    """The state as the Fleet view and `status` read it, checked against the Backups tab's
+    and `schedule show`'s (read per service, by other queries)."""
     [row] = await app.fleet.rows(service)
+    shown = await app.schedules.show(service)
+    assert (shown.state, shown.rpo) == (row.state, row.rpo)
     return row.state
 
 

@@ -113,6 +113,29 @@ async def latest_created_at(session: StateSession, service_id: int) -> datetime 
     return (await session.exec(query)).first()
 
 
+async def recovery_facts(session: StateSession, service_id: int) -> tuple[datetime | None, bool]:
+    """When the service's newest kept backup succeeded (any trigger), and whether its
+    newest finished backup failed: what its recovery state is made of."""
+    last = (
+        await session.exec(
+            select(func.max(col(Backup.created_at))).where(
+                Backup.service_id == service_id,
+                Backup.status == BackupStatus.SUCCESS,
+                col(Backup.deleted_at).is_(None),
+            )
+        )
+    ).first()
+    newest = (
+        await session.exec(
+            select(col(Backup.status))
+            .where(Backup.service_id == service_id, Backup.status != BackupStatus.IN_PROGRESS)
+            .order_by(col(Backup.id).desc())
+            .limit(1)
+        )
+    ).first()
+    return last, newest == BackupStatus.FAILED
+
+
 async def latest_created_at_of(session: StateSession, service_ids: list[int]) -> dict[int, datetime]:
     """latest_created_at for many services at once."""
     found: dict[int, datetime] = {}

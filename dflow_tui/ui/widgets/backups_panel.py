@@ -85,7 +85,7 @@ class BackupsPanel(Vertical):
         """Replaces the "pick a service" line (shown while no service is)."""
         self.query_one("#pick-a-service", Static).update(Text(hint))
 
-    def show_schedule(self, active_text: str | None) -> None:
+    def show_schedule(self, active_text: Text | str | None) -> None:
         self.destination.show_schedule(active_text)
 
     def enable_actions(self, *, create: bool, restore: bool, delete: bool, schedule: bool) -> None:

@@ -11,6 +11,7 @@ external choice says so and offers the Backup Storage screen.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -87,7 +88,7 @@ class DestinationCard(Vertical):
             self._reset_draft(service)
         self._sync()
 
-    def show_schedule(self, active_text: str | None) -> None:
+    def show_schedule(self, active_text: Text | str | None) -> None:
         """`Active schedules: Daily, Weekly`, as the service layer words it."""
         self.query_one("#schedule-active", Static).update(active_text or NO_SCHEDULE)
 
