@@ -135,7 +135,6 @@ class DflowApp(App[None]):
         """
         super().__init__()
         self._run_scheduler = scheduler
-        self._closing = False
         # Why the acting user may not use each permission (None: they may), as the
         # service layer says: the app shows it, it does not decide it.
         self.refusals: dict[Permission, str | None] = {}
@@ -192,7 +191,6 @@ class DflowApp(App[None]):
         # Reads and saves in flight end by themselves first (they are short): one
         # cancelled while SQLite makes it wait for the write lock could leave the
         # lock taken behind it.
-        self._closing = True
         self._stop_refresh_timer()
         short = [worker for worker in self.workers if worker.group != SHUTDOWN and not worker.is_finished]
         if short:
@@ -225,8 +223,8 @@ class DflowApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # Work cut short by closing the app (its screens go first, then the state) is no
-        # error: Textual stops running before it tears the screens down.
-        if self._closing or not self.is_running:
+        # error: Textual stops running before it tears anything down.
+        if not self.is_running:
             return
         if not notify_worker_error(self, event):
             return
