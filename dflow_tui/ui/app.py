@@ -273,8 +273,7 @@ class DflowApp(App[None]):
         assert self.dflow is not None
         services = await self.dflow.inventory.list_services()
         self.services = services
-        shown = matching(services, self.query_one(ServiceFilter).value)
-        self.service_tree.show_services(shown, keep=self.service.path if self.service else None)
+        self._show_tree()
         self.panel.show_hint(PICK_A_SERVICE if services else NO_SERVICES_YET)
         if self.service is not None:
             fresh = next((s for s in services if s.path == self.service.path), None)
@@ -363,10 +362,14 @@ class DflowApp(App[None]):
         box.focus()
 
     @on(Input.Changed, "#service-filter")
-    def _filter_services(self, event: Input.Changed) -> None:
+    def _filter_services(self) -> None:
+        self._show_tree()
+
+    def _show_tree(self) -> None:
+        """The services the filter lets through, the cursor kept on the one shown."""
         if self.services is not None:
-            keep = self.service.path if self.service else None
-            self.service_tree.show_services(matching(self.services, event.value), keep=keep)
+            shown = matching(self.services, self.query_one(ServiceFilter).value)
+            self.service_tree.show_services(shown, keep=self.service.path if self.service else None)
 
     @on(Input.Submitted, "#service-filter")
     def _filter_done(self) -> None:
