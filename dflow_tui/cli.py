@@ -844,7 +844,7 @@ async def fleet_list(app: Dflow, as_json):
                 ",".join(row.tiers) or "off",
                 human_size(row.last_size) if row.last_size is not None else "-",
                 row.service.server or "-",
-                row.service.provider or row.service.destination,
+                row.service.destination_name,
             ]
             for row in rows
         ],

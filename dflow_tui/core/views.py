@@ -23,6 +23,11 @@ class ServiceView:
     def path(self) -> str:
         return f"{self.project}/{self.environment}/{self.name}"
 
+    @property
+    def destination_name(self) -> str:
+        """Where its backups go, in a word: the provider's name, or `internal`."""
+        return self.provider or self.destination
+
 
 @dataclass(frozen=True)
 class FleetRow:
@@ -46,7 +51,7 @@ class FleetRow:
             "service": self.path,
             "engine": self.service.engine,
             "server": self.service.server,
-            "destination": self.service.provider or self.service.destination,
+            "destination": self.service.destination_name,
             "tiers": list(self.tiers),
             "last_success": self.last_success.isoformat() if self.last_success else None,
             "next_due": self.next_due.isoformat() if self.next_due else None,

@@ -103,13 +103,23 @@ def due_in(value: datetime | None, now: datetime) -> str:
     return "now" if seconds <= 0 else f"in {span(seconds)}"
 
 
+def state_text(state: str, palette: Palette) -> Text:
+    """A recovery state, coloured: ok green, failing amber, late and never red, off muted."""
+    colour = {
+        "ok": palette.success,
+        "failing": palette.warning,
+        "late": palette.error,
+        "never": palette.error,
+    }.get(state, palette.muted)
+    return Text(state, style=Style(color=colour, bold=state != "ok"))
+
+
 def schedule_line(schedule: ScheduleView, palette: Palette) -> Text:
     """`Active schedules: Daily, Weekly · ok`: the tiers, then how the recovery point stands."""
     line = Text(schedule.active_text)
     if schedule.rpo is not None:
-        colour = {"ok": palette.success, "failing": palette.warning}.get(schedule.state, palette.error)
         line.append(" · ")
-        line.append(schedule.state, style=Style(color=colour, bold=schedule.state != "ok"))
+        line.append_text(state_text(schedule.state, palette))
     return line
 
 

@@ -26,7 +26,7 @@ from textual.worker import Worker
 from dflow_tui.core.views import FleetRow, ServiceView, human_size
 from dflow_tui.service.fleet import Fleet
 from dflow_tui.ui.errors import notify_worker_error
-from dflow_tui.ui.format import NO_VALUE, Palette, age, due_in
+from dflow_tui.ui.format import NO_VALUE, Palette, age, due_in, state_text
 from dflow_tui.ui.widgets.row_list import Column, Row, RowList
 
 # How each service stands comes first: on 80 columns the last three scroll into view.
@@ -52,65 +52,50 @@ NO_SERVICES = "No services yet: add a server (v on the main screen), or run with
 PENDING = "…"
 
 
+def _place(service: ServiceView) -> tuple[Text, Text, Text]:
+    """The last three cells, what a service is and where: engine, server, destination."""
+    return Text(service.engine), Text(service.server or NO_VALUE), Text(service.destination_name)
+
+
+def _place_keys(service: ServiceView) -> tuple[str, str | None, str]:
+    return service.engine, service.server, service.destination_name
+
+
+def _search(service: ServiceView, *more: str) -> str:
+    """What `/` looks in: the path, engine, server, destination and `more`, lower-case."""
+    return " ".join(
+        (service.path, service.engine, service.server or "", service.destination_name, *more)
+    ).lower()
+
+
 def pending_row(service: ServiceView) -> Row:
     """A service listed before its figures are read: its place now, `…` for the rest."""
-    destination = service.provider or service.destination
 
     def texts() -> tuple[Text, ...]:
         pending = Text(PENDING, style="dim")
-        return (
-            Text(service.path),
-            *(pending,) * 6,
-            Text(service.engine),
-            Text(service.server or NO_VALUE),
-            Text(destination),
-        )
+        return (Text(service.path), *(pending,) * 6, *_place(service))
 
-    sort_keys = (
-        service.path,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        service.engine,
-        service.server,
-        destination,
-    )
-    search = f"{service.path} {service.engine} {service.server or ''} {destination}".lower()
-    return Row(service.path, sort_keys, search, texts)
+    sort_keys = (service.path, None, None, None, None, None, None, *_place_keys(service))
+    return Row(service.path, sort_keys, _search(service), texts)
 
 
 def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
     """Sort keys and search text now; the cells' texts when the row is first drawn."""
     service = row.service
-    destination = service.provider or service.destination
     result = row.last_result or NO_VALUE
 
     def texts() -> tuple[Text, ...]:
         colour = {"succeeded": palette.success, "failed": palette.error, "in-progress": palette.accent}
-        state_colour = {
-            "ok": palette.success,
-            "failing": palette.warning,
-            "late": palette.error,
-            "never": palette.error,
-        }
         due = row.next_due
         return (
             Text(service.path),
-            Text(
-                row.state,
-                style=Style(color=state_colour.get(row.state, palette.muted), bold=row.state != "ok"),
-            ),
+            state_text(row.state, palette),
             Text(result, style=Style(color=colour.get(result, palette.muted))),
             Text(age(row.last_success, now)),
             Text(due_in(due, now), style=Style(color=palette.warning) if due and due <= now else ""),
             Text("".join(TIER_LETTERS.get(t, "?") for t in row.tiers) or "off"),
             Text(human_size(row.last_size) if row.last_size is not None else NO_VALUE),
-            Text(service.engine),
-            Text(service.server or NO_VALUE),
-            Text(destination),
+            *_place(service),
         )
 
     sort_keys = (
@@ -121,14 +106,9 @@ def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
         row.next_due,
         len(row.tiers),
         row.last_size,
-        service.engine,
-        service.server,
-        destination,
+        *_place_keys(service),
     )
-    search = (
-        f"{service.path} {service.engine} {service.server or ''} {destination} {result} {row.state}".lower()
-    )
-    return Row(service.path, sort_keys, search, texts)
+    return Row(service.path, sort_keys, _search(service, result, row.state), texts)
 
 
 class FleetScreen(Screen[str | None]):
