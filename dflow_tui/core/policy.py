@@ -249,14 +249,15 @@ def tier_to_queue(enabled: Iterable[str], last_success: dict[Tier, datetime], no
     return rarest(due_tiers(enabled, last_success, now))
 
 
+def due_at(tier: Tier, last_success: datetime | None, now: datetime) -> datetime:
+    """When a tier is next due: an interval after its last success (never succeeded: now)."""
+    return last_success + RULES[tier].interval if last_success is not None else now
+
+
 def next_due(enabled: Iterable[str], last_success: dict[Tier, datetime], now: datetime) -> datetime | None:
-    """When the service's next scheduled backup is due: the soonest of its tiers (a tier that
-    never succeeded is due now); None without a schedule."""
-    times = [
-        last_success[tier] + RULES[tier].interval if tier in last_success else now
-        for tier in sort_tiers(enabled)
-    ]
-    return min(times, default=None)
+    """When the service's next scheduled backup is due: the soonest of its tiers; None
+    without a schedule."""
+    return min((due_at(tier, last_success.get(tier), now) for tier in sort_tiers(enabled)), default=None)
 
 
 DEFAULT_GRACE = 0.5
@@ -271,6 +272,21 @@ def recovery_point(enabled: Iterable[str], grace: timedelta | None = None) -> ti
         return None
     shortest = min(RULES[tier].interval for tier in tiers)
     return shortest + (grace if grace is not None else shortest * DEFAULT_GRACE)
+
+
+def recovery(
+    enabled: Iterable[str],
+    grace_seconds: int | None,
+    last_success: datetime | None,
+    latest_failed: bool,
+    now: datetime,
+) -> tuple[RecoveryState, timedelta | None]:
+    """A service's recovery state and point, from what the state database keeps of it:
+    its tiers, its own grace in seconds (None: the default), its newest success, and
+    whether its newest finished backup failed."""
+    grace = timedelta(seconds=grace_seconds) if grace_seconds is not None else None
+    rpo = recovery_point(enabled, grace)
+    return recovery_state(rpo, last_success, latest_failed, now), rpo
 
 
 def recovery_state(

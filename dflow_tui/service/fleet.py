@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import next_due, recovery_point, recovery_state
+from dflow_tui.core.policy import next_due, recovery
 from dflow_tui.core.tiers import sort_tiers
 from dflow_tui.core.views import FleetRow
 from dflow_tui.jobs.context import JobContext
@@ -39,8 +37,7 @@ class Fleet:
             last_by_tier = {tier: by_tier[tier] for tier in enabled if tier in by_tier}
             newest = latest.get(service.id)
             last_success = max(by_tier.values(), default=None)
-            grace = graces.get(service.id)
-            rpo = recovery_point(enabled, timedelta(seconds=grace) if grace is not None else None)
+            state, rpo = recovery(enabled, graces.get(service.id), last_success, service.id in failed, now)
             result.append(
                 FleetRow(
                     service=service,
@@ -49,7 +46,7 @@ class Fleet:
                     next_due=next_due(enabled, last_by_tier, now),
                     last_result=newest[0].value if newest is not None else None,
                     last_size=newest[1] if newest is not None else None,
-                    state=recovery_state(rpo, last_success, service.id in failed, now).value,
+                    state=state.value,
                     rpo=rpo,
                 )
             )

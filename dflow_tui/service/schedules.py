@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import check_ping_url, recovery_point, recovery_state
+from dflow_tui.core.policy import check_ping_url, due_at, recovery
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
@@ -89,16 +89,14 @@ class Schedules:
             enabled = set(await schedules.tiers_of(session, service_id))
             last = await backups.last_successes(session, service_id)
             newest_success, latest_failed = await backups.recovery_facts(session, service_id)
-        grace = service.rpo_grace_seconds
-        rpo = recovery_point(enabled, timedelta(seconds=grace) if grace is not None else None)
+        now = self.ctx.clock.now()
+        state, rpo = recovery(enabled, service.rpo_grace_seconds, newest_success, latest_failed, now)
         statuses = []
         for tier in ORDER:
             rule = RULES[tier]
             on = tier in enabled
             last_success = last.get(tier)
-            next_due = None
-            if on:
-                next_due = (last_success + rule.interval) if last_success else self.ctx.clock.now()
+            next_due = due_at(tier, last_success, now) if on else None
             statuses.append(
                 TierStatus(tier.value, rule.label, rule.retention_text, on, last_success, next_due)
             )
@@ -109,6 +107,6 @@ class Schedules:
             failures=service.schedule_failures,
             retry_after=service.retry_after,
             error=service.schedule_error,
-            state=recovery_state(rpo, newest_success, latest_failed, self.ctx.clock.now()).value,
+            state=state.value,
             rpo=rpo,
         )
