@@ -10,6 +10,28 @@ from dflow_tui.store.queries import users
 from dflow_tui.store.tables import AuditEntry
 
 
+def entry(
+    ctx: JobContext,
+    actor: str,
+    action: str,
+    result: AuditResult,
+    *,
+    service_path: str | None = None,
+    target: str | None = None,
+    detail: str | None = None,
+) -> AuditEntry:
+    """One entry, now; a secret this process has handled never reaches its detail."""
+    return AuditEntry(
+        at=ctx.clock.now(),
+        actor=actor,
+        action=action,
+        result=result.value,
+        service_path=service_path,
+        target=target,
+        detail=redact(detail, ctx.secrets) if detail else None,
+    )
+
+
 async def record(
     ctx: JobContext,
     actor: str,
@@ -20,23 +42,14 @@ async def record(
     target: str | None = None,
     detail: str | None = None,
 ) -> None:
-    """Appends one entry; a secret this process has handled never reaches its detail."""
-    entry = AuditEntry(
-        at=ctx.clock.now(),
-        actor=actor,
-        action=action,
-        result=result.value,
-        service_path=service_path,
-        target=target,
-        detail=redact(detail, ctx.secrets) if detail else None,
+    """Appends one entry (see `entry`)."""
+    await users.add_audit_entry(
+        ctx.db, entry(ctx, actor, action, result, service_path=service_path, target=target, detail=detail)
     )
-    await users.add_audit_entry(ctx.db, entry)
 
 
 async def record_many(ctx: JobContext, entries: list[AuditEntry]) -> None:
-    """Appends many entries in one transaction (a scheduler pass that queued thousands)."""
-    for entry in entries:
-        entry.detail = redact(entry.detail, ctx.secrets) if entry.detail else None
+    """Appends entries made with `entry` in one transaction (a pass that queued thousands)."""
     await users.add_audit_entries(ctx.db, entries)
 
 

@@ -73,28 +73,11 @@ async def _queue_batch(ctx: JobContext, due: dict[int, Tier], report: PassReport
             await _queue(ctx, service_id, tier, report)
         return
     for service_id, error in queued.refused.items():
-        await _refused(ctx, service_id, due[service_id], error, report)
+        await _refused(ctx, service_id, due[service_id], error, report, queued.paths[service_id])
     report.queued.extend(queued.backups)
-    now = ctx.clock.now()
     await audit.record_many(
-        ctx,
-        [
-            AuditEntry(
-                at=now,
-                actor=SCHEDULER_ACTOR,
-                action="backup.queue",
-                result=AuditResult.SUCCEEDED.value,
-                service_path=queued.paths[backup.service_id],
-                target=f"backup {backup.id}",
-                detail=f"{backup.schedule_tier} backup queued for a worker",
-            )
-            for backup in queued.backups
-        ],
+        ctx, [_queued_line(ctx, backup, queued.paths[backup.service_id]) for backup in queued.backups]
     )
-    for backup in queued.backups:
-        log.info(
-            "queued %s backup %s of %s", backup.schedule_tier, backup.id, queued.paths[backup.service_id]
-        )
 
 
 async def _queue(ctx: JobContext, service_id: int, tier: Tier, report: PassReport) -> None:
@@ -113,23 +96,31 @@ async def _queue(ctx: JobContext, service_id: int, tier: Tier, report: PassRepor
         await _refused(ctx, service_id, tier, str(error), report)
         return
     report.queued.append(backup)
-    path = await inventory.service_path(ctx.db, service_id)
-    await audit.record(
+    await audit.record_many(
+        ctx, [_queued_line(ctx, backup, await inventory.service_path(ctx.db, service_id))]
+    )
+
+
+def _queued_line(ctx: JobContext, backup: Backup, path: str) -> AuditEntry:
+    """The audit line (and the log line) of a backup the pass queued."""
+    log.info("queued %s backup %s of %s", backup.schedule_tier, backup.id, path)
+    return audit.entry(
         ctx,
         SCHEDULER_ACTOR,
         "backup.queue",
         AuditResult.SUCCEEDED,
         service_path=path,
         target=f"backup {backup.id}",
-        detail=f"{tier.value} backup queued for a worker",
+        detail=f"{backup.schedule_tier} backup queued for a worker",
     )
-    log.info("queued %s backup %s of %s", tier.value, backup.id, path)
 
 
-async def _refused(ctx: JobContext, service_id: int, tier: Tier, error: str, report: PassReport) -> None:
+async def _refused(
+    ctx: JobContext, service_id: int, tier: Tier, error: str, report: PassReport, path: str | None = None
+) -> None:
     report.refused[service_id] = error
     await record_schedule_outcome(ctx, service_id, error)
-    path = await inventory.service_path(ctx.db, service_id)
+    path = path or await inventory.service_path(ctx.db, service_id)
     await audit.record(
         ctx, SCHEDULER_ACTOR, "backup.queue", AuditResult.REFUSED, service_path=path, detail=error
     )
