@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tui_support import (
     SIZE,
+    before_dokku,
     make_app,
     open_service,
     record_notifications,
@@ -15,7 +16,7 @@ from tui_support import (
 )
 
 from dflow_tui.jobs import worker as worker_module
-from dflow_tui.ui.screens.confirm import ConfirmScreen
+from dflow_tui.ui.screens.confirm import ConfirmScreen, RestoreConfirmScreen
 
 
 def job_lines(app) -> list[str]:
@@ -131,21 +132,18 @@ async def test_a_restore_shows_the_safety_exports_output_then_the_imports_own(de
     """During the restore, the output under its step is the step's own: the safety
     backup's export lines while it exports, then only the import's lines."""
     backup = await dflow.backups.create(demo.service)
-    script = demo.root / "bin" / "dokku"
-    lines = script.read_text().splitlines()
-    lines.insert(
-        1,
+    before_dokku(
+        demo,
         'case "$1" in postgres:export) echo "-----> safety export of $2" >&2; sleep 2;; '
         'postgres:import) echo "-----> applying the dump to $2" >&2; sleep 2;; esac',
     )
-    script.write_text("\n".join(lines) + "\n")
     app = make_app(demo, dflow)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await open_service(pilot)
         await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "RestoreConfirmScreen", "the modal")
+        await wait_until(pilot, lambda: isinstance(app.screen, RestoreConfirmScreen), "the modal")
         await pilot.press(*demo.service, "enter")
         await wait_until(pilot, lambda: "safety export of" in " ".join(job_lines(app)), "the safety export")
         await wait_until(pilot, lambda: "applying the dump" in " ".join(job_lines(app)), "the import", 20)

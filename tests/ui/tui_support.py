@@ -83,15 +83,21 @@ async def open_service(pilot, path: str = DEMO_SERVICE, downs: int = 2) -> None:
     )
 
 
+def before_dokku(demo: Demo, line: str) -> None:
+    """Puts a shell line at the top of the demo's `dokku`, run before each command."""
+    script = demo.root / "bin" / "dokku"
+    lines = script.read_text().splitlines()
+    lines.insert(1, line)
+    script.write_text("\n".join(lines) + "\n")
+
+
 def slow_export(demo: Demo, seconds: int = 30) -> None:
     """Makes the demo `dokku postgres:export` say it waits, then wait `seconds` before it
     exports: long enough to watch it run, or to interrupt it."""
-    script = demo.root / "bin" / "dokku"
-    lines = script.read_text().splitlines()
-    lines.insert(
-        1, f'case "$1" in postgres:export) echo "-----> waiting for a lock on $2" >&2; sleep {seconds};; esac'
+    before_dokku(
+        demo,
+        f'case "$1" in postgres:export) echo "-----> waiting for a lock on $2" >&2; sleep {seconds};; esac',
     )
-    script.write_text("\n".join(lines) + "\n")
 
 
 def record_notifications(app) -> list[tuple[str, str, str]]:
