@@ -770,6 +770,85 @@ async def user_remove(app: Dflow, login):
 
 
 @main.group()
+def notify() -> None:
+    """Notifications (Slack, e-mail, Telegram, ntfy, webhooks… through apprise) when
+    backups fail, run late or recover, and when a backup is restored or deleted."""
+
+
+def read_url() -> str:
+    """An apprise URL holds tokens: from a pipe or a hidden prompt, never an argument."""
+    if sys.stdin.isatty():
+        return click.prompt("apprise URL (hidden)", hide_input=True, err=True)
+    return sys.stdin.readline().strip()
+
+
+@notify.command("add")
+@click.argument("name")
+@click.option(
+    "--on",
+    "events",
+    metavar="EVENTS",
+    help="Comma-separated: failure, late, recovered, restore, delete, drill "
+    "(default: failure,late,recovered).",
+)
+@with_app
+async def notify_add(app: Dflow, name, events):
+    """Add a notifier; its apprise URL (e.g. slack://…, mailto://…, json://…) is read from
+    stdin or a hidden prompt and kept in the OS keyring."""
+    view = await app.notifiers.add(name, read_url(), events)
+    click.echo(
+        f"Added notifier {view.name} ({', '.join(view.events)}); try it: dflow-tui notify test {view.name}"
+    )
+
+
+@notify.command("list")
+@json_option
+@with_app
+async def notify_list(app: Dflow, as_json):
+    """The notifiers, what they are told of, and how their messages stand."""
+    views = await app.notifiers.list()
+    if as_json:
+        print_json([view.to_json() for view in views])
+        return
+    if not views:
+        click.echo("No notifiers. Add one: dflow-tui notify add NAME (reads an apprise URL)")
+        return
+    print_table(
+        ["NAME", "EVENTS", "LAST SENT", "WAITING", "UNDELIVERED", "GIVEN UP", "LAST ERROR"],
+        [
+            [
+                v.name,
+                ",".join(v.events),
+                _when(v.last_sent),
+                v.pending,
+                v.failing,
+                v.given_up,
+                v.last_error or "",
+            ]
+            for v in views
+        ],
+    )
+
+
+@notify.command("test")
+@click.argument("name")
+@with_app
+async def notify_test(app: Dflow, name):
+    """Send a test message through a notifier now."""
+    await app.notifiers.test(name)
+    click.echo(f"Test message delivered through {name}")
+
+
+@notify.command("remove")
+@click.argument("name")
+@with_app
+async def notify_remove(app: Dflow, name):
+    """Remove a notifier, its URL in the keyring and the messages it had yet to deliver."""
+    await app.notifiers.remove(name)
+    click.echo(f"Removed notifier {name}")
+
+
+@main.group()
 def ping() -> None:
     """Dead-man pings: a URL told when a service's backups start, succeed or fail."""
 

@@ -60,6 +60,11 @@ def storage_secret_name(provider: str) -> str:
     return f"storage:{validate_label(provider, 'storage provider')}"
 
 
+def notifier_secret_name(notifier: str) -> str:
+    """The keyring username of a notifier's apprise URL (it holds tokens and passwords)."""
+    return f"notify:{validate_label(notifier, 'notifier')}"
+
+
 def _backend_label(backend: KeyringBackend) -> str:
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"

@@ -82,6 +82,15 @@ SCHEDULER_INTERVAL = 600.0
 WORKER_CONCURRENCY = 2
 WORKER_POLL_INTERVAL = 2.0
 SHUTDOWN_GRACE = 60.0
+NOTIFY_REMINDER = timedelta(hours=24)
+"""How often a notifier is reminded of an incident (a failure streak, a late spell) while it lasts."""
+NOTIFY_TIMEOUT = 30.0
+"""Seconds one message may take to deliver (a slow Slack, an SMTP server that hangs)."""
+NOTIFY_RETRY_FIRST = timedelta(minutes=1)
+NOTIFY_RETRY_MOST = timedelta(hours=1)
+"""An undelivered message is tried again after 1 min, 2, 4, … at most this far apart…"""
+NOTIFY_GIVE_UP = timedelta(days=3)
+"""…until it is this old: then it is given up (logged, and shown by `notify list`)."""
 DEBRIS_MIN_AGE = timedelta(minutes=15)
 """`doctor --fix` leaves partial files and unfinished uploads younger than this: a job that
 is just starting may own them before its row says so."""
@@ -122,6 +131,7 @@ class Settings:
     max_job_runtime: timedelta = MAX_JOB_RUNTIME
     scheduler_interval: float = SCHEDULER_INTERVAL
     worker_ping_url: str | None = None  # `worker --ping URL`: told after every scheduler pass
+    notify_reminder: timedelta = NOTIFY_REMINDER
     worker_concurrency: int = WORKER_CONCURRENCY
     worker_poll_interval: float = WORKER_POLL_INTERVAL
     shutdown_grace: float = SHUTDOWN_GRACE

@@ -94,3 +94,21 @@ class WorkerKind(StrEnum):
     WORKER = "worker"
     APP = "tui"
     CLI = "cli"  # a foreground command (`backup create`...), running its own job
+
+
+class NotifyEvent(StrEnum):
+    """What a notifier may be told of (`notify add --on`)."""
+
+    FAILURE = "failure"  # a backup failed (one message per failure streak)
+    LATE = "late"  # no success within the recovery point
+    RECOVERED = "recovered"  # a failure streak or a late spell ended with a success
+    RESTORE = "restore"  # a restore ended (succeeded or failed)
+    DELETE = "delete"  # a backup was deleted (or its delete failed)
+    DRILL = "drill"  # a restore drill ended
+
+
+class IncidentKind(StrEnum):
+    """Something wrong with a service that lasts until its next success."""
+
+    FAILURE = "failure"
+    LATE = "late"

@@ -15,6 +15,7 @@ class Permission(StrEnum):
     SCHEDULE = "backups.schedule"
     DESTINATION = "backups.destination"
     STORAGE = "integrations.backup_storage"
+    NOTIFY = "integrations.notifications"
     # Not on the dashboard's list; held by admins only.
     INVENTORY = "inventory.manage"
     USERS = "users.manage"
@@ -40,6 +41,7 @@ WHAT = {
     Permission.SCHEDULE: "change backup schedules",
     Permission.DESTINATION: "change backup destinations",
     Permission.STORAGE: "manage Backup Storage",
+    Permission.NOTIFY: "manage notifications",
     Permission.INVENTORY: "manage servers, projects and services",
     Permission.USERS: "manage users",
 }

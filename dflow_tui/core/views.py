@@ -281,3 +281,22 @@ class AuditView:
         data = asdict(self)
         data["at"] = self.at.isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class NotifierView:
+    """A notifier as `notify list` and the app show it (its URL stays in the keyring)."""
+
+    name: str
+    events: tuple[str, ...]
+    pending: int  # messages waiting for delivery
+    failing: int  # of those, tried and not delivered yet
+    given_up: int
+    last_sent: datetime | None
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["events"] = list(self.events)
+        data["last_sent"] = self.last_sent.isoformat() if self.last_sent else None
+        return data

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from dflow_tui.core.enums import BackupStatus, OperationStatus, Trigger
 from dflow_tui.core.views import human_size
-from dflow_tui.jobs import audit
+from dflow_tui.jobs import audit, notify
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.delete import run_delete
@@ -117,6 +117,7 @@ async def run_job(
         target=f"backup {job.backup_id}",
         detail=operation.error,
     )
+    await notify.operation_ended(ctx, operation, job.service_path)
     return _operation_outcome(job, operation)
 
 
@@ -135,6 +136,7 @@ async def _run_backup_job(
         detail=finished.error or finished.file_path or finished.object_key,
     )
     succeeded = finished.status == BackupStatus.SUCCESS
+    await notify.backup_ended(ctx, finished, job.label, job.service_path)
     if finished.trigger == Trigger.SCHEDULED:
         await record_schedule_outcome(ctx, finished.service_id, None if succeeded else finished.error)
         if succeeded:

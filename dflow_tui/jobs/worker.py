@@ -20,11 +20,12 @@ from typing import Any, Protocol
 
 from dflow_tui.core.enums import WorkerKind
 from dflow_tui.core.views import Progress
-from dflow_tui.jobs import pings
+from dflow_tui.jobs import notify, pings
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.runner import ClaimedJob, JobKind, JobOutcome, next_job, run_job
 from dflow_tui.jobs.scheduler import PassReport, run_pass
+from dflow_tui.settings import NOTIFY_TIMEOUT
 from dflow_tui.store.queries import workers
 
 log = logging.getLogger("dflow_tui.worker")
@@ -52,6 +53,8 @@ class Worker:
         # How long running jobs get to finish once the loop is asked to stop (None: the
         # settings' shutdown grace); the open app stops them at once.
         self.stop_grace: float | None = None
+        self._delivery: asyncio.Task[None] | None = None
+        self._deliver_again = False
 
     # --- the jobs this process runs -----------------------------------------
 
@@ -73,7 +76,9 @@ class Worker:
         then records how it ended before the cancellation goes on."""
         task = self.submit(job, on_progress)
         try:
-            return await asyncio.shield(task)
+            outcome = await asyncio.shield(task)
+            await self.delivered()  # a CLI command ends once its messages went out
+            return outcome
         except asyncio.CancelledError as stop:
             task.cancel(*stop.args)  # the reason (a signal's name) goes on to the row
             with contextlib.suppress(BaseException):
@@ -106,6 +111,7 @@ class Worker:
             outcome = JobOutcome(job, False, f"{job.label} failed", f"{job.label} failed: {text}", text)
         if watcher is not None:
             _quietly(watcher.job_ended, outcome)
+        self.deliver_soon()  # what the job had to tell, at once
         return outcome
 
     async def idle(self) -> None:
@@ -130,8 +136,12 @@ class Worker:
         try:
             report = await run_pass(self.ctx)
             self.passes += 1
+            if report.ran:
+                await self._watch()
             await pings.ping(self.ctx.settings.worker_ping_url)
             await self.drain()
+            self.deliver_soon()
+            await self.delivered()
             return report
         finally:
             await self._unregister()
@@ -161,18 +171,22 @@ class Worker:
                     )
         finally:
             await self.shutdown(self.stop_grace)
+            await self._stop_delivery(self.stop_grace)
             await self._unregister()
 
     async def _serve_once(self) -> None:
         if time.monotonic() >= self._next_pass:
             self._next_pass = time.monotonic() + self.ctx.settings.scheduler_interval
             try:
-                await run_pass(self.ctx)
+                report = await run_pass(self.ctx)
                 self.passes += 1
             except Exception:
                 log.exception("scheduler pass failed")
             else:
+                if report.ran:  # one worker at a time watches, the one that held the lock
+                    await self._watch()
                 await pings.ping(self.ctx.settings.worker_ping_url)  # the worker is alive
+        self.deliver_soon()  # what is due: new messages, and retries
         while len(self._running) < self.ctx.settings.worker_concurrency:
             try:
                 job = await next_job(self.ctx)
@@ -182,6 +196,45 @@ class Worker:
             if job is None:
                 return
             self.submit(job)
+
+    def deliver_soon(self) -> None:
+        """Sends the messages due, beside the jobs (a slow notifier holds up none of them)."""
+        if self._delivery is not None and not self._delivery.done():
+            self._deliver_again = True
+            return
+        self._deliver_again = False
+        self._delivery = asyncio.create_task(self._deliver(), name="notifications")
+
+    async def _deliver(self) -> None:
+        await notify.deliver(self.ctx)
+        while self._deliver_again:
+            self._deliver_again = False
+            await notify.deliver(self.ctx)
+
+    async def delivered(self) -> None:
+        """Returns once the messages being sent are (or failed to be)."""
+        if self._delivery is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._delivery)
+
+    async def _stop_delivery(self, grace: float | None) -> None:
+        """Gives the messages being sent up to `grace` (at most a message's timeout); a
+        message cut off stays queued, for the next worker once its claim runs out."""
+        task = self._delivery
+        if task is None or task.done():
+            return
+        wait = min(self.ctx.settings.shutdown_grace if grace is None else grace, NOTIFY_TIMEOUT)
+        _done, pending = await asyncio.wait([task], timeout=wait)
+        for unfinished in pending:
+            unfinished.cancel()
+            with contextlib.suppress(BaseException):
+                await unfinished
+
+    async def _watch(self) -> None:
+        try:
+            await notify.watch(self.ctx)
+        except Exception:
+            log.exception("looking for late services failed")
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Lets running jobs finish within `grace` seconds (the settings' shutdown grace by

@@ -19,6 +19,7 @@ from dflow_tui.service.fleet import Fleet
 from dflow_tui.service.identities import Identities
 from dflow_tui.service.inventory import Inventory
 from dflow_tui.service.metrics import Metrics
+from dflow_tui.service.notifications import Notifiers
 from dflow_tui.service.schedules import Schedules
 from dflow_tui.service.storage import StorageProviders
 from dflow_tui.settings import Settings
@@ -61,6 +62,7 @@ class Dflow:
         self.schedules = Schedules(self.ctx, self.access, on_saved=self.worker.wake)
         self.doctor = Doctor(self.ctx, self.access)
         self.identities = Identities(self.ctx, self.access)
+        self.notifiers = Notifiers(self.ctx, self.access)
 
     def start_worker(
         self, *, kind: WorkerKind = WorkerKind.APP, watcher: JobWatcher | None = None, scheduler: bool = True

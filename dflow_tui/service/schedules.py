@@ -32,7 +32,7 @@ class Schedules:
             place = await inventory.service_by_path(session, path)
             if grace is not None:
                 place.service.rpo_grace_seconds = int(grace.total_seconds())
-            await schedules.replace_tiers(session, place.service, chosen)
+            await schedules.replace_tiers(session, place.service, chosen, self.ctx.clock.now())
         await self.access.audit(
             "schedule.set",
             AuditResult.SUCCEEDED,

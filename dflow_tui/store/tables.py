@@ -17,6 +17,8 @@ from dflow_tui.core.enums import (
     BackupType,
     Compression,
     Engine,
+    IncidentKind,
+    NotifyEvent,
     OperationKind,
     OperationStatus,
     ProviderStatus,
@@ -140,6 +142,9 @@ class Service(SQLModel, table=True):
     # service is late (None: half that interval).
     rpo_grace_seconds: int | None = None
     ping_url: str | None = None  # told when its backups start, succeed or fail (jobs/pings.py)
+    # When its schedule went from off to on: a service never backed up since is late
+    # once its recovery point has passed.
+    schedule_since: datetime | None = _time()
     created_at: datetime | None = _time()
 
 
@@ -263,3 +268,70 @@ class Operation(SQLModel, table=True):
     started_at: datetime | None = _time()
     finished_at: datetime | None = _time()
     heartbeat_at: datetime | None = _time()
+
+
+_OPEN = text("closed_at IS NULL")
+_PENDING = text("sent_at IS NULL AND given_up_at IS NULL")
+
+
+class Notifier(SQLModel, table=True):
+    """Somewhere messages go (Slack, e-mail, a webhook…): its apprise URL holds tokens,
+    so it lives in the keyring (`secrets.notifier_secret_name`), never here."""
+
+    __tablename__ = "notifiers"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    events: str  # the NotifyEvents it is told of, comma-separated
+    created_by: str | None = None
+    created_at: datetime | None = _time()
+
+
+class Incident(SQLModel, table=True):
+    """A failure streak or a late spell of one service, open until its next success: one
+    message when it opens, reminders while it lasts, one when it ends."""
+
+    __tablename__ = "incidents"
+    # The database itself keeps one open incident of a kind per service, so that two
+    # workers seeing the same failure or lateness open it (and announce it) once.
+    __table_args__ = (
+        Index(
+            "one_open_incident_per_kind",
+            "service_id",
+            "kind",
+            unique=True,
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="services.id", index=True)
+    kind: IncidentKind = _enum(IncidentKind)
+    detail: str | None = None  # the latest error, for reminders
+    opened_at: datetime | None = _time()
+    reminded_at: datetime | None = _time()  # when it was last announced (opening or reminder)
+    closed_at: datetime | None = _time()
+
+
+class Notification(SQLModel, table=True):
+    """One message for one notifier: written with the event that caused it, in the same
+    transaction, then delivered (and retried) by whichever worker claims it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("pending_notifications", "next_attempt_at", sqlite_where=_PENDING, postgresql_where=_PENDING),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    notifier_id: int = Field(foreign_key="notifiers.id", index=True)
+    event: NotifyEvent = _enum(NotifyEvent)
+    title: str
+    body: str
+    severity: str = "info"
+    service_path: str | None = None
+    created_at: datetime | None = _time()
+    next_attempt_at: datetime | None = _time()
+    attempts: int = 0
+    last_error: str | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = _time()
+    sent_at: datetime | None = _time()
+    given_up_at: datetime | None = _time()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,3 +41,15 @@ async def app(sandbox: Path, clock: FixedClock) -> AsyncIterator[Dflow]:
 @pytest.fixture
 def service() -> str:
     return DEMO_SERVICE
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request, sandbox) -> str:
+    """A state database of each kind: SQLite in the sandbox, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{sandbox / 'state.db'}"
+    postgres = request.getfixturevalue("postgres")
+    name = f"state_{uuid.uuid4().hex[:12]}"
+    postgres.create_database(name)
+    request.addfinalizer(lambda: postgres.drop_database(name))
+    return postgres.url(name, driver="postgresql+asyncpg")

@@ -4,7 +4,6 @@ and the same choices as a pass over each service alone; on SQLite and PostgreSQL
 from __future__ import annotations
 
 import itertools
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,18 +15,10 @@ from dflow_tui.settings import Settings
 from dflow_tui.store.queries import claims
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def app(request, sandbox, clock):
+@pytest.fixture
+async def app(state_url, clock):
     """The service layer on a state database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{sandbox / 'state.db'}"
-    else:
-        postgres = request.getfixturevalue("postgres")
-        name = f"state_{uuid.uuid4().hex[:12]}"
-        postgres.create_database(name)
-        request.addfinalizer(lambda: postgres.drop_database(name))
-        url = postgres.url(name, driver="postgresql+asyncpg")
-    api = await Dflow.open(Settings(db_url=url), clock=clock)
+    api = await Dflow.open(Settings(db_url=state_url), clock=clock)
     try:
         yield api
     finally:

@@ -13,7 +13,16 @@ from dflow_tui.core.naming import parse_service_path
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Environment, Operation, Project, ScheduleTier, Server, Service
+from dflow_tui.store.tables import (
+    Backup,
+    Environment,
+    Incident,
+    Operation,
+    Project,
+    ScheduleTier,
+    Server,
+    Service,
+)
 
 
 @dataclass
@@ -286,5 +295,6 @@ async def forget_service(session: StateSession, service: Service) -> None:
     await session.exec(delete(Operation).where(col(Operation.backup_id).in_(backup_ids)))
     await session.exec(delete(Backup).where(col(Backup.service_id) == service.id))
     await session.exec(delete(ScheduleTier).where(col(ScheduleTier.service_id) == service.id))
+    await session.exec(delete(Incident).where(col(Incident.service_id) == service.id))
     await session.delete(service)
     await session.commit()

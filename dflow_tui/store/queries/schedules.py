@@ -90,13 +90,21 @@ async def tiers_of(session: StateSession, service_id: int) -> list[Tier]:
     return list((await session.exec(query)).all())
 
 
-async def replace_tiers(session: StateSession, service: Service, tiers: Iterable[Tier]) -> None:
-    """Saves exactly these tiers for the service, clears its backoff, and commits."""
+async def replace_tiers(
+    session: StateSession, service: Service, tiers: Iterable[Tier], now: datetime
+) -> None:
+    """Saves exactly these tiers for the service, clears its backoff, and commits; a
+    schedule turned on counts from `now` (schedule_since), one turned off from nothing."""
     service_id = rows.saved_id(service.id)
+    was_on = bool(await tiers_of(session, service_id))
     await session.exec(delete(ScheduleTier).where(col(ScheduleTier.service_id) == service_id))
-    for tier in tiers:
+    chosen = list(tiers)
+    for tier in chosen:
         session.add(ScheduleTier(service_id=service_id, tier=tier))
-    await rows.save(session, service, schedule_failures=0, schedule_error=None, retry_after=None)
+    since = (service.schedule_since if was_on else now) if chosen else None
+    await rows.save(
+        session, service, schedule_failures=0, schedule_error=None, retry_after=None, schedule_since=since
+    )
 
 
 async def record_outcome(
