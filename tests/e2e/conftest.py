@@ -29,10 +29,51 @@ class Ran:
     exit_code: int
     stdout: str
     stderr: str
+    terminal: str = ""  # what it wrote to its terminal (a hidden prompt's question, say)
 
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+def _terminal_is_stdin() -> None:
+    """In the child, before it runs: its standard input (a pty) becomes its controlling
+    terminal, so that a hidden prompt (getpass opens /dev/tty) reads what the test types."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _read_until(leader: int, text: str, timeout: float = 30.0) -> str:
+    """What the terminal shows up to `text` (a prompt), read as the child writes it."""
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the terminal never showed {text!r}; it showed {seen!r}")
+        if select.select([leader], [], [], 0.1)[0]:
+            seen += os.read(leader, 4096)
+    return seen.decode(errors="replace")
+
+
+def _drain(leader: int) -> str:
+    """What the child wrote to its terminal, once it has ended."""
+    import select
+
+    chunks = []
+    while select.select([leader], [], [], 0)[0]:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child's side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 @dataclass
@@ -51,10 +92,16 @@ class Cli:
         return result
 
     def process(
-        self, *args: str, ok: bool | None = True, input: str | None = None, terminal: bool = False
+        self,
+        *args: str,
+        ok: bool | None = True,
+        input: str | None = None,
+        terminal: bool = False,
+        after: str | None = None,
     ) -> Ran:
         """`dflow-tui ARGS` as its own process, as a user or a script runs it; `terminal`:
-        its standard input is a terminal (a pty) that types `input`."""
+        its standard input is a terminal (a pty) that types `input` — once the terminal
+        shows `after` when given (a hidden prompt flushes what was typed before it)."""
         command = [sys.executable, "-m", "dflow_tui", *args]
         env = {**os.environ, **self.env}
         if terminal:
@@ -67,21 +114,26 @@ class Cli:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
+                    start_new_session=True,
+                    preexec_fn=_terminal_is_stdin,  # /dev/tty is the pty, as in a real login
                 ) as child:
                     os.close(follower)
                     follower = -1
+                    shown = _read_until(leader, after) if after else ""
                     os.write(leader, (input or "").encode())
                     stdout, stderr = child.communicate(timeout=60)
                     done = subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
+                    written = shown + _drain(leader)
             finally:
                 os.close(leader)
                 if follower >= 0:
                     os.close(follower)
         else:
+            written = ""
             done = subprocess.run(
                 command, env=env, input=input or "", capture_output=True, text=True, timeout=60
             )
-        ran = Ran(done.returncode, done.stdout, done.stderr)
+        ran = Ran(done.returncode, done.stdout, done.stderr, written)
         if ok and ran.exit_code != 0:
             raise AssertionError(f"`dflow-tui {shlex.join(args)}` exited {ran.exit_code}:\n{ran.output}")
         if ok is False and ran.exit_code == 0:
