@@ -35,7 +35,7 @@ from dflow_tui.core.redact import redact
 from dflow_tui.jobs.audit import job_result
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.settings import NOTIFY_GIVE_UP, NOTIFY_RETRY_FIRST, NOTIFY_RETRY_MOST, NOTIFY_TIMEOUT
-from dflow_tui.store.queries import backups, inventory, notices, schedules
+from dflow_tui.store.queries import backups, fleet, inventory, notices, schedules
 from dflow_tui.store.queries.notices import Message
 from dflow_tui.store.tables import Backup, Notifier, Operation
 
@@ -108,7 +108,7 @@ async def watch(ctx: JobContext) -> None:
     tiers = await schedules.tiers_by_service(ctx.db)
     still_open = await notices.open_incidents(ctx.db)
     late_now = {incident.service_id for incident in still_open if incident.kind == IncidentKind.LATE}
-    for service_id, grace, since, last_success in await notices.late_facts(ctx.db):
+    for service_id, grace, since, last_success in await fleet.scheduled_facts(ctx.db):
         rpo = recovery_point(
             tiers.get(service_id, []), timedelta(seconds=grace) if grace is not None else None
         )

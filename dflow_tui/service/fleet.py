@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dflow_tui.core.enums import RecoveryState
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import next_due, recovery
 from dflow_tui.core.tiers import sort_tiers
@@ -9,7 +13,21 @@ from dflow_tui.core.views import FleetRow
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.service.inventory import Inventory
-from dflow_tui.store.queries import fleet, schedules
+from dflow_tui.store.queries import fleet, notices, schedules
+
+UNDELIVERED_SHOWN_FOR = timedelta(days=1)
+"""Notifications not delivered are shown this long (retried meanwhile; `notify list` has them all)."""
+
+
+@dataclass(frozen=True)
+class FleetHealth:
+    """What the app's header and service tree say of the whole fleet."""
+
+    states: dict[str, RecoveryState]  # service path → state (services without a schedule: off)
+    undelivered: int  # notifications of the last day that could not be delivered
+
+    def count(self, state: RecoveryState) -> int:
+        return sum(1 for found in self.states.values() if found is state)
 
 
 class Fleet:
@@ -17,6 +35,25 @@ class Fleet:
         self.ctx = ctx
         self.access = access
         self.inventory = inventory
+
+    async def health(self) -> FleetHealth:
+        """Every service's recovery state, in a few grouped reads (cheaper than `rows`: no
+        per-tier figures), and how many notifications could not be delivered."""
+        await self.access.require(Permission.READ, "fleet.list")
+        services = await self.inventory.list_services()
+        tiers = await schedules.tiers_by_service(self.ctx.db)
+        facts = await fleet.scheduled_facts(self.ctx.db)
+        async with self.ctx.db.reading() as session:
+            failed = await fleet.latest_finished_failed(session)
+        now = self.ctx.clock.now()
+        by_id = {
+            service_id: recovery(tiers.get(service_id, []), grace, last_success, service_id in failed, now)[0]
+            for service_id, grace, _since, last_success in facts
+        }
+        undelivered = await notices.undelivered(self.ctx.db, now - UNDELIVERED_SHOWN_FOR)
+        return FleetHealth(
+            {service.path: by_id.get(service.id, RecoveryState.OFF) for service in services}, undelivered
+        )
 
     async def rows(self, path: str | None = None) -> list[FleetRow]:
         """One row per service (or just `path`'s), in path order: a few queries whatever

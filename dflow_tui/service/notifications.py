@@ -7,8 +7,6 @@ OS keyring like a storage provider's secret, and is never shown again.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.errors import AlreadyExists, InvalidName, RemoteError
 from dflow_tui.core.naming import validate_label
@@ -21,8 +19,6 @@ from dflow_tui.secrets import delete_secret_async, get_secret_async, notifier_se
 from dflow_tui.service.access import Access
 from dflow_tui.store.queries import notices, rows
 from dflow_tui.store.tables import Notifier
-
-UNDELIVERED_SHOWN_FOR = timedelta(days=1)
 
 
 class Notifiers:
@@ -94,10 +90,6 @@ class Notifiers:
         await notices.remove_notifier(self.ctx.db, rows.saved_id(notifier.id))
         await delete_secret_async(notifier_secret_name(name))
         await self.access.audit("notify.remove", AuditResult.SUCCEEDED, target=name)
-
-    async def undelivered(self) -> int:
-        """Messages of the last day that could not be delivered (being retried or given up)."""
-        return await notices.undelivered(self.ctx.db, self.ctx.clock.now() - UNDELIVERED_SHOWN_FOR)
 
 
 def _understood(url: str) -> bool:

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Footer, Header, Input, TabbedContent, Tab
 from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
-from dflow_tui.core.enums import BackupStatus, WorkerKind
+from dflow_tui.core.enums import BackupStatus, RecoveryState, WorkerKind
 from dflow_tui.core.errors import DflowError
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.views import (
@@ -39,7 +39,7 @@ from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.ui.commands import DflowCommands
 from dflow_tui.ui.errors import error_message, notify_worker_error
-from dflow_tui.ui.format import EXTERNAL, Palette, backup_title, schedule_line
+from dflow_tui.ui.format import EXTERNAL, Palette, backup_title, health_line, schedule_line
 from dflow_tui.ui.job_watch import AppJobWatcher, JobEnded, JobProgressed, JobStarted, RunningJobs
 from dflow_tui.ui.resources import stylesheet
 from dflow_tui.ui.screens.activity import ActivityScreen
@@ -57,6 +57,7 @@ from dflow_tui.ui.widgets.service_tree import ServiceFilter, ServiceTree, matchi
 from dflow_tui.ui.worker_groups import (
     CANCEL,
     DESTINATION,
+    HEALTH,
     INVENTORY,
     JOBS,
     PROVIDERS,
@@ -66,6 +67,9 @@ from dflow_tui.ui.worker_groups import (
     SHUTDOWN,
     STARTUP,
 )
+
+HEALTH_INTERVAL = 30.0
+"""Seconds between two looks at how the fleet stands (a service turns late by time alone)."""
 
 # Actions on the main screen only: the Backup Storage screen must not start a backup.
 MAIN_SCREEN_ACTIONS = (
@@ -154,6 +158,8 @@ class DflowApp(App[None]):
         self.running_jobs = RunningJobs()
         self.monotonic = time.monotonic  # rate and ETA are measured with it
         self._action_state: tuple[object, ...] | None = None
+        self._who = ""  # the header: who acts, then how the fleet stands (when it has schedules)
+        self._health = ""
 
     # --- layout ----------------------------------------------------------
 
@@ -247,6 +253,7 @@ class DflowApp(App[None]):
             scheduler=self._run_scheduler,
         )
         await self._load_providers()
+        self.set_interval(HEALTH_INTERVAL, self.refresh_health, name="fleet-health")
 
     # --- who is acting, and what they may do ------------------------------
 
@@ -254,7 +261,8 @@ class DflowApp(App[None]):
         assert self.dflow is not None
         role = await self.dflow.access.role()
         self.refusals = await self.dflow.access.refusals()
-        self.sub_title = f"Database backups · {self.dflow.actor} ({role or 'unknown user'})"
+        self._who = f"Database backups · {self.dflow.actor} ({role or 'unknown user'})"
+        self._show_title()
         self._action_state = None
         self._sync_actions()
 
@@ -274,10 +282,38 @@ class DflowApp(App[None]):
         services = await self.dflow.inventory.list_services()
         self.services = services
         self._show_tree()
+        self.refresh_health()
         self.panel.show_hint(PICK_A_SERVICE if services else NO_SERVICES_YET)
         if self.service is not None:
             fresh = next((s for s in services if s.path == self.service.path), None)
             self._select(fresh)
+
+    # --- how the fleet stands: the header's counts, the tree's badges ------
+
+    def refresh_health(self) -> None:
+        if self.dflow is not None and self.is_running:
+            self._work(partial(self._load_health), HEALTH, "Reading how the fleet stands", exclusive=True)
+
+    async def _load_health(self) -> None:
+        assert self.dflow is not None
+        health = await self.dflow.fleet.health()
+        scheduled = any(state is not RecoveryState.OFF for state in health.states.values())
+        late, failing, never = (
+            health.count(state) for state in (RecoveryState.LATE, RecoveryState.FAILING, RecoveryState.NEVER)
+        )
+        if scheduled or health.undelivered:
+            self._health = health_line(late, failing, never, health.undelivered)
+        else:
+            self._health = ""
+        self._show_title()
+        palette = Palette.from_theme_variables(self.theme_variables)
+        states = {path: state.value for path, state in health.states.items()}
+        if states != self.service_tree.states:
+            self.service_tree.show_states(states, palette)
+
+    def _show_title(self) -> None:
+        # How the fleet stands first: on a narrow terminal the header cuts its end.
+        self.sub_title = " · ".join(part for part in (self._health, self._who) if part)
 
     def action_reload(self) -> None:
         if self.dflow is None:
@@ -655,6 +691,7 @@ class DflowApp(App[None]):
         else:
             self.notify(outcome.message, title=outcome.title, severity="error", markup=False, timeout=10)
         self.refresh_backups()
+        self.refresh_health()
 
     def _show_jobs(self, path: str) -> None:
         if self.service is None or self.service.path != path or not self.is_running:

@@ -202,9 +202,13 @@ def backup_cell(column: str, backup: BackupView, palette: Palette) -> Text:
     raise KeyError(column)
 
 
-def service_label(service: ServiceView) -> Text:
-    """A service node of the tree: name, engine, and its server (or that it has none)."""
+def service_label(service: ServiceView, state: str | None = None, palette: Palette | None = None) -> Text:
+    """A service node of the tree: name, its recovery state when it has a schedule, engine,
+    and its server (or that it has none)."""
     text = Text(service.name)
+    if state is not None and state != "off":
+        text.append(" ")
+        text.append_text(state_text(state, palette or Palette()))
     text.append(f" · {service.engine}", style="dim")
     if service.server:
         text.append(f" @ {service.server}", style="dim")
@@ -279,3 +283,13 @@ def provider_cell(column: str, provider: ProviderView, palette: Palette, *, veri
 
 def backup_title(backup: BackupView) -> str:
     return f"the backup from {timestamp(backup.created_at)} UTC"
+
+
+def health_line(late: int, failing: int, never: int, undelivered: int) -> str:
+    """The header's word on the fleet: `2 late · 1 failing · 1 notification undelivered`."""
+    parts = [f"{late} late", f"{failing} failing"]
+    if never:
+        parts.append(f"{never} never backed up")
+    if undelivered:
+        parts.append(f"{undelivered} notification{'s' if undelivered != 1 else ''} undelivered")
+    return " · ".join(parts)

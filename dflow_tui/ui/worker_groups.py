@@ -2,5 +2,5 @@
 
 STARTUP, INVENTORY, REFRESH, JOBS, SHUTDOWN = "startup", "inventory", "refresh", "jobs", "shutdown"
 PROVIDERS, DESTINATION = "providers", "destination"
-SCHEDULE, CANCEL = "schedule", "cancel"
+SCHEDULE, CANCEL, HEALTH = "schedule", "cancel", "health"
 SHORT_WORK_TIMEOUT = 5.0  # loads and saves still running at exit

@@ -192,3 +192,29 @@ async def test_the_services_are_listed_before_their_figures_are_read(demo, dflow
         await wait_until(pilot, lambda: app.screen.loaded, "the figures")
         assert cells(app, DEMO_SERVICE)[1:3] == ["off", "—"]  # no schedule, no backup yet
         assert "reading how each stands" not in screen_text(app)
+
+
+def tree_label(app, path: str) -> str:
+    for node in app.service_tree.root.children:
+        for environment in node.children:
+            for leaf in environment.children:
+                if leaf.data is not None and leaf.data.path == path:
+                    return str(leaf.label)
+    raise AssertionError(f"{path} is not in the tree")
+
+
+async def test_the_header_counts_late_and_failing_services_and_the_tree_shows_badges(demo, dflow, clock):
+    from datetime import timedelta
+
+    await dflow.backups.create(DEMO_SERVICE)
+    await dflow.schedules.set(DEMO_SERVICE, ["daily"])
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sub_title.startswith("0 late · 0 failing · "), "the header")
+        assert tree_label(app, DEMO_SERVICE).startswith("shop-db ok ·")
+
+        clock.advance(timedelta(hours=36, minutes=1))  # past its recovery point: late by time alone
+        app.refresh_health()  # what the app's own timer does every HEALTH_INTERVAL
+        await wait_until(pilot, lambda: app.sub_title.startswith("1 late · 0 failing · "), "late counted")
+        assert tree_label(app, DEMO_SERVICE).startswith("shop-db late ·")
+        assert "Database backups · alice (admin)" in app.sub_title

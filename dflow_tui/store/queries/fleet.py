@@ -10,8 +10,9 @@ from sqlmodel import col, select
 
 from dflow_tui.core.enums import BackupStatus
 from dflow_tui.core.tiers import Tier
+from dflow_tui.store.db import Database
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Service
+from dflow_tui.store.tables import Backup, ScheduleTier, Service
 
 
 async def last_successes(session: StateSession) -> dict[int, dict[Tier | None, datetime]]:
@@ -107,3 +108,31 @@ async def latest_backups(session: StateSession) -> dict[int, tuple[BackupStatus,
         func.coalesce(col(Backup.stored_size_bytes), col(Backup.size_bytes)),
     ).where(col(Backup.id).in_(newest))
     return {service_id: (status, size) for service_id, status, size in (await session.exec(query)).all()}
+
+
+async def scheduled_facts(db: Database) -> list[tuple[int, int | None, datetime | None, datetime | None]]:
+    """Every scheduled service: (id, its grace in seconds, when its schedule began, its
+    newest kept success) — one grouped read for the fleet."""
+    newest = (
+        select(col(Backup.service_id), func.max(col(Backup.created_at)).label("newest"))
+        .where(col(Backup.status) == BackupStatus.SUCCESS, col(Backup.deleted_at).is_(None))
+        .group_by(col(Backup.service_id))
+        .subquery()
+    )
+    scheduled = select(col(ScheduleTier.service_id)).distinct().scalar_subquery()
+    query = (
+        select(
+            col(Service.id),
+            col(Service.rpo_grace_seconds),
+            func.coalesce(col(Service.schedule_since), col(Service.created_at)),
+            newest.c.newest,
+        )
+        .outerjoin(newest, newest.c.service_id == col(Service.id))
+        .where(col(Service.id).in_(scheduled))
+    )
+    async with db.reading() as session:
+        return [
+            (service_id, grace, since, last)
+            for service_id, grace, since, last in (await session.exec(query)).all()
+            if service_id is not None
+        ]

@@ -17,10 +17,10 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.enums import BackupStatus, IncidentKind, NotifyEvent
+from dflow_tui.core.enums import IncidentKind, NotifyEvent
 from dflow_tui.core.errors import AlreadyExists, NotFound
 from dflow_tui.store.db import Database
-from dflow_tui.store.tables import Backup, Incident, Notification, Notifier, ScheduleTier, Service
+from dflow_tui.store.tables import Incident, Notification, Notifier
 
 
 @dataclass(frozen=True)
@@ -188,34 +188,6 @@ async def remind(db: Database, incident: Incident, now: datetime, messages: Sequ
         session.add_all(_rows(messages, now))
         await session.commit()
         return True
-
-
-async def late_facts(db: Database) -> list[tuple[int, int | None, datetime | None, datetime | None]]:
-    """Every scheduled service: (id, its grace in seconds, when its schedule began, its
-    newest kept success) — one grouped read for the fleet."""
-    newest = (
-        select(col(Backup.service_id), func.max(col(Backup.created_at)).label("newest"))
-        .where(col(Backup.status) == BackupStatus.SUCCESS, col(Backup.deleted_at).is_(None))
-        .group_by(col(Backup.service_id))
-        .subquery()
-    )
-    scheduled = select(col(ScheduleTier.service_id)).distinct().scalar_subquery()
-    query = (
-        select(
-            col(Service.id),
-            col(Service.rpo_grace_seconds),
-            func.coalesce(col(Service.schedule_since), col(Service.created_at)),
-            newest.c.newest,
-        )
-        .outerjoin(newest, newest.c.service_id == col(Service.id))
-        .where(col(Service.id).in_(scheduled))
-    )
-    async with db.reading() as session:
-        return [
-            (service_id, grace, since, last)
-            for service_id, grace, since, last in (await session.exec(query)).all()
-            if service_id is not None
-        ]
 
 
 # --- delivery -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
 from dflow_tui.core.views import ServiceView
-from dflow_tui.ui.format import service_label
+from dflow_tui.ui.format import Palette, service_label
 
 LAZY_ABOVE = 300
 """More services than this: projects start folded and fill in when opened."""
@@ -49,6 +49,8 @@ class ServiceTree(Tree[ServiceView | None]):
         self.guide_depth = 3
         self._projects: dict[str, TreeNode[ServiceView | None]] = {}
         self._folded: dict[int, Environments] = {}  # node id → what it shows once opened
+        self.states: dict[str, str] = {}  # service path → its recovery state (the badge)
+        self.palette = Palette()
 
     def show_services(self, services: list[ServiceView], keep: str | None = None) -> None:
         """Rebuilds the tree; `keep` (a service path) keeps the cursor on that service."""
@@ -75,12 +77,24 @@ class ServiceTree(Tree[ServiceView | None]):
         for environment, services in environments.items():
             node = project.add(Text(environment), expand=True)
             for service in services:
-                node.add_leaf(service_label(service), data=service)
+                node.add_leaf(
+                    service_label(service, self.states.get(service.path), self.palette), data=service
+                )
 
     def _unfold(self, node: TreeNode[ServiceView | None]) -> None:
         environments = self._folded.pop(node.id, None)
         if environments is not None:
             self._fill(node, environments)
+
+    def show_states(self, states: dict[str, str], palette: Palette) -> None:
+        """Each service's badge: its recovery state (only the nodes drawn change now; a
+        folded project's use them when it opens)."""
+        self.states, self.palette = states, palette
+        for project in self._projects.values():
+            for environment in project.children:
+                for node in environment.children:
+                    if isinstance(node.data, ServiceView):
+                        node.set_label(service_label(node.data, states.get(node.data.path), palette))
 
     def go_to(self, path: str) -> bool:
         """Puts the cursor on that service (which shows it), opening its project if it is
