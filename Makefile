@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The suite's real services and the tools it reads our output with (age, zstd).
-APT_PACKAGES := openssh-server openssh-client postgresql-15 postgresql-client-15 tmux age zstd
+APT_PACKAGES := openssh-server openssh-client postgresql-15 postgresql-client-15 mariadb-server mariadb-client redis-server redis-tools tmux age zstd
 # The benchmark's own venv: the project plus awscli v1 (which pins botocore unlike aiobotocore).
 BENCH_VENV := .venv-bench
 BENCH_BIN := $(BENCH_VENV)/bin
@@ -37,7 +37,7 @@ define apt_install
 	fi
 endef
 
-# Real sshd, PostgreSQL and tmux for the test suite (Debian/Ubuntu; needs root or sudo).
+# Real sshd, PostgreSQL, MariaDB, redis-server and tmux for the test suite (Debian/Ubuntu; needs root or sudo).
 system-packages:
 	$(call apt_install,$(APT_PACKAGES))
 

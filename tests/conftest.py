@@ -5,12 +5,15 @@ from __future__ import annotations
 import getpass
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import keyring
 import pytest
+from infra import mariadb as mariadb_infra
 from infra import postgres as pg_infra
 from infra import sshd as sshd_infra
-from infra.fake_dokku import FakeDokku, write_fake_dokku
+from infra.fake_dokku import FakeDokku, stop_redis_services, write_fake_dokku
+from infra.mariadb import MariadbServer
 from infra.memory_keyring import MemoryKeyring
 from infra.moto_s3 import moto_s3  # noqa: F401  (fixture)
 from infra.postgres import PostgresServer
@@ -48,8 +51,39 @@ def postgres_db(postgres: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def fake_dokku(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> FakeDokku:
-    return write_fake_dokku(tmp_path_factory.mktemp("fake-dokku-bin"), postgres)
+def mariadb() -> Iterator[MariadbServer]:
+    """A real MariaDB server: the mysql and mariadb plugins' services are its databases."""
+    binary = mariadb_infra.find_mariadb()
+    if binary is None:
+        missing("MariaDB server (mariadbd)", mariadb_infra.INSTALL_HINT)
+    server = mariadb_infra.start_mariadb(binary)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where the fake `dokku` keeps one real redis-server per redis service."""
+    if find_program("redis-server") is None or find_program("redis-cli") is None:
+        missing("redis-server and redis-cli", "apt-get install redis-server redis-tools")
+    root = tmp_path_factory.mktemp("redis-services")
+    yield root
+    stop_redis_services(root)
+
+
+@pytest.fixture(scope="session")
+def fake_dokku(
+    postgres: PostgresServer, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> FakeDokku:
+    """Backed by every real server this machine has; a test of an engine asks for its
+    server's fixture too (`mariadb`, `redis_services`), so it fails in CI, or skips
+    elsewhere, when that server is missing."""
+    mariadb = request.getfixturevalue("mariadb") if mariadb_infra.find_mariadb() else None
+    have_redis = find_program("redis-server") is not None and find_program("redis-cli") is not None
+    redis_root = request.getfixturevalue("redis_services") if have_redis else None
+    return write_fake_dokku(
+        tmp_path_factory.mktemp("fake-dokku-bin"), postgres, mariadb=mariadb, redis_root=redis_root
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,10 @@
-"""What each Dokku datastore plugin's export is, and what its import does: in one place.
+"""What each Dokku datastore plugin's export is, what its import does, and how to look
+inside a restored service: in one place (README's engine table says the same).
 
 `compressed` is what `--compression auto` reads: an export that is compressed already is
-stored as it is (compressing it again costs time for nothing).
+stored as it is (compressing it again costs time for nothing). `probe` is what one sends
+to `dokku ENGINE:connect SERVICE` to count what a database holds; `proven` says what the
+test suite shows of the engine against a real server.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ class EngineFacts:
     export_format: str
     compressed: bool
     import_effect: str
+    probe: str
+    proven: str
 
 
 ENGINES: dict[Engine, EngineFacts] = {
@@ -25,24 +30,40 @@ ENGINES: dict[Engine, EngineFacts] = {
         "pg_dump custom format (-Fc)",
         True,
         "drops and recreates the dumped objects (pg_restore --clean --if-exists)",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema');",
+        "backup, restore and a failed export, internal and external (zstd, age), against PostgreSQL 15",
     ),
     Engine.MYSQL: EngineFacts(
-        Engine.MYSQL, "SQL text (mysqldump)", False, "runs the SQL into the existing database"
+        Engine.MYSQL,
+        "SQL text (mysqldump)",
+        False,
+        "runs the SQL into the existing database (dumped tables are dropped and recreated; others stay)",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE();",
+        "backup, restore and a failed export, internal and external (zstd, age), against MariaDB 10.11",
     ),
     Engine.MARIADB: EngineFacts(
-        Engine.MARIADB, "SQL text (mysqldump)", False, "runs the SQL into the existing database"
+        Engine.MARIADB,
+        "SQL text (mysqldump)",
+        False,
+        "runs the SQL into the existing database (dumped tables are dropped and recreated; others stay)",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE();",
+        "backup, restore and a failed export, internal and external (zstd, age), against MariaDB 10.11",
     ),
     Engine.MONGO: EngineFacts(
         Engine.MONGO,
         "mongodump archive, gzip-compressed",
         True,
         "restores the dumped collections (mongorestore)",
+        "db.getCollectionNames().length",
+        "nothing against a real server (MongoDB cannot be installed here): its commands are tested as text",
     ),
     Engine.REDIS: EngineFacts(
         Engine.REDIS,
         "RDB snapshot (only long strings are LZF-compressed)",
         False,
-        "replaces the whole dataset",
+        "replaces the whole dataset (the service restarts on the imported RDB file)",
+        "DBSIZE",
+        "backup, restore and a failed export, internal and external (zstd, age), against redis-server 7",
     ),
 }
 

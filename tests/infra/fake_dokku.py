@@ -1,4 +1,6 @@
-"""A `dokku` executable that implements the datastore plugins on top of the test PostgreSQL."""
+"""A `dokku` executable that implements the datastore plugins on top of the tests' real
+servers: PostgreSQL, MariaDB (the mysql and mariadb plugins) and redis-server (one per
+service, started on demand under `redis_root`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .mariadb import MariadbServer
 from .postgres import PostgresServer
 
 BODY = Path(__file__).with_name("dokku.bash")
@@ -27,12 +30,23 @@ class FakeDokku:
         return subprocess.run([str(self.path), *args], input=input, capture_output=True, timeout=120)
 
 
-def write_fake_dokku(bin_dir: Path, pg: PostgresServer, version: str = DOKKU_VERSION) -> FakeDokku:
+def write_fake_dokku(
+    bin_dir: Path,
+    pg: PostgresServer,
+    version: str = DOKKU_VERSION,
+    *,
+    mariadb: MariadbServer | None = None,
+    redis_root: Path | None = None,
+) -> FakeDokku:
     settings = {
         "PG_BINDIR": str(pg.bindir),
         "PG_HOST": pg.host,
         "PG_PORT": str(pg.port),
         "PG_USER": pg.user,
+        "MY_HOST": mariadb.host if mariadb else "",
+        "MY_PORT": str(mariadb.port) if mariadb else "",
+        "MY_USER": mariadb.user if mariadb else "",
+        "REDIS_ROOT": str(redis_root) if redis_root else "",
         "DOKKU_VERSION": version,
     }
     header = "#!/bin/bash\n" + "".join(f"{key}={shlex.quote(value)}\n" for key, value in settings.items())
@@ -41,3 +55,13 @@ def write_fake_dokku(bin_dir: Path, pg: PostgresServer, version: str = DOKKU_VER
     script.write_text(header + BODY.read_text())
     script.chmod(0o755)
     return FakeDokku(bin_dir=bin_dir, path=script)
+
+
+def stop_redis_services(redis_root: Path | None) -> None:
+    """Shuts down every redis-server the fake `dokku` started under `redis_root`."""
+    if redis_root is None or not redis_root.is_dir():
+        return
+    for socket in redis_root.glob("*/redis.sock"):
+        subprocess.run(
+            ["redis-cli", "-s", str(socket), "SHUTDOWN", "NOSAVE"], capture_output=True, timeout=30
+        )

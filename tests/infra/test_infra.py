@@ -64,10 +64,15 @@ def test_export_of_a_missing_service_fails_with_a_message(sshd):
     assert result.stdout == ""
 
 
-def test_other_engines_and_unknown_commands(fake_dokku):
+def test_other_engines_and_unknown_commands(fake_dokku, mariadb, redis_services):
     assert fake_dokku.run("version").stdout.decode().startswith("dokku version ")
-    assert fake_dokku.run("redis:list").stdout.decode() == "=====> Redis services\n"
-    not_installed = fake_dokku.run("mysql:export", "db")
+    assert fake_dokku.run("redis:list").stdout.decode().startswith("=====> Redis services\n")
+    missing = fake_dokku.run("mysql:export", "nobody")
+    assert (
+        missing.returncode == 1
+        and missing.stderr.decode().strip() == "!     MySQL service nobody does not exist"
+    )
+    not_installed = fake_dokku.run("mongo:export", "db")
     assert not_installed.returncode != 0 and b"not installed" in not_installed.stderr
     assert fake_dokku.run("apps:destroy", "x").returncode == 1
 
