@@ -1,8 +1,10 @@
-"""A stand-in `dokku` for the demo sandbox: postgres-style services kept as SQLite files.
+"""A stand-in `dokku` for the demo sandbox: datastore services kept as SQLite files.
 
-It speaks the plugin commands dflow-tui uses (`postgres:list`, `postgres:export NAME`
-writes a dump to stdout, `postgres:import NAME` reads one from stdin, `version`), so
-the demo runs exactly the code paths a real Dokku server gets.
+It speaks the plugin commands dflow-tui uses (`ENGINE:list`, `ENGINE:export NAME`
+writes a dump to stdout, `ENGINE:import NAME` reads one from stdin, `version`), so
+the demo runs exactly the code paths a real Dokku server gets. Postgres services are
+`DATA/NAME.sqlite`; mysql, mariadb and redis ones `DATA/ENGINE/NAME.sqlite` (the dump is
+the demo's own SQL for every engine: the tests prove the real engines).
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ DUMP_HEADER = "-- dflow-tui demo dump v1\n"
 DATA_DIR_ENV = "DFLOW_DEMO_DATA"
 
 
-def _database(name: str) -> Path:
-    return Path(os.environ[DATA_DIR_ENV]) / f"{name}.sqlite"
+PLUGINS = {"postgres": "Postgres", "mysql": "MySQL", "mariadb": "MariaDB", "redis": "Redis"}
+
+
+def _folder(plugin: str) -> Path:
+    data = Path(os.environ[DATA_DIR_ENV])
+    return data if plugin == "postgres" else data / plugin
+
+
+def _database(plugin: str, name: str) -> Path:
+    return _folder(plugin) / f"{name}.sqlite"
 
 
 def _fail(message: str) -> int:
@@ -48,18 +58,22 @@ def main(argv: list[str]) -> int:
     if command == "version":
         print("dokku version 0.34.0 (dflow-tui demo)")
         return 0
-    if command == "postgres:list":
-        print("=====> Postgres services")
-        for path in sorted(Path(os.environ[DATA_DIR_ENV]).glob("*.sqlite")):
+    plugin, _, action = command.partition(":")
+    if plugin == "mongo":
+        return _fail("mongo plugin is not installed in the demo")
+    if plugin not in PLUGINS:
+        return _fail(f"`{command}` is not a dokku command")
+    label = PLUGINS[plugin]
+    if action == "list":
+        print(f"=====> {label} services")
+        for path in sorted(_folder(plugin).glob("*.sqlite")):
             print(path.stem)
         return 0
-    if command.split(":")[0] in ("mysql", "mariadb", "mongo", "redis"):
-        return _fail(f"{command.split(':')[0]} plugin is not installed in the demo")
-    if command in ("postgres:export", "postgres:import") and len(args) == 1:
-        database = _database(args[0])
+    if action in ("export", "import") and len(args) == 1:
+        database = _database(plugin, args[0])
         if not database.exists():
-            return _fail(f"Postgres service {args[0]} does not exist")
-        if command == "postgres:export":
+            return _fail(f"{label} service {args[0]} does not exist")
+        if action == "export":
             with sqlite3.connect(database) as connection:
                 for table, rows in _table_sizes(connection):
                     _say(f"dumping table {table} ({rows} rows)")
@@ -70,7 +84,7 @@ def main(argv: list[str]) -> int:
             return 0
         dump = sys.stdin.read()
         if not dump.startswith(DUMP_HEADER):
-            return _fail("input is not a dump made by postgres:export")
+            return _fail(f"input is not a dump made by {plugin}:export")
         _say(f"restoring {len(dump):,} bytes into {args[0]}")
         restored = database.with_suffix(".restoring")
         restored.unlink(missing_ok=True)

@@ -55,7 +55,7 @@ def tmux():
 
 def test_demo_backup_and_restore_in_a_real_terminal(tmux):
     tmux.wait_for(lambda s: "shop-db" in s, "the service tree")
-    tmux.keys("Down", "Down")
+    tmux.keys("Down", "Down", "Down")  # past the project, the environment and billing-db
     tmux.wait_for(lambda s: SERVICE in s, "the shop-db service to open")
 
     tmux.keys("b")
