@@ -36,15 +36,14 @@ from dflow_tui.jobs.audit import job_result
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.settings import NOTIFY_GIVE_UP, NOTIFY_RETRY_FIRST, NOTIFY_RETRY_MOST, NOTIFY_TIMEOUT
 from dflow_tui.store.queries import backups, fleet, inventory, notices, schedules
-from dflow_tui.store.queries.notices import Message
-from dflow_tui.store.tables import Backup, Notifier, Operation
+from dflow_tui.store.tables import Backup, Notification, Notifier, Operation
 
 log = logging.getLogger("dflow_tui.notify")
 
 
-def _messages(notifiers: Sequence[Notifier], notice: Notice, path: str | None) -> list[Message]:
+def _messages(notifiers: Sequence[Notifier], notice: Notice, path: str | None) -> list[Notification]:
     return [
-        Message(
+        Notification(
             notifier_id=notifier.id,
             event=notice.event,
             title=notice.title,

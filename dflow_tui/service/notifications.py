@@ -43,7 +43,7 @@ class Notifiers:
             raise AlreadyExists(f"A notifier named {name!r} already exists (remove it first to change it)")
         await set_secret_async(notifier_secret_name(name), url)
         try:
-            notifier = await notices.add_notifier(
+            notifier = await rows.insert(
                 self.ctx.db,
                 Notifier(
                     name=name,
@@ -51,6 +51,7 @@ class Notifiers:
                     created_by=self.access.login,
                     created_at=self.ctx.clock.now(),
                 ),
+                f"A notifier named {name!r}",
             )
         except Exception:
             await delete_secret_async(notifier_secret_name(name))

@@ -17,52 +17,20 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from dflow_tui.core.enums import IncidentKind, NotifyEvent
-from dflow_tui.core.errors import AlreadyExists, NotFound
+from dflow_tui.core.enums import IncidentKind
+from dflow_tui.core.errors import NotFound
 from dflow_tui.store.db import Database
 from dflow_tui.store.tables import Incident, Notification, Notifier
 
 
-@dataclass(frozen=True)
-class Message:
-    """A message to write for one notifier (see core.notices.Notice)."""
-
-    notifier_id: int
-    event: NotifyEvent
-    title: str
-    body: str
-    severity: str
-    service_path: str | None
-
-
-def _rows(messages: Sequence[Message], now: datetime) -> list[Notification]:
-    return [
-        Notification(
-            notifier_id=m.notifier_id,
-            event=m.event,
-            title=m.title,
-            body=m.body,
-            severity=m.severity,
-            service_path=m.service_path,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for m in messages
-    ]
+def _stamped(messages: Sequence[Notification], now: datetime) -> list[Notification]:
+    """New messages, made now and due at once."""
+    for message in messages:
+        message.created_at = message.next_attempt_at = now
+    return list(messages)
 
 
 # --- notifiers --------------------------------------------------------------------
-
-
-async def add_notifier(db: Database, notifier: Notifier) -> Notifier:
-    async with db.session() as session:
-        session.add(notifier)
-        try:
-            await session.commit()
-        except IntegrityError:
-            raise AlreadyExists(f"A notifier named {notifier.name!r} already exists") from None
-        await session.refresh(notifier)
-        return notifier
 
 
 async def list_notifiers(db: Database) -> list[Notifier]:
@@ -99,13 +67,13 @@ async def open_incident(
     kind: IncidentKind,
     detail: str | None,
     now: datetime,
-    messages: Sequence[Message],
+    messages: Sequence[Notification],
 ) -> bool:
     """Opens the service's incident of this kind with its messages; False (and nothing
     written) when one is already open — another worker saw it first, or it goes on."""
     async with db.session() as session:
         session.add(Incident(service_id=service_id, kind=kind, detail=detail, opened_at=now, reminded_at=now))
-        session.add_all(_rows(messages, now))
+        session.add_all(_stamped(messages, now))
         try:
             await session.commit()
         except IntegrityError:
@@ -161,15 +129,15 @@ async def close_incidents(db: Database, service_id: int, now: datetime) -> list[
         return closed
 
 
-async def enqueue(db: Database, messages: Sequence[Message], now: datetime) -> None:
+async def enqueue(db: Database, messages: Sequence[Notification], now: datetime) -> None:
     if not messages:
         return
     async with db.session() as session:
-        session.add_all(_rows(messages, now))
+        session.add_all(_stamped(messages, now))
         await session.commit()
 
 
-async def remind(db: Database, incident: Incident, now: datetime, messages: Sequence[Message]) -> bool:
+async def remind(db: Database, incident: Incident, now: datetime, messages: Sequence[Notification]) -> bool:
     """Marks the incident reminded at `now`, with its messages, unless another worker
     reminded it (or it closed) since it was read."""
     async with db.session() as session:
@@ -185,7 +153,7 @@ async def remind(db: Database, incident: Incident, now: datetime, messages: Sequ
         if result.rowcount != 1:
             await session.rollback()
             return False
-        session.add_all(_rows(messages, now))
+        session.add_all(_stamped(messages, now))
         await session.commit()
         return True
 
