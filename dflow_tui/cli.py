@@ -1038,18 +1038,25 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
     help="The private key that opens an encrypted backup (an age identity file or an OpenSSH "
     "private key); without it, one saved with `identity add` is used.",
 )
+@click.option(
+    "--into",
+    metavar="PROJECT/ENV/NAME",
+    help="Restore into this other service of the same engine (on any server); the backup's "
+    "own service is not touched.",
+)
 @with_app
-async def backup_restore(app: Dflow, backup_id, yes, safety_backup, identity_file):
+async def backup_restore(app: Dflow, backup_id, yes, safety_backup, identity_file, into):
     """Replace the live database with a backup (destructive)."""
-    target = await app.backups.get(backup_id)
-    _confirm(yes, f"Restore replaces the live database {target.service_path} with backup {backup_id}")
+    backup = await app.backups.get(backup_id)
+    target = into or backup.service_path
+    _confirm(yes, f"Restore replaces the live database {target} with backup {backup_id}")
     identity = identity_file.read() if identity_file is not None else None
     result = await app.backups.restore(
-        backup_id, safety_backup=safety_backup, identity=identity, on_progress=print_progress
+        backup_id, safety_backup=safety_backup, identity=identity, into=into, on_progress=print_progress
     )
     if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Restore of backup {backup_id} failed: {result.error}")
-    click.echo(f"Restored backup {backup_id} into {target.service_path}")
+    click.echo(f"Restored backup {backup_id} into {target}")
 
 
 @backup.command("delete")

@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
 from dflow_tui.core.errors import DflowError, RemoteError
-from dflow_tui.core.naming import dump_in_backup_dir, join_remote, restore_temp_path
+from dflow_tui.core.naming import (
+    PARTIAL_SUFFIX,
+    ZSTD_SUFFIX,
+    dump_in_backup_dir,
+    join_remote,
+    restore_temp_path,
+)
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import point_of_no_return
@@ -38,25 +44,47 @@ async def run_restore(
 ) -> Operation:
     async def body(operation: Operation) -> None:
         backup = await rows.load(ctx.db, Backup, operation.backup_id)
-        service = await rows.load(ctx.db, Service, backup.service_id)
-        server = await rows.load(ctx.db, Server, backup.server_id)
+        # Into the backup's own service, or another one of the same engine (on any server).
+        target_id = operation.target_service_id or backup.service_id
+        service = await rows.load(ctx.db, Service, target_id)
+        source = await rows.load(ctx.db, Server, backup.server_id)
+        server = source if operation.target_service_id is None else await _server_of(ctx, target_id)
         job = f"restore of backup {backup.id}"
         # Before anything else: an encrypted backup nobody here can open is refused now.
         identity = await identity_for(ctx, backup, ctx.identities.get(operation_id))
         if operation.safety_backup and operation.safety_backup_id is None:
-            await _safety_backup(ctx, operation, backup, job, on_progress)
+            await _safety_backup(ctx, operation, backup, target_id, job, on_progress)
         async with ctx.connect(server) as transport:
             await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
             if backup.type == BackupType.INTERNAL:
                 path = join_remote(
-                    server.backup_dir, dump_in_backup_dir(server.backup_dir, backup.file_path or "")
+                    source.backup_dir, dump_in_backup_dir(source.backup_dir, backup.file_path or "")
                 )
                 # The file as stored (a .zst is decompressed into the import on the server).
                 expected = (
                     backup.stored_sha256 or backup.sha256,
                     backup.stored_size_bytes or backup.size_bytes,
                 )
-                await _check_and_import(ctx, transport, operation, service, path, expected, job, on_progress)
+                if server.id == source.id:
+                    await _check_and_import(
+                        ctx, transport, operation, service, path, expected, job, on_progress
+                    )
+                    return
+                # On another server: copied there through this process first, as it is stored.
+                assert backup.created_at is not None
+                temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
+                if path.endswith(ZSTD_SUFFIX):  # kept compressed: the import decompresses it
+                    temp = temp.removesuffix(PARTIAL_SUFFIX) + ZSTD_SUFFIX + PARTIAL_SUFFIX
+                try:
+                    await _copy_between_servers(ctx, source, path, transport, temp, job, on_progress)
+                    await _check_and_import(
+                        ctx, transport, operation, service, temp, expected, job, on_progress
+                    )
+                finally:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(
+                            transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT)
+                        )
                 return
             assert backup.created_at is not None  # every backup is recorded with its creation time
             temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
@@ -76,8 +104,20 @@ async def run_restore(
         ctx.identities.pop(operation_id, None)  # a private key is held no longer than its job
 
 
+async def _server_of(ctx: JobContext, service_id: int) -> Server:
+    async with ctx.db.reading() as session:
+        place = await inventory.service_rows(session, service_id)
+    server_id = place.environment.server_id or place.project.server_id
+    return await rows.load(ctx.db, Server, server_id)
+
+
 async def _safety_backup(
-    ctx: JobContext, operation: Operation, backup: Backup, job: str, on_progress: ProgressCallback | None
+    ctx: JobContext,
+    operation: Operation,
+    backup: Backup,
+    target_id: int,
+    job: str,
+    on_progress: ProgressCallback | None,
 ) -> None:
     """Backs up the live database before it is replaced; nothing is restored without it."""
     assert operation.id is not None and backup.id is not None
@@ -85,7 +125,7 @@ async def _safety_backup(
     actor = operation.requested_by or "unknown"
     safety = await record_backup(
         ctx,
-        backup.service_id,
+        target_id,
         trigger=Trigger.SAFETY,
         tier=None,
         actor=actor,
@@ -95,7 +135,7 @@ async def _safety_backup(
     assert safety.id is not None
     await rows.update(ctx.db, Operation, operation.id, safety_backup_id=safety.id)
     finished = await run_backup(ctx, safety.id, on_progress)
-    path = await inventory.service_path(ctx.db, backup.service_id)
+    path = await inventory.service_path(ctx.db, target_id)
     await audit.record(
         ctx,
         actor,
@@ -107,6 +147,43 @@ async def _safety_backup(
     )
     if finished.status != BackupStatus.SUCCESS:
         raise DflowError(f"Safety backup {safety.id} failed, nothing was restored: {finished.error}")
+
+
+async def _copy_between_servers(
+    ctx: JobContext,
+    source: Server,
+    path: str,
+    transport: Transport,
+    temp: str,
+    job: str,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """A dump on one server into a private temp file on another, streamed through this
+    process as it is stored; the import checks its sha256 and size on arrival."""
+    async with ctx.connect(source) as reader:
+        sending = await reader.start(files.send_file(path))
+        receiving = await transport.start(files.receive_to_file(temp))
+        moved = 0
+        report(on_progress, job, f"copying {path} from {source.name}", done_bytes=0)
+        try:
+            while chunk := await sending.read():
+                await receiving.write(chunk)
+                moved += len(chunk)
+                report(on_progress, job, "copying", done_bytes=moved)
+            await receiving.write_eof()
+        except BaseException:
+            sending.kill()
+            receiving.kill()
+            raise
+        sent, received = await sending.wait(), await receiving.wait()
+    if not sent.ok:
+        raise RemoteError(
+            command_failure(f"Reading the dump on {source.name}", sent.stderr, sent.exit_status)
+        )
+    if not received.ok:
+        raise RemoteError(
+            command_failure("Writing the dump on the server", received.stderr, received.exit_status)
+        )
 
 
 async def _download_to_server(

@@ -75,15 +75,20 @@ async def backup_job(ctx: JobContext, backup_id: int) -> ClaimedJob:
 
 
 async def operation_job(ctx: JobContext, operation: Operation) -> ClaimedJob:
+    """A restore into another service is shown, audited and told under that service."""
     backup = await rows.load(ctx.db, Backup, operation.backup_id)
-    path = await inventory.service_path(ctx.db, backup.service_id)
+    service_id = operation.target_service_id or backup.service_id
+    path = await inventory.service_path(ctx.db, service_id)
     kind = JobKind(operation.kind.value)
+    label = f"{kind.capitalize()} of backup {operation.backup_id}"
+    if operation.target_service_id is not None:
+        label += f" into {path}"
     return ClaimedJob(
         kind,
         rows.saved_id(operation.id),
-        f"{kind.capitalize()} of backup {operation.backup_id}",
+        label,
         operation.backup_id,
-        backup.service_id,
+        service_id,
         path,
         operation.requested_by,
     )

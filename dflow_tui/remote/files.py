@@ -152,6 +152,16 @@ def receive_to_file(path: str) -> str:
     return f"umask 077 && set -C && cat > {_q(_partial_path(path))}"
 
 
+def send_file(path: str) -> str:
+    """`cat PATH` of a finished dump, refused unless it is a regular file (not a link):
+    for a restore into a service on another server."""
+    p = _q(_dump_path(path))
+    return (
+        f"if [ -L {p} ] || [ ! -f {p} ]; then echo {_q(f'dflow: {path} is missing or not a regular file')} >&2; "
+        f"exit {EXIT_GONE}; fi\nexec cat {p}"
+    )
+
+
 def checksum(path: str) -> str:
     """Prints `<sha256> <size>` of a file; parse it with parse_checksum."""
     p = _q(checked_path(path))

@@ -17,7 +17,7 @@ from dflow_tui.core.enums import (
     OperationStatus,
     Trigger,
 )
-from dflow_tui.core.errors import Conflict, DflowError, NotFound
+from dflow_tui.core.errors import Conflict, DflowError, InvalidName, NotFound
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import (
     Refusal,
@@ -26,6 +26,7 @@ from dflow_tui.core.policy import (
     describe_owner,
     refuse,
     restore_refusal,
+    server_for_new_backup,
     writer_refusal,
 )
 from dflow_tui.core.views import BackupView, OperationView
@@ -40,7 +41,7 @@ from dflow_tui.service.access import Access
 from dflow_tui.store.queries import backups, inventory, operations, rows
 from dflow_tui.store.queries.backups import BackupRow, OperationRow
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Operation
+from dflow_tui.store.tables import Backup, Operation, Service
 
 
 def operation_view(operation: Operation) -> OperationView:
@@ -306,6 +307,7 @@ class Backups:
         *,
         safety_backup: bool = True,
         identity: str | None = None,
+        into: str | None = None,
         wait: bool = True,
         on_progress: ProgressCallback | None = None,
     ) -> OperationView:
@@ -313,9 +315,11 @@ class Backups:
         told otherwise), run by this process's worker loop. With `wait`, returns the
         finished operation; without, the one just recorded, while it runs. `identity`: the
         private key that opens an encrypted backup (else one saved in this host's keyring);
-        without one that fits, nothing is recorded and nothing runs."""
+        without one that fits, nothing is recorded and nothing runs. `into`: another
+        service of the same engine (on any server) to restore into; the backup's own
+        service is not touched then."""
         return await self._operate(
-            backup_id, OperationKind.RESTORE, safety_backup, wait, on_progress, identity=identity
+            backup_id, OperationKind.RESTORE, safety_backup, wait, on_progress, identity=identity, into=into
         )
 
     async def delete(
@@ -333,18 +337,18 @@ class Backups:
         on_progress: ProgressCallback | None,
         *,
         identity: str | None = None,
+        into: str | None = None,
     ) -> OperationView:
         action = f"backup.{kind.value}"
         permission = Permission.RESTORE if kind is OperationKind.RESTORE else Permission.DELETE
-        await self.access.require(permission, action, target=f"backup {backup_id}")
+        target = f"backup {backup_id}" + (f" into {into}" if into else "")
+        await self.access.require(permission, action, target=target, service_path=into)
         try:
             if kind is OperationKind.RESTORE:  # an encrypted backup nobody here can open: say so now
                 await identity_for(self.ctx, await rows.load(self.db, Backup, backup_id), identity)
-            operation = await self._record_operation(backup_id, kind, safety_backup)
+            operation = await self._record_operation(backup_id, kind, safety_backup, into)
         except DflowError as refusal:
-            await self.access.audit(
-                action, AuditResult.REFUSED, target=f"backup {backup_id}", detail=str(refusal)
-            )
+            await self.access.audit(action, AuditResult.REFUSED, target=target, detail=str(refusal))
             raise
         assert operation.id is not None
         if identity is not None:
@@ -356,13 +360,18 @@ class Backups:
         await self.worker.run(job, on_progress)
         return operation_view(await rows.load(self.db, Operation, operation.id))
 
-    async def _record_operation(self, backup_id: int, kind: OperationKind, safety_backup: bool) -> Operation:
+    async def _record_operation(
+        self, backup_id: int, kind: OperationKind, safety_backup: bool, into: str | None = None
+    ) -> Operation:
         async with self.db.session() as session:
             backup = await self._backup(session, backup_id)
             active = await operations.active_operation(session, backup_id)
+            target_id: int | None = None
             if kind is OperationKind.RESTORE:
                 refuse(restore_refusal(backup, active))
-                await self._check_service_is_quiet(session, backup.service_id)
+                if into is not None:
+                    target_id = await self._restore_target(session, backup, into)
+                await self._check_service_is_quiet(session, target_id or backup.service_id)
             else:
                 refuse(delete_refusal(backup, active))
             operation = Operation(
@@ -373,8 +382,24 @@ class Backups:
                 worker_id=self.ctx.worker_id,
                 created_at=self.ctx.clock.now(),
                 safety_backup=safety_backup,
+                target_service_id=target_id,
             )
             return await operations.insert_operation(session, operation)
+
+    async def _restore_target(self, session: StateSession, backup: Backup, into: str) -> int | None:
+        """The service `into` names, when it can take this backup (the same engine, a server
+        to run on); None when it is the backup's own service."""
+        target = await inventory.service_by_path(session, into)
+        source = await rows.get(session, Service, backup.service_id)
+        if target.service.id == source.id:
+            return None
+        if target.service.engine != source.engine:
+            raise InvalidName(
+                f"Backup {backup.id} is a {source.engine} dump and {into} is a {target.service.engine} "
+                "service: a backup restores only into a service of its own engine"
+            )
+        server_for_new_backup(into, target.environment, target.project)  # it has a server
+        return rows.saved_id(target.service.id)
 
     async def _check_service_is_quiet(self, session: StateSession, service_id: int) -> None:
         """No restore while a backup or another restore of the same service runs."""

@@ -261,6 +261,8 @@ class Operation(SQLModel, table=True):
     # A restore backs up the live database first when asked to (the safety backup).
     safety_backup: bool = False
     safety_backup_id: int | None = Field(default=None, foreign_key="backups.id")
+    # A restore into another service of the same engine (None: into the backup's own).
+    target_service_id: int | None = Field(default=None, foreign_key="services.id")
     # Set when it reached the step that cannot be stopped halfway (a restore's import,
     # a delete's removal): from then on a cancel request is refused.
     irreversible_at: datetime | None = _time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -45,13 +46,18 @@ async def latest_operation(session: StateSession, backup_id: int) -> Operation |
     return (await session.exec(query)).first()
 
 
+def _restored_service() -> ColumnElement[int]:
+    """The service a restore imports into: its target, else its backup's own service."""
+    return func.coalesce(col(Operation.target_service_id), col(Backup.service_id))
+
+
 async def active_restore_of_service(session: StateSession, service_id: int) -> Operation | None:
-    """A restore queued or running into the service (from any of its backups), if any."""
+    """A restore queued or running into the service (from any backup), if any."""
     query = (
         select(Operation)
         .join(Backup, col(Operation.backup_id) == col(Backup.id))
         .where(
-            Backup.service_id == service_id,
+            _restored_service() == service_id,
             Operation.kind == OperationKind.RESTORE,
             col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
         )
@@ -64,10 +70,10 @@ async def active_restores_of_services(session: StateSession, service_ids: list[i
     found: dict[int, Operation] = {}
     for chunk in rows.chunks(service_ids):
         query = (
-            select(col(Backup.service_id), Operation)
+            select(_restored_service(), Operation)
             .join(Backup, col(Operation.backup_id) == col(Backup.id))
             .where(
-                col(Backup.service_id).in_(chunk),
+                _restored_service().in_(chunk),
                 Operation.kind == OperationKind.RESTORE,
                 col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
             )
