@@ -45,7 +45,12 @@ from dflow_tui.ui.resources import stylesheet
 from dflow_tui.ui.screens.activity import ActivityScreen
 from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
 from dflow_tui.ui.screens.backup_storage import BackupStorageScreen, ProvidersChanged
-from dflow_tui.ui.screens.confirm import ConfirmScreen, DeleteConfirmScreen, RestoreConfirmScreen
+from dflow_tui.ui.screens.confirm import (
+    ConfirmScreen,
+    DeleteConfirmScreen,
+    RestoreConfirmScreen,
+    RestoreIntoScreen,
+)
 from dflow_tui.ui.screens.fleet import FleetScreen
 from dflow_tui.ui.screens.help import HelpScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
@@ -75,6 +80,7 @@ HEALTH_INTERVAL = 30.0
 MAIN_SCREEN_ACTIONS = (
     "create_backup",
     "restore",
+    "restore_into",
     "delete",
     "show_backup",
     "open_storage",
@@ -88,6 +94,7 @@ MAIN_SCREEN_ACTIONS = (
 NEEDS = {
     "create_backup": Permission.CREATE,
     "restore": Permission.RESTORE,
+    "restore_into": Permission.RESTORE,
     "delete": Permission.DELETE,
     "edit_schedule": Permission.SCHEDULE,
 }
@@ -117,6 +124,7 @@ class DflowApp(App[None]):
         Binding("s", "open_storage", "Storage"),
         Binding("a", "open_activity", "Activity"),
         Binding("v", "open_servers", "Servers"),
+        Binding("R", "restore_into", "Restore into another service", show=False),
         Binding("f", "open_fleet", "Fleet: every service", show=False),
         Binding("slash", "filter_services", "Filter the services", show=False),
         Binding("t", "toggle_theme", "Light/dark theme", show=False),
@@ -543,7 +551,7 @@ class DflowApp(App[None]):
             return True if self.dflow is not None else None
         if action in ("create_backup", "edit_schedule"):
             return True if (self.dflow is not None and self.service is not None) else None
-        if action in ("restore", "delete", "show_backup"):
+        if action in ("restore", "restore_into", "delete", "show_backup"):
             return True if (self.dflow is not None and self._selected_backup() is not None) else None
         if action == "cancel_job":
             # Offered only on a row where a job runs that may be stopped: the footer stays short.
@@ -616,6 +624,26 @@ class DflowApp(App[None]):
 
         self.push_screen(screen, confirmed)
 
+    def action_restore_into(self) -> None:
+        backup = self._selected_backup()
+        if backup is None or self.service is None or self.refused(backup.restore_refusal):
+            return
+        engine, source = self.service.engine, self.service.path
+        targets = [s.path for s in self.services or [] if s.engine == engine and s.path != source]
+        if self.refused(
+            None if targets else f"No other {engine} service to restore into: add one first (v, Servers)",
+            "Nothing to restore into",
+        ):
+            return
+        screen = RestoreIntoScreen(backup, targets)
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                start = partial(self._start_operation, "restore", backup, screen.safety_backup, screen.target)
+                self._work(start, JOBS, f"Restore of backup {backup.id} into {screen.target}")
+
+        self.push_screen(screen, confirmed)
+
     def action_delete(self) -> None:
         backup = self._selected_backup()
         if backup is None or self.service is None or self.refused(backup.delete_refusal):
@@ -628,11 +656,15 @@ class DflowApp(App[None]):
 
         self.push_screen(DeleteConfirmScreen(backup, server=self.service.server), confirmed)
 
-    async def _start_operation(self, kind: str, backup: BackupView, safety_backup: bool) -> None:
+    async def _start_operation(
+        self, kind: str, backup: BackupView, safety_backup: bool, into: str | None = None
+    ) -> None:
         assert self.dflow is not None
         try:
             if kind == "restore":
-                await self.dflow.backups.restore(backup.id, safety_backup=safety_backup, wait=False)
+                await self.dflow.backups.restore(
+                    backup.id, safety_backup=safety_backup, into=into, wait=False
+                )
             else:
                 await self.dflow.backups.delete(backup.id, wait=False)
         except DflowError as refusal:

@@ -353,3 +353,46 @@ async def test_a_dead_host_fails_the_backup_and_its_error_can_be_read(demo, dflo
         error = str(app.screen.query_one(".detail-error").render())
         assert f"Cannot reach 127.0.0.1:{port}: connection refused" in error
         assert app.is_running
+
+
+async def test_restore_into_another_service_by_keyboard(demo, dflow):
+    import sqlite3
+
+    from dflow_tui.demo.sandbox import seed_database
+    from dflow_tui.ui.screens.confirm import RestoreIntoScreen
+
+    copy = demo.root / "databases" / "shop-copy.sqlite"
+    seed_database(copy)
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE orders SET customer = 'Mallory'")
+    target = "demo/production/shop-copy"
+    await dflow.inventory.add_service(target, "postgres")
+    await dflow.inventory.add_service("demo/production/cache", "redis")  # another engine: not offered
+    backup = await dflow.backups.create(demo.service)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot, downs=4)  # past the cache and shop-copy services
+        await wait_until(pilot, lambda: statuses(app) == [(backup.id, "succeeded")], "the backup row")
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, RestoreIntoScreen), "the modal")
+        modal = app.screen
+        assert modal.targets == [target]
+        message = str(modal.query_one(".dialog-message").render())
+        assert f"into the live database {target}" in message and f"{demo.service} is not touched" in message
+        await pilot.press("tab", "tab", *demo.service)  # the source's path does not confirm
+        assert modal.query_one("#confirm").disabled
+        modal.query_one("#confirm-name").value = ""
+        await pilot.press(*target)
+        assert not modal.query_one("#confirm").disabled
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any(n[1] == "Restore done" for n in notes), "the restore", 30)
+    with sqlite3.connect(copy) as connection:
+        assert [r[0] for r in connection.execute("SELECT customer FROM orders ORDER BY id")] == [
+            "Ada",
+            "Grace",
+            "Linus",
+        ]
+    assert demo.customers() == ["Ada", "Grace", "Linus"]  # the source, untouched
+    [safety] = await dflow.backups.list(target)  # the target's data was kept first
+    assert safety.trigger == "safety"

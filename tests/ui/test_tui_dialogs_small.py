@@ -44,6 +44,7 @@ DIALOGS = {
     # name: keys from the service's Backups tab to the dialog
     "help": ["question_mark"],
     "restore": ["r"],
+    "restore into": ["R"],
     "delete": ["d"],
     "details": ["e"],
     "schedule": ["c"],
@@ -56,6 +57,9 @@ DIALOGS = {
 @pytest.mark.parametrize("keys", DIALOGS.values(), ids=DIALOGS.keys())
 async def test_the_dialog_fits_at_80x24(demo, dflow, keys):
     backup = await dflow.backups.create(demo.service)
+    await dflow.inventory.add_service(
+        "demo/production/shop-db-copy", "postgres"
+    )  # after shop-db: R has a target
     app = make_app(demo, dflow)
     async with app.run_test(size=SMALL) as pilot:
         await open_service(pilot)

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Select, Static
 
 from dflow_tui.core.enums import BackupType
 from dflow_tui.core.views import BackupView
@@ -145,6 +145,58 @@ class RestoreConfirmScreen(ConfirmScreen):
     @on(Checkbox.Changed, "#safety-backup")
     def _safety_changed(self, event: Checkbox.Changed) -> None:
         self.safety_backup = event.value
+
+
+class RestoreIntoScreen(RestoreConfirmScreen):
+    """Restore into another service of the same engine (`R`): pick the target, then type
+    its path; the backup's own service is not touched."""
+
+    def __init__(self, backup: BackupView, targets: list[str]) -> None:
+        super().__init__(backup)
+        self.title_text = "Restore into another service"
+        self.targets = targets
+        self.target = targets[0]
+        self.message = self._message()
+
+    def _message(self) -> Text:
+        message = Text()
+        message.append(f"Restore {backup_title(self.backup)} (backup {self.backup.id}) of ")
+        message.append(self.backup.service_path, style="bold")
+        message.append(" into the live database ")
+        message.append(self.target, style="bold")
+        message.append(f"?\n{self.backup.service_path} is not touched; ")
+        message.append(f"the data of {self.target} is overwritten.", style="bold")
+        return message
+
+    @property
+    def expected(self) -> str:
+        return self.target
+
+    def compose_options(self) -> ComposeResult:
+        yield Select(
+            [(target, target) for target in self.targets],
+            value=self.target,
+            allow_blank=False,
+            compact=True,
+            id="restore-target",
+        )
+        yield from super().compose_options()
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.query_one("#restore-target", Select).focus()
+
+    @on(Select.Changed, "#restore-target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        self.target = str(event.value)
+        self.query_one(".dialog-message", Static).update(self._message())
+        prompt = Text("Type ")
+        prompt.append(self.target, style="bold")
+        prompt.append(" to confirm:")
+        self.query_one(".type-to-confirm", Static).update(prompt)
+        typed = self.query_one("#confirm-name", Input)
+        typed.placeholder, typed.value = self.target, ""
+        self.query_one("#confirm", Button).disabled = True
 
 
 class DeleteConfirmScreen(ConfirmScreen):
