@@ -770,6 +770,33 @@ async def user_remove(app: Dflow, login):
 
 
 @main.group()
+def drill() -> None:
+    """Restore drills: prove a backup restores, into a throwaway service that is then destroyed."""
+
+
+@drill.command("run")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.option(
+    "--backup", "backup_id", type=int, help="The backup to drill (default: the newest successful one)."
+)
+@click.option(
+    "--identity",
+    "identity_file",
+    type=click.File("r"),
+    help="The private key that opens an encrypted backup (else one saved with `identity add`).",
+)
+@with_app
+async def drill_run(app: Dflow, path, backup_id, identity_file):
+    """Restore a backup into a throwaway `dflow-drill-N` service on its server, count its
+    tables and rows (redis: keys), and destroy it; the live service is not touched."""
+    identity = identity_file.read() if identity_file is not None else None
+    result = await app.backups.drill(path, backup_id, identity=identity, on_progress=print_progress)
+    if result.status != OperationStatus.SUCCEEDED:
+        raise DflowError(f"Drill of backup {result.backup_id} of {path} failed: {result.error}")
+    click.echo(f"Drill passed: backup {result.backup_id} of {path} restores ({result.probe})")
+
+
+@main.group()
 def notify() -> None:
     """Notifications (Slack, e-mail, Telegram, ntfy, webhooks… through apprise) when
     backups fail, run late or recover, and when a backup is restored or deleted."""

@@ -13,6 +13,52 @@ from dataclasses import dataclass
 
 from dflow_tui.core.enums import Compression, Engine
 
+PROBE_MARK = "dflow-probe"
+# Each prints `dflow-probe TABLES ROWS` (exact counts, every user table) whatever the
+# client's table format; redis answers DBSIZE with its number of keys.
+_POSTGRES_PROBE = (
+    "SELECT 'dflow-probe ' || count(*) || ' ' || coalesce(sum((xpath('/row/n/text()', "
+    "query_to_xml(format('SELECT count(*) AS n FROM %I.%I', table_schema, table_name), false, true, '')"
+    "))[1]::text::bigint), 0) FROM information_schema.tables "
+    "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE';"
+)
+_MYSQL_PROBE = (
+    "SELECT GROUP_CONCAT(CONCAT('SELECT COUNT(*) AS n FROM `', REPLACE(table_name, '`', '``'), '`') "
+    "SEPARATOR ' UNION ALL ') INTO @dflow_rows FROM information_schema.tables "
+    "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE';\n"
+    "SET @dflow_q = CONCAT('SELECT CONCAT(''dflow-probe '', (SELECT COUNT(*) FROM information_schema.tables "
+    "WHERE table_schema = DATABASE() AND table_type = ''BASE TABLE''), '' '', "
+    "(SELECT COALESCE(SUM(n), 0) FROM (', COALESCE(@dflow_rows, 'SELECT 0 AS n'), ') AS t))');\n"
+    "PREPARE dflow_probe FROM @dflow_q;\nEXECUTE dflow_probe;"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a database holds, counted: tables and rows (redis: keys, as rows)."""
+
+    tables: int
+    rows: int
+
+    def __str__(self) -> str:
+        return f"{self.tables} tables, {self.rows} rows" if self.tables >= 0 else f"{self.rows} keys"
+
+
+def parse_probe(engine: Engine, output: str) -> Probe | None:
+    """The counts in the client's output for ENGINES[engine].probe; None when absent."""
+    if engine == Engine.REDIS:
+        for word in output.replace("(integer)", " ").split():
+            if word.isdigit():
+                return Probe(-1, int(word))
+        return None
+    for line in output.splitlines():
+        at = line.find(PROBE_MARK)
+        if at >= 0:
+            parts = line[at + len(PROBE_MARK) :].split()
+            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+                return Probe(int(parts[0]), int(parts[1]))
+    return None
+
 
 @dataclass(frozen=True)
 class EngineFacts:
@@ -30,7 +76,7 @@ ENGINES: dict[Engine, EngineFacts] = {
         "pg_dump custom format (-Fc)",
         True,
         "drops and recreates the dumped objects (pg_restore --clean --if-exists)",
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema');",
+        _POSTGRES_PROBE,
         "backup, restore and a failed export, internal and external (zstd, age), against PostgreSQL 15",
     ),
     Engine.MYSQL: EngineFacts(
@@ -38,7 +84,7 @@ ENGINES: dict[Engine, EngineFacts] = {
         "SQL text (mysqldump)",
         False,
         "runs the SQL into the existing database (dumped tables are dropped and recreated; others stay)",
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE();",
+        _MYSQL_PROBE,
         "backup, restore and a failed export, internal and external (zstd, age), against MariaDB 10.11",
     ),
     Engine.MARIADB: EngineFacts(
@@ -46,7 +92,7 @@ ENGINES: dict[Engine, EngineFacts] = {
         "SQL text (mysqldump)",
         False,
         "runs the SQL into the existing database (dumped tables are dropped and recreated; others stay)",
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE();",
+        _MYSQL_PROBE,
         "backup, restore and a failed export, internal and external (zstd, age), against MariaDB 10.11",
     ),
     Engine.MONGO: EngineFacts(
@@ -54,7 +100,7 @@ ENGINES: dict[Engine, EngineFacts] = {
         "mongodump archive, gzip-compressed",
         True,
         "restores the dumped collections (mongorestore)",
-        "db.getCollectionNames().length",
+        "print('dflow-probe ' + db.getCollectionNames().length + ' 0')",
         "nothing against a real server (MongoDB cannot be installed here): its commands are tested as text",
     ),
     Engine.REDIS: EngineFacts(

@@ -53,6 +53,7 @@ class Trigger(StrEnum):
 class OperationKind(StrEnum):
     RESTORE = "restore"
     DELETE = "delete"
+    DRILL = "drill"  # a restore into a throwaway service, looked into, then destroyed
 
 
 class OperationStatus(StrEnum):

@@ -111,7 +111,11 @@ def is_active(operation: OperationFacts | None) -> bool:
     return operation is not None and operation.status in ACTIVE_OPERATION_STATUSES
 
 
-RUNNING_WORDS = {OperationKind.RESTORE: "restoring", OperationKind.DELETE: "deleting"}
+RUNNING_WORDS = {
+    OperationKind.RESTORE: "restoring",
+    OperationKind.DELETE: "deleting",
+    OperationKind.DRILL: "drilling",
+}
 
 
 def restore_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:

@@ -156,6 +156,7 @@ class OperationView:
     kind: str
     status: str
     error: str | None
+    probe: str | None = None  # a drill's count of what the restored database holds
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,11 @@ async def backup_ended(ctx: JobContext, backup: Backup, label: str, path: str) -
 
 async def operation_ended(ctx: JobContext, operation: Operation, path: str) -> None:
     """A restore or delete that ended: one message to whoever listens for it."""
-    event = NotifyEvent.RESTORE if operation.kind == OperationKind.RESTORE else NotifyEvent.DELETE
+    event = {
+        OperationKind.RESTORE: NotifyEvent.RESTORE,
+        OperationKind.DELETE: NotifyEvent.DELETE,
+        OperationKind.DRILL: NotifyEvent.DRILL,
+    }[OperationKind(operation.kind)]
     try:
         succeeded = operation.error is None
         error = redact(operation.error, ctx.secrets) if operation.error else None

@@ -63,15 +63,16 @@ async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:
     return True
 
 
-async def remove_restore_temp(ctx: JobContext, backup_id: int) -> None:
-    """The temp file an external restore streams the dump into, beside the dumps."""
+async def remove_restore_temp(ctx: JobContext, backup_id: int, into: str | None = None) -> None:
+    """The temp file an external restore streams the dump into, beside the dumps; `into`:
+    the service it was named after when not the backup's own (a drill's throwaway one)."""
     backup = await rows.load(ctx.db, Backup, backup_id)
     if backup.type != BackupType.EXTERNAL:
         return
-    service = await rows.load(ctx.db, Service, backup.service_id)
+    name = into or (await rows.load(ctx.db, Service, backup.service_id)).name
     server = await rows.load(ctx.db, Server, backup.server_id)
     assert backup.created_at is not None  # every backup is recorded with its creation time
-    path = restore_temp_path(server.backup_dir, service.name, backup.created_at)
+    path = restore_temp_path(server.backup_dir, name, backup.created_at)
     try:
         async with ctx.connect(server) as transport:
             await transport.run(files.remove_partial(path), timeout=RECOVERY_COMMAND_TIMEOUT)

@@ -55,53 +55,65 @@ async def run_restore(
         if operation.safety_backup and operation.safety_backup_id is None:
             await _safety_backup(ctx, operation, backup, target_id, job, on_progress)
         async with ctx.connect(server) as transport:
-            await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
-            if backup.type == BackupType.INTERNAL:
-                path = join_remote(
-                    source.backup_dir, dump_in_backup_dir(source.backup_dir, backup.file_path or "")
-                )
-                # The file as stored (a .zst is decompressed into the import on the server).
-                expected = (
-                    backup.stored_sha256 or backup.sha256,
-                    backup.stored_size_bytes or backup.size_bytes,
-                )
-                if server.id == source.id:
-                    await _check_and_import(
-                        ctx, transport, operation, service, path, expected, job, on_progress
-                    )
-                    return
-                # On another server: copied there through this process first, as it is stored.
-                assert backup.created_at is not None
-                temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
-                if path.endswith(ZSTD_SUFFIX):  # kept compressed: the import decompresses it
-                    temp = temp.removesuffix(PARTIAL_SUFFIX) + ZSTD_SUFFIX + PARTIAL_SUFFIX
-                try:
-                    await _copy_between_servers(ctx, source, path, transport, temp, job, on_progress)
-                    await _check_and_import(
-                        ctx, transport, operation, service, temp, expected, job, on_progress
-                    )
-                finally:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(
-                            transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT)
-                        )
-                return
-            assert backup.created_at is not None  # every backup is recorded with its creation time
-            temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
-            try:
-                await _download_to_server(ctx, transport, backup, identity, temp, job, on_progress)
-                plain = (backup.sha256, backup.size_bytes)  # the temp file holds the plain dump
-                await _check_and_import(ctx, transport, operation, service, temp, plain, job, on_progress)
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(
-                        transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT)
-                    )
+            await import_backup(
+                ctx, transport, operation, backup, service, server, source, identity, job, on_progress
+            )
 
     try:
         return await run_operation(ctx, operation_id, body, on_progress)
     finally:
         ctx.identities.pop(operation_id, None)  # a private key is held no longer than its job
+
+
+async def import_backup(
+    ctx: JobContext,
+    transport: Transport,
+    operation: Operation,
+    backup: Backup,
+    service: Service,
+    server: Server,
+    source: Server,
+    identity: Identity | None,
+    job: str,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Gets the dump onto `server` (already there; copied from `source`, another server;
+    or downloaded from the bucket), proves it is the recorded one, and imports it into
+    `service` — a restore's target, or a drill's throwaway service."""
+    await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
+    if backup.type == BackupType.INTERNAL:
+        path = join_remote(source.backup_dir, dump_in_backup_dir(source.backup_dir, backup.file_path or ""))
+        # The file as stored (a .zst is decompressed into the import on the server).
+        expected = (
+            backup.stored_sha256 or backup.sha256,
+            backup.stored_size_bytes or backup.size_bytes,
+        )
+        if server.id == source.id:
+            await _check_and_import(ctx, transport, operation, service, path, expected, job, on_progress)
+            return
+        # On another server: copied there through this process first, as it is stored.
+        assert backup.created_at is not None
+        temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
+        if path.endswith(ZSTD_SUFFIX):  # kept compressed: the import decompresses it
+            temp = temp.removesuffix(PARTIAL_SUFFIX) + ZSTD_SUFFIX + PARTIAL_SUFFIX
+        try:
+            await _copy_between_servers(ctx, source, path, transport, temp, job, on_progress)
+            await _check_and_import(ctx, transport, operation, service, temp, expected, job, on_progress)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT)
+                )
+        return
+    assert backup.created_at is not None  # every backup is recorded with its creation time
+    temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
+    try:
+        await _download_to_server(ctx, transport, backup, identity, temp, job, on_progress)
+        plain = (backup.sha256, backup.size_bytes)  # the temp file holds the plain dump
+        await _check_and_import(ctx, transport, operation, service, temp, plain, job, on_progress)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT))
 
 
 async def _server_of(ctx: JobContext, service_id: int) -> Server:

@@ -18,6 +18,7 @@ from dflow_tui.jobs import audit, notify
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.delete import run_delete
+from dflow_tui.jobs.drill import run_drill
 from dflow_tui.jobs.prune import prune_tier
 from dflow_tui.jobs.restore import run_restore
 from dflow_tui.jobs.settle import record_schedule_outcome
@@ -31,6 +32,7 @@ class JobKind(StrEnum):
     BACKUP = "backup"
     RESTORE = "restore"
     DELETE = "delete"
+    DRILL = "drill"
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ async def run_job(
     """Runs a claimed job to its end and records how it ended."""
     if job.kind is JobKind.BACKUP:
         return await _run_backup_job(ctx, job, on_progress)
-    run = run_restore if job.kind is JobKind.RESTORE else run_delete
+    run = {JobKind.RESTORE: run_restore, JobKind.DELETE: run_delete, JobKind.DRILL: run_drill}[job.kind]
     operation = await run(ctx, job.row_id, on_progress)
     await audit.record(
         ctx,
@@ -174,6 +176,21 @@ def _operation_outcome(job: ClaimedJob, operation: Operation) -> JobOutcome:
             False,
             "Restore failed",
             f"Restore of backup {job.backup_id} into {job.service_path} failed: {operation.error}",
+            operation.error,
+        )
+    if job.kind is JobKind.DRILL:
+        if done:
+            return JobOutcome(
+                job,
+                True,
+                "Drill passed",
+                f"Backup {job.backup_id} of {job.service_path} restores: {operation.probe}.",
+            )
+        return JobOutcome(
+            job,
+            False,
+            "Drill failed",
+            f"The drill of backup {job.backup_id} of {job.service_path} failed: {operation.error}",
             operation.error,
         )
     if done:

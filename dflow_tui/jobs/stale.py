@@ -11,6 +11,7 @@ from dflow_tui.core.enums import AuditResult, BackupStatus, OperationKind, Opera
 from dflow_tui.core.policy import owner_place, stale_reason
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.drill import destroy_after_crash
 from dflow_tui.jobs.recovery import (
     finish_interrupted_delete,
     remove_restore_temp,
@@ -83,6 +84,11 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
             cleaned.append(Cleaned(operation.kind, rows.saved_id(operation.id), reason, target.service_id))
             if operation.kind == OperationKind.RESTORE:
                 await remove_restore_temp(ctx, operation.backup_id)
+            elif operation.kind == OperationKind.DRILL:
+                await remove_restore_temp(ctx, operation.backup_id, operation.drill_service)
+                await destroy_after_crash(
+                    ctx, await rows.load(ctx.db, Operation, rows.saved_id(operation.id))
+                )
             else:
                 if target.deleted_at is None:
                     await finish_interrupted_delete(ctx, target)

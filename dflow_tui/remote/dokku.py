@@ -37,6 +37,22 @@ def import_command(engine: str, service: str) -> str:
     return _plugin_command(engine, "import", service)
 
 
+def create_command(engine: str, service: str) -> str:
+    """`dokku ENGINE:create SERVICE` — fails when it exists already."""
+    return _plugin_command(engine, "create", service)
+
+
+def destroy_command(engine: str, service: str) -> str:
+    """`dokku ENGINE:destroy SERVICE --force` — no question asked: callers check first that
+    the service is one they made (see jobs/drill.py)."""
+    return _plugin_command(engine, "destroy", service) + " --force"
+
+
+def connect_command(engine: str, service: str) -> str:
+    """`dokku ENGINE:connect SERVICE` — the engine's own client, reading stdin."""
+    return _plugin_command(engine, "connect", service)
+
+
 def exists_command(engine: str, service: str) -> str:
     """`dokku ENGINE:exists SERVICE` — exit 0 when the service exists."""
     return _plugin_command(engine, "exists", service)

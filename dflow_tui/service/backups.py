@@ -51,6 +51,7 @@ def operation_view(operation: Operation) -> OperationView:
         kind=operation.kind,
         status=operation.status,
         error=operation.error,
+        probe=operation.probe,
     )
 
 
@@ -328,6 +329,28 @@ class Backups:
         """Removes the dump (the file, or every version of the object), then the record."""
         return await self._operate(backup_id, OperationKind.DELETE, False, wait, on_progress)
 
+    async def drill(
+        self,
+        path: str,
+        backup_id: int | None = None,
+        *,
+        identity: str | None = None,
+        wait: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> OperationView:
+        """Restores the backup (by default the service's newest successful one) into a
+        throwaway service on its server, counts what it holds, destroys it (jobs/drill.py)."""
+        if backup_id is None:
+            newest = [b for b in await self.list(path) if b.status == BackupStatus.SUCCESS]
+            if not newest:
+                raise NotFound(f"{path} has no successful backup to drill")
+            backup_id = newest[0].id
+        elif (await self.get(backup_id)).service_path != path:
+            raise InvalidName(f"Backup {backup_id} is not a backup of {path}")
+        return await self._operate(
+            backup_id, OperationKind.DRILL, False, wait, on_progress, identity=identity
+        )
+
     async def _operate(
         self,
         backup_id: int,
@@ -340,11 +363,11 @@ class Backups:
         into: str | None = None,
     ) -> OperationView:
         action = f"backup.{kind.value}"
-        permission = Permission.RESTORE if kind is OperationKind.RESTORE else Permission.DELETE
+        permission = Permission.DELETE if kind is OperationKind.DELETE else Permission.RESTORE
         target = f"backup {backup_id}" + (f" into {into}" if into else "")
         await self.access.require(permission, action, target=target, service_path=into)
         try:
-            if kind is OperationKind.RESTORE:  # an encrypted backup nobody here can open: say so now
+            if kind is not OperationKind.DELETE:  # an encrypted backup nobody here can open: say so now
                 await identity_for(self.ctx, await rows.load(self.db, Backup, backup_id), identity)
             operation = await self._record_operation(backup_id, kind, safety_backup, into)
         except DflowError as refusal:
@@ -372,6 +395,8 @@ class Backups:
                 if into is not None:
                     target_id = await self._restore_target(session, backup, into)
                 await self._check_service_is_quiet(session, target_id or backup.service_id)
+            elif kind is OperationKind.DRILL:
+                refuse(restore_refusal(backup, active))  # the live service is not touched
             else:
                 refuse(delete_refusal(backup, active))
             operation = Operation(

@@ -263,6 +263,11 @@ class Operation(SQLModel, table=True):
     safety_backup_id: int | None = Field(default=None, foreign_key="backups.id")
     # A restore into another service of the same engine (None: into the backup's own).
     target_service_id: int | None = Field(default=None, foreign_key="services.id")
+    # A drill's throwaway service: its name is written before it is created, and
+    # drill_created_at once `dokku ENGINE:create` made it; only such a service is ever destroyed.
+    drill_service: str | None = None
+    drill_created_at: datetime | None = _time()
+    probe: str | None = None  # what the drill counted in it ("3 tables, 2000 rows", "12 keys")
     # Set when it reached the step that cannot be stopped halfway (a restore's import,
     # a delete's removal): from then on a cancel request is refused.
     irreversible_at: datetime | None = _time()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from engine_services import ENGINES, Engine, Service
 
 from dflow_tui.cli import main
 from dflow_tui.service import Dflow
@@ -250,3 +251,27 @@ def service_path(cli: Cli, real_server: str, postgres_db: str) -> str:
     path = f"shop/production/{postgres_db}"
     cli("service", "add", path, "--engine", "postgres")
     return path
+
+
+# --- a service of each engine backed by a real server (engine_services.py) ------------
+
+
+@pytest.fixture(params=list(ENGINES))
+def engine(request) -> Engine:
+    """postgres, mysql, mariadb and redis in turn."""
+    chosen = ENGINES[request.param]
+    request.getfixturevalue(chosen.server_fixture)  # fails in CI, skips elsewhere, when missing
+    return chosen
+
+
+@pytest.fixture
+def service(cli, sshd, real_server, engine) -> tuple[str, Service]:
+    made = Service(sshd, engine)
+    made.dokku("create")
+    made.dokku("connect", engine.seed)
+    cli("project", "add", "shop", "--server", real_server)
+    cli("env", "add", "shop", "production")
+    path = f"shop/production/{made.name}"
+    cli("service", "add", path, "--engine", engine.name)
+    yield path, made
+    made.dokku("destroy", check=False)

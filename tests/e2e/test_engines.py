@@ -6,90 +6,12 @@ age-encrypted) to moto's S3, the data changed, restored, and the data is back.""
 from __future__ import annotations
 
 import subprocess
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from infra.tools import find_program, missing
 
 BUCKET = "dflow-engines-e2e"
-
-
-@dataclass(frozen=True)
-class Engine:
-    """How the test writes and reads one engine's data, through `dokku ENGINE:connect`."""
-
-    name: str
-    server_fixture: str  # the real server behind it
-    seed: str
-    change: str
-    read: str
-    dump_mark: bytes  # in the export's first bytes: its magic or header
-    compressed_by_auto: bool
-
-
-SQL_SEED = "CREATE TABLE orders (id int primary key, customer varchar(40));\nINSERT INTO orders VALUES (1, 'Ada'), (2, 'Grace');\n"
-SQL_CHANGE = "UPDATE orders SET customer = 'Mallory' WHERE id = 1;\nINSERT INTO orders VALUES (3, 'Eve');\n"
-SQL_READ = "SELECT customer FROM orders ORDER BY id;\n"
-
-ENGINES = {
-    "postgres": Engine("postgres", "postgres", SQL_SEED, SQL_CHANGE, SQL_READ, b"PGDMP", False),
-    "mysql": Engine("mysql", "mariadb", SQL_SEED, SQL_CHANGE, SQL_READ, b"-- MariaDB dump", True),
-    "mariadb": Engine("mariadb", "mariadb", SQL_SEED, SQL_CHANGE, SQL_READ, b"-- MariaDB dump", True),
-    "redis": Engine(
-        "redis",
-        "redis_services",
-        "SET customer:1 Ada\nSET customer:2 Grace\n",
-        "SET customer:1 Mallory\nSET customer:3 Eve\n",
-        "MGET customer:1 customer:2 customer:3\n",
-        b"REDIS",
-        True,
-    ),
-}
-
-
-def customers(output: str) -> list[str]:
-    """The names in a read's output, whatever the client's table format."""
-    return [word for word in output.split() if word in {"Ada", "Grace", "Mallory", "Eve"}]
-
-
-class Service:
-    """A service of one engine on the real sshd's `dokku`, made for one test."""
-
-    def __init__(self, sshd, engine: Engine) -> None:
-        self.sshd = sshd
-        self.engine = engine
-        self.name = f"{engine.name}-{uuid.uuid4().hex[:8]}"
-
-    def dokku(self, action: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        done = self.sshd.run(["dokku", f"{self.engine.name}:{action}", self.name], input=input or "")
-        if check and done.returncode != 0:
-            raise AssertionError(f"dokku {self.engine.name}:{action} {self.name}: {done.stderr}")
-        return done
-
-    def customers(self) -> list[str]:
-        return customers(self.dokku("connect", self.engine.read).stdout)
-
-
-@pytest.fixture(params=list(ENGINES))
-def engine(request) -> Engine:
-    chosen = ENGINES[request.param]
-    request.getfixturevalue(chosen.server_fixture)  # fails in CI, skips elsewhere, when missing
-    return chosen
-
-
-@pytest.fixture
-def service(cli, sshd, real_server, engine) -> tuple[str, Service]:
-    made = Service(sshd, engine)
-    made.dokku("create")
-    made.dokku("connect", engine.seed)
-    cli("project", "add", "shop", "--server", real_server)
-    cli("env", "add", "shop", "production")
-    path = f"shop/production/{made.name}"
-    cli("service", "add", path, "--engine", engine.name)
-    yield path, made
-    made.dokku("destroy", check=False)
 
 
 @pytest.fixture

@@ -1,0 +1,64 @@
+"""Restore drills through the real sshd, for every engine backed by a real server: the
+backup restored into a throwaway `dflow-drill-N` service, counted, and destroyed — after a
+pass and after a failure — and never a service the drill did not make."""
+
+from __future__ import annotations
+
+
+def services(made) -> list[str]:
+    listed = made.sshd.run(["dokku", f"{made.engine.name}:list"], check=True).stdout
+    return [line.strip() for line in listed.splitlines() if line.strip() and not line.startswith("=")]
+
+
+def test_a_good_backup_passes_with_its_figures_and_leaves_nothing(cli, service, engine):
+    path, made = service
+    backup_id = cli("backup", "create", path).stdout.strip()
+    before = services(made)
+
+    passed = cli("drill", "run", path)
+    expected = "2 keys" if engine.name == "redis" else "1 tables, 2 rows"
+    assert passed.stdout.strip() == f"Drill passed: backup {backup_id} of {path} restores ({expected})"
+    assert "creating the throwaway" in passed.stderr and "destroying dflow-drill-" in passed.stderr
+    assert services(made) == before  # the throwaway service is gone
+    assert made.customers() == ["Ada", "Grace"]  # the live service, untouched
+    [drill] = [e for e in cli.json("audit", "--service", path) if e["action"] == "backup.drill"]
+    assert drill["result"] == "succeeded"
+
+
+def test_a_dump_that_is_not_its_record_fails_and_the_throwaway_is_gone(cli, service, engine, backup_dir):
+    path, made = service
+    backup_id = cli("backup", "create", path).stdout.strip()
+    [row] = cli.json("backup", "list", path)
+    dump = backup_dir / row["location"].rsplit("/", 1)[1]
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])  # truncated on the server
+    before = services(made)
+
+    failed = cli("drill", "run", path, "--backup", backup_id, ok=False)
+    assert "does not match its record" in failed.output and "refusing to import" in failed.output
+    assert services(made) == before
+
+
+def test_an_empty_backup_fails_the_drill(cli, sshd, real_server, engine, service):
+    path, made = service
+    emptied = {"redis": "FLUSHALL\n"}.get(engine.name, "DROP TABLE orders;\n")
+    made.dokku("connect", emptied)
+    cli("backup", "create", path)
+    before = services(made)
+    failed = cli("drill", "run", path, ok=False)
+    assert "The restored database is empty" in failed.output
+    assert services(made) == before
+
+
+def test_a_drill_never_destroys_a_service_it_did_not_make(cli, postgres, postgres_db, service_path, sshd):
+    """The first drill of a fresh state database is operation 1: a live service already
+    named `dflow-drill-1` makes the create fail, and it is left as it was."""
+    postgres.create_database("dflow-drill-1")
+    try:
+        postgres.psql("CREATE TABLE precious (v int); INSERT INTO precious VALUES (42)", db="dflow-drill-1")
+        postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+        cli("backup", "create", service_path)
+        failed = cli("drill", "run", service_path, ok=False)
+        assert "Creating the drill's service dflow-drill-1 failed" in failed.output
+        assert postgres.psql("SELECT v FROM precious", db="dflow-drill-1") == "42"
+    finally:
+        postgres.drop_database("dflow-drill-1")
