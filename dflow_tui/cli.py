@@ -796,6 +796,33 @@ async def drill_run(app: Dflow, path, backup_id, identity_file):
     click.echo(f"Drill passed: backup {result.backup_id} of {path} restores ({result.probe})")
 
 
+@drill.command("list")
+@click.argument("path", required=False, metavar="[PROJECT/ENV/NAME]")
+@json_option
+@with_app
+async def drill_list(app: Dflow, path, as_json):
+    """The drills run, newest first: which backup, how it ended, what it counted."""
+    views = await app.backups.drills(path)
+    if as_json:
+        print_json([view.to_json() for view in views])
+        return
+    print_table(
+        ["ID", "SERVICE", "BACKUP", "RESULT", "WHEN (UTC)", "SECONDS", "FOUND / WHY"],
+        [
+            [
+                v.id,
+                v.service_path,
+                v.backup_id,
+                v.status,
+                _when(v.finished_at or v.started_at),
+                f"{v.seconds:.1f}" if v.seconds is not None else "",
+                (v.probe if v.error is None else v.error) or "",
+            ]
+            for v in views
+        ],
+    )
+
+
 @main.group()
 def notify() -> None:
     """Notifications (Slack, e-mail, Telegram, ntfy, webhooks… through apprise) when

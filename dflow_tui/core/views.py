@@ -301,3 +301,30 @@ class NotifierView:
         data["events"] = list(self.events)
         data["last_sent"] = self.last_sent.isoformat() if self.last_sent else None
         return data
+
+
+@dataclass(frozen=True)
+class DrillView:
+    """One restore drill, as `drill list` shows it."""
+
+    id: int
+    backup_id: int
+    service_path: str
+    status: str  # queued, running, succeeded, failed
+    probe: str | None  # what it counted in the restored database
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("started_at", "finished_at"):
+            data[key] = data[key].isoformat() if data[key] is not None else None
+        data["seconds"] = self.seconds
+        return data

@@ -7,6 +7,7 @@ both; the TUI records, then runs the job in the background and watches the row.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable
 
 from dflow_tui.core.enums import (
@@ -29,7 +30,7 @@ from dflow_tui.core.policy import (
     server_for_new_backup,
     writer_refusal,
 )
-from dflow_tui.core.views import BackupView, OperationView
+from dflow_tui.core.views import BackupView, DrillView, OperationView
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.enqueue import record_backup
@@ -350,6 +351,27 @@ class Backups:
         return await self._operate(
             backup_id, OperationKind.DRILL, False, wait, on_progress, identity=identity
         )
+
+    async def drills(self, path: str | None = None) -> builtins.list[DrillView]:
+        """The restore drills run (of one service's backups, or all), newest first."""
+        await self.access.require(Permission.READ, "drill.list", service_path=path)
+        async with self.db.reading() as session:
+            service_id = (await inventory.service_by_path(session, path)).service.id if path else None
+            paths = await inventory.service_paths(session)
+            found = await operations.drills(session, service_id)
+        return [
+            DrillView(
+                id=rows.saved_id(operation.id),
+                backup_id=operation.backup_id,
+                service_path=paths.get(backup_service, "?"),
+                status=operation.status,
+                probe=operation.probe,
+                error=operation.error,
+                started_at=operation.started_at,
+                finished_at=operation.finished_at,
+            )
+            for operation, backup_service in found
+        ]
 
     async def _operate(
         self,

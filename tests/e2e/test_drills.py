@@ -24,6 +24,9 @@ def test_a_good_backup_passes_with_its_figures_and_leaves_nothing(cli, service, 
     assert made.customers() == ["Ada", "Grace"]  # the live service, untouched
     [drill] = [e for e in cli.json("audit", "--service", path) if e["action"] == "backup.drill"]
     assert drill["result"] == "succeeded"
+    [listed] = cli.json("drill", "list", path)
+    assert (listed["backup_id"], listed["status"], listed["probe"]) == (int(backup_id), "succeeded", expected)
+    assert listed["error"] is None and 0 <= listed["seconds"] < 60
 
 
 def test_a_dump_that_is_not_its_record_fails_and_the_throwaway_is_gone(cli, service, engine, backup_dir):
@@ -37,6 +40,9 @@ def test_a_dump_that_is_not_its_record_fails_and_the_throwaway_is_gone(cli, serv
     failed = cli("drill", "run", path, "--backup", backup_id, ok=False)
     assert "does not match its record" in failed.output and "refusing to import" in failed.output
     assert services(made) == before
+    table = cli("drill", "list").stdout.splitlines()
+    assert table[0].split()[:4] == ["ID", "SERVICE", "BACKUP", "RESULT"]
+    assert table[1].split()[1:4] == [path, backup_id, "failed"] and "does not match its record" in table[1]
 
 
 def test_an_empty_backup_fails_the_drill(cli, sshd, real_server, engine, service):

@@ -110,3 +110,18 @@ async def mark_irreversible(
         col(Operation.cancel_requested_by).is_(None),
     ]
     return await rows.update_where(db, Operation, operation_id, still_ours, irreversible_at=at)
+
+
+async def drills(
+    session: StateSession, service_id: int | None = None, limit: int = 1000
+) -> list[tuple[Operation, int]]:
+    """Drills, newest first, with the service of the backup each one drilled."""
+    query = (
+        select(Operation, col(Backup.service_id))
+        .join(Backup, col(Operation.backup_id) == col(Backup.id))
+        .where(Operation.kind == OperationKind.DRILL)
+    )
+    if service_id is not None:
+        query = query.where(col(Backup.service_id) == service_id)
+    found = await session.exec(query.order_by(col(Operation.id).desc()).limit(limit))
+    return [(operation, backup_service) for operation, backup_service in found.all()]
