@@ -191,6 +191,11 @@ def too_late_to_cancel(kind: OperationKind, backup_id: int | None) -> str:
             f"The restore of backup {backup_id} is importing: stopping it now would "
             "leave the database half-restored. It cannot be cancelled any more."
         )
+    if kind == OperationKind.DRILL:
+        return (
+            f"The drill of backup {backup_id} is importing into its throwaway service: it ends by "
+            "itself and destroys that service."
+        )
     return f"The delete of backup {backup_id} is removing the dump: it cannot be stopped halfway."
 
 

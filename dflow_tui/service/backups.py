@@ -263,7 +263,7 @@ class Backups:
                 return settled
             request = request_backup_cancel(self.ctx, backup_id, self.actor)
         elif operation is not None:
-            permission = Permission.RESTORE if operation.kind == OperationKind.RESTORE else Permission.DELETE
+            permission = Permission.DELETE if operation.kind == OperationKind.DELETE else Permission.RESTORE
             await self.access.require(permission, f"backup.{operation.kind}.cancel", **where)
             job = f"The {operation.kind} of backup {backup_id}"
             request = request_operation_cancel(self.ctx, rows.saved_id(operation.id), self.actor)
