@@ -60,28 +60,6 @@ def parse_probe(engine: Engine, output: str) -> Probe | None:
     return None
 
 
-ROWS_TOLERANCE = 0.01
-"""A drill's restored rows (redis: keys) may differ this much from the backup-time count:
-the count is taken just before the export, and writes go on meanwhile."""
-
-
-def drill_problem(expected: Probe | None, found: Probe) -> str | None:
-    """Why a drill fails on what it counted (None: it passes): an empty database, or not
-    what the live service held when the backup was taken (`expected`, when counted)."""
-    if found.rows == 0 and found.tables <= 0:
-        return f"The restored database is empty ({found})"
-    if expected is None:
-        return None
-    if found.tables != expected.tables:
-        return f"The restored database holds {found}; the live one held {expected} when the backup was taken"
-    if abs(found.rows - expected.rows) > ROWS_TOLERANCE * max(expected.rows, 1):
-        return (
-            f"The restored database holds {found}; the live one held {expected} when the backup was taken "
-            f"(more than {ROWS_TOLERANCE:.0%} apart)"
-        )
-    return None
-
-
 @dataclass(frozen=True)
 class EngineFacts:
     engine: Engine

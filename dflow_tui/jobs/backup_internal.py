@@ -17,7 +17,6 @@ from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remot
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.file_growth import while_measuring
-from dflow_tui.jobs.probe import live_figures
 from dflow_tui.pipeline import Layers
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import Transport
@@ -45,7 +44,6 @@ async def internal_backup(
         final_path = join_remote(server.backup_dir, file_name)
         partial_path = final_path + PARTIAL_SUFFIX
         compressed = backup.compression == "zstd"
-        figures = await live_figures(transport, service.engine, service.name)
         try:
             step = f"exporting {service.engine} service {service.name}"
             report(on_progress, job, step)
@@ -86,7 +84,7 @@ async def internal_backup(
                     transport.run(files.remove_partial(partial_path), timeout=CLEANUP_COMMAND_TIMEOUT)
                 )
             raise
-    values: dict[str, Any] = {"file_path": final_path, "sha256": sha256, "size_bytes": size, **figures}
+    values: dict[str, Any] = {"file_path": final_path, "sha256": sha256, "size_bytes": size}
     if compressed:
         values |= {"stored_sha256": stored_sha256, "stored_size_bytes": stored_size}
     return values
