@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dflow_tui import secrets
-from dflow_tui.core.enums import AuditResult, BackupStatus, IncidentKind, NotifyEvent, OperationKind
+from dflow_tui.core.enums import (
+    AuditResult,
+    BackupStatus,
+    IncidentKind,
+    NotifyEvent,
+    OperationKind,
+    RecoveryState,
+)
 from dflow_tui.core.notices import (
     Notice,
     failure_notice,
@@ -30,7 +37,7 @@ from dflow_tui.core.notices import (
     recovered_notice,
     reminder_notice,
 )
-from dflow_tui.core.policy import recovery_point
+from dflow_tui.core.policy import recovery
 from dflow_tui.core.redact import redact
 from dflow_tui.jobs.audit import job_result
 from dflow_tui.jobs.context import JobContext
@@ -111,23 +118,39 @@ async def watch(ctx: JobContext) -> None:
     tiers = await schedules.tiers_by_service(ctx.db)
     still_open = await notices.open_incidents(ctx.db)
     late_now = {incident.service_id for incident in still_open if incident.kind == IncidentKind.LATE}
+    late: list[tuple[int, datetime | None, timedelta]] = []
     for service_id, grace, since, last_success in await fleet.scheduled_facts(ctx.db):
-        rpo = recovery_point(
-            tiers.get(service_id, []), timedelta(seconds=grace) if grace is not None else None
-        )
-        reference = last_success or since
-        if service_id in late_now or rpo is None or reference is None or now - reference <= rpo:
+        if service_id in late_now:
             continue
-        path = await inventory.service_path(ctx.db, service_id)
+        state, rpo = recovery(tiers.get(service_id, []), grace, last_success, False, now)
+        if rpo is None:
+            continue
+        # Never backed up: late once its schedule is older than the recovery point.
+        if state is RecoveryState.LATE or (
+            state is RecoveryState.NEVER and since is not None and now - since > rpo
+        ):
+            late.append((service_id, last_success, rpo))
+    every = ctx.settings.notify_reminder
+    due = [
+        incident
+        for incident in still_open
+        if incident.reminded_at is not None
+        and incident.opened_at is not None
+        and now - incident.reminded_at >= every
+    ]
+    if not late and not due:
+        return
+    async with ctx.db.reading() as session:  # one read of every path, not one per service
+        paths = await inventory.service_paths(session)
+    for service_id, last_success, rpo in late:
+        path = paths[service_id]
         notice = late_notice(path, last_success, rpo, now)
         await notices.open_incident(
             ctx.db, service_id, IncidentKind.LATE, None, now, _messages(notifiers, notice, path)
         )
-    every = ctx.settings.notify_reminder
-    for incident in still_open:
-        if incident.reminded_at is None or incident.opened_at is None or now - incident.reminded_at < every:
-            continue
-        path = await inventory.service_path(ctx.db, incident.service_id)
+    for incident in due:
+        assert incident.opened_at is not None
+        path = paths[incident.service_id]
         notice = reminder_notice(IncidentKind(incident.kind), path, incident.opened_at, incident.detail, now)
         await notices.remind(ctx.db, incident, now, _messages(notifiers, notice, path))
 

@@ -20,6 +20,7 @@ from dflow_tui.core.naming import (
     join_remote,
     restore_temp_path,
 )
+from dflow_tui.core.policy import resolve_server_id
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import point_of_no_return
@@ -119,8 +120,7 @@ async def import_backup(
 async def _server_of(ctx: JobContext, service_id: int) -> Server:
     async with ctx.db.reading() as session:
         place = await inventory.service_rows(session, service_id)
-    server_id = place.environment.server_id or place.project.server_id
-    return await rows.load(ctx.db, Server, server_id)
+    return await rows.load(ctx.db, Server, resolve_server_id(place.environment, place.project))
 
 
 async def _safety_backup(

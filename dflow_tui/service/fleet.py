@@ -13,7 +13,7 @@ from dflow_tui.core.views import FleetRow
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.service.inventory import Inventory
-from dflow_tui.store.queries import fleet, notices, schedules
+from dflow_tui.store.queries import fleet, inventory, notices, schedules
 
 UNDELIVERED_SHOWN_FOR = timedelta(days=1)
 """Notifications not delivered are shown this long (retried meanwhile; `notify list` has them all)."""
@@ -40,10 +40,10 @@ class Fleet:
         """Every service's recovery state, in a few grouped reads (cheaper than `rows`: no
         per-tier figures), and how many notifications could not be delivered."""
         await self.access.require(Permission.READ, "fleet.list")
-        services = await self.inventory.list_services()
         tiers = await schedules.tiers_by_service(self.ctx.db)
         facts = await fleet.scheduled_facts(self.ctx.db)
         async with self.ctx.db.reading() as session:
+            paths = await inventory.service_paths(session)  # ids and paths only: no views to build
             failed = await fleet.latest_finished_failed(session)
         now = self.ctx.clock.now()
         by_id = {
@@ -52,7 +52,8 @@ class Fleet:
         }
         undelivered = await notices.undelivered(self.ctx.db, now - UNDELIVERED_SHOWN_FOR)
         return FleetHealth(
-            {service.path: by_id.get(service.id, RecoveryState.OFF) for service in services}, undelivered
+            {path: by_id.get(service_id, RecoveryState.OFF) for service_id, path in paths.items()},
+            undelivered,
         )
 
     async def rows(self, path: str | None = None) -> list[FleetRow]:
