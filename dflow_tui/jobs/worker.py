@@ -134,11 +134,7 @@ class Worker:
         """One pass, then every job it queued (and any other claimable one), then return."""
         await self._register()
         try:
-            report = await run_pass(self.ctx)
-            self.passes += 1
-            if report.ran:
-                await self._watch()
-            await pings.ping(self.ctx.settings.worker_ping_url)
+            report = await self._pass()
             await self.drain()
             self.deliver_soon()
             await self.delivered()
@@ -178,14 +174,9 @@ class Worker:
         if time.monotonic() >= self._next_pass:
             self._next_pass = time.monotonic() + self.ctx.settings.scheduler_interval
             try:
-                report = await run_pass(self.ctx)
-                self.passes += 1
+                await self._pass()
             except Exception:
                 log.exception("scheduler pass failed")
-            else:
-                if report.ran:  # one worker at a time watches, the one that held the lock
-                    await self._watch()
-                await pings.ping(self.ctx.settings.worker_ping_url)  # the worker is alive
         self.deliver_soon()  # what is due: new messages, and retries
         while len(self._running) < self.ctx.settings.worker_concurrency:
             try:
@@ -230,11 +221,18 @@ class Worker:
             with contextlib.suppress(BaseException):
                 await unfinished
 
-    async def _watch(self) -> None:
-        try:
-            await notify.watch(self.ctx)
-        except Exception:
-            log.exception("looking for late services failed")
+    async def _pass(self) -> PassReport:
+        """A scheduler pass; then the worker that held its lock (one at a time) looks for
+        late services, and the worker's own ping says it is alive."""
+        report = await run_pass(self.ctx)
+        self.passes += 1
+        if report.ran:
+            try:
+                await notify.watch(self.ctx)
+            except Exception:
+                log.exception("looking for late services failed")
+        await pings.ping(self.ctx.settings.worker_ping_url)
+        return report
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Lets running jobs finish within `grace` seconds (the settings' shutdown grace by
