@@ -173,7 +173,7 @@ async def deliver(ctx: JobContext) -> int:
         notifier = by_id.get(message.notifier_id)
         if notifier is None:
             continue
-        error = await _send_to(ctx, notifier, message.title, message.body, message.severity)
+        error = await send_through(ctx, notifier, message.title, message.body, message.severity)
         try:
             delivered += await _settle(ctx, message.id, message.attempts, message.created_at, notifier, error)
         except Exception:
@@ -205,13 +205,17 @@ async def _settle(
     return 0
 
 
-async def _send_to(ctx: JobContext, notifier: Notifier, title: str, body: str, severity: str) -> str | None:
+async def send_through(
+    ctx: JobContext, notifier: Notifier, title: str, body: str, severity: str
+) -> str | None:
+    """Delivers one message with the notifier's URL from the keyring; None when delivered,
+    else why not."""
     try:
         url = await secrets.get_secret_async(secrets.notifier_secret_name(notifier.name))
     except Exception as error:
         return str(error)
     if not url:
-        return f"its URL is missing from the keyring (add it again: `dflow-tui notify add {notifier.name}`)"
+        return "its URL is missing from the keyring: remove the notifier and add it again"
     ctx.secrets.add(url)
     return await send(url, title, body, severity)
 

@@ -14,8 +14,8 @@ from dflow_tui.core.notices import events_text, parse_events, test_notice
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.views import NotifierView
 from dflow_tui.jobs.context import JobContext
-from dflow_tui.jobs.notify import send
-from dflow_tui.secrets import delete_secret_async, get_secret_async, notifier_secret_name, set_secret_async
+from dflow_tui.jobs.notify import send_through
+from dflow_tui.secrets import delete_secret_async, notifier_secret_name, set_secret_async
 from dflow_tui.service.access import Access
 from dflow_tui.store.queries import notices, rows
 from dflow_tui.store.tables import Notifier
@@ -68,13 +68,9 @@ class Notifiers:
     async def test(self, name: str) -> None:
         """Sends a test message now, through the stored URL; RemoteError says why it failed."""
         await self.access.require(Permission.NOTIFY, "notify.test", target=name)
-        await notices.notifier_named(self.ctx.db, name)
-        url = await get_secret_async(notifier_secret_name(name))
-        if not url:
-            raise RemoteError(f"The URL of {name!r} is missing from the keyring: remove it and add it again")
-        self.ctx.secrets.add(url)
+        notifier = await notices.notifier_named(self.ctx.db, name)
         notice = test_notice(name, self.access.login)
-        error = await send(url, notice.title, notice.body, notice.severity)
+        error = await send_through(self.ctx, notifier, notice.title, notice.body, notice.severity)
         await self.access.audit(
             "notify.test",
             AuditResult.SUCCEEDED if error is None else AuditResult.FAILED,
