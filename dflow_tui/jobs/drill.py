@@ -70,10 +70,7 @@ async def run_drill(
             finally:
                 await asyncio.shield(destroy_throwaway(ctx, transport, operation_id, on_progress))
 
-    try:
-        return await run_operation(ctx, operation_id, body, on_progress)
-    finally:
-        ctx.identities.pop(operation_id, None)
+    return await run_operation(ctx, operation_id, body, on_progress)
 
 
 async def _probe(transport: Transport, engine: Engine, name: str) -> Probe:

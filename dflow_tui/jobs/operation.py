@@ -1,4 +1,4 @@
-"""The shared life of a restore or delete operation: running → succeeded / failed."""
+"""The shared life of a restore, delete or drill operation: running → succeeded / failed."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ async def run_operation(
     operation_id: int,
     body: Callable[[Operation], Awaitable[None]],
     on_progress: ProgressCallback | None = None,
+) -> Operation:
+    try:
+        return await _run(ctx, operation_id, body, on_progress)
+    finally:
+        ctx.identities.pop(operation_id, None)  # a private key is held no longer than its job
+
+
+async def _run(
+    ctx: JobContext,
+    operation_id: int,
+    body: Callable[[Operation], Awaitable[None]],
+    on_progress: ProgressCallback | None,
 ) -> Operation:
     now = ctx.clock.now()
     # Only an operation this process claimed that is still queued: an ended one is never

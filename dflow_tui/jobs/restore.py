@@ -60,10 +60,7 @@ async def run_restore(
                 ctx, transport, operation, backup, service, server, source, identity, job, on_progress
             )
 
-    try:
-        return await run_operation(ctx, operation_id, body, on_progress)
-    finally:
-        ctx.identities.pop(operation_id, None)  # a private key is held no longer than its job
+    return await run_operation(ctx, operation_id, body, on_progress)
 
 
 async def import_backup(
