@@ -631,6 +631,7 @@ async def schedule_show(app: Dflow, path, as_json):
         click.echo(
             f"{view.failures} failure(s) in a row; next try after {_when(view.retry_after)}: {view.error}"
         )
+    click.echo(f"Restore drills: {view.drill_every or 'only when asked'}")
 
 
 def _when(value: datetime | None) -> str:
@@ -674,7 +675,11 @@ async def worker(app: Dflow, once, interval, concurrency, heartbeat, ping_url, m
     loop_worker = app.worker
     if once:
         report = await loop_worker.once()
-        click.echo(f"Pass done: {len(report.queued)} queued, {len(report.cleaned)} stale cleaned", err=True)
+        click.echo(
+            f"Pass done: {len(report.queued)} queued, {len(report.drills)} drill(s) queued, "
+            f"{len(report.cleaned)} stale cleaned",
+            err=True,
+        )
         return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -794,6 +799,29 @@ async def drill_run(app: Dflow, path, backup_id, identity_file):
     if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Drill of backup {result.backup_id} of {path} failed: {result.error}")
     click.echo(f"Drill passed: backup {result.backup_id} of {path} restores ({result.probe})")
+
+
+@drill.command("schedule")
+@click.argument("path", metavar="PROJECT/ENV/NAME")
+@click.option(
+    "--every",
+    required=True,
+    type=click.Choice(["daily", "weekly", "monthly", "off"]),
+    help="How often a worker drills the service's newest successful backup.",
+)
+@with_app
+async def drill_schedule(app: Dflow, path, every):
+    """Drill a service on a schedule: the scheduler queues a drill of its newest successful
+    backup once its backups have run, at most one drill per server at a time."""
+    report = await app.schedules.set_drill(path, every)
+    if every == "off":
+        click.echo(f"Drills of {path}: only when asked (`drill run`)")
+    else:
+        click.echo(f"Drills of {path}: {every}, by a worker (`dflow-tui worker`) or the open app")
+    if report.drills:
+        click.echo(f"Queued now: {len(report.drills)} drill(s)")
+    if warning := await app.schedules.unattended():
+        click.echo(f"Warning: {warning}", err=True)
 
 
 @drill.command("list")

@@ -22,7 +22,7 @@ from dflow_tui.core.enums import (
     WorkerKind,
 )
 from dflow_tui.core.errors import Conflict, DflowError, InvalidName, NoServer, NotAllowed
-from dflow_tui.core.tiers import RULES, Tier, sort_tiers
+from dflow_tui.core.tiers import RULES, Tier, parse_tier, sort_tiers
 
 
 class Placement(Protocol):
@@ -266,7 +266,17 @@ def due_at(tier: Tier, last_success: datetime | None, now: datetime) -> datetime
 def next_due(enabled: Iterable[str], last_success: dict[Tier, datetime], now: datetime) -> datetime | None:
     """When the service's next scheduled backup is due: the soonest of its tiers; None
     without a schedule."""
-    return min((due_at(tier, last_success.get(tier), now) for tier in sort_tiers(enabled)), default=None)
+    tiers = sort_tiers(enabled)
+    return soonest_due(tiers, [last_success.get(tier) for tier in tiers], now)
+
+
+def soonest_due(
+    tiers: Sequence[Tier], last_success: Sequence[datetime | None], now: datetime
+) -> datetime | None:
+    """`next_due` of tiers already parsed, each with its last success beside it."""
+    return min(
+        (due_at(tier, last, now) for tier, last in zip(tiers, last_success, strict=True)), default=None
+    )
 
 
 DEFAULT_GRACE = 0.5
@@ -320,6 +330,58 @@ def rarest(due: Iterable[str]) -> Tier | None:
 def due_cutoffs(now: datetime) -> dict[Tier, datetime]:
     """A tier is due when its last success is at or before its cutoff (see due_tiers)."""
     return {tier: now - rule.interval for tier, rule in RULES.items()}
+
+
+DRILL_TIERS = (Tier.DAILY, Tier.WEEKLY, Tier.MONTHLY)
+
+
+def parse_drill_every(value: str) -> Tier | None:
+    """How often a service's drills run: daily, weekly, monthly, or off (None)."""
+    if value.strip().lower() == "off":
+        return None
+    every = parse_tier(value.strip().lower())
+    if every not in DRILL_TIERS:
+        raise InvalidName(f"Drills run daily, weekly or monthly (or off), not {value}")
+    return every
+
+
+@dataclass(frozen=True)
+class DrillFacts:
+    """What the scheduler knows of one service whose drills run on a schedule."""
+
+    service_id: int
+    every: Tier
+    last_drill: datetime | None  # when its newest drill was asked for (any outcome)
+    backup_id: int | None  # its newest successful backup
+    server_id: int | None  # where that backup is
+    busy: bool  # a backup of it is in progress, or that backup has an operation running
+
+
+def drills_to_queue(
+    facts: Iterable[DrillFacts], drilling_servers: set[int], now: datetime
+) -> list[DrillFacts]:
+    """The drills a pass queues: of services whose interval has passed since their last
+    drill, that have a successful backup and are not busy (a drill follows the backups);
+    at most one per server, and none on a server where a drill is queued or running: the
+    service drilled longest ago (never: first) goes first."""
+    chosen: dict[int, DrillFacts] = {}
+    for fact in facts:
+        if fact.backup_id is None or fact.server_id is None or fact.busy:
+            continue
+        if fact.server_id in drilling_servers:
+            continue
+        if fact.last_drill is not None and now - fact.last_drill < RULES[fact.every].interval:
+            continue
+        held = chosen.get(fact.server_id)
+        if held is None or _drilled_before(fact, held):
+            chosen[fact.server_id] = fact
+    return sorted(chosen.values(), key=lambda fact: fact.service_id)
+
+
+def _drilled_before(one: DrillFacts, other: DrillFacts) -> bool:
+    if one.last_drill is None or other.last_drill is None:
+        return one.last_drill is None and (other.last_drill is not None or one.service_id < other.service_id)
+    return (one.last_drill, one.service_id) < (other.last_drill, other.service_id)
 
 
 def retry_delay(failures: int, tiers: Iterable[str]) -> timedelta:

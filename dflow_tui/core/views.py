@@ -222,6 +222,7 @@ class ScheduleView:
     error: str | None
     state: str = "off"  # the recovery state (core.enums.RecoveryState)
     rpo: timedelta | None = None
+    drill_every: str | None = None  # daily, weekly, monthly; None: drills only when asked
 
     @property
     def enabled(self) -> list[str]:
@@ -241,6 +242,7 @@ class ScheduleView:
             "error": self.error,
             "state": self.state,
             "rpo_seconds": int(self.rpo.total_seconds()) if self.rpo is not None else None,
+            "drill_every": self.drill_every,
             "detail": [
                 {
                     "tier": t.tier,
@@ -315,6 +317,7 @@ class DrillView:
     error: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    requested_by: str | None = None  # a user, or "scheduler"
 
     @property
     def seconds(self) -> float | None:

@@ -1,8 +1,10 @@
 """A stand-in `dokku` for the demo sandbox: datastore services kept as SQLite files.
 
 It speaks the plugin commands dflow-tui uses (`ENGINE:list`, `ENGINE:export NAME`
-writes a dump to stdout, `ENGINE:import NAME` reads one from stdin, `version`), so
-the demo runs exactly the code paths a real Dokku server gets. Postgres services are
+writes a dump to stdout, `ENGINE:import NAME` reads one from stdin, `ENGINE:create`,
+`ENGINE:destroy NAME --force`, `ENGINE:connect NAME` running the SQL it reads, and
+answering a drill's count in the plugins' words; `version`), so the demo runs exactly
+the code paths a real Dokku server gets. Postgres services are
 `DATA/NAME.sqlite`; mysql, mariadb and redis ones `DATA/ENGINE/NAME.sqlite` (the dump is
 the demo's own SQL for every engine: the tests prove the real engines).
 """
@@ -69,6 +71,26 @@ def main(argv: list[str]) -> int:
         for path in sorted(_folder(plugin).glob("*.sqlite")):
             print(path.stem)
         return 0
+    if action == "create" and len(args) == 1:
+        database = _database(plugin, args[0])
+        if database.exists():
+            return _fail(f"{label} service {args[0]} already exists")
+        database.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(database).close()
+        _say(f"{label} container created: {args[0]}")
+        return 0
+    if action == "destroy" and args[1:] == ["--force"]:
+        database = _database(plugin, args[0])
+        if not database.exists():
+            return _fail(f"{label} service {args[0]} does not exist")
+        database.unlink()
+        _say(f"Deleting {args[0]}")
+        return 0
+    if action == "connect" and len(args) == 1:
+        database = _database(plugin, args[0])
+        if not database.exists():
+            return _fail(f"{label} service {args[0]} does not exist")
+        return _connect(plugin, database, sys.stdin.read())
     if action in ("export", "import") and len(args) == 1:
         database = _database(plugin, args[0])
         if not database.exists():
@@ -95,6 +117,25 @@ def main(argv: list[str]) -> int:
         restored.replace(database)
         return 0
     return _fail(f"`{command}` is not a dokku command")
+
+
+def _connect(plugin: str, database: Path, statements: str) -> int:
+    """The client's answer: a drill's count (the real engines' probe queries count every
+    table; the demo's services are SQLite files and count their own), or what the SQL returns."""
+    with sqlite3.connect(database) as connection:
+        sizes = _table_sizes(connection)
+        if plugin == "redis" and statements.strip().upper() == "DBSIZE":
+            print(f"(integer) {sum(rows for _, rows in sizes)}")
+            return 0
+        if "dflow-probe" in statements:
+            print(f"dflow-probe {len(sizes)} {sum(rows for _, rows in sizes)}")
+            return 0
+        try:
+            for row in connection.execute(statements):
+                print("|".join(str(value) for value in row))
+        except sqlite3.Error as error:
+            return _fail(str(error))
+    return 0
 
 
 if __name__ == "__main__":

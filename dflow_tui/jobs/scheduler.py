@@ -1,4 +1,5 @@
-"""The scheduler pass: stale cleanup, then at most one due tier queued per service.
+"""The scheduler pass: stale cleanup, then at most one due tier queued per service, then
+the restore drills that are due (at most one per server).
 
 Queued backups are rows in progress with no worker yet; whoever claims one runs it.
 Which services are due is one query whatever their number (store.queries.schedules.
@@ -13,18 +14,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from dflow_tui.core.enums import AuditResult, Trigger
-from dflow_tui.core.errors import BackupInProgress, DflowError
-from dflow_tui.core.policy import due_cutoffs, rarest
+from dflow_tui.core.enums import AuditResult, OperationKind, OperationStatus, Trigger
+from dflow_tui.core.errors import BackupInProgress, Conflict, DflowError
+from dflow_tui.core.policy import drills_to_queue, due_cutoffs, rarest
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.enqueue import record_backup, record_scheduled
 from dflow_tui.jobs.settle import record_schedule_outcome
 from dflow_tui.jobs.stale import Cleaned, cleanup_stale
-from dflow_tui.store.queries import claims, inventory, schedules
+from dflow_tui.store.queries import claims, drills, inventory, operations, schedules
 from dflow_tui.store.queries.rows import chunks
-from dflow_tui.store.tables import AuditEntry, Backup
+from dflow_tui.store.tables import AuditEntry, Backup, Operation
 
 log = logging.getLogger("dflow_tui.scheduler")
 SCHEDULER_ACTOR = "scheduler"
@@ -39,6 +40,7 @@ class PassReport:
     queued: list[Backup] = field(default_factory=list)
     cleaned: list[Cleaned] = field(default_factory=list)
     refused: dict[int, str] = field(default_factory=dict)
+    drills: list[Operation] = field(default_factory=list)
 
 
 async def run_pass(ctx: JobContext) -> PassReport:
@@ -59,6 +61,8 @@ async def run_pass(ctx: JobContext) -> PassReport:
                     log.warning("the scheduler lock was taken over: this pass stops here")
                     break
             await _queue_batch(ctx, {service_id: chosen[service_id] for service_id in batch}, report)
+        else:
+            report.drills = await _queue_drills(ctx)
         return report
     finally:
         await claims.release_scheduler_lock(ctx.db, ctx.worker_id)
@@ -113,6 +117,40 @@ def _queued_line(ctx: JobContext, backup: Backup, path: str) -> AuditEntry:
         target=f"backup {backup.id}",
         detail=f"{backup.schedule_tier} backup queued for a worker",
     )
+
+
+async def _queue_drills(ctx: JobContext) -> list[Operation]:
+    """Queues the restore drills that are due, after the backups (a service with a backup
+    queued or running waits for it), at most one per server at a time."""
+    facts, drilling = await drills.scheduled_drill_facts(ctx.db)
+    queued: list[Operation] = []
+    for fact in drills_to_queue(facts, drilling, ctx.clock.now()):
+        assert fact.backup_id is not None
+        drill = Operation(
+            backup_id=fact.backup_id,
+            kind=OperationKind.DRILL,
+            status=OperationStatus.QUEUED,
+            requested_by=SCHEDULER_ACTOR,
+            created_at=ctx.clock.now(),
+        )
+        try:
+            async with ctx.db.session() as session:
+                drill = await operations.insert_operation(session, drill)
+        except Conflict:  # an operation on that backup began since the pass looked
+            continue
+        queued.append(drill)
+        path = await inventory.service_path(ctx.db, fact.service_id)
+        log.info("queued drill %s of backup %s of %s", drill.id, fact.backup_id, path)
+        await audit.record(
+            ctx,
+            SCHEDULER_ACTOR,
+            "drill.queue",
+            AuditResult.SUCCEEDED,
+            service_path=path,
+            target=f"backup {fact.backup_id}",
+            detail=f"{fact.every} drill queued for a worker",
+        )
+    return queued
 
 
 async def _refused(

@@ -369,6 +369,7 @@ class Backups:
                 error=operation.error,
                 started_at=operation.started_at,
                 finished_at=operation.finished_at,
+                requested_by=operation.requested_by,
             )
             for operation, backup_service in found
         ]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from dflow_tui.core.enums import AuditResult
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import check_ping_url, due_at, recovery
+from dflow_tui.core.policy import check_ping_url, due_at, parse_drill_every, recovery
 from dflow_tui.core.tiers import ORDER, RULES, active_schedules_text, sort_tiers
 from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
@@ -54,6 +54,24 @@ class Schedules:
         await self.access.audit(
             "ping.set", AuditResult.SUCCEEDED, service_path=path, detail="on" if checked else "off"
         )
+
+    async def set_drill(self, path: str, every: str) -> PassReport:
+        """How often the scheduler drills the service's newest successful backup: daily,
+        weekly, monthly, or off; then runs a scheduler pass."""
+        await self.access.require(Permission.SCHEDULE, "drill.schedule", service_path=path)
+        chosen = parse_drill_every(every)
+        async with self.db.session() as session:
+            place = await inventory.service_by_path(session, path)
+            await rows.save(session, place.service, drill_every=chosen)
+        await self.access.audit(
+            "drill.schedule",
+            AuditResult.SUCCEEDED,
+            service_path=path,
+            detail=chosen.value if chosen else "off",
+        )
+        report = await run_pass(self.ctx)
+        self.on_saved()
+        return report
 
     async def unattended(self, *, besides_this_process: bool = False) -> str | None:
         """Why scheduled backups may be waiting: schedules exist, but no worker or open app has
@@ -109,4 +127,5 @@ class Schedules:
             error=service.schedule_error,
             state=state.value,
             rpo=rpo,
+            drill_every=service.drill_every.value if service.drill_every else None,
         )

@@ -145,6 +145,8 @@ class Service(SQLModel, table=True):
     # When its schedule went from off to on: a service never backed up since is late
     # once its recovery point has passed.
     schedule_since: datetime | None = _time()
+    # How often the scheduler queues a restore drill of its newest successful backup.
+    drill_every: Tier | None = _enum(Tier, nullable=True)
     created_at: datetime | None = _time()
 
 

@@ -68,3 +68,27 @@ def test_a_drill_never_destroys_a_service_it_did_not_make(cli, postgres, postgre
         assert postgres.psql("SELECT v FROM precious", db="dflow-drill-1") == "42"
     finally:
         postgres.drop_database("dflow-drill-1")
+
+
+def test_a_scheduled_drill_is_run_by_a_worker(cli, service_path, postgres, postgres_db):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1), (2)", db=postgres_db)
+    backup_id = int(cli("backup", "create", service_path).stdout.strip())
+
+    scheduled = cli("drill", "schedule", service_path, "--every", "weekly").stdout
+    assert f"Drills of {service_path}: weekly" in scheduled and "Queued now: 1 drill(s)" in scheduled
+    assert cli.json("schedule", "show", service_path)["drill_every"] == "weekly"
+    cli.process("worker", "--once")
+    [drill] = cli.json("drill", "list", service_path)
+    assert (drill["backup_id"], drill["status"], drill["probe"], drill["requested_by"]) == (
+        backup_id,
+        "succeeded",
+        "1 tables, 2 rows",
+        "scheduler",
+    )
+    assert "dflow-drill-" not in postgres.psql("SELECT string_agg(datname, ',') FROM pg_database")
+
+    cli.process("worker", "--once")  # not due again before a week
+    assert len(cli.json("drill", "list", service_path)) == 1
+    off = cli("drill", "schedule", service_path, "--every", "off").stdout
+    assert off.strip() == f"Drills of {service_path}: only when asked (`drill run`)"
+    assert "Restore drills: only when asked" in cli("schedule", "show", service_path).stdout
