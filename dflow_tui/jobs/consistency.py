@@ -1,9 +1,10 @@
 """Do the records, the servers' backup directories and the buckets agree?
 
 Finds: success rows whose dump is missing, dumps and objects no row knows of,
-partial files and multipart uploads no running job owns, and jobs whose worker
-died. Reports; with `fix`, removes only what is certainly debris (partials of
-no running job, orphaned multipart uploads) and runs stale cleanup. A dump no
+partial files and multipart uploads no running job owns, jobs whose worker died, and
+drills' throwaway services left behind. Reports; with `fix`, removes only what is certainly debris (partials of
+no running job, orphaned multipart uploads, a throwaway service a finished drill made)
+and runs stale cleanup. A dump no
 row knows of is listed, never deleted: it may be the only copy of something.
 """
 
@@ -12,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dflow_tui.core.enums import BackupStatus, BackupType, OperationKind
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, BackupType, OperationKind
 from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote, restore_temp_path
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.drill import DRILL_PREFIX, destroy_throwaway
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
+from dflow_tui.remote.dokku import list_command, parse_service_list
 from dflow_tui.settings import PROBE_COMMAND_TIMEOUT, RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import list_incomplete_uploads, list_keys
 from dflow_tui.storage.s3 import abort_upload
@@ -29,7 +32,7 @@ from dflow_tui.store.tables import Backup, Server, StorageProvider
 @dataclass(frozen=True)
 class Finding:
     # missing-dump, orphan-dump, leftover-partial, young-partial, orphan-upload, young-upload,
-    # stale-job, unreachable
+    # stale-job, leftover-drill, unknown-drill-service, unreachable
     kind: str
     where: str
     detail: str
@@ -57,6 +60,7 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
             findings.append(Finding("stale-job", f"backup {backup.id}", reason))
     for server in servers:
         findings += await _check_server(ctx, server, live, fix)
+        findings += await _check_drill_services(ctx, server, fix)
     for provider in buckets:
         findings += await _check_bucket(ctx, provider, live, fix)
     return findings
@@ -131,6 +135,49 @@ async def _check_server(ctx: JobContext, server: Server, live: list[Backup], fix
             return found
     except Exception as error:
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
+
+
+async def _check_drill_services(ctx: JobContext, server: Server, fix: bool) -> list[Finding]:
+    """Throwaway `dflow-drill-N` services on the server: one a finished drill made and could
+    not destroy is a leftover (removed with `fix`, by the drill's own rule); one no drill
+    record here made is reported and kept — it may be somebody's."""
+    server_id = rows.saved_id(server.id)
+    async with ctx.db.reading() as session:
+        made = await operations.drill_services(session, server_id)
+        engines = await inventory.engines_on_server(session, server_id)
+    if not engines:
+        return []
+    where = f"server {server.name}"
+    found: list[Finding] = []
+    try:
+        async with ctx.connect(server) as transport:
+            for engine in sorted(engines):
+                listing = await transport.run(list_command(engine), timeout=PROBE_COMMAND_TIMEOUT)
+                for name in parse_service_list(listing.text if listing.ok else ""):
+                    if not name.startswith(DRILL_PREFIX):
+                        continue
+                    drill = made.get(name)
+                    if drill is None:
+                        found.append(
+                            Finding(
+                                "unknown-drill-service",
+                                where,
+                                f"{engine} service {name} was not made by a drill recorded here (kept)",
+                            )
+                        )
+                    elif drill.status not in ACTIVE_OPERATION_STATUSES:
+                        fixed = fix and await destroy_throwaway(ctx, transport, rows.saved_id(drill.id))
+                        found.append(
+                            Finding(
+                                "leftover-drill",
+                                where,
+                                f"{engine} service {name} of drill {drill.id} ({drill.status}) is still there",
+                                fixed,
+                            )
+                        )
+    except Exception as error:
+        return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
+    return found
 
 
 async def _check_bucket(

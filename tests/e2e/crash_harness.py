@@ -103,6 +103,8 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
             await app.backups.restore(int(arg), safety_backup=False)
         elif flow == "delete":
             await app.backups.delete(int(arg))
+        elif flow == "drill":
+            await app.backups.drill((await app.backups.get(int(arg))).service_path, int(arg))
     finally:
         await app.close()
 

@@ -14,10 +14,12 @@ from datetime import timedelta
 
 import pytest
 from crash_harness import CRASHED, run_and_crash
+from infra.ports import free_port
+from sqlmodel import select
 
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.jobs.scheduler import run_pass
-from dflow_tui.store.tables import Backup
+from dflow_tui.store.tables import Backup, Server
 
 BUCKET = "dflow-crash-tests"
 MAX_STEPS = 40
@@ -103,6 +105,66 @@ def test_restore_killed_at_every_step(cli, service_path, destination, postgres, 
     steps = _crash_everywhere(cli, "restore", lambda: backup_id, memory_keyring)
     assert steps >= 3
     assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
+
+
+def _drill_services(postgres) -> list[str]:
+    listed = postgres.psql("SELECT datname FROM pg_database WHERE datname LIKE 'dflow-drill-%' ORDER BY 1")
+    return listed.split()
+
+
+def test_drill_killed_at_every_step(cli, service_path, postgres, postgres_db, memory_keyring):
+    """Killed before each step (made its service, restored half, counted…): after recovery
+    no throwaway service is left and the live service is as it was. Internal only: a drill
+    imports with the restore's own code, swept above from a bucket too."""
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    steps = _crash_everywhere(cli, "drill", lambda: backup_id, memory_keyring)
+    assert steps >= 4
+    assert _drill_services(postgres) == []
+    assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
+    drills = cli.json("drill", "list", service_path)
+    assert drills[0]["status"] == "succeeded" and len(drills) == steps + 1
+
+
+def test_doctor_removes_the_service_of_a_drill_recovered_while_its_server_was_down(
+    cli, service_path, postgres, postgres_db, memory_keyring
+):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    for crash_before in range(MAX_STEPS):  # killed once its throwaway service exists
+        assert _harness(cli, "drill", backup_id, crash_before, memory_keyring) == CRASHED
+        if _drill_services(postgres):
+            break
+        _recover(cli)
+    [left] = _drill_services(postgres)
+
+    async def set_port(port: int) -> int:
+        app = await cli.open_app()
+        try:
+            async with app.db.session() as session:
+                server = (await session.exec(select(Server))).one()
+                was, server.port = server.port, port
+                session.add(server)
+                await session.commit()
+            return was
+        finally:
+            await app.close()
+
+    port = asyncio.run(set_port(free_port()))  # nothing listens there: recovery cannot reach it
+    _recover(cli)
+    asyncio.run(set_port(port))
+    assert _drill_services(postgres) == [left]
+
+    found = cli("doctor", ok=None)
+    assert found.exit_code != 0 and "leftover-drill" in found.output and left in found.output
+    postgres.create_database("dflow-drill-999")  # not made by any drill recorded here
+    try:
+        fixed = cli("doctor", "--fix", ok=None)
+        assert _drill_services(postgres) == ["dflow-drill-999"]
+        assert "unknown-drill-service" in fixed.output and "(kept)" in fixed.output
+        assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
+    finally:
+        postgres.drop_database("dflow-drill-999")
 
 
 def test_delete_killed_at_every_step(cli, service_path, destination, memory_keyring):

@@ -3,6 +3,7 @@ name, a PROJECT/ENV/NAME path."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlmodel import col, delete, select, update
@@ -198,9 +199,10 @@ class ServicePlace:
     legacy: bool
 
 
-async def services_in_place(session: StateSession, service_id: int | None = None) -> list[ServicePlace]:
+async def services_in_place(session: StateSession, service_id: int | None = None) -> Iterator[ServicePlace]:
     """Every service (or the one with `service_id`) with its environment and project,
-    by project, environment and name."""
+    by project, environment and name; each made as it is taken (take them inside the
+    session), so a fleet's worth of them is never held at once."""
     query = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(Service.id),
@@ -220,7 +222,7 @@ async def services_in_place(session: StateSession, service_id: int | None = None
     )
     if service_id is not None:
         query = query.where(Service.id == service_id)
-    return [
+    return (
         ServicePlace(
             id_,
             name,
@@ -232,9 +234,9 @@ async def services_in_place(session: StateSession, service_id: int | None = None
             legacy,
         )
         for id_, name, engine, destination, provider_id, env, env_server, project, project_server, legacy in (
-            await session.exec(query)
-        ).all()
-    ]
+            await session.plain(query)
+        )
+    )
 
 
 async def service_with_provider(session: StateSession, provider_id: int) -> Service | None:
@@ -257,6 +259,17 @@ async def places_on_server(session: StateSession, server_id: int) -> list[str]:
         [project.name for project in projects.all()]
         + [f"{project.name}/{environment.name}" for environment, project in environments.all()]
     )
+
+
+async def engines_on_server(session: StateSession, server_id: int) -> set[Engine]:
+    """The engines of the services with backups on that server (where a drill may run)."""
+    found = await session.exec(
+        select(col(Service.engine))
+        .join(Backup, col(Backup.service_id) == col(Service.id))
+        .where(col(Backup.server_id) == server_id)
+        .distinct()
+    )
+    return set(found.all())
 
 
 async def kept_on_server(session: StateSession, server_id: int) -> Backup | None:

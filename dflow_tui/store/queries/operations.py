@@ -125,3 +125,22 @@ async def drills(
         query = query.where(col(Backup.service_id) == service_id)
     found = await session.exec(query.order_by(col(Operation.id).desc()).limit(limit))
     return [(operation, backup_service) for operation, backup_service in found.all()]
+
+
+async def drill_services(session: StateSession, server_id: int) -> dict[str, Operation]:
+    """The drills on that server that made their throwaway service and have not destroyed
+    it (as far as the record knows), by the service's name."""
+    query = (
+        select(Operation)
+        .join(Backup, col(Operation.backup_id) == col(Backup.id))
+        .where(
+            Operation.kind == OperationKind.DRILL,
+            col(Operation.drill_created_at).is_not(None),
+            col(Backup.server_id) == server_id,
+        )
+    )
+    return {
+        operation.drill_service: operation
+        for operation in (await session.exec(query)).all()
+        if operation.drill_service
+    }
