@@ -60,6 +60,38 @@ def parse_probe(engine: Engine, output: str) -> Probe | None:
     return None
 
 
+ROWS_TOLERANCE = 0.01
+"""A drill's restored rows (redis: keys) may differ this much from the backup-time count:
+the count is taken just before the export, and writes go on meanwhile."""
+
+
+def drill_problem(expected: Probe | None, found: Probe) -> str | None:
+    """Why a drill fails on what it counted (None: it passes): an empty database, or not
+    what the live service held while the backup was taken (`expected`, when counted)."""
+    if found.rows == 0 and found.tables <= 0:
+        return f"The restored database is empty ({found})"
+    if expected is None:
+        return None
+    if found.tables != expected.tables:
+        return f"The restored database holds {found}; the live one held {expected} when the backup was taken"
+    if abs(found.rows - expected.rows) > ROWS_TOLERANCE * max(expected.rows, 1):
+        return (
+            f"The restored database holds {found}; the live one held {expected} when the backup was taken "
+            f"(more than {ROWS_TOLERANCE:.0%} apart)"
+        )
+    return None
+
+
+def drill_summary(expected: Probe | None, found: Probe) -> str:
+    """What a drill found, beside what the backup counted (the services whose drills run on
+    a schedule are counted beside each export)."""
+    if expected is None:
+        return f"{found}; no count at backup time"
+    if expected == found:
+        return f"{found}, as when the backup was taken"
+    return f"{found}; {expected} when the backup was taken"
+
+
 @dataclass(frozen=True)
 class EngineFacts:
     engine: Engine

@@ -14,6 +14,7 @@ from typing import Any
 from dflow_tui.core.errors import RemoteError
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.failure import command_failure
+from dflow_tui.jobs.probe import counted_beside_export
 from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.pipeline import backup_plan, parse_recipients, run_pipeline
 from dflow_tui.remote import dokku
@@ -43,7 +44,11 @@ async def external_backup(
     )
     sealed = plan.stored is not plan.plain
     storage = await open_storage(ctx, target.provider_id)
-    async with ctx.connect(server) as transport, storage as client:
+    async with (
+        ctx.connect(server) as transport,
+        storage as client,
+        counted_beside_export(transport, service) as figures,
+    ):
         report(on_progress, job, f"exporting {service.name} to s3://{target.bucket}/{target.key}")
         process = await transport.start(
             dokku.export_command(service.engine, service.name),
@@ -77,7 +82,8 @@ async def external_backup(
         except BaseException:
             process.kill()
             raise
-    values: dict[str, Any] = {"version_id": uploaded.version_id}
+        counted = await figures()
+    values: dict[str, Any] = {"version_id": uploaded.version_id, **counted}
     if sealed:
         values |= {
             "sha256": plan.plain.sha256,

@@ -17,6 +17,7 @@ from dflow_tui.core.naming import PARTIAL_SUFFIX, dump_in_backup_dir, join_remot
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.file_growth import while_measuring
+from dflow_tui.jobs.probe import counted_beside_export
 from dflow_tui.pipeline import Layers
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import Transport
@@ -37,7 +38,7 @@ async def internal_backup(
 ) -> dict[str, Any]:
     """Returns what the row records of the dump: its path, sha256 and size (and, compressed,
     those of the stored file)."""
-    async with ctx.connect(server) as transport:
+    async with ctx.connect(server) as transport, counted_beside_export(transport, service) as figures:
         await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
         backup = await _compress_when_the_server_can(ctx, transport, backup, service)
         file_name = dump_in_backup_dir(server.backup_dir, backup.file_path or "")
@@ -78,13 +79,14 @@ async def internal_backup(
             if size == 0:
                 raise RemoteError(f"Export of {service.name} produced an empty dump")
             await must_run(transport, files.finalize(partial_path, final_path), "Renaming the dump")
+            counted = await figures()
         except BaseException:
             with contextlib.suppress(Exception):
                 await asyncio.shield(
                     transport.run(files.remove_partial(partial_path), timeout=CLEANUP_COMMAND_TIMEOUT)
                 )
             raise
-    values: dict[str, Any] = {"file_path": final_path, "sha256": sha256, "size_bytes": size}
+    values: dict[str, Any] = {"file_path": final_path, "sha256": sha256, "size_bytes": size, **counted}
     if compressed:
         values |= {"stored_sha256": stored_sha256, "stored_size_bytes": stored_size}
     return values

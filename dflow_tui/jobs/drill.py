@@ -3,8 +3,9 @@
 A throwaway service `dflow-drill-<operation id>` of the backup's engine is created with
 `dokku ENGINE:create` on the backup's server, the backup is imported into it (checked
 against its record first, like any restore), its tables and rows (redis: keys) are
-counted through `dokku ENGINE:connect`, and the throwaway service is destroyed —
-after a success, a failure or a cancel.
+counted through `dokku ENGINE:connect` and compared with what the live service held
+when the backup was taken (core.engines.drill_problem), and the throwaway service is
+destroyed — after a success, a failure or a cancel.
 
 Nothing is destroyed that a drill did not make: the name is written on the operation
 before the create, and `drill_created_at` only once `dokku ENGINE:create` succeeded (it
@@ -18,17 +19,18 @@ import asyncio
 import contextlib
 import logging
 
-from dflow_tui.core.engines import ENGINES, Probe, parse_probe
-from dflow_tui.core.enums import Engine, OperationKind
-from dflow_tui.core.errors import DflowError, RemoteError
+from dflow_tui.core.engines import Probe, drill_problem, drill_summary
+from dflow_tui.core.enums import OperationKind
+from dflow_tui.core.errors import DflowError
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.identities import identity_for
 from dflow_tui.jobs.operation import run_operation
+from dflow_tui.jobs.probe import probe
 from dflow_tui.jobs.restore import import_backup
-from dflow_tui.remote.dokku import connect_command, create_command, destroy_command
+from dflow_tui.remote.dokku import create_command, destroy_command
 from dflow_tui.remote.transport import Transport
-from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT, SHORT_COMMAND_TIMEOUT
+from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
 from dflow_tui.store.queries import rows
 from dflow_tui.store.tables import Backup, Operation, Server, Service
 
@@ -63,28 +65,18 @@ async def run_drill(
                     ctx, transport, operation, backup, throwaway, server, server, identity, job, on_progress
                 )
                 report(on_progress, job, f"looking inside {name}")
-                probe = await _probe(transport, Engine(service.engine), name)
-                await rows.update(ctx.db, Operation, operation_id, probe=str(probe))
-                if probe.rows == 0 and probe.tables <= 0:
-                    raise DflowError(f"The restored database is empty ({probe})")
+                found = await probe(transport, service.engine, name)
+                expected = None
+                if backup.probe_rows is not None and backup.probe_tables is not None:
+                    expected = Probe(backup.probe_tables, backup.probe_rows)
+                await rows.update(ctx.db, Operation, operation_id, probe=drill_summary(expected, found))
+                problem = drill_problem(expected, found)
+                if problem is not None:
+                    raise DflowError(problem)
             finally:
                 await asyncio.shield(destroy_throwaway(ctx, transport, operation_id, on_progress))
 
     return await run_operation(ctx, operation_id, body, on_progress)
-
-
-async def _probe(transport: Transport, engine: Engine, name: str) -> Probe:
-    result = await transport.run(
-        connect_command(engine, name),
-        stdin=ENGINES[engine].probe.encode() + b"\n",
-        timeout=SHORT_COMMAND_TIMEOUT,
-    )
-    probe = parse_probe(engine, result.text)
-    if not result.ok or probe is None:
-        raise RemoteError(
-            f"Could not count what {name} holds: {(result.stderr or '').strip()[-300:] or 'no answer'}"
-        )
-    return probe
 
 
 async def destroy_throwaway(

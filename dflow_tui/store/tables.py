@@ -227,6 +227,10 @@ class Backup(SQLModel, table=True):
     compression: str | None = None  # "zstd", or None
     encrypted_for: str | None = None  # fingerprints of the recipients, comma-separated
     error: str | None = None
+    # What the live service held just before the export (tables, rows; redis: -1, keys):
+    # what a drill of this backup expects to find.
+    probe_tables: int | None = None
+    probe_rows: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
     requested_by: str | None = None
     worker_id: str | None = None
     # Who asked to stop it; the job sees it at its next heartbeat and stops.

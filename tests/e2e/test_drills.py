@@ -4,6 +4,10 @@ pass and after a failure — and never a service the drill did not make."""
 
 from __future__ import annotations
 
+import asyncio
+
+from dflow_tui.store.tables import Backup
+
 
 def services(made) -> list[str]:
     listed = made.sshd.run(["dokku", f"{made.engine.name}:list"], check=True).stdout
@@ -12,11 +16,13 @@ def services(made) -> list[str]:
 
 def test_a_good_backup_passes_with_its_figures_and_leaves_nothing(cli, service, engine):
     path, made = service
+    cli("drill", "schedule", path, "--every", "monthly")  # its backups count the live service
     backup_id = cli("backup", "create", path).stdout.strip()
     before = services(made)
 
     passed = cli("drill", "run", path)
-    expected = "2 keys" if engine.name == "redis" else "1 tables, 2 rows"
+    # Counted on the live service beside the export too: the same figures.
+    expected = ("2 keys" if engine.name == "redis" else "1 tables, 2 rows") + ", as when the backup was taken"
     assert passed.stdout.strip() == f"Drill passed: backup {backup_id} of {path} restores ({expected})"
     assert "creating the throwaway" in passed.stderr and "destroying dflow-drill-" in passed.stderr
     assert services(made) == before  # the throwaway service is gone
@@ -82,7 +88,7 @@ def test_a_scheduled_drill_is_run_by_a_worker(cli, service_path, postgres, postg
     assert (drill["backup_id"], drill["status"], drill["probe"], drill["requested_by"]) == (
         backup_id,
         "succeeded",
-        "1 tables, 2 rows",
+        "1 tables, 2 rows; no count at backup time",  # backed up before drills were scheduled
         "scheduler",
     )
     assert "dflow-drill-" not in postgres.psql("SELECT string_agg(datname, ',') FROM pg_database")
@@ -92,3 +98,32 @@ def test_a_scheduled_drill_is_run_by_a_worker(cli, service_path, postgres, postg
     off = cli("drill", "schedule", service_path, "--every", "off").stdout
     assert off.strip() == f"Drills of {service_path}: only when asked (`drill run`)"
     assert "Restore drills: only when asked" in cli("schedule", "show", service_path).stdout
+
+
+def test_a_restore_unlike_the_live_service_at_backup_time_fails(cli, service_path, postgres, postgres_db):
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1), (2)", db=postgres_db)
+    cli("drill", "schedule", service_path, "--every", "monthly")
+    backup_id = int(cli("backup", "create", service_path).stdout.strip())
+
+    async def counted(rows: int | None = None) -> tuple[int | None, int | None]:
+        """The backup's count; with `rows`, as if the live service had held that many."""
+        app = await cli.open_app()
+        try:
+            async with app.db.session() as session:
+                backup = await session.get(Backup, backup_id)
+                if rows is not None:
+                    backup.probe_rows = rows
+                    session.add(backup)
+                    await session.commit()
+                return backup.probe_tables, backup.probe_rows
+        finally:
+            await app.close()
+
+    assert asyncio.run(counted()) == (1, 2)
+    asyncio.run(counted(rows=200))
+    failed = cli("drill", "run", service_path, ok=False)
+    assert (
+        "The restored database holds 1 tables, 2 rows; the live one held 1 tables, 200 rows "
+        "when the backup was taken (more than 1% apart)"
+    ) in failed.output
+    assert "dflow-drill-" not in postgres.psql("SELECT string_agg(datname, ',') FROM pg_database")

@@ -42,7 +42,7 @@ async def test_a_drill_follows_the_backups_and_runs_once_per_interval(app, servi
     await app.worker.drain()
     assert await _drilled(app, service) == [(first_backup, "succeeded")]
     [listed] = await app.backups.drills(service)
-    assert listed.probe is not None and listed.probe.endswith("rows")
+    assert listed.probe is not None and listed.probe.endswith("rows, as when the backup was taken")
 
     for _ in range(6):  # a week of daily backups: no drill before its interval
         clock.advance(timedelta(days=1))
