@@ -155,9 +155,14 @@ def dump_in_backup_dir(backup_dir: str, file_path: str) -> str:
     return file_name
 
 
-def restore_temp_path(backup_dir: str, service: str, created_at: datetime) -> str:
-    """Where an external restore streams its object on the server (removed afterwards)."""
-    return join_remote(backup_dir, dump_file_name(service, created_at)) + PARTIAL_SUFFIX
+def restore_temp_path(
+    backup_dir: str, service: str, created_at: datetime, *, compressed: bool = False
+) -> str:
+    """Where a restore puts the dump on the target's server before importing it (removed
+    afterwards): streamed from the bucket, or copied from another server as it is stored
+    (`compressed`: a .zst the import decompresses)."""
+    name = dump_file_name(service, created_at) + (ZSTD_SUFFIX if compressed else "")
+    return join_remote(backup_dir, name) + PARTIAL_SUFFIX
 
 
 ENGINES: tuple[str, ...] = tuple(engine.value for engine in Engine)

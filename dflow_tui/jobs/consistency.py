@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, BackupType, OperationKind
-from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote, restore_temp_path
+from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.drill import DRILL_PREFIX, destroy_throwaway
 from dflow_tui.jobs.failure import failure_text
+from dflow_tui.jobs.recovery import restore_temps
 from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.remote import files
@@ -78,18 +79,14 @@ async def live_work(ctx: JobContext) -> LiveWork:
     """Read fresh, right before anything is removed: a job may have started since the listing."""
     async with ctx.db.reading() as session:
         running = await backups.in_progress(session)
-        restoring = [
-            op for op in await operations.active_operations(session) if op.kind == OperationKind.RESTORE
+        importing = [
+            op for op in await operations.active_operations(session) if op.kind != OperationKind.DELETE
         ]
-        restored = [await rows.get(session, Backup, op.backup_id) for op in restoring]
-        places = {b.service_id: await inventory.service_rows(session, b.service_id) for b in restored}
-        servers = {b.server_id: await rows.get(session, Server, b.server_id) for b in restored}
     partials = {b.file_path + PARTIAL_SUFFIX for b in running if b.file_path}
-    for backup in restored:
-        if backup.type == BackupType.EXTERNAL and backup.created_at is not None:
-            server = servers[backup.server_id]
-            service = places[backup.service_id].service
-            partials.add(restore_temp_path(server.backup_dir, service.name, backup.created_at))
+    for operation in importing:  # restores and drills: their temp files, on whichever server
+        temps = await restore_temps(ctx, operation)
+        if temps is not None:
+            partials.update(temps[1])
     uploads = {b.object_key for b in running if b.object_key}
     return LiveWork(frozenset(partials), frozenset(uploads))
 

@@ -3,14 +3,14 @@
 A backup that never finished must leave nothing behind: its partial file, its
 finished-but-unrecorded dump, its multipart upload or its unrecorded object.
 A delete that died after removing the dump is finished: the record follows the
-dump. A restore that died leaves no temp file. The dump name belongs to one row only, so nothing else can be touched.
+dump. A restore or a drill that died leaves no temp file, wherever it was restoring to. The dump name belongs to one row only, so nothing else can be touched.
 """
 
 from __future__ import annotations
 
 import logging
 
-from dflow_tui.core.enums import BackupType
+from dflow_tui.core.enums import BackupType, OperationKind
 from dflow_tui.core.naming import (
     PARTIAL_SUFFIX,
     dump_in_backup_dir,
@@ -23,8 +23,8 @@ from dflow_tui.jobs.storage_access import open_storage, stored_object
 from dflow_tui.remote import files
 from dflow_tui.settings import RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import abort_uploads_of, delete_all_versions
-from dflow_tui.store.queries import rows
-from dflow_tui.store.tables import Backup, Server, Service
+from dflow_tui.store.queries import inventory, rows
+from dflow_tui.store.tables import Backup, Operation, Server, Service
 
 log = logging.getLogger("dflow_tui.recovery")
 
@@ -63,18 +63,38 @@ async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:
     return True
 
 
-async def remove_restore_temp(ctx: JobContext, backup_id: int, into: str | None = None) -> None:
-    """The temp file an external restore streams the dump into, beside the dumps; `into`:
-    the service it was named after when not the backup's own (a drill's throwaway one)."""
-    backup = await rows.load(ctx.db, Backup, backup_id)
-    if backup.type != BackupType.EXTERNAL:
-        return
-    name = into or (await rows.load(ctx.db, Service, backup.service_id)).name
-    server = await rows.load(ctx.db, Server, backup.server_id)
+async def restore_temps(ctx: JobContext, operation: Operation) -> tuple[Server, list[str]] | None:
+    """Where a restore or a drill puts the dump before importing it, when it is not
+    imported from where it is kept: the target's server, and the temp file's possible
+    names (streamed from the bucket; copied from another server, compressed or not)."""
+    backup = await rows.load(ctx.db, Backup, operation.backup_id)
+    source = await rows.load(ctx.db, Server, backup.server_id)
+    if operation.kind == OperationKind.DRILL:
+        name, server = operation.drill_service, source
+    elif operation.target_service_id is not None:
+        async with ctx.db.reading() as session:
+            name = (await rows.get(session, Service, operation.target_service_id)).name
+            server = await inventory.server_of_service(session, operation.target_service_id)
+    else:
+        name, server = (await rows.load(ctx.db, Service, backup.service_id)).name, source
+    if name is None or (backup.type == BackupType.INTERNAL and server.id == source.id):
+        return None
     assert backup.created_at is not None  # every backup is recorded with its creation time
-    path = restore_temp_path(server.backup_dir, name, backup.created_at)
+    return server, [
+        restore_temp_path(server.backup_dir, name, backup.created_at, compressed=compressed)
+        for compressed in (False, True)
+    ]
+
+
+async def remove_restore_temp(ctx: JobContext, operation: Operation) -> None:
+    """The temp file of a restore or a drill that died (see restore_temps)."""
+    temps = await restore_temps(ctx, operation)
+    if temps is None:
+        return
+    server, paths = temps
     try:
         async with ctx.connect(server) as transport:
-            await transport.run(files.remove_partial(path), timeout=RECOVERY_COMMAND_TIMEOUT)
+            for path in paths:
+                await transport.run(files.remove_partial(path), timeout=RECOVERY_COMMAND_TIMEOUT)
     except Exception as error:  # the server may be down too; the next doctor run will see it
-        log.warning("could not remove %s on %s: %s", path, server.name, error)
+        log.warning("could not remove %s on %s: %s", " or ".join(paths), server.name, error)

@@ -14,13 +14,11 @@ from collections.abc import AsyncIterator
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
 from dflow_tui.core.errors import DflowError, RemoteError
 from dflow_tui.core.naming import (
-    PARTIAL_SUFFIX,
     ZSTD_SUFFIX,
     dump_in_backup_dir,
     join_remote,
     restore_temp_path,
 )
-from dflow_tui.core.policy import resolve_server_id
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import point_of_no_return
@@ -91,9 +89,10 @@ async def import_backup(
             return
         # On another server: copied there through this process first, as it is stored.
         assert backup.created_at is not None
-        temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
-        if path.endswith(ZSTD_SUFFIX):  # kept compressed: the import decompresses it
-            temp = temp.removesuffix(PARTIAL_SUFFIX) + ZSTD_SUFFIX + PARTIAL_SUFFIX
+        # Kept compressed: the import decompresses it.
+        temp = restore_temp_path(
+            server.backup_dir, service.name, backup.created_at, compressed=path.endswith(ZSTD_SUFFIX)
+        )
         try:
             await _copy_between_servers(ctx, source, path, transport, temp, job, on_progress)
             await _check_and_import(ctx, transport, operation, service, temp, expected, job, on_progress)
@@ -116,8 +115,7 @@ async def import_backup(
 
 async def _server_of(ctx: JobContext, service_id: int) -> Server:
     async with ctx.db.reading() as session:
-        place = await inventory.service_rows(session, service_id)
-    return await rows.load(ctx.db, Server, resolve_server_id(place.environment, place.project))
+        return await inventory.server_of_service(session, service_id)
 
 
 async def _safety_backup(

@@ -83,9 +83,9 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
             target = await rows.load(ctx.db, Backup, operation.backup_id)
             cleaned.append(Cleaned(operation.kind, rows.saved_id(operation.id), reason, target.service_id))
             if operation.kind == OperationKind.RESTORE:
-                await remove_restore_temp(ctx, operation.backup_id)
+                await remove_restore_temp(ctx, operation)
             elif operation.kind == OperationKind.DRILL:
-                await remove_restore_temp(ctx, operation.backup_id, operation.drill_service)
+                await remove_restore_temp(ctx, operation)
                 await destroy_after_crash(
                     ctx, await rows.load(ctx.db, Operation, rows.saved_id(operation.id))
                 )

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,3 +276,22 @@ def service(cli, sshd, real_server, engine) -> tuple[str, Service]:
     cli("service", "add", path, "--engine", engine.name)
     yield path, made
     made.dokku("destroy", check=False)
+
+
+@pytest.fixture
+def second_db(postgres):
+    """A second database of the test's PostgreSQL, for a second service."""
+    name = f"svc_{uuid.uuid4().hex[:12]}"
+    postgres.create_database(name)
+    yield name
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def local_server(cli, fake_dokku, monkeypatch, tmp_path) -> str:
+    """This machine as a second server: its `dokku` is the same stand-in, run without SSH."""
+    monkeypatch.setenv("PATH", fake_dokku.env()["PATH"])
+    cli("server", "add", "here", "--local", "--backup-dir", str(tmp_path / "here-backups"))
+    cli("project", "add", "staging", "--server", "here")
+    cli("env", "add", "staging", "main")
+    return "here"

@@ -103,25 +103,39 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
             await app.backups.restore(int(arg), safety_backup=False)
         elif flow == "delete":
             await app.backups.delete(int(arg))
+        elif flow == "restore-into":
+            backup_id, into = arg.split(" ", 1)
+            await app.backups.restore(int(backup_id), into=into, safety_backup=False)
         elif flow == "drill":
             await app.backups.drill((await app.backups.get(int(arg))).service_path, int(arg))
     finally:
         await app.close()
 
 
+# Where counting starts, per flow (steps before it are not counted).
+COUNTING_FROM = {
+    # The scheduled run's backup is the backup flow's own steps, swept by its test: here the
+    # sweep starts once the backup is recorded, where retention begins.
+    "scheduled": "record backups {arg} succeeded",
+    # Once the dump is being copied onto the other server.
+    "restore-into": "start umask 077 && set -C && cat >",
+}
+
+
 def run_and_crash(
-    db_url: str, known_hosts: str, flow: str, arg: str, crash_before: int, secrets: dict
+    db_url: str, known_hosts: str, flow: str, arg: str, crash_before: int, secrets: dict, environ: dict
 ) -> None:
-    """The body of a forked child: the test's keyring entries, the step counter, the flow."""
+    """The body of a child: the test's environment and keyring entries, the step counter,
+    the flow."""
     import keyring
     from infra.memory_keyring import MemoryKeyring
 
+    os.environ.clear()
+    os.environ.update(environ)
     backend = MemoryKeyring()
     backend.store = dict(secrets)
     keyring.set_keyring(backend)
-    # The scheduled run's backup is the backup flow's own steps, swept by its test: here the
-    # sweep starts once the backup is recorded, where retention begins.
-    counting_from = f"record backups {arg} succeeded" if flow == "scheduled" else None
+    counting_from = COUNTING_FROM[flow].format(arg=arg) if flow in COUNTING_FROM else None
     instrument(Steps(crash_before, counting_from))
     asyncio.run(main(db_url, known_hosts, flow, arg))
     os._exit(0)

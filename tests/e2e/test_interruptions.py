@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from datetime import timedelta
 
 import pytest
@@ -42,6 +43,7 @@ def _harness(cli, flow: str, arg: str, crash_before: int, keyring) -> int:
             arg,
             crash_before,
             dict(keyring.store),
+            dict(os.environ),
         ),
     )
     child.start()
@@ -211,3 +213,26 @@ def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, de
     assert steps >= 2  # the prune's steps, after the backup is recorded (see crash_harness)
     kept = [r for r in cli.json("backup", "list", service_path) if r["status"] == "succeeded"]
     assert len(kept) == 7
+
+
+def test_a_restore_into_another_server_killed_mid_copy_leaves_no_temp_file_there(
+    cli, service_path, postgres, postgres_db, second_db, local_server, memory_keyring, tmp_path
+):
+    """Killed once the dump is on the other server, before it is checked and imported:
+    recovery removes it from that server (else the next restore into it would find the
+    name taken), and the restore then goes through."""
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (7)", db=postgres_db)
+    target = f"staging/main/{second_db}"
+    cli("service", "add", target, "--engine", "postgres")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    there = tmp_path / "here-backups"
+
+    assert _harness(cli, "restore-into", f"{backup_id} {target}", 0, memory_keyring) == CRASHED
+    [temp] = list(there.glob(f"{second_db}-*.partial"))
+    assert temp.stat().st_size > 0
+    _recover(cli)
+    assert list(there.iterdir()) == []
+    _assert_consistent(cli, "after the restore into another server was recovered")
+
+    cli("backup", "restore", backup_id, "--into", target, "--yes", "--no-safety-backup")
+    assert postgres.psql("SELECT v FROM t", db=second_db) == "7"

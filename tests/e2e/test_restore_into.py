@@ -4,27 +4,7 @@ source service untouched; through the real sshd and PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-
-
-@pytest.fixture
-def second_db(postgres):
-    name = f"svc_{uuid.uuid4().hex[:12]}"
-    postgres.create_database(name)
-    yield name
-    postgres.drop_database(name)
-
-
-@pytest.fixture
-def local_server(cli, fake_dokku, monkeypatch, tmp_path) -> str:
-    """This machine as a second server: its `dokku` is the same stand-in, run without SSH."""
-    monkeypatch.setenv("PATH", fake_dokku.env()["PATH"])
-    cli("server", "add", "here", "--local", "--backup-dir", str(tmp_path / "here-backups"))
-    cli("project", "add", "staging", "--server", "here")
-    cli("env", "add", "staging", "main")
-    return "here"
 
 
 def seed(postgres, db: str, *names: str) -> None:

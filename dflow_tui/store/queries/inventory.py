@@ -11,6 +11,7 @@ from sqlmodel import col, delete, select, update
 from dflow_tui.core.enums import BackupStatus, BackupType, Engine
 from dflow_tui.core.errors import NotFound
 from dflow_tui.core.naming import parse_service_path
+from dflow_tui.core.policy import resolve_server_id
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
@@ -259,6 +260,15 @@ async def places_on_server(session: StateSession, server_id: int) -> list[str]:
         [project.name for project in projects.all()]
         + [f"{project.name}/{environment.name}" for environment, project in environments.all()]
     )
+
+
+async def server_of_service(session: StateSession, service_id: int) -> Server:
+    """The server a service runs on (its environment's, else its project's)."""
+    place = await service_rows(session, service_id)
+    server_id = resolve_server_id(place.environment, place.project)
+    if server_id is None:
+        raise NotFound(f"{place.path} has no server")
+    return await rows.get(session, Server, server_id)
 
 
 async def engines_on_server(session: StateSession, server_id: int) -> set[Engine]:
