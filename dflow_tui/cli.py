@@ -632,6 +632,10 @@ async def schedule_show(app: Dflow, path, as_json):
             f"{view.failures} failure(s) in a row; next try after {_when(view.retry_after)}: {view.error}"
         )
     click.echo(f"Restore drills: {view.drill_every or 'only when asked'}")
+    if view.proven_at is not None:
+        click.echo(f"Proven restorable: backup {view.proven_backup_id}, drilled {_when(view.proven_at)} UTC")
+    if view.drill_error is not None:
+        click.echo(f"The last drill failed: {view.drill_error}")
 
 
 def _when(value: datetime | None) -> str:

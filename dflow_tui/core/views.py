@@ -223,6 +223,9 @@ class ScheduleView:
     state: str = "off"  # the recovery state (core.enums.RecoveryState)
     rpo: timedelta | None = None
     drill_every: str | None = None  # daily, weekly, monthly; None: drills only when asked
+    proven_at: datetime | None = None  # when its newest passed restore drill ended
+    proven_backup_id: int | None = None  # the backup that drill restored
+    drill_error: str | None = None  # why its newest drill failed (None: it passed, or none ran)
 
     @property
     def enabled(self) -> list[str]:
@@ -243,6 +246,9 @@ class ScheduleView:
             "state": self.state,
             "rpo_seconds": int(self.rpo.total_seconds()) if self.rpo is not None else None,
             "drill_every": self.drill_every,
+            "proven_at": iso(self.proven_at),
+            "proven_backup_id": self.proven_backup_id,
+            "drill_error": self.drill_error,
             "detail": [
                 {
                     "tier": t.tier,

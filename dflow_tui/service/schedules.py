@@ -13,7 +13,8 @@ from dflow_tui.core.views import ScheduleView, TierStatus
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.scheduler import PassReport, run_pass
 from dflow_tui.service.access import Access
-from dflow_tui.store.queries import backups, inventory, rows, schedules, workers
+from dflow_tui.store.queries import backups, drills, inventory, rows, schedules, workers
+from dflow_tui.store.queries.drills import NOT_DRILLED
 
 
 class Schedules:
@@ -107,8 +108,11 @@ class Schedules:
             enabled = set(await schedules.tiers_of(session, service_id))
             last = await backups.last_successes(session, service_id)
             newest_success, latest_failed = await backups.recovery_facts(session, service_id)
+            drilled = (await drills.drill_standing(session, service_id)).get(service_id, NOT_DRILLED)
         now = self.ctx.clock.now()
-        state, rpo = recovery(enabled, service.rpo_grace_seconds, newest_success, latest_failed, now)
+        # A failed restore drill is a failure like a failed backup, until a drill passes.
+        failed = latest_failed or drilled.last_failed
+        state, rpo = recovery(enabled, service.rpo_grace_seconds, newest_success, failed, now)
         statuses = []
         for tier in ORDER:
             rule = RULES[tier]
@@ -128,4 +132,7 @@ class Schedules:
             state=state.value,
             rpo=rpo,
             drill_every=service.drill_every.value if service.drill_every else None,
+            proven_at=drilled.proven_at,
+            proven_backup_id=drilled.proven_backup_id,
+            drill_error=drilled.last_error if drilled.last_failed else None,
         )

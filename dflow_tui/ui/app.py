@@ -762,7 +762,9 @@ class DflowApp(App[None]):
 
     def _show_schedule(self, schedule: ScheduleView) -> None:
         self.schedule = schedule
-        self.panel.show_schedule(schedule_line(schedule, Palette.from_theme_variables(self.theme_variables)))
+        assert self.dflow is not None
+        palette = Palette.from_theme_variables(self.theme_variables)
+        self.panel.show_schedule(schedule_line(schedule, palette, self.dflow.clock.now()))
 
     def action_edit_schedule(self) -> None:
         if self.dflow is None or self.service is None or self.refused(self.refusal(Permission.SCHEDULE)):

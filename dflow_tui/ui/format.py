@@ -114,12 +114,20 @@ def state_text(state: str, palette: Palette) -> Text:
     return Text(state, style=Style(color=colour, bold=state != "ok"))
 
 
-def schedule_line(schedule: ScheduleView, palette: Palette) -> Text:
-    """`Active schedules: Daily, Weekly · ok`: the tiers, then how the recovery point stands."""
+def schedule_line(schedule: ScheduleView, palette: Palette, now: datetime) -> Text:
+    """`Active schedules: Daily, Weekly · ok · proven restorable 2d ago (backup 12)`: the
+    tiers, how the recovery point stands, and what the restore drills proved."""
     line = Text(schedule.active_text)
     if schedule.rpo is not None:
         line.append(" · ")
         line.append_text(state_text(schedule.state, palette))
+    if schedule.drill_error is not None:
+        line.append(" · ")
+        line.append("drill failed", style=Style(color=palette.error, bold=True))
+    elif schedule.proven_at is not None:
+        line.append(f" · proven restorable {age(schedule.proven_at, now)} (backup {schedule.proven_backup_id})")
+    elif schedule.drill_every is not None:
+        line.append(" · not drilled yet", style=Style(color=palette.muted))
     return line
 
 

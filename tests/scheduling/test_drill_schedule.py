@@ -95,3 +95,33 @@ async def test_a_service_without_a_successful_backup_is_not_drilled(app, service
     report = await app.schedules.set_drill(service, "daily")
     assert report.drills == []
     assert await app.backups.drills(service) == []
+
+
+async def test_proven_restorable_and_a_failed_drill_makes_the_service_failing(app, service, clock, sandbox):
+    await app.schedules.set(service, ["daily"])
+    await app.worker.drain()
+    [first] = [b.id for b in await app.backups.list(service)]
+    view = await app.schedules.show(service)
+    assert (view.state, view.proven_at, view.drill_error) == ("ok", None, None)
+
+    clock.advance(NEXT_PASS)
+    await app.backups.drill(service)
+    view = await app.schedules.show(service)
+    assert (view.state, view.proven_at, view.proven_backup_id) == ("ok", clock.now(), first)
+    passed_at = clock.now()
+
+    clock.advance(timedelta(hours=1))
+    second = await app.backups.create(service)
+    [dump] = [p for p in sandbox.rglob("*.dump") if p.name == (second.location or "").rsplit("/", 1)[-1]]
+    dump.write_bytes(dump.read_bytes()[:-10])  # no longer the dump its record describes
+    failed = await app.backups.drill(service)
+    assert failed.status == "failed"
+    view = await app.schedules.show(service)
+    assert view.state == "failing" and "does not match its record" in (view.drill_error or "")
+    assert (view.proven_at, view.proven_backup_id) == (passed_at, first)  # still the last proof
+    assert (await app.schedules.show(service)).to_json()["drill_error"] == view.drill_error
+
+    clock.advance(timedelta(hours=1))
+    await app.backups.drill(service, first)  # a drill that passes ends the failure
+    view = await app.schedules.show(service)
+    assert (view.state, view.drill_error, view.proven_backup_id) == ("ok", None, first)

@@ -1,14 +1,20 @@
-"""What the scheduler reads to queue restore drills: the services that drill on a
-schedule, in a few grouped queries whatever their number (one when none does)."""
+"""Drills as the fleet sees them, in a few grouped queries whatever the number of
+services: what the scheduler reads to queue them (one query when no service drills on a
+schedule), and how each service's drills stand (proven restorable, or a failed drill)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, OperationKind
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, OperationKind, OperationStatus
 from dflow_tui.core.policy import DrillFacts
 from dflow_tui.store.db import Database
+from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import Backup, Operation, Service
 
 
@@ -88,3 +94,50 @@ async def scheduled_drill_facts(db: Database) -> tuple[list[DrillFacts], set[int
             )
         )
     return facts, drilling
+
+
+@dataclass(frozen=True)
+class DrillStanding:
+    """How a service's drills stand: its newest passed drill, and whether its newest
+    finished drill failed (and why)."""
+
+    proven_at: datetime | None  # when the newest passed drill finished
+    proven_backup_id: int | None  # the backup it restored
+    last_failed: bool
+    last_error: str | None
+
+
+NOT_DRILLED = DrillStanding(None, None, False, None)
+
+
+async def drill_standing(session: StateSession, service_id: int | None = None) -> dict[int, DrillStanding]:
+    """Per service that has a finished drill (or just `service_id`), in one read."""
+
+    def newest(statuses: tuple[OperationStatus, ...]) -> Any:
+        query = (
+            select(func.max(col(Operation.id)))
+            .join(Backup, col(Backup.id) == col(Operation.backup_id))
+            .where(col(Operation.kind) == OperationKind.DRILL, col(Operation.status).in_(statuses))
+        )
+        if service_id is not None:
+            query = query.where(col(Backup.service_id) == service_id)
+        return query.group_by(col(Backup.service_id))
+
+    passed = newest((OperationStatus.SUCCEEDED,))
+    ended = newest((OperationStatus.SUCCEEDED, OperationStatus.FAILED))
+    found = (
+        await session.exec(
+            select(col(Backup.service_id), Operation)
+            .join(Backup, col(Backup.id) == col(Operation.backup_id))
+            .where(col(Operation.id).in_(passed) | col(Operation.id).in_(ended))
+            .order_by(col(Operation.id))
+        )
+    ).all()
+    standing: dict[int, DrillStanding] = {}
+    for owner, drill in found:  # oldest first: the newest wins
+        known = standing.get(owner, NOT_DRILLED)
+        failed = drill.status == OperationStatus.FAILED
+        if not failed:
+            known = replace(known, proven_at=drill.finished_at, proven_backup_id=drill.backup_id)
+        standing[owner] = replace(known, last_failed=failed, last_error=drill.error if failed else None)
+    return standing
