@@ -81,6 +81,7 @@ MAIN_SCREEN_ACTIONS = (
     "create_backup",
     "restore",
     "restore_into",
+    "drill",
     "delete",
     "show_backup",
     "open_storage",
@@ -95,6 +96,7 @@ NEEDS = {
     "create_backup": Permission.CREATE,
     "restore": Permission.RESTORE,
     "restore_into": Permission.RESTORE,
+    "drill": Permission.RESTORE,
     "delete": Permission.DELETE,
     "edit_schedule": Permission.SCHEDULE,
 }
@@ -125,6 +127,7 @@ class DflowApp(App[None]):
         Binding("a", "open_activity", "Activity"),
         Binding("v", "open_servers", "Servers"),
         Binding("R", "restore_into", "Restore into another service", show=False),
+        Binding("p", "drill", "Prove it restores (a restore drill)", show=False),
         Binding("f", "open_fleet", "Fleet: every service", show=False),
         Binding("slash", "filter_services", "Filter the services", show=False),
         Binding("t", "toggle_theme", "Light/dark theme", show=False),
@@ -551,7 +554,7 @@ class DflowApp(App[None]):
             return True if self.dflow is not None else None
         if action in ("create_backup", "edit_schedule"):
             return True if (self.dflow is not None and self.service is not None) else None
-        if action in ("restore", "restore_into", "delete", "show_backup"):
+        if action in ("restore", "restore_into", "drill", "delete", "show_backup"):
             return True if (self.dflow is not None and self._selected_backup() is not None) else None
         if action == "cancel_job":
             # Offered only on a row where a job runs that may be stopped: the footer stays short.
@@ -644,6 +647,15 @@ class DflowApp(App[None]):
 
         self.push_screen(screen, confirmed)
 
+    def action_drill(self) -> None:
+        """A restore drill of the backup: into a throwaway service, counted, destroyed. The
+        live service is not touched, so nothing to confirm."""
+        backup = self._selected_backup()
+        if backup is None or self.service is None or self.refused(backup.restore_refusal):
+            return
+        start = partial(self._start_operation, "drill", backup, False)
+        self._work(start, JOBS, f"Drill of backup {backup.id}")
+
     def action_delete(self) -> None:
         backup = self._selected_backup()
         if backup is None or self.service is None or self.refused(backup.delete_refusal):
@@ -665,6 +677,8 @@ class DflowApp(App[None]):
                 await self.dflow.backups.restore(
                     backup.id, safety_backup=safety_backup, into=into, wait=False
                 )
+            elif kind == "drill":
+                await self.dflow.backups.drill(backup.service_path, backup.id, wait=False)
             else:
                 await self.dflow.backups.delete(backup.id, wait=False)
         except DflowError as refusal:

@@ -32,6 +32,11 @@ SCREENS = (
     ("Open Servers", "Servers: list, add, check connection, discover databases", "open_servers"),
     ("Open Backup Storage", "S3-compatible storage providers", "open_storage"),
     ("Open Activity", "The audit log: who did what, when", "open_activity"),
+    (
+        "Prove the selected backup restores",
+        "A restore drill: into a throwaway service, counted, destroyed (p)",
+        "drill",
+    ),
     ("Toggle light/dark theme", "Switch between the light and the dark theme", "toggle_theme"),
     ("Show keys", "Every key binding of the main screen", "show_keys"),
 )

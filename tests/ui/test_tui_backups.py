@@ -180,6 +180,23 @@ async def test_delete_confirmed_removes_the_row_and_the_dump(demo, dflow):
     assert demo.dumps() == [keep.location.rsplit("/", 1)[-1]]
 
 
+async def test_p_proves_the_backup_restores_and_the_tab_says_so(demo, dflow):
+    backup = await dflow.backups.create(demo.service)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await open_service(pilot)
+        await wait_until(pilot, lambda: len(statuses(app)) == 1, "the row")
+        assert "proven restorable" not in screen_text(app)
+        await pilot.press("p")  # nothing to confirm: the live service is not touched
+        await wait_until(pilot, lambda: "proven restorable" in screen_text(app), "the proof", 30)
+        assert f"ago (backup {backup.id})" in screen_text(app)
+        assert any("Drill" in note[1] for note in notes)
+    [drill] = await dflow.backups.drills(demo.service)
+    assert (drill.backup_id, drill.status, drill.requested_by) == (backup.id, "succeeded", ACTOR)
+    assert demo.dumps() == [backup.location.rsplit("/", 1)[-1]]  # the backup itself, untouched
+
+
 async def test_failed_export_shows_a_failed_row_an_error_and_its_detail(demo, dflow):
     demo.database.unlink()  # the demo `dokku postgres:export` now fails
     app = make_app(demo, dflow)
