@@ -3,7 +3,6 @@ name, a PROJECT/ENV/NAME path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlmodel import col, delete, select, update
@@ -200,10 +199,9 @@ class ServicePlace:
     legacy: bool
 
 
-async def services_in_place(session: StateSession, service_id: int | None = None) -> Iterator[ServicePlace]:
+async def services_in_place(session: StateSession, service_id: int | None = None) -> list[ServicePlace]:
     """Every service (or the one with `service_id`) with its environment and project,
-    by project, environment and name; each made as it is taken (take them inside the
-    session), so a fleet's worth of them is never held at once."""
+    by project, environment and name."""
     query = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(Service.id),
@@ -223,7 +221,7 @@ async def services_in_place(session: StateSession, service_id: int | None = None
     )
     if service_id is not None:
         query = query.where(Service.id == service_id)
-    return (
+    return [
         ServicePlace(
             id_,
             name,
@@ -235,9 +233,9 @@ async def services_in_place(session: StateSession, service_id: int | None = None
             legacy,
         )
         for id_, name, engine, destination, provider_id, env, env_server, project, project_server, legacy in (
-            await session.plain(query)
-        )
-    )
+            await session.exec(query)
+        ).all()
+    ]
 
 
 async def service_with_provider(session: StateSession, provider_id: int) -> Service | None:
