@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import MountError
-from textual.widgets import DataTable, Footer, Header, Input, TabbedContent, TabPane, Tabs
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 from textual.worker import Worker
 
 from dflow_tui.core.clock import Clock
@@ -526,11 +526,11 @@ class DflowApp(App[None]):
         else:
             self._stop_refresh_timer()
 
-    @on(DataTable.RowHighlighted, "#backup-table")
+    @on(BackupTable.Highlighted, "#backup-table")
     def _row_highlighted(self) -> None:
         self._sync_actions()
 
-    @on(DataTable.RowSelected, "#backup-table")
+    @on(BackupTable.Chosen, "#backup-table")
     def _row_selected(self) -> None:
         self.action_show_backup()
 

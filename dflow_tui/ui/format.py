@@ -125,7 +125,9 @@ def schedule_line(schedule: ScheduleView, palette: Palette, now: datetime) -> Te
         line.append(" · ")
         line.append("drill failed", style=Style(color=palette.error, bold=True))
     elif schedule.proven_at is not None:
-        line.append(f" · proven restorable {age(schedule.proven_at, now)} (backup {schedule.proven_backup_id})")
+        line.append(
+            f" · proven restorable {age(schedule.proven_at, now)} (backup {schedule.proven_backup_id})"
+        )
     elif schedule.drill_every is not None:
         line.append(" · not drilled yet", style=Style(color=palette.muted))
     return line
