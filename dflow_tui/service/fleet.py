@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from dflow_tui.core.enums import RecoveryState
 from dflow_tui.core.permissions import Permission
-from dflow_tui.core.policy import next_due, recovery
-from dflow_tui.core.tiers import sort_tiers
+from dflow_tui.core.policy import recovery_point, recovery_state, soonest_due
+from dflow_tui.core.tiers import Tier
 from dflow_tui.core.views import FleetRow
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.service.inventory import Inventory
-from dflow_tui.store.queries import fleet, inventory, notices, schedules
+from dflow_tui.store.queries import fleet, inventory, notices
+from dflow_tui.store.queries.fleet import RecoveryFacts, Standing
 
 UNDELIVERED_SHOWN_FOR = timedelta(days=1)
 """Notifications not delivered are shown this long (retried meanwhile; `notify list` has them all)."""
@@ -37,19 +38,20 @@ class Fleet:
         self.inventory = inventory
 
     async def health(self) -> FleetHealth:
-        """Every service's recovery state, in a few grouped reads (cheaper than `rows`: no
-        per-tier figures), and how many notifications could not be delivered."""
+        """Every service's recovery state, in two reads (cheaper than `rows`: no views to
+        build), and how many notifications could not be delivered."""
         await self.access.require(Permission.READ, "fleet.list")
-        tiers = await schedules.tiers_by_service(self.ctx.db)
-        facts = await fleet.scheduled_facts(self.ctx.db)
+        points = _RecoveryPoints()
         async with self.ctx.db.reading() as session:
             paths = await inventory.service_paths(session)  # ids and paths only: no views to build
-            failed = await fleet.latest_finished_failed(session)
-        now = self.ctx.clock.now()
-        by_id = {
-            service_id: recovery(tiers.get(service_id, []), grace, last_success, service_id in failed, now)[0]
-            for service_id, grace, _since, last_success in facts
-        }
+            found = await fleet.recovery_facts(session)
+            now = self.ctx.clock.now()
+            by_id = {
+                facts.service_id: recovery_state(
+                    points.of(facts), facts.last_success, facts.latest_failed, now
+                )
+                for facts in found
+            }
         undelivered = await notices.undelivered(self.ctx.db, now - UNDELIVERED_SHOWN_FOR)
         return FleetHealth(
             {path: by_id.get(service_id, RecoveryState.OFF) for service_id, path in paths.items()},
@@ -57,36 +59,56 @@ class Fleet:
         )
 
     async def rows(self, path: str | None = None) -> list[FleetRow]:
-        """One row per service (or just `path`'s), in path order: a few queries whatever
-        the fleet's size."""
+        """One row per service (or just `path`'s), in path order: two reads whatever the
+        fleet's size."""
         await self.access.require(Permission.READ, "fleet.list")
+        points = _RecoveryPoints()
+        made: dict[int, FleetRow] = {}
         services = await self.inventory.list_services(path)
-        tiers = await schedules.tiers_by_service(self.ctx.db)
         async with self.ctx.db.reading() as session:
-            successes = await fleet.last_successes(session)
-            latest = await fleet.latest_backups(session)
-            failed = await fleet.latest_finished_failed(session)
-            graces = await fleet.graces(session)
-        now = self.ctx.clock.now()
-        result = []
-        for service in services:
-            enabled = sort_tiers(tiers.get(service.id, []))
-            by_tier = successes.get(service.id, {})
-            last_by_tier = {tier: by_tier[tier] for tier in enabled if tier in by_tier}
-            newest = latest.get(service.id)
-            last_success = max(by_tier.values(), default=None)
-            state, rpo = recovery(enabled, graces.get(service.id), last_success, service.id in failed, now)
-            result.append(
-                FleetRow(
+            found = await fleet.standings(session, services[0].id if path is not None else None)
+            by_id = {service.id: service for service in services}
+            now = self.ctx.clock.now()
+            for standing in found:
+                service = by_id.get(standing.service_id)
+                if service is None:  # added since the services were read: listed next time
+                    continue
+                rpo = points.of(standing)
+                made[service.id] = FleetRow(
                     service=service,
-                    tiers=tuple(tier.value for tier in enabled),
-                    last_success=last_success,
-                    next_due=next_due(enabled, last_by_tier, now),
-                    last_result=newest[0].value if newest is not None else None,
-                    last_size=newest[1] if newest is not None else None,
-                    state=state.value,
+                    tiers=points.names(standing),
+                    last_success=standing.last_success,
+                    next_due=soonest_due(standing.tiers, standing.last_by_tier, now),
+                    last_result=standing.latest_status,
+                    last_size=standing.latest_size,
+                    state=recovery_state(rpo, standing.last_success, standing.latest_failed, now).value,
                     rpo=rpo,
                 )
-            )
+        # A service removed since it was read: no figures (it is gone at the next read).
+        result = [
+            made.get(service.id) or FleetRow(service, (), None, None, None, None) for service in services
+        ]
         result.sort(key=lambda row: row.path)
         return result
+
+
+class _RecoveryPoints:
+    """Recovery points by tiers and grace: a fleet has few of each, so each is worked out once."""
+
+    def __init__(self) -> None:
+        self._points: dict[tuple[tuple[Tier, ...], int | None], timedelta | None] = {}
+        self._names: dict[tuple[Tier, ...], tuple[str, ...]] = {}
+
+    def of(self, facts: Standing | RecoveryFacts) -> timedelta | None:
+        key = (facts.tiers, facts.grace_seconds)
+        if key not in self._points:
+            grace = facts.grace_seconds
+            self._points[key] = recovery_point(
+                facts.tiers, timedelta(seconds=grace) if grace is not None else None
+            )
+        return self._points[key]
+
+    def names(self, standing: Standing) -> tuple[str, ...]:
+        if standing.tiers not in self._names:
+            self._names[standing.tiers] = tuple(tier.value for tier in standing.tiers)
+        return self._names[standing.tiers]

@@ -295,23 +295,22 @@ class Inventory:
             service_id = None
             if path is not None:
                 service_id = (await inventory.service_by_path(session, path)).service.id
-            results = await inventory.services_in_place(session, service_id)
             servers = await inventory.server_names(session)
             provider_names = await providers.provider_names(session)
-        return [
-            ServiceView(
-                id=place.id,
-                project=place.project.name,
-                environment=place.environment.name,
-                name=place.name,
-                engine=place.engine,
-                destination=place.destination,
-                server=_named(servers, resolve_server_id(place.environment, place.project)),
-                legacy=place.legacy,
-                provider=_named(provider_names, place.provider_id),
-            )
-            for place in results
-        ]
+            return [
+                ServiceView(
+                    id=place.id,
+                    project=place.project.name,
+                    environment=place.environment.name,
+                    name=place.name,
+                    engine=place.engine,
+                    destination=place.destination,
+                    server=_named(servers, resolve_server_id(place.environment, place.project)),
+                    legacy=place.legacy,
+                    provider=_named(provider_names, place.provider_id),
+                )
+                for place in await inventory.services_in_place(session, service_id)
+            ]
 
     async def remove_service(self, path: str) -> None:
         """Forgets a service without live backups, with its schedule and its failed or deleted rows."""

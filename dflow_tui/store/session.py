@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import Executable, Result
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
@@ -67,3 +68,10 @@ class StateSession(AsyncSession):
 
         async def close(self):
             return await run_to_completion(super().close())
+
+    async def plain(self, statement: Executable) -> Result[*tuple[Any, ...]]:
+        """`statement`'s rows, each made as it is iterated and without the ORM's loading
+        (which builds every row at once): for reads of the whole fleet, whose rows are
+        better turned one by one into what is kept. Iterate it inside the session."""
+        connection = await run_to_completion(self.connection())
+        return await run_to_completion(connection.execute(statement))

@@ -3,45 +3,19 @@ whatever the number of services (no query per service)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, Result, String, Subquery, and_, case, func, type_coerce
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from dflow_tui.core.enums import BackupStatus
-from dflow_tui.core.tiers import Tier
+from dflow_tui.core.tiers import ORDER, Tier
 from dflow_tui.store.db import Database
 from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import Backup, ScheduleTier, Service
-
-
-async def last_successes(session: StateSession) -> dict[int, dict[Tier | None, datetime]]:
-    """Service → tier → when its newest kept success of that tier was made (key None: the
-    newest backup taken by hand or before a restore). One grouped read for the fleet."""
-    query = (
-        select(col(Backup.service_id), col(Backup.schedule_tier), func.max(col(Backup.created_at)))
-        .where(col(Backup.status) == BackupStatus.SUCCESS, col(Backup.deleted_at).is_(None))
-        .group_by(col(Backup.service_id), col(Backup.schedule_tier))
-    )
-    found: dict[int, dict[Tier | None, datetime]] = {}
-    for service_id, tier, when in (await session.exec(query)).all():
-        if when is not None:
-            found.setdefault(service_id, {})[tier] = when
-    return found
-
-
-async def latest_finished_failed(session: StateSession) -> set[int]:
-    """The services whose newest finished backup failed."""
-    newest = (
-        select(func.max(col(Backup.id)))
-        .where(col(Backup.status) != BackupStatus.IN_PROGRESS)
-        .group_by(col(Backup.service_id))
-        .scalar_subquery()
-    )
-    query = select(col(Backup.service_id)).where(
-        col(Backup.id).in_(newest), col(Backup.status) == BackupStatus.FAILED
-    )
-    return set((await session.exec(query)).all())
 
 
 async def last_durations(session: StateSession) -> dict[int, float]:
@@ -82,32 +56,133 @@ async def backup_counts(session: StateSession) -> tuple[dict[str, int], int, int
     return by_status, int(running), by_status.get(BackupStatus.IN_PROGRESS.value, 0) - int(running)
 
 
-async def graces(session: StateSession) -> dict[int, int]:
-    """Service → its own recovery-point grace in seconds (the others use the default)."""
-    query = select(col(Service.id), col(Service.rpo_grace_seconds)).where(
-        col(Service.rpo_grace_seconds).is_not(None)
-    )
-    return {
-        service_id: seconds
-        for service_id, seconds in (await session.exec(query)).all()
-        if service_id is not None and seconds is not None
-    }
+class Standing(NamedTuple):
+    """How one service's backups stand: what the Fleet view shows of it, as plain values."""
+
+    service_id: int
+    grace_seconds: int | None  # its own recovery-point grace (None: the default)
+    tiers: tuple[Tier, ...]  # its enabled schedule tiers, in ORDER (none: the schedule is off)
+    last_by_tier: tuple[datetime | None, ...]  # beside each of `tiers`, its newest kept success
+    last_success: datetime | None  # its newest kept success, any tier or none (by hand, before a restore)
+    latest_status: str | None  # how its newest backup not deleted ended (None: no backup)
+    latest_size: int | None  # that backup's stored size
+    latest_failed: bool  # its newest finished backup (deleted or not) failed
 
 
-async def latest_backups(session: StateSession) -> dict[int, tuple[BackupStatus, int | None]]:
-    """Service → how its newest backup not deleted ended, and its stored size."""
-    newest = (
-        select(func.max(col(Backup.id)))
-        .where(col(Backup.deleted_at).is_(None))
-        .group_by(col(Backup.service_id))
-        .scalar_subquery()
+class RecoveryFacts(NamedTuple):
+    """What a service's recovery state is worked out from (a Standing without the figures)."""
+
+    service_id: int
+    grace_seconds: int | None
+    tiers: tuple[Tier, ...]
+    last_success: datetime | None
+    latest_failed: bool
+
+
+_TIER_BITS = {tier: 1 << n for n, tier in enumerate(ORDER)}
+# Each set of enabled tiers by the sum of their bits, in ORDER: one shared tuple per set.
+_TIER_SETS = {bits: tuple(t for t in ORDER if bits & _TIER_BITS[t]) for bits in range(1 << len(ORDER))}
+_POSITION = {tier: n for n, tier in enumerate(ORDER)}
+
+
+def _kept() -> ColumnElement[bool]:
+    """A backup that is kept: it succeeded and is not deleted."""
+    return and_(col(Backup.status) == BackupStatus.SUCCESS, col(Backup.deleted_at).is_(None))
+
+
+def _newest_id(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """The id of a service's newest backup that meets `condition` (grouped by service)."""
+    return func.max(case((condition, col(Backup.id))))
+
+
+def _per_service(service_id: int | None, *columns: Any) -> Subquery:
+    """Every service (or one) with `columns` over its backups: a single grouped pass over
+    the backups table, whatever the fleet's size. Also: its grace, and whether its newest
+    finished backup failed (the newest finished one is also the newest failed one)."""
+    grouped = (
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
+            col(Service.id).label("service_id"),
+            col(Service.rpo_grace_seconds).label("grace"),
+            *columns,
+            func.max(case((_kept(), col(Backup.created_at)))).label("success"),
+            (
+                _newest_id(col(Backup.status) != BackupStatus.IN_PROGRESS)
+                == _newest_id(col(Backup.status) == BackupStatus.FAILED)
+            ).label("failed"),
+        )
+        .select_from(Service)
+        .outerjoin(Backup, col(Backup.service_id) == col(Service.id))
+        .group_by(col(Service.id), col(Service.rpo_grace_seconds))
     )
-    query = select(
-        col(Backup.service_id),
-        col(Backup.status),
-        func.coalesce(col(Backup.stored_size_bytes), col(Backup.size_bytes)),
-    ).where(col(Backup.id).in_(newest))
-    return {service_id: (status, size) for service_id, status, size in (await session.exec(query)).all()}
+    if service_id is not None:
+        grouped = grouped.where(col(Service.id) == service_id)
+    return cast(Subquery, grouped.subquery())
+
+
+def _tier_bits(service_id: ColumnElement[int]) -> ColumnElement[int]:
+    """The sum of the bits of the service's enabled tiers (NULL: none)."""
+    bits = case(*((col(ScheduleTier.tier) == tier, bit) for tier, bit in _TIER_BITS.items()))
+    return select(func.sum(bits)).where(col(ScheduleTier.service_id) == service_id).scalar_subquery()
+
+
+async def standings(session: StateSession, service_id: int | None = None) -> Iterator[Standing]:
+    """How every service (or the one with `service_id`) stands, in one statement. Each is
+    made as it is taken (take them inside the session): a fleet's worth is never held at
+    once, nor built as ORM objects."""
+    per_service = _per_service(
+        service_id,
+        *(
+            func.max(case((and_(_kept(), col(Backup.schedule_tier) == tier), col(Backup.created_at)))).label(
+                tier.value
+            )
+            for tier in ORDER
+        ),
+        _newest_id(col(Backup.deleted_at).is_(None)).label("newest"),
+    )
+    newest = aliased(Backup)
+    query = select(  # type: ignore[call-overload]
+        per_service.c.service_id,
+        per_service.c.grace,
+        _tier_bits(per_service.c.service_id),
+        *(per_service.c[tier.value] for tier in ORDER),
+        per_service.c.success,
+        type_coerce(col(newest.status), String),  # its plain value: no enum to build per row
+        func.coalesce(col(newest.stored_size_bytes), col(newest.size_bytes)),
+        per_service.c.failed,
+    ).outerjoin(newest, col(newest.id) == per_service.c.newest)
+    return _standings(await session.plain(query))
+
+
+def _standings(found: Result[*tuple[Any, ...]]) -> Iterator[Standing]:
+    for service_id, grace, bits, *by_tier, success, status, size, failed in found:
+        tiers = _TIER_SETS[bits or 0]
+        yield Standing(
+            service_id,
+            grace,
+            tiers,
+            tuple(by_tier[_POSITION[tier]] for tier in tiers),
+            success,
+            status,
+            size,
+            bool(failed),
+        )
+
+
+async def recovery_facts(session: StateSession) -> Iterator[RecoveryFacts]:
+    """Every service's RecoveryFacts, in one statement (lighter than `standings`: no
+    per-tier figures, no newest backup); made as they are taken, inside the session."""
+    per_service = _per_service(None)
+    query = select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
+        per_service.c.service_id,
+        per_service.c.grace,
+        _tier_bits(per_service.c.service_id),
+        per_service.c.success,
+        per_service.c.failed,
+    )
+    return (
+        RecoveryFacts(service_id, grace, _TIER_SETS[bits or 0], success, bool(failed))
+        for service_id, grace, bits, success, failed in await session.plain(query)
+    )
 
 
 async def scheduled_facts(db: Database) -> list[tuple[int, int | None, datetime | None, datetime | None]]:

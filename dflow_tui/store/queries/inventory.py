@@ -3,7 +3,9 @@ name, a PROJECT/ENV/NAME path."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlmodel import col, delete, select, update
 
@@ -173,21 +175,20 @@ async def service_paths(session: StateSession) -> dict[int, str]:
         .join(Environment, col(Service.environment_id) == col(Environment.id))
         .join(Project, col(Environment.project_id) == col(Project.id))
     )
-    return {sid: f"{p}/{e}/{n}" for sid, p, e, n in (await session.exec(query)).all() if sid is not None}
+    return {sid: f"{p}/{e}/{n}" for sid, p, e, n in await session.plain(query)}
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(NamedTuple):
     """A project or an environment: its name and the server it names, if any."""
 
     name: str
     server_id: int | None
 
 
-@dataclass(frozen=True)
-class ServicePlace:
+class ServicePlace(NamedTuple):
     """A service's columns and where it is, read as plain values: a fleet of 10,000
-    services lists in tens of milliseconds (ORM objects would take half a second)."""
+    services lists in tens of milliseconds (ORM objects would take half a second; named
+    tuples are made in a third of a frozen dataclass's time)."""
 
     id: int
     name: str
@@ -199,9 +200,10 @@ class ServicePlace:
     legacy: bool
 
 
-async def services_in_place(session: StateSession, service_id: int | None = None) -> list[ServicePlace]:
+async def services_in_place(session: StateSession, service_id: int | None = None) -> Iterator[ServicePlace]:
     """Every service (or the one with `service_id`) with its environment and project,
-    by project, environment and name."""
+    by project, environment and name; each made as it is taken (take them inside the
+    session), so a fleet's worth of them is never held at once."""
     query = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(Service.id),
@@ -221,7 +223,7 @@ async def services_in_place(session: StateSession, service_id: int | None = None
     )
     if service_id is not None:
         query = query.where(Service.id == service_id)
-    return [
+    return (
         ServicePlace(
             id_,
             name,
@@ -233,9 +235,9 @@ async def services_in_place(session: StateSession, service_id: int | None = None
             legacy,
         )
         for id_, name, engine, destination, provider_id, env, env_server, project, project_server, legacy in (
-            await session.exec(query)
-        ).all()
-    ]
+            await session.plain(query)
+        )
+    )
 
 
 async def service_with_provider(session: StateSession, provider_id: int) -> Service | None:
