@@ -372,7 +372,9 @@ async def service_list(app: Dflow, as_json):
                 s.path,
                 s.engine,
                 s.server or "(none)",
-                s.destination + (f" ({s.provider})" if s.provider else ""),
+                s.destination
+                + (f" ({s.provider})" if s.provider else "")
+                + "".join(f" + {copy}" for copy in s.copies),
             ]
             for s in services
         ],
@@ -547,6 +549,14 @@ def destination() -> None:
 @click.argument("where", type=click.Choice(["internal", "external"]))
 @click.option("--provider", help="A verified storage provider (external only).")
 @click.option(
+    "--copy",
+    "copy_to",
+    multiple=True,
+    metavar="internal|PROVIDER",
+    help="Also store each backup here, from the same export (repeat for more places): the "
+    "server's disk or another verified provider. Without it, no copies.",
+)
+@click.option(
     "--compression",
     type=click.Choice([c.value for c in Compression]),
     default=Compression.AUTO.value,
@@ -555,12 +565,14 @@ def destination() -> None:
     "(on the server's disk, when the server has zstd).",
 )
 @with_app
-async def destination_set(app: Dflow, path, where, provider, compression):
-    """Send a service's next backups to the server's disk (internal) or a verified provider (external)."""
-    await app.destinations.set(path, where, provider, compression)
+async def destination_set(app: Dflow, path, where, provider, compression, copy_to):
+    """Send a service's next backups to the server's disk (internal) or a verified provider
+    (external), and copies of them to more places."""
+    await app.destinations.set(path, where, provider, compression, copy_to)
     click.echo(
         f"{path}: next backups go to {where}"
         + (f" ({provider})" if provider else "")
+        + (f", copies to {', '.join(copy_to)}" if copy_to else "")
         + f", compression {compression}"
     )
 
@@ -1097,11 +1109,13 @@ async def backup_list(app: Dflow, path, as_json, include_deleted):
                 b.id,
                 b.service_path,
                 b.created_at.strftime("%Y-%m-%d %H:%M:%S") if b.created_at else "",
-                b.type,
+                b.places,
                 _trigger(b),
-                f"{b.status} (queued)" if b.queued else b.status,
+                f"{b.status} (queued)" if b.queued else f"{b.status} (degraded)" if b.degraded else b.status,
                 human_size(b.size_bytes),
-                f"{b.operation_kind} {b.operation_status}" if b.operation_kind else (b.error or ""),
+                f"{b.operation_kind} {b.operation_status}"
+                if b.operation_kind
+                else (b.error or _copy_note(b)),
             ]
             for b in backups
         ],
@@ -1203,6 +1217,13 @@ async def backup_show(app: Dflow, backup_id, as_json):
     for label, value in fields:
         if value not in (None, ""):
             click.echo(f"{label + ':':<{width + 1}} {value}")
+
+
+def _copy_note(view) -> str:
+    """Why a degraded backup's copies are missing (the primary's own error comes first)."""
+    return "; ".join(
+        f"copy to {c.destination} failed: {c.error}" for c in view.copies if c.status == "failed"
+    )
 
 
 def _trigger(view) -> str:

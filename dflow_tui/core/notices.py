@@ -8,7 +8,7 @@ on a phone knows whether to act now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,6 +65,20 @@ def failure_notice(path: str, label: str, error: str, last_success: datetime | N
         f"{label} of {path} failed: {error}\n"
         f"Last successful backup: {_when(last_success)}.\n"
         "You will be reminded while it keeps failing, and told when a backup succeeds again.",
+        "failure",
+    )
+
+
+def degraded_notice(path: str, label: str, missing: Sequence[tuple[str, str]]) -> Notice:
+    """A backup whose primary succeeded while copies failed: `missing` names each copy's
+    place (`internal` or a provider) and why it failed."""
+    names = ", ".join(name for name, _why in missing)
+    reasons = "\n".join(f"- copy to {name} failed: {why}" for name, why in missing)
+    return Notice(
+        NotifyEvent.FAILURE,
+        f"Backup degraded: {path} (copy to {names} failed)",
+        f"{label} of {path} succeeded, but not in every place:\n{reasons}\n"
+        "Its other places hold it; the next backup tries every place again.",
         "failure",
     )
 

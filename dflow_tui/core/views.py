@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dflow_tui.core.copies import places_label
+
 
 @dataclass(frozen=True)
 class ServiceView:
@@ -18,6 +20,9 @@ class ServiceView:
     server: str | None
     legacy: bool
     provider: str | None = None
+    # More places its backups are also stored in, from the same export: `internal` or a
+    # provider's name, in order (none: one place).
+    copies: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -83,6 +88,18 @@ class ServerView:
 
 
 @dataclass(frozen=True)
+class CopyView:
+    """One more place a backup was stored in, beside its primary (the backup's own fields)."""
+
+    destination: str  # `internal`, or the provider's name
+    status: str  # in-progress, succeeded, failed, or deleted (removed with its backup)
+    location: str | None  # the server file, or s3://bucket/key
+    stored_size: int | None  # of the bytes stored there (compressed, encrypted)
+    sha256: str | None  # of the bytes stored there
+    error: str | None  # why it failed, or why it could not be removed yet
+
+
+@dataclass(frozen=True)
 class BackupView:
     id: int
     service_path: str
@@ -118,9 +135,22 @@ class BackupView:
     restore_refusal: str | None = None
     delete_refusal: str | None = None
     cancel_refusal: str | None = None
+    # Where the primary went (`internal` or the provider's name), and the copies beside it.
+    destination: str | None = None
+    copies: tuple[CopyView, ...] = ()
+    # The primary succeeded and a copy did not (core.copies.is_degraded).
+    degraded: bool = False
+
+    @property
+    def places(self) -> str:
+        """`int+b2+r2` with copies; the backup's type without."""
+        if not self.copies:
+            return self.type
+        return places_label([self.destination or self.type, *(c.destination for c in self.copies)])
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["copies"] = list(data["copies"])
         for key in ("created_at", "finished_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()

@@ -40,7 +40,7 @@ async def internal_backup(
     those of the stored file)."""
     async with ctx.connect(server) as transport, counted_beside_export(transport, service) as figures:
         await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
-        backup = await _compress_when_the_server_can(ctx, transport, backup, service)
+        backup = await compress_when_the_server_can(ctx, transport, backup, service)
         file_name = dump_in_backup_dir(server.backup_dir, backup.file_path or "")
         final_path = join_remote(server.backup_dir, file_name)
         partial_path = final_path + PARTIAL_SUFFIX
@@ -92,7 +92,7 @@ async def internal_backup(
     return values
 
 
-async def _compress_when_the_server_can(
+async def compress_when_the_server_can(
     ctx: JobContext, transport: Transport, backup: Backup, service: Service
 ) -> Backup:
     """`--compression auto` on the server's disk: zstd when the server has it (and the

@@ -26,8 +26,8 @@ from dflow_tui.remote.dokku import list_command, parse_service_list
 from dflow_tui.settings import PROBE_COMMAND_TIMEOUT, RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import list_incomplete_uploads, list_keys
 from dflow_tui.storage.s3 import abort_upload
-from dflow_tui.store.queries import backups, inventory, operations, providers, rows
-from dflow_tui.store.tables import Backup, Server, StorageProvider
+from dflow_tui.store.queries import backups, copies, inventory, operations, providers, rows
+from dflow_tui.store.tables import Backup, BackupCopy, Server, StorageProvider
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,16 @@ async def check_consistency(ctx: JobContext, *, fix: bool = False) -> list[Findi
         recorded = await backups.all_backups(session)
         servers = await inventory.all_servers(session)
         buckets = await providers.all_providers(session)
+        kept_copies = await copies.kept_copies(session)
     live = [b for b in recorded if b.deleted_at is None]
     for backup in live:
         if backup.status == BackupStatus.IN_PROGRESS and (reason := stale_reason_of(ctx, backup)):
             findings.append(Finding("stale-job", f"backup {backup.id}", reason))
     for server in servers:
-        findings += await _check_server(ctx, server, live, fix)
+        findings += await _check_server(ctx, server, live, kept_copies, fix)
         findings += await _check_drill_services(ctx, server, fix)
     for provider in buckets:
-        findings += await _check_bucket(ctx, provider, live, fix)
+        findings += await _check_bucket(ctx, provider, live, kept_copies, fix)
     return findings
 
 
@@ -82,19 +83,26 @@ async def live_work(ctx: JobContext) -> LiveWork:
         importing = [
             op for op in await operations.active_operations(session) if op.kind != OperationKind.DELETE
         ]
-    partials = {b.file_path + PARTIAL_SUFFIX for b in running if b.file_path}
+        running_copies = await copies.copies_of_in_progress(session)
+    writing: list[Backup | BackupCopy] = [*running, *running_copies]
+    partials = {b.file_path + PARTIAL_SUFFIX for b in writing if b.file_path}
     for operation in importing:  # restores and drills: their temp files, on whichever server
         temps = await restore_temps(ctx, operation)
         if temps is not None:
             partials.update(temps[1])
-    uploads = {b.object_key for b in running if b.object_key}
+    uploads = {b.object_key for b in writing if b.object_key}
     return LiveWork(frozenset(partials), frozenset(uploads))
 
 
-async def _check_server(ctx: JobContext, server: Server, live: list[Backup], fix: bool) -> list[Finding]:
-    internal = [b for b in live if b.type == BackupType.INTERNAL and b.server_id == server.id]
+async def _check_server(
+    ctx: JobContext, server: Server, live: list[Backup], kept_copies: list[BackupCopy], fix: bool
+) -> list[Finding]:
+    dumps: list[Backup | BackupCopy] = [*live, *kept_copies]
+    internal = [b for b in dumps if b.type == BackupType.INTERNAL and b.server_id == server.id]
     expected = {
-        b.file_path.rsplit("/", 1)[1]: b for b in internal if b.status == BackupStatus.SUCCESS and b.file_path
+        b.file_path.rsplit("/", 1)[1]: _backup_id(b)
+        for b in internal
+        if b.status == BackupStatus.SUCCESS and b.file_path
     }
     where = f"server {server.name}:{server.backup_dir}"
     young = ctx.settings.debris_min_age.total_seconds()
@@ -105,11 +113,11 @@ async def _check_server(ctx: JobContext, server: Server, live: list[Backup], fix
             )
             ages = files.parse_ages(listing.text)
             found: list[Finding] = []
-            for name, backup in sorted(expected.items()):
+            for name, backup_id in sorted(expected.items()):
                 if name not in ages:
                     found.append(
                         Finding(
-                            "missing-dump", where, f"backup {backup.id} says success, but {name} is not there"
+                            "missing-dump", where, f"backup {backup_id} says success, but {name} is not there"
                         )
                     )
             for name, age in sorted(ages.items()):
@@ -132,6 +140,11 @@ async def _check_server(ctx: JobContext, server: Server, live: list[Backup], fix
             return found
     except Exception as error:
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
+
+
+def _backup_id(row: Backup | BackupCopy) -> int | None:
+    """The backup a dump belongs to: the row itself, or the backup a copy is of."""
+    return row.backup_id if isinstance(row, BackupCopy) else row.id
 
 
 async def _check_drill_services(ctx: JobContext, server: Server, fix: bool) -> list[Finding]:
@@ -178,10 +191,13 @@ async def _check_drill_services(ctx: JobContext, server: Server, fix: bool) -> l
 
 
 async def _check_bucket(
-    ctx: JobContext, provider: StorageProvider, live: list[Backup], fix: bool
+    ctx: JobContext, provider: StorageProvider, live: list[Backup], kept_copies: list[BackupCopy], fix: bool
 ) -> list[Finding]:
-    external = [b for b in live if b.type == BackupType.EXTERNAL and b.provider_id == provider.id]
-    expected = {b.object_key: b for b in external if b.status == BackupStatus.SUCCESS and b.object_key}
+    dumps: list[Backup | BackupCopy] = [*live, *kept_copies]
+    external = [b for b in dumps if b.type == BackupType.EXTERNAL and b.provider_id == provider.id]
+    expected = {
+        b.object_key: _backup_id(b) for b in external if b.status == BackupStatus.SUCCESS and b.object_key
+    }
     where = f"s3://{provider.bucket}/{provider.prefix}"
     under = f"{provider.prefix}/" if provider.prefix else ""  # the bucket's root when there is no prefix
     young = ctx.settings.debris_min_age
@@ -190,11 +206,11 @@ async def _check_bucket(
             keys = set(await list_keys(client, provider.bucket, under))
             uploads = await list_incomplete_uploads(client, provider.bucket, under)
             found: list[Finding] = []
-            for key, backup in sorted(expected.items()):
+            for key, backup_id in sorted(expected.items()):
                 if key not in keys:
                     found.append(
                         Finding(
-                            "missing-dump", where, f"backup {backup.id} says success, but {key} is not there"
+                            "missing-dump", where, f"backup {backup_id} says success, but {key} is not there"
                         )
                     )
             for key in sorted(keys):

@@ -6,7 +6,7 @@ scheduler (left unclaimed for any worker). A refused request leaves no row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dflow_tui.core.engines import compresses
@@ -22,10 +22,11 @@ from dflow_tui.core.policy import (
 )
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.failure import failure_text
 from dflow_tui.pipeline import Layers, parse_recipients
-from dflow_tui.store.queries import backups, inventory, operations, providers, rows
+from dflow_tui.store.queries import backups, copies, inventory, operations, providers, rows
 from dflow_tui.store.queries.inventory import ServiceRows
-from dflow_tui.store.tables import Backup, Operation, Server, StorageProvider
+from dflow_tui.store.tables import Backup, BackupCopy, Operation, Server, ServiceCopy, StorageProvider
 
 ONE_MILLISECOND = timedelta(milliseconds=1)
 
@@ -40,6 +41,9 @@ class Facts:
     provider: StorageProvider | None
     restoring: Operation | None
     latest: datetime | None
+    # Where its backups go beside the primary, with the providers they name (by id).
+    copies: list[ServiceCopy] = field(default_factory=list)
+    copy_providers: dict[int, StorageProvider] = field(default_factory=dict)
 
 
 async def record_backup(
@@ -67,11 +71,13 @@ async def record_backup(
             provider=await providers.provider_of(session, place.service),
             restoring=await operations.active_restore_of_service(session, service_id),
             latest=await backups.latest_created_at(session, service_id),
+            copies=await copies.service_copies(session, service_id),
+            copy_providers=await copies.copy_providers(session, service_id),
         )
         backup = new_backup(
             ctx, facts, trigger=trigger, tier=tier, actor=actor, claimed=claimed, safety_for=safety_for
         )
-        return await backups.insert_backup(session, backup, path)
+        return await backups.insert_backup(session, backup, path, new_copies(ctx, facts, backup))
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,9 @@ async def record_scheduled(ctx: JobContext, due: dict[int, Tier], actor: str) ->
         provider_rows = await providers.providers_by_id(session)
         restoring = await operations.active_restores_of_services(session, ids)
         latest = await backups.latest_created_at_of(session, ids)
+        wanted = await copies.service_copies_of(session, ids)
         rows: list[Backup] = []
+        copy_rows: dict[int, list[BackupCopy]] = {}
         refused: dict[int, str] = {}
         for service_id, place in places.items():
             server_id = resolve_server_id(place.environment, place.project)
@@ -109,21 +117,25 @@ async def record_scheduled(ctx: JobContext, due: dict[int, Tier], actor: str) ->
                 provider=provider_rows.get(place.service.provider_id) if place.service.provider_id else None,
                 restoring=restoring.get(service_id),
                 latest=latest.get(service_id),
+                copies=wanted.get(service_id, []),
+                copy_providers=provider_rows,
             )
             try:
-                rows.append(
-                    new_backup(
-                        ctx,
-                        facts,
-                        trigger=Trigger.SCHEDULED,
-                        tier=due[service_id],
-                        actor=actor,
-                        claimed=False,
-                    )
+                backup = new_backup(
+                    ctx,
+                    facts,
+                    trigger=Trigger.SCHEDULED,
+                    tier=due[service_id],
+                    actor=actor,
+                    claimed=False,
                 )
             except DflowError as error:
                 refused[service_id] = str(error)
-        if not await backups.insert_backups(session, rows):
+                continue
+            rows.append(backup)
+            if facts.copies:
+                copy_rows[service_id] = new_copies(ctx, facts, backup)
+        if not await backups.insert_backups(session, rows, copy_rows):
             return None
     return Queued(rows, refused, {service_id: place.path for service_id, place in places.items()})
 
@@ -183,3 +195,51 @@ def new_backup(
         name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
         backup.file_path = join_remote(server.backup_dir, name)
     return backup
+
+
+def new_copies(ctx: JobContext, facts: Facts, backup: Backup) -> list[BackupCopy]:
+    """The copy rows of a new backup (its id is set when it is saved), named from the same
+    moment as its primary. A copy that cannot be made now (its provider gone or no longer
+    verified) is recorded failed at once, with why: the backup goes on without it."""
+    place, service = facts.place, facts.place.service
+    made: list[BackupCopy] = []
+    now = backup.created_at
+    assert now is not None and facts.server is not None  # new_backup checked both
+    for wanted in facts.copies:
+        copy = BackupCopy(
+            backup_id=0,
+            position=wanted.position,
+            type=wanted.type,
+            status=BackupStatus.IN_PROGRESS,
+            server_id=backup.server_id,
+            created_at=now,
+        )
+        if wanted.type == BackupType.INTERNAL:
+            compressed = service.compression == Compression.ZSTD  # `auto`: decided in the job
+            copy.compression = "zstd" if compressed else None
+            name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
+            copy.file_path = join_remote(facts.server.backup_dir, name)
+            made.append(copy)
+            continue
+        provider = facts.copy_providers.get(wanted.provider_id or 0)
+        copy.provider_id = wanted.provider_id
+        try:
+            check_provider_usable(provider, facts.path)
+        except DflowError as error:
+            copy.status = BackupStatus.FAILED
+            copy.error = f"Not made: {failure_text(error, ctx.secrets)}"
+            copy.finished_at = now
+            made.append(copy)
+            continue
+        assert provider is not None  # check_provider_usable refuses a missing provider
+        compressed = compresses(service.compression, service.engine)
+        recipients = parse_recipients(provider.recipients or "")
+        copy.compression = "zstd" if compressed else None
+        copy.encrypted_for = ",".join(r.fingerprint for r in recipients) or None
+        copy.bucket = provider.bucket
+        suffix = Layers(compressed=compressed, encrypted=bool(recipients)).suffix
+        copy.object_key = object_key(
+            provider.prefix, place.project.name, place.environment.name, service.name, now, suffix
+        )
+        made.append(copy)
+    return made

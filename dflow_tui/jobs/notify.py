@@ -24,6 +24,7 @@ from dflow_tui import secrets
 from dflow_tui.core.enums import (
     AuditResult,
     BackupStatus,
+    BackupType,
     IncidentKind,
     NotifyEvent,
     OperationKind,
@@ -31,6 +32,7 @@ from dflow_tui.core.enums import (
 )
 from dflow_tui.core.notices import (
     Notice,
+    degraded_notice,
     failure_notice,
     late_notice,
     operation_notice,
@@ -42,7 +44,7 @@ from dflow_tui.core.redact import redact
 from dflow_tui.jobs.audit import job_result
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.settings import NOTIFY_GIVE_UP, NOTIFY_RETRY_FIRST, NOTIFY_RETRY_MOST, NOTIFY_TIMEOUT
-from dflow_tui.store.queries import backups, fleet, inventory, notices, schedules
+from dflow_tui.store.queries import backups, copies, fleet, inventory, notices, providers, rows, schedules
 from dflow_tui.store.tables import Backup, Notification, Notifier, Operation
 
 log = logging.getLogger("dflow_tui.notify")
@@ -76,6 +78,10 @@ async def backup_ended(ctx: JobContext, backup: Backup, label: str, path: str) -
             if opened:
                 notice = recovered_notice(path, label, min(opened), now)
                 await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
+            missing = await _missing_copies(ctx, backup)
+            if missing:
+                notice = degraded_notice(path, label, missing)
+                await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
         elif job_result(False, backup.error) == AuditResult.FAILED:  # not cancelled on purpose
             error = redact(backup.error or "failed", ctx.secrets)
             async with ctx.db.reading() as session:
@@ -88,6 +94,28 @@ async def backup_ended(ctx: JobContext, backup: Backup, label: str, path: str) -
                 await notices.update_detail(ctx.db, backup.service_id, IncidentKind.FAILURE, error)
     except Exception:
         log.exception("recording the notifications of backup %s failed", backup.id)
+
+
+async def _missing_copies(ctx: JobContext, backup: Backup) -> list[tuple[str, str]]:
+    """The copies of a backup that failed: each one's place and why."""
+    failed = [
+        copy
+        for copy in await copies.backup_copies(ctx.db, rows.saved_id(backup.id))
+        if copy.status == BackupStatus.FAILED
+    ]
+    if not failed:
+        return []
+    async with ctx.db.reading() as session:
+        names = await providers.provider_names(session)
+    return [
+        (
+            names.get(copy.provider_id, "storage")
+            if copy.provider_id is not None
+            else BackupType.INTERNAL.value,
+            redact(copy.error or "no reason given", ctx.secrets),
+        )
+        for copy in failed
+    ]
 
 
 async def operation_ended(ctx: JobContext, operation: Operation, path: str) -> None:

@@ -19,35 +19,62 @@ from dflow_tui.core.naming import (
 )
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.delete import remove_dump
-from dflow_tui.jobs.storage_access import open_storage, stored_object
+from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_object
 from dflow_tui.remote import files
 from dflow_tui.settings import RECOVERY_COMMAND_TIMEOUT
 from dflow_tui.storage import abort_uploads_of, delete_all_versions
-from dflow_tui.store.queries import inventory, rows
+from dflow_tui.store.queries import copies, inventory, rows
 from dflow_tui.store.tables import Backup, Operation, Server, Service
 
 log = logging.getLogger("dflow_tui.recovery")
 
 
 async def remove_unfinished_backup(ctx: JobContext, backup: Backup) -> None:
-    """Best effort: a server or bucket that is down now is reported by `doctor` later."""
-    try:
-        if backup.type == BackupType.EXTERNAL:
-            target = stored_object(backup)
-            async with await open_storage(ctx, target.provider_id) as client:
-                await abort_uploads_of(client, target.bucket, target.key)
-                await delete_all_versions(client, target.bucket, target.key)
-            return
-        server = await rows.load(ctx.db, Server, backup.server_id)
-        name = dump_in_backup_dir(server.backup_dir, backup.file_path or "")
-        async with ctx.connect(server) as transport:
-            await transport.run(
-                files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX),
-                timeout=RECOVERY_COMMAND_TIMEOUT,
+    """Best effort, in every place it was going to: a server or bucket that is down now is
+    reported by `doctor` later. Its copies are recorded failed, removed or not."""
+    places: list[tuple[BackupType, StoredObject | None, int | None, str | None]] = []
+    if backup.type == BackupType.EXTERNAL:
+        places.append((BackupType.EXTERNAL, stored_object(backup), None, None))
+    else:
+        places.append((BackupType.INTERNAL, None, backup.server_id, backup.file_path))
+    made = await copies.backup_copies(ctx.db, rows.saved_id(backup.id))
+    for copy in made:
+        if copy.deleted_at is not None:
+            continue
+        if copy.type == BackupType.EXTERNAL and copy.provider_id and copy.bucket and copy.object_key:
+            places.append(
+                (
+                    BackupType.EXTERNAL,
+                    StoredObject(copy.provider_id, copy.bucket, copy.object_key),
+                    None,
+                    None,
+                )
             )
-            await transport.run(files.remove_dump(server.backup_dir, name), timeout=RECOVERY_COMMAND_TIMEOUT)
-    except Exception as error:
-        log.warning("could not clean up after backup %s: %s", backup.id, error)
+        elif copy.type == BackupType.INTERNAL and copy.file_path:
+            places.append((BackupType.INTERNAL, None, copy.server_id, copy.file_path))
+    for kind, target, server_id, file_path in places:
+        try:
+            if kind == BackupType.EXTERNAL:
+                assert target is not None
+                async with await open_storage(ctx, target.provider_id) as client:
+                    await abort_uploads_of(client, target.bucket, target.key)
+                    await delete_all_versions(client, target.bucket, target.key)
+                continue
+            server = await rows.load(ctx.db, Server, server_id)
+            name = dump_in_backup_dir(server.backup_dir, file_path or "")
+            async with ctx.connect(server) as transport:
+                await transport.run(
+                    files.remove_partial(join_remote(server.backup_dir, name) + PARTIAL_SUFFIX),
+                    timeout=RECOVERY_COMMAND_TIMEOUT,
+                )
+                await transport.run(
+                    files.remove_dump(server.backup_dir, name), timeout=RECOVERY_COMMAND_TIMEOUT
+                )
+        except Exception as error:
+            log.warning("could not clean up after backup %s: %s", backup.id, error)
+    if made:
+        why = f"Not kept: the backup failed ({backup.error or 'it never finished'})"
+        await copies.settle_copies(ctx.db, rows.saved_id(backup.id), why, ctx.clock.now(), removed=True)
 
 
 async def finish_interrupted_delete(ctx: JobContext, backup: Backup) -> bool:

@@ -39,6 +39,9 @@ EXIT_MISMATCH = 7
 """checked_import: told not to import (the checksum did not match the record)."""
 EXIT_NO_ZSTD = 8
 """export_to_partial, checked_import: a compressed dump needs `zstd` on the server."""
+EXIT_FILE_FAILED = 9
+"""export_teeing: the export succeeded and went out whole on stdout, but the file on the
+server could not be written (a full disk, zstd failing); a `dflow:` line says which."""
 
 _NEEDS_ZSTD = (
     "if ! command -v zstd >/dev/null 2>&1; then "
@@ -141,6 +144,53 @@ def export_to_partial(engine: str, service: str, directory: str, file_name: str)
     # A `.dump.zst` is compressed on the server; bash's pipefail keeps the export's failure.
     pipeline = _q(f"{export_command(engine, service)} | zstd -q -3 -c")
     return f"{_NEEDS_ZSTD}\numask 077 && set -C && bash -o pipefail -c {pipeline} > {target}"
+
+
+def export_teeing(engine: str, service: str, directory: str, file_name: str) -> str:
+    """`dokku ENGINE:export SVC` to stdout AND into `DIR/FILE.partial` (0600, created
+    exclusively), from one export: for a backup kept on the server's disk and streamed to
+    storage providers at once. A `.dump.zst` file is compressed by `zstd` on the server,
+    fed through a private fifo, while stdout carries the plain dump.
+
+    GNU `tee -p` keeps writing the file when stdout's reader goes away. Exit statuses: the
+    export's own when it failed (EXIT_FILE_FAILED becomes 1); EXIT_FILE_FAILED when the
+    export succeeded (stdout got all of it) but the file could not be written whole.
+    """
+    validate_service_name(service)
+    if not is_dump_file_name(file_name, service):
+        raise InvalidName(f"Refusing file {file_name!r}: not a dump name of service {service!r}")
+    target = partial_path(directory, file_name)
+    export = export_command(engine, service)
+    failed = _q(f"dflow: writing {target} on the server failed")
+    # The export's status first: its failure is the backup's, whatever the file's.
+    settle = (
+        's=("${PIPESTATUS[@]}")\n'
+        f'if [ "${{s[0]}}" != 0 ]; then [ "${{s[0]}}" = {EXIT_FILE_FAILED} ] && exit 1; exit "${{s[0]}}"; fi\n'
+    )
+    if not _compressed(file_name):
+        # /dev/fd/3 reopens the file the shell created exclusively (the same inode).
+        script = f"{export} | tee -p /dev/fd/3\n{settle}" + (
+            f'if [ "${{s[1]}}" != 0 ]; then echo {failed} >&2; exit {EXIT_FILE_FAILED}; fi\n'
+        )
+        prefix = ""
+    else:
+        script = (
+            "t=$(mktemp -d) || exit 1\n"
+            "trap 'rm -rf -- \"$t\"' EXIT\n"
+            'mkfifo -m 600 "$t/plain" || exit 1\n'
+            'zstd -q -3 -c < "$t/plain" >&3 &\n'
+            "z=$!\n"
+            f'{export} | tee -p "$t/plain"\n'
+            's=("${PIPESTATUS[@]}")\n'
+            # tee never opened the fifo: zstd still waits for a writer.
+            'if [ "${s[1]}" != 0 ]; then kill "$z" 2>/dev/null; fi\n'
+            'wait "$z"; zs=$?\n'
+            f'if [ "${{s[0]}}" != 0 ]; then [ "${{s[0]}}" = {EXIT_FILE_FAILED} ] && exit 1; exit "${{s[0]}}"; fi\n'
+            f'if [ "${{s[1]}}" != 0 ] || [ "$zs" != 0 ]; then echo {failed} >&2; exit {EXIT_FILE_FAILED}; fi\n'
+        )
+        prefix = f"{_NEEDS_ZSTD}\n"
+    # set -C: the file is created, never reused (O_EXCL: not even through a dangling symlink).
+    return f"{prefix}umask 077 && set -C && exec 3> {_q(target)} || exit 1\nexec bash -c {_q(script)}"
 
 
 def receive_to_file(path: str) -> str:

@@ -8,12 +8,14 @@ both; the TUI records, then runs the job in the background and watches the row.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
+from dflow_tui.core.copies import is_degraded
 from dflow_tui.core.enums import (
     ACTIVE_OPERATION_STATUSES,
     AuditResult,
     BackupStatus,
+    BackupType,
     OperationKind,
     OperationStatus,
     Trigger,
@@ -30,7 +32,7 @@ from dflow_tui.core.policy import (
     server_for_new_backup,
     writer_refusal,
 )
-from dflow_tui.core.views import BackupView, DrillView, OperationView
+from dflow_tui.core.views import BackupView, CopyView, DrillView, OperationView
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback
 from dflow_tui.jobs.enqueue import record_backup
@@ -39,10 +41,10 @@ from dflow_tui.jobs.runner import backup_job, operation_job
 from dflow_tui.jobs.stale import cleanup_stale, stale_reason_of
 from dflow_tui.jobs.worker import Worker
 from dflow_tui.service.access import Access
-from dflow_tui.store.queries import backups, inventory, operations, rows
+from dflow_tui.store.queries import backups, copies, inventory, operations, providers, rows
 from dflow_tui.store.queries.backups import BackupRow, OperationRow
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Operation, Service
+from dflow_tui.store.tables import Backup, BackupCopy, Operation, Service
 
 
 def operation_view(operation: Operation) -> OperationView:
@@ -60,18 +62,42 @@ def _lowered(sentence: str) -> str:
     return sentence[:1].lower() + sentence[1:]
 
 
+def _location(row: BackupRow | BackupCopy) -> str | None:
+    if row.object_key:
+        return f"s3://{row.bucket}/{row.object_key}"
+    return row.file_path
+
+
+def _destination(row: BackupRow | BackupCopy, provider_names: dict[int, str]) -> str:
+    if row.provider_id is None:
+        return BackupType.INTERNAL.value
+    return provider_names.get(row.provider_id, f"provider {row.provider_id}")
+
+
+def copy_view(copy: BackupCopy, provider_names: dict[int, str]) -> CopyView:
+    return CopyView(
+        destination=_destination(copy, provider_names),
+        status="deleted" if copy.deleted_at is not None else copy.status,
+        location=_location(copy),
+        stored_size=copy.stored_size_bytes,
+        sha256=copy.stored_sha256,
+        error=copy.error,
+    )
+
+
 def backup_view(
     backup: BackupRow,
     path: str,
     operation: OperationRow | None,
     refusals: dict[Permission, str | None],
     safety_for: int | None = None,
+    copies: Sequence[BackupCopy] = (),
+    provider_names: dict[int, str] | None = None,
 ) -> BackupView:
     """The row as faces show it, with what the acting user may do on it and, if not, why
-    (`refusals`: why the acting user lacks each permission, see Access.refusals)."""
-    location = backup.file_path
-    if backup.object_key:
-        location = f"s3://{backup.bucket}/{backup.object_key}"
+    (`refusals`: why the acting user lacks each permission, see Access.refusals), and the
+    copies beside its primary (`provider_names`: each provider's name by id)."""
+    names = provider_names or {}
     return BackupView(
         id=rows.saved_id(backup.id),
         service_path=path,
@@ -88,7 +114,7 @@ def backup_view(
         compression=backup.compression,
         encrypted_for=tuple(f for f in (backup.encrypted_for or "").split(",") if f),
         error=backup.error,
-        location=location,
+        location=_location(backup),
         requested_by=backup.requested_by,
         queued=backup.status == BackupStatus.IN_PROGRESS and backup.worker_id is None,
         safety_for_backup=safety_for,
@@ -100,6 +126,9 @@ def backup_view(
             operation and operation.irreversible_at and operation.status in ACTIVE_OPERATION_STATUSES
         ),
         **_refusals(backup, operation, refusals),
+        destination=_destination(backup, names),
+        copies=tuple(copy_view(copy, names) for copy in copies),
+        degraded=is_degraded(backup.status, [c.status for c in copies if c.deleted_at is None]),
     )
 
 
@@ -206,6 +235,8 @@ class Backups:
             listed = await backups.list_rows(session, service_id, include_deleted=include_deleted)
             latest = await backups.latest_operations(session, service_id, include_deleted=include_deleted)
             safety = await backups.safety_backups(session, service_id)
+            kept = await copies.copies_of_listed(session, service_id, include_deleted=include_deleted)
+            names = await providers.provider_names(session)
         return [
             backup_view(
                 row,
@@ -213,6 +244,8 @@ class Backups:
                 latest.get(rows.saved_id(row.id)),
                 refusals,
                 safety.get(row.id or 0),
+                kept.get(rows.saved_id(row.id), ()),
+                names,
             )
             for row in listed
         ]
@@ -241,7 +274,17 @@ class Backups:
             place = await inventory.service_rows(session, backup.service_id)
             operation = await operations.latest_operation(session, backup_id)
             safety = await backups.safety_backups(session, backup.service_id)
-        return backup_view(backup, place.path, operation, await self.access.refusals(), safety.get(backup_id))
+            kept = await copies.backup_copies_in(session, backup_id)
+            names = await providers.provider_names(session)
+        return backup_view(
+            backup,
+            place.path,
+            operation,
+            await self.access.refusals(),
+            safety.get(backup_id),
+            kept,
+            names,
+        )
 
     # --- cancel ----------------------------------------------------------
 

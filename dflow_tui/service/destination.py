@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from dflow_tui.core.copies import Place, check_copies
 from dflow_tui.core.enums import AuditResult, BackupType, Compression
 from dflow_tui.core.errors import InvalidName, NotAllowed
 from dflow_tui.core.permissions import Permission
@@ -9,8 +12,8 @@ from dflow_tui.core.policy import check_provider_usable, resolve_server_id
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.settings import PROBE_COMMAND_TIMEOUT
-from dflow_tui.store.queries import inventory, providers, rows
-from dflow_tui.store.tables import Server
+from dflow_tui.store.queries import copies, inventory, providers, rows
+from dflow_tui.store.tables import Server, ServiceCopy
 
 DESTINATIONS = [kind.value for kind in BackupType]
 
@@ -27,10 +30,13 @@ class Destinations:
         destination: str,
         provider: str | None = None,
         compression: str = Compression.AUTO,
+        copy_to: Sequence[str] = (),
     ) -> None:
         """Affects the next run only: existing backups keep their type. `compression`: auto
         (engines whose export is not compressed already), zstd, or none; on the server's
-        disk, zstd is refused when the server has no `zstd`."""
+        disk, zstd is refused when the server has no `zstd`. `copy_to`: more places each
+        backup is also stored in, from the same export (`internal` or verified providers);
+        the whole destination is replaced, so none given means no copies."""
         await self.access.require(Permission.DESTINATION, "destination.set", service_path=path)
         if destination not in DESTINATIONS:
             raise InvalidName(f"Unknown destination {destination!r}: use internal or external")
@@ -38,7 +44,11 @@ class Destinations:
             chosen_compression = Compression(compression)
         except ValueError:
             raise InvalidName(f"Unknown compression {compression!r}: use auto, zstd or none") from None
-        if destination == BackupType.INTERNAL and chosen_compression == Compression.ZSTD:
+        wanted = [Place.of(word) for word in copy_to]
+        primary = Place(BackupType(destination), provider if destination == BackupType.EXTERNAL else None)
+        check_copies(primary, wanted)
+        on_disk = destination == BackupType.INTERNAL or any(p.type == BackupType.INTERNAL for p in wanted)
+        if on_disk and chosen_compression == Compression.ZSTD:
             await self._check_zstd_on_server(path)
         async with self.db.session() as session:
             place = await inventory.service_by_path(session, path)
@@ -52,6 +62,20 @@ class Destinations:
                 chosen = await providers.provider_by_name(session, provider)
                 check_provider_usable(chosen, path)
                 provider_id = chosen.id
+            service_id = rows.saved_id(place.service.id)
+            made: list[ServiceCopy] = []
+            for position, copy in enumerate(wanted, start=1):
+                copy_provider = None
+                if copy.provider is not None:
+                    found = await providers.provider_by_name(session, copy.provider)
+                    check_provider_usable(found, path)
+                    copy_provider = found.id
+                made.append(
+                    ServiceCopy(
+                        service_id=service_id, position=position, type=copy.type, provider_id=copy_provider
+                    )
+                )
+            await copies.replace_service_copies(session, service_id, made)
             await rows.save(
                 session,
                 place.service,
@@ -65,6 +89,7 @@ class Destinations:
             service_path=path,
             detail=destination
             + (f" ({provider})" if provider else "")
+            + "".join(f", copy to {copy.name}" for copy in wanted)
             + f", compression {chosen_compression}",
         )
 

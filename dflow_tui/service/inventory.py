@@ -31,7 +31,7 @@ from dflow_tui.settings import (
     MOST_MAX_JOBS,
     PROBE_COMMAND_TIMEOUT,
 )
-from dflow_tui.store.queries import inventory, providers, rows
+from dflow_tui.store.queries import copies, inventory, providers, rows
 from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import Environment, Project, Server, Service
 
@@ -297,6 +297,7 @@ class Inventory:
                 service_id = (await inventory.service_by_path(session, path)).service.id
             servers = await inventory.server_names(session)
             provider_names = await providers.provider_names(session)
+            kept = await copies.all_service_copies(session)
             return [
                 ServiceView(
                     id=place.id,
@@ -308,6 +309,10 @@ class Inventory:
                     server=_named(servers, resolve_server_id(place.environment, place.project)),
                     legacy=place.legacy,
                     provider=_named(provider_names, place.provider_id),
+                    copies=tuple(
+                        _named(provider_names, copy.provider_id) or copy.type
+                        for copy in kept.get(place.id, [])
+                    ),
                 )
                 for place in await inventory.services_in_place(session, service_id)
             ]

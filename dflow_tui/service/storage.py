@@ -22,7 +22,7 @@ from dflow_tui.secrets import (
 from dflow_tui.service.access import Access
 from dflow_tui.settings import DEFAULT_PARALLEL, DEFAULT_PREFIX, MAX_PARALLEL
 from dflow_tui.storage import StorageConfig, VerifyResult, verify
-from dflow_tui.store.queries import backups, inventory, providers, rows
+from dflow_tui.store.queries import backups, copies, inventory, providers, rows
 from dflow_tui.store.tables import StorageProvider
 
 
@@ -175,10 +175,17 @@ class StorageProviders:
                     f"Storage provider {name!r} is the destination of a service; "
                     "set its destination to something else first"
                 )
-            kept = await backups.kept_on_provider(session, provider_id)
-            if kept is not None:
+            if await copies.copy_on_provider(session, provider_id) is not None:
                 raise Conflict(
-                    f"Storage provider {name!r} still holds backups (e.g. backup {kept.id}); "
+                    f"Storage provider {name!r} holds copies of a service's backups; "
+                    "set its destination without it first"
+                )
+            kept = await backups.kept_on_provider(session, provider_id)
+            kept_copy = await copies.kept_copy_on_provider(session, provider_id)
+            kept_id = kept.id if kept is not None else kept_copy.backup_id if kept_copy is not None else None
+            if kept_id is not None:
+                raise Conflict(
+                    f"Storage provider {name!r} still holds backups (e.g. backup {kept_id}); "
                     "delete them first, or they could no longer be restored"
                 )
             await rows.delete(session, provider)

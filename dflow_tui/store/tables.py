@@ -242,6 +242,47 @@ class Backup(SQLModel, table=True):
     deleted_at: datetime | None = _time()
 
 
+class ServiceCopy(SQLModel, table=True):
+    """One more place a service's backups go, beside its destination (the primary): the
+    server's disk (`internal`) or a verified provider. None: its backups go to one place."""
+
+    __tablename__ = "service_copies"
+    __table_args__ = (UniqueConstraint("service_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: int = Field(foreign_key="services.id", index=True)
+    position: int  # 1, 2, … in the order they were given (the primary is 0)
+    type: BackupType = _enum(BackupType)
+    provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
+
+
+class BackupCopy(SQLModel, table=True):
+    """Where one backup's export was also stored, beside its primary (the backup row itself):
+    its own place, figures of the stored bytes, layers, outcome and removal. The plain dump's
+    sha256 and size are the backup's: one export for every copy."""
+
+    __tablename__ = "backup_copies"
+    __table_args__ = (UniqueConstraint("backup_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    backup_id: int = Field(foreign_key="backups.id", index=True)
+    position: int
+    type: BackupType = _enum(BackupType)
+    status: BackupStatus = _enum(BackupStatus, BackupStatus.IN_PROGRESS)
+    server_id: int | None = Field(default=None, foreign_key="servers.id")
+    file_path: str | None = None
+    provider_id: int | None = Field(default=None, foreign_key="storage_providers.id")
+    bucket: str | None = None
+    object_key: str | None = None
+    version_id: str | None = None
+    stored_size_bytes: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+    stored_sha256: str | None = None
+    compression: str | None = None  # "zstd", or None
+    encrypted_for: str | None = None  # fingerprints of the recipients, comma-separated
+    error: str | None = None  # why it failed, or why it could not be removed yet
+    created_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+    deleted_at: datetime | None = _time()
+
+
 class Operation(SQLModel, table=True):
     """A restore or a delete acting on one backup."""
 

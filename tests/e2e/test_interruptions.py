@@ -84,14 +84,16 @@ def _crash_everywhere(cli, flow: str, arg_for_attempt, keyring) -> int:
     raise AssertionError(f"{flow} never finished within {MAX_STEPS} steps")
 
 
-@pytest.fixture(params=["internal", "external"])
+@pytest.fixture(params=["internal", "external", "copies"])
 def destination(request, cli, service_path, postgres, postgres_db, moto_s3, memory_keyring) -> str:
+    """`copies`: a bucket first, and a copy on the server's disk, from one export."""
     postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
-    if request.param == "external":
+    if request.param in ("external", "copies"):
         moto_s3.make_bucket(BUCKET, versioned=True)
         cli.add_provider("s3", moto_s3, BUCKET)
         cli("storage", "verify", "s3")
-        cli("destination", "set", service_path, "external", "--provider", "s3")
+        copies = ["--copy", "internal"] if request.param == "copies" else []
+        cli("destination", "set", service_path, "external", "--provider", "s3", *copies)
     return request.param
 
 

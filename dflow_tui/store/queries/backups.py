@@ -24,7 +24,7 @@ from dflow_tui.core.tiers import Tier
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Operation
+from dflow_tui.store.tables import Backup, BackupCopy, Operation
 
 
 class BackupRow(Protocol):
@@ -48,6 +48,8 @@ class BackupRow(Protocol):
     def bucket(self) -> str | None: ...
     @property
     def object_key(self) -> str | None: ...
+    @property
+    def provider_id(self) -> int | None: ...
     @property
     def size_bytes(self) -> int | None: ...
     @property
@@ -97,6 +99,7 @@ class OperationRow(Protocol):
 
 _BACKUPS = inspect(Backup).local_table
 _OPERATIONS = inspect(Operation).local_table
+_COPIES = inspect(BackupCopy).local_table
 
 
 def _rows_of(*columns: Any) -> Select[*tuple[Any, ...]]:
@@ -151,11 +154,20 @@ async def latest_created_at_of(session: StateSession, service_ids: list[int]) ->
     return found
 
 
-async def insert_backups(session: StateSession, new: list[Backup]) -> bool:
-    """Saves new backup rows in one statement batch and commits; False (nothing saved)
-    when one of their services has a backup in progress by now."""
+async def insert_backups(
+    session: StateSession, new: list[Backup], copies: dict[int, list[BackupCopy]] | None = None
+) -> bool:
+    """Saves new backup rows in one statement batch, with their copies (by service id: one
+    backup per service) in another, and commits; False (nothing saved) when one of their
+    services has a backup in progress by now."""
     session.add_all(new)
     try:
+        if copies:
+            await session.flush()
+            for backup in new:
+                for copy in copies.get(backup.service_id, []):
+                    copy.backup_id = rows.saved_id(backup.id)
+                    session.add(copy)
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -163,11 +175,18 @@ async def insert_backups(session: StateSession, new: list[Backup]) -> bool:
     return True
 
 
-async def insert_backup(session: StateSession, backup: Backup, service_path: str) -> Backup:
-    """Saves a new backup row and commits. The database holds one backup in progress per
-    service: a second one is refused as a Conflict."""
+async def insert_backup(
+    session: StateSession, backup: Backup, service_path: str, copies: Sequence[BackupCopy] = ()
+) -> Backup:
+    """Saves a new backup row (with its copies) and commits. The database holds one backup in
+    progress per service: a second one is refused as a Conflict."""
     session.add(backup)
     try:
+        if copies:
+            await session.flush()
+            for copy in copies:
+                copy.backup_id = rows.saved_id(backup.id)
+                session.add(copy)
         await session.commit()
     except IntegrityError:
         raise BackupInProgress(f"A backup of {service_path} is already in progress") from None
@@ -284,9 +303,21 @@ async def revision(session: StateSession, service_id: int | None = None) -> tupl
         .select_from(_OPERATIONS.join(_BACKUPS, _OPERATIONS.c.backup_id == _BACKUPS.c.id))
         .where(*where)
     )
+    copies = (
+        _rows_of(
+            func.count(),
+            func.max(_COPIES.c.finished_at),
+            func.count(_COPIES.c.deleted_at),
+            func.count(_COPIES.c.error),
+            *_status_counts(_COPIES.c.status, [s.value for s in BackupStatus]),
+        )
+        .select_from(_COPIES.join(_BACKUPS, _COPIES.c.backup_id == _BACKUPS.c.id))
+        .where(*where)
+    )
     mine = (await session.exec(backups)).one()
     ops = (await session.exec(operations)).one()
-    return tuple(mine) + tuple(ops)
+    kept = (await session.exec(copies)).one()
+    return tuple(mine) + tuple(ops) + tuple(kept)
 
 
 # --- questions about a service's backups ---------------------------------------------

@@ -18,6 +18,7 @@ from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
 from dflow_tui.store.tables import (
     Backup,
+    BackupCopy,
     Environment,
     Incident,
     Operation,
@@ -25,6 +26,7 @@ from dflow_tui.store.tables import (
     ScheduleTier,
     Server,
     Service,
+    ServiceCopy,
 )
 
 
@@ -316,6 +318,8 @@ async def forget_service(session: StateSession, service: Service) -> None:
     the jobs that ran on them); the audit log keeps what happened to it, by path."""
     backup_ids = select(Backup.id).where(Backup.service_id == service.id)
     await session.exec(delete(Operation).where(col(Operation.backup_id).in_(backup_ids)))
+    await session.exec(delete(BackupCopy).where(col(BackupCopy.backup_id).in_(backup_ids)))
+    await session.exec(delete(ServiceCopy).where(col(ServiceCopy.service_id) == service.id))
     await session.exec(delete(Backup).where(col(Backup.service_id) == service.id))
     await session.exec(delete(ScheduleTier).where(col(ScheduleTier.service_id) == service.id))
     await session.exec(delete(Incident).where(col(Incident.service_id) == service.id))

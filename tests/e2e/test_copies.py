@@ -1,0 +1,345 @@
+"""Copies in more than one place: one export through real sshd + PostgreSQL, stored on the
+server's disk and in two moto buckets at once (one age-encrypted), read back with Debian's
+`age` and `zstd`; a place that is down; delete; the refusals of `destination set`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from infra.receiver import HttpReceiver
+from infra.tools import find_program, missing
+
+B2 = "dflow-copies-b2"
+R2 = "dflow-copies-r2"
+
+
+@pytest.fixture
+def tools() -> dict[str, str]:
+    found = {name: find_program(name) for name in ("age", "age-keygen", "zstd")}
+    for name, path in found.items():
+        if path is None:
+            missing(f"the standard {name} tool", "apt-get install age zstd")
+    return {name: str(path) for name, path in found.items()}
+
+
+@pytest.fixture
+def age_key(tools, tmp_path) -> tuple[Path, str]:
+    key_file = tmp_path / "restore-key.txt"
+    subprocess.run([tools["age-keygen"], "-o", str(key_file)], check=True, capture_output=True)
+    public = subprocess.run(
+        [tools["age-keygen"], "-y", str(key_file)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return key_file, public
+
+
+@pytest.fixture
+def buckets(cli, moto_s3, memory_keyring) -> tuple[str, str]:
+    """Two verified providers, b2 and r2, each with a versioned bucket of its own."""
+    for name, bucket in (("b2", B2), ("r2", R2)):
+        moto_s3.make_bucket(bucket, versioned=True)
+        cli.add_provider(name, moto_s3, bucket)
+        cli("storage", "verify", name)
+    return "b2", "r2"
+
+
+@pytest.fixture
+def receiver():
+    with HttpReceiver() as server:
+        yield server
+
+
+def _seed(postgres, db: str) -> None:
+    postgres.psql("CREATE TABLE orders (id int primary key, customer text)", db=db)
+    postgres.psql(
+        "INSERT INTO orders SELECT i, 'customer copies-marker-' || i FROM generate_series(1, 3000) AS i",
+        db=db,
+    )
+
+
+def _open(body: bytes, tools: dict[str, str], *, key_file: Path | None = None, zstd: bool = False) -> bytes:
+    if key_file is not None:
+        body = subprocess.run(
+            [tools["age"], "-d", "-i", str(key_file)], input=body, capture_output=True, check=True
+        ).stdout
+    if zstd:
+        body = subprocess.run([tools["zstd"], "-d", "-c"], input=body, capture_output=True, check=True).stdout
+    return body
+
+
+def _body(moto_s3, location: str) -> bytes:
+    bucket, key = location.removeprefix("s3://").split("/", 1)
+    return moto_s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _versions(moto_s3, bucket: str) -> list[dict]:
+    page = moto_s3.client().list_object_versions(Bucket=bucket)
+    return [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+
+
+def _dumps(backup_dir: Path) -> list[str]:
+    return sorted(p.name for p in backup_dir.iterdir()) if backup_dir.exists() else []
+
+
+def _remove_bucket(moto_s3, bucket: str) -> None:
+    """The bucket goes after its provider was verified (a provider's account closed, say)."""
+    s3 = moto_s3.client()
+    for version in _versions(moto_s3, bucket):
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_one_export_lands_in_three_places_restores_and_is_deleted_from_all(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir, age_key, tools
+):
+    _seed(postgres, postgres_db)
+    key_file, public = age_key
+    cli("storage", "encrypt", "r2", "--recipient", public)
+    said = cli(
+        "destination",
+        "set",
+        service_path,
+        "external",
+        "--provider",
+        "b2",
+        "--copy",
+        "internal",
+        "--copy",
+        "r2",
+        "--compression",
+        "zstd",
+    )
+    assert said.stdout.strip() == (
+        f"{service_path}: next backups go to external (b2), copies to internal, r2, compression zstd"
+    )
+    [service] = cli.json("service", "list")
+    assert (service["destination"], service["provider"], service["copies"]) == (
+        "external",
+        "b2",
+        ["internal", "r2"],
+    )
+
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [row] = cli.json("backup", "list", service_path)
+    assert (row["status"], row["degraded"], row["destination"]) == ("succeeded", False, "b2")
+    assert [(c["destination"], c["status"], c["error"]) for c in row["copies"]] == [
+        ("internal", "succeeded", None),
+        ("r2", "succeeded", None),
+    ]
+    internal, r2 = row["copies"]
+
+    # Each place holds the same plain dump under its own layers, read with the standard tools.
+    in_b2 = _body(moto_s3, row["location"])
+    assert row["location"].startswith(f"s3://{B2}/") and row["location"].endswith(".dump.zst")
+    on_disk = Path(internal["location"]).read_bytes()
+    assert Path(internal["location"]).parent == backup_dir and internal["location"].endswith(".dump.zst")
+    in_r2 = _body(moto_s3, r2["location"])
+    assert r2["location"].startswith(f"s3://{R2}/") and r2["location"].endswith(".dump.zst.age")
+    assert in_r2.startswith(b"age-encryption.org/v1\n") and b"PGDMP" not in in_r2
+    for stored, copy in ((on_disk, internal), (in_r2, r2)):
+        assert (copy["stored_size"], copy["sha256"]) == (len(stored), hashlib.sha256(stored).hexdigest())
+    assert row["stored_sha256"] == hashlib.sha256(in_b2).hexdigest()
+    plains = [
+        _open(in_b2, tools, zstd=True),
+        _open(on_disk, tools, zstd=True),
+        _open(in_r2, tools, key_file=key_file, zstd=True),
+    ]
+    assert {hashlib.sha256(p).hexdigest() for p in plains} == {row["sha256"]}
+    assert len(plains[0]) == row["size_bytes"] and plains[0].startswith(b"PGDMP")
+    assert _dumps(backup_dir) == [Path(internal["location"]).name]  # no partial, no fifo left
+
+    table = cli("backup", "list", service_path).stdout
+    assert "b2+int+r2" in table and "degraded" not in table
+
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+    cli("backup", "restore", backup_id, "--yes", "--no-safety-backup")
+    restored = postgres.psql("SELECT customer FROM orders ORDER BY id LIMIT 1", db=postgres_db)
+    assert restored == "customer copies-marker-1"
+
+    cli("backup", "delete", backup_id, "--yes")
+    assert cli.json("backup", "list", service_path) == []
+    assert _dumps(backup_dir) == []
+    assert _versions(moto_s3, B2) == [] and _versions(moto_s3, R2) == []
+    [gone] = cli.json("backup", "list", service_path, "--all")
+    assert [c["status"] for c in gone["copies"]] == ["deleted", "deleted"]
+
+
+def test_a_copy_that_is_down_makes_the_backup_degraded_and_says_so(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir, receiver
+):
+    _seed(postgres, postgres_db)
+    url = receiver.url.replace("http://", "json://") + "/hooks/ops"
+    cli("notify", "add", "ops", input=url + "\n")
+    cli("destination", "set", service_path, "internal", "--copy", "b2", "--copy", "r2")
+    _remove_bucket(moto_s3, R2)
+
+    backup_id = int(cli("backup", "create", service_path).stdout)
+    [row] = cli.json("backup", "list", service_path)
+    assert (row["id"], row["status"], row["degraded"]) == (backup_id, "succeeded", True)
+    b2, r2 = row["copies"]
+    assert (b2["destination"], b2["status"], b2["error"]) == ("b2", "succeeded", None)
+    assert (r2["destination"], r2["status"]) == ("r2", "failed")
+    assert "NoSuchBucket" in r2["error"] or "does not exist" in r2["error"]
+    assert Path(row["location"]).exists()
+    assert hashlib.sha256(_body(moto_s3, b2["location"])).hexdigest() == row["sha256"]
+
+    table = cli("backup", "list", service_path).stdout
+    assert "int+b2+r2" in table and "succeeded (degraded)" in table and "copy to r2 failed" in table
+
+    [message] = [json.loads(body) for _method, _path, body in receiver.requests]
+    assert message["type"] == "failure"
+    assert message["title"] == f"Backup degraded: {service_path} (copy to r2 failed)"
+    assert "copy to r2 failed: " in message["message"] and "b2" not in message["title"]
+
+
+def test_when_the_primary_fails_nothing_is_left_in_the_other_places(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    _seed(postgres, postgres_db)
+    cli(
+        "destination",
+        "set",
+        service_path,
+        "external",
+        "--provider",
+        "b2",
+        "--copy",
+        "internal",
+        "--copy",
+        "r2",
+    )
+    _remove_bucket(moto_s3, B2)
+
+    failed = cli("backup", "create", service_path, ok=False)
+    assert "failed" in failed.output
+    [row] = cli.json("backup", "list", service_path)
+    assert row["status"] == "failed" and row["degraded"] is False
+    assert [(c["destination"], c["status"]) for c in row["copies"]] == [
+        ("internal", "failed"),
+        ("r2", "failed"),
+    ]
+    assert all(c["error"].startswith("Not kept: the backup failed") for c in row["copies"])
+    assert _dumps(backup_dir) == []
+    assert _versions(moto_s3, R2) == [] and moto_s3.multipart_uploads(R2) == []
+
+
+def test_when_the_export_fails_no_place_keeps_anything(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    cli("destination", "set", service_path, "internal", "--copy", "b2", "--copy", "r2")
+    postgres.drop_database(postgres_db)  # the export fails on the server
+
+    cli("backup", "create", service_path, ok=False)
+    [row] = cli.json("backup", "list", service_path)
+    assert row["status"] == "failed" and "does not exist" in row["error"]
+    assert [c["status"] for c in row["copies"]] == ["failed", "failed"]
+    assert _dumps(backup_dir) == []
+    for bucket in (B2, R2):
+        assert _versions(moto_s3, bucket) == [] and moto_s3.multipart_uploads(bucket) == []
+    postgres.create_database(postgres_db)
+
+
+def test_a_copy_that_cannot_be_removed_keeps_the_backup_until_a_later_delete(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    _seed(postgres, postgres_db)
+    cli("destination", "set", service_path, "internal", "--copy", "b2")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [row] = cli.json("backup", "list", service_path)
+    [b2] = row["copies"]
+    key = b2["location"].removeprefix(f"s3://{B2}/")
+
+    moto_s3.kill()  # the bucket's endpoint is down while the delete runs
+    try:
+        refused = cli("backup", "delete", backup_id, "--yes", ok=False)
+    finally:
+        moto_s3.restart()
+    assert "1 of its copies could not be removed" in refused.output
+    [kept] = cli.json("backup", "list", service_path)
+    assert kept["id"] == int(backup_id) and kept["copies"][0]["error"].startswith("Not removed yet: ")
+    assert Path(kept["location"]).exists()  # the primary is left whole: still restorable
+
+    cli("backup", "delete", backup_id, "--yes")
+    assert cli.json("backup", "list", service_path) == []
+    assert _dumps(backup_dir) == [] and moto_s3.versions_of(B2, key) == []
+
+
+def test_destination_set_refuses_copies_it_cannot_keep(cli, service_path, buckets, moto_s3):
+    moto_s3.make_bucket("dflow-copies-unverified")
+    cli.add_provider("s3", moto_s3, "dflow-copies-unverified")  # never verified
+
+    def refusal(*args: str) -> str:
+        result = cli("destination", "set", service_path, *args, ok=False)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1, result.output
+        return lines[0]
+
+    assert refusal("internal", "--copy", "s3") == (
+        "Error: Storage provider 's3' is not verified (Not verified yet); run `dflow-tui storage verify s3`"
+    )
+    assert refusal("internal", "--copy", "b2", "--copy", "b2") == (
+        "Error: Copy 'b2' is given twice: each place holds one copy"
+    )
+    assert refusal("external", "--provider", "b2", "--copy", "b2") == (
+        "Error: Copy 'b2' is where the primary goes already: a copy goes to another place"
+    )
+    assert refusal("internal", "--copy", "internal") == (
+        "Error: Copy 'internal' is where the primary goes already: a copy goes to another place"
+    )
+    assert refusal("internal", "--copy", "nowhere") == (
+        "Error: No storage provider named 'nowhere' (see `dflow-tui storage list`)"
+    )
+    [service] = cli.json("service", "list")
+    assert service["copies"] == []  # nothing refused was saved
+
+    cli("destination", "set", service_path, "internal", "--copy", "b2")
+    assert cli.json("service", "list")[0]["copies"] == ["b2"]
+    cli("destination", "set", service_path, "internal")  # the whole destination: no copies now
+    assert cli.json("service", "list")[0]["copies"] == []
+
+
+async def _age_into_daily_backups(cli, ids: list[int]) -> None:
+    """Make real backups look like daily scheduled ones from the previous days."""
+    from datetime import timedelta
+
+    from dflow_tui.store.tables import Backup
+
+    app = await cli.open_app()
+    now = app.clock.now()
+    async with app.db.session() as session:
+        for age, backup_id in enumerate(reversed(ids), start=1):
+            row = await session.get(Backup, backup_id)
+            row.trigger, row.schedule_tier = "scheduled", "daily"
+            row.created_at = now - timedelta(days=age, minutes=5)
+            session.add(row)
+        await session.commit()
+    await app.close()
+
+
+def test_a_scheduled_backup_keeps_its_copies_and_retention_removes_every_copy(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    import asyncio
+
+    postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
+    cli("destination", "set", service_path, "internal", "--copy", "b2")
+    ids = [int(cli("backup", "create", service_path).stdout) for _ in range(7)]
+    asyncio.run(_age_into_daily_backups(cli, ids))
+    oldest = cli.json("backup", "list", service_path)[-1]
+    [oldest_copy] = oldest["copies"]
+
+    cli("schedule", "set", service_path, "--tier", "daily")  # queued by the scheduler's pass
+    cli("worker", "--once")
+
+    rows = cli.json("backup", "list", service_path)
+    assert len(rows) == 7 and oldest["id"] not in [r["id"] for r in rows]
+    newest = rows[0]
+    assert (newest["trigger"], newest["status"], newest["degraded"]) == ("scheduled", "succeeded", False)
+    assert [(c["destination"], c["status"]) for c in newest["copies"]] == [("b2", "succeeded")]
+    assert not Path(oldest["location"]).exists()
+    assert moto_s3.versions_of(B2, oldest_copy["location"].removeprefix(f"s3://{B2}/")) == []
+    kept = {v["Key"] for v in _versions(moto_s3, B2)}
+    assert kept == {r["copies"][0]["location"].removeprefix(f"s3://{B2}/") for r in rows}
