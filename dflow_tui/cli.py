@@ -978,7 +978,7 @@ async def status(app: Dflow, path, as_json):
         print_json([row.to_json() for row in rows])
     else:
         print_table(
-            ["SERVICE", "STATE", "LAST SUCCESS", "RPO", "NEXT DUE"],
+            ["SERVICE", "STATE", "LAST SUCCESS", "RPO", "NEXT DUE", "PROVEN (DRILL)"],
             [
                 [
                     row.path,
@@ -986,6 +986,7 @@ async def status(app: Dflow, path, as_json):
                     _when(row.last_success),
                     duration_text(row.rpo) if row.rpo is not None else "-",
                     _when(row.next_due),
+                    "failed" if row.drill_failed else _when(row.proven_at),
                 ]
                 for row in rows
             ],

@@ -46,6 +46,9 @@ class FleetRow:
     last_size: int | None  # that backup's stored size
     state: str = "off"  # its recovery point: ok, failing, late, never, off (core.enums.RecoveryState)
     rpo: timedelta | None = None  # how old its newest success may be before it is late
+    proven_at: datetime | None = None  # when its newest passed restore drill ended
+    proven_backup_id: int | None = None  # the backup that drill restored
+    drill_failed: bool = False  # its newest restore drill failed
 
     @property
     def path(self) -> str:
@@ -64,6 +67,9 @@ class FleetRow:
             "last_size": self.last_size,
             "state": self.state,
             "rpo_seconds": int(self.rpo.total_seconds()) if self.rpo is not None else None,
+            "proven_at": self.proven_at.isoformat() if self.proven_at else None,
+            "proven_backup_id": self.proven_backup_id,
+            "drill_failed": self.drill_failed,
         }
 
 

@@ -13,7 +13,8 @@ from dflow_tui.core.views import FleetRow
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.service.inventory import Inventory
-from dflow_tui.store.queries import fleet, inventory, notices
+from dflow_tui.store.queries import drills, fleet, inventory, notices
+from dflow_tui.store.queries.drills import NOT_DRILLED, DrillStanding
 from dflow_tui.store.queries.fleet import RecoveryFacts, Standing
 
 UNDELIVERED_SHOWN_FOR = timedelta(days=1)
@@ -38,17 +39,21 @@ class Fleet:
         self.inventory = inventory
 
     async def health(self) -> FleetHealth:
-        """Every service's recovery state, in two reads (cheaper than `rows`: no views to
+        """Every service's recovery state, in three reads (cheaper than `rows`: no views to
         build), and how many notifications could not be delivered."""
         await self.access.require(Permission.READ, "fleet.list")
         points = _RecoveryPoints()
         async with self.ctx.db.reading() as session:
             paths = await inventory.service_paths(session)  # ids and paths only: no views to build
             found = await fleet.recovery_facts(session)
+            drilled = await drills.drill_standing(session)
             now = self.ctx.clock.now()
             by_id = {
                 facts.service_id: recovery_state(
-                    points.of(facts), facts.last_success, facts.latest_failed, now
+                    points.of(facts),
+                    facts.last_success,
+                    facts.latest_failed or _drill_failed(drilled, facts.service_id),
+                    now,
                 )
                 for facts in found
             }
@@ -66,7 +71,9 @@ class Fleet:
         made: dict[int, FleetRow] = {}
         services = await self.inventory.list_services(path)
         async with self.ctx.db.reading() as session:
-            found = await fleet.standings(session, services[0].id if path is not None else None)
+            only = services[0].id if path is not None else None
+            found = await fleet.standings(session, only)
+            drilled = await drills.drill_standing(session, only)
             by_id = {service.id: service for service in services}
             now = self.ctx.clock.now()
             for standing in found:
@@ -74,6 +81,8 @@ class Fleet:
                 if service is None:  # added since the services were read: listed next time
                     continue
                 rpo = points.of(standing)
+                proof = drilled.get(service.id, NOT_DRILLED)
+                failed = standing.latest_failed or proof.last_failed  # a failed drill is a failure too
                 made[service.id] = FleetRow(
                     service=service,
                     tiers=points.names(standing),
@@ -81,8 +90,11 @@ class Fleet:
                     next_due=soonest_due(standing.tiers, standing.last_by_tier, now),
                     last_result=standing.latest_status,
                     last_size=standing.latest_size,
-                    state=recovery_state(rpo, standing.last_success, standing.latest_failed, now).value,
+                    state=recovery_state(rpo, standing.last_success, failed, now).value,
                     rpo=rpo,
+                    proven_at=proof.proven_at,
+                    proven_backup_id=proof.proven_backup_id,
+                    drill_failed=proof.last_failed,
                 )
         # A service removed since it was read: no figures (it is gone at the next read).
         result = [
@@ -90,6 +102,11 @@ class Fleet:
         ]
         result.sort(key=lambda row: row.path)
         return result
+
+
+def _drill_failed(drilled: dict[int, DrillStanding], service_id: int) -> bool:
+    standing = drilled.get(service_id)
+    return standing is not None and standing.last_failed
 
 
 class _RecoveryPoints:

@@ -107,6 +107,14 @@ def families(shot: Snapshot) -> list[Metric]:
         labels=labels,
     )
     state = StateSetMetricFamily("dflow_backup_state", "The service's recovery point state.", labels=labels)
+    proven = GaugeMetricFamily(
+        "dflow_restore_drill_last_success_timestamp_seconds",
+        "When the newest passed restore drill ended (the service was proven restorable).",
+        labels=labels,
+    )
+    drill_failed = GaugeMetricFamily(
+        "dflow_restore_drill_failed", "1 when the newest restore drill failed.", labels=labels
+    )
     for row in shot.rows:
         path = [row.path]
         if row.last_success is not None:
@@ -118,6 +126,10 @@ def families(shot: Snapshot) -> list[Metric]:
         if row.rpo is not None:
             rpo.add_metric(path, row.rpo.total_seconds())
         state.add_metric(path, {s.value: s.value == row.state for s in RecoveryState})
+        if row.proven_at is not None:
+            proven.add_metric(path, row.proven_at.timestamp())
+        if row.proven_at is not None or row.drill_failed:
+            drill_failed.add_metric(path, 1 if row.drill_failed else 0)
     backups = GaugeMetricFamily("dflow_backups", "Backups recorded, by status.", labels=["status"])
     for status, count in sorted(shot.by_status.items()):
         backups.add_metric([status], count)
@@ -126,4 +138,4 @@ def families(shot: Snapshot) -> list[Metric]:
     )
     jobs.add_metric(["running"], shot.running)
     jobs.add_metric(["queued"], shot.queued)
-    return [success, duration, size, rpo, state, backups, jobs]
+    return [success, duration, size, rpo, state, proven, drill_failed, backups, jobs]

@@ -36,6 +36,8 @@ def test_status_exit_codes_follow_the_worst_service(cli, service_path, postgres,
         "RPO",
         "NEXT",
         "DUE",
+        "PROVEN",
+        "(DRILL)",
     ]
     assert "26h" in failing.stdout.splitlines()[1]
 
@@ -148,3 +150,34 @@ def test_a_worker_serves_metrics_over_http(cli, service_path):
     families = {f.name: f for f in text_string_to_metric_families(text)}
     [sample] = families["dflow_backup_last_size_bytes"].samples
     assert sample.labels == {"service": service_path} and sample.value > 0
+
+
+def test_proven_restorable_in_status_and_metrics_and_a_failed_drill_is_failing(
+    cli, service_path, postgres, postgres_db, backup_dir
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    cli("schedule", "set", service_path, "--tier", "weekly")
+    assert cli.spawn("worker", "--once").wait(timeout=120) == 0  # runs the queued weekly backup
+    [proven_id] = [b["id"] for b in cli.json("backup", "list", service_path)]
+    cli("drill", "run", service_path)
+    [row] = json.loads(cli.process("status", "--json").stdout)
+    assert (row["state"], row["proven_backup_id"], row["drill_failed"]) == ("ok", proven_id, False)
+    assert row["proven_at"] is not None
+
+    newer = cli("backup", "create", service_path).stdout.strip()
+    [listed] = [b for b in cli.json("backup", "list", service_path) if str(b["id"]) == newer]
+    dump = backup_dir / listed["location"].rsplit("/", 1)[1]
+    dump.write_bytes(dump.read_bytes()[:-10])  # that backup no longer restores
+    cli("drill", "run", service_path, "--backup", newer, ok=False)
+    failing = cli.process("status", ok=False)
+    assert failing.exit_code == 1
+    assert failing.stdout.splitlines()[1].split()[:2] == [service_path, "failing"]
+    assert failing.stdout.splitlines()[1].split()[-1] == "failed"
+    [row] = cli.json("fleet")
+    assert (row["state"], row["proven_backup_id"], row["drill_failed"]) == ("failing", proven_id, True)
+    families = {f.name: f for f in text_string_to_metric_families(cli.process("metrics").stdout)}
+    [failed] = families["dflow_restore_drill_failed"].samples
+    [proven] = families["dflow_restore_drill_last_success_timestamp_seconds"].samples
+    assert failed.value == 1 and proven.value > 0 and proven.labels == {"service": service_path}

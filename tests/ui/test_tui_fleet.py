@@ -46,14 +46,24 @@ async def test_every_service_is_listed_with_its_schedule_and_last_backup(demo, d
         states = [row.texts[1].plain for row in app.screen.table.rows]
         assert states == [*["late"] * 3, *["ok"] * 28]
         assert shown(app)[3:] == sorted(shown(app)[3:])
-        state, result, last, due, tiers, _size, engine, server, destination = cells(app, DEMO_SERVICE)[1:]
-        assert state == "ok"
+        state, result, last, due, tiers, proven, _size, engine, server, destination = cells(
+            app, DEMO_SERVICE
+        )[1:]
+        assert (state, proven) == ("ok", "—")  # never drilled
         assert (engine, server, destination, tiers) == ("postgres", "this-machine", "internal", "HW")
         assert last.endswith("s ago")  # the manual backup, seconds ago on the test's clock
         assert (due, result) == ("now", "in-progress")  # its weekly waits for a worker
         assert backup.id
         row = cells(app, "fleet-0/production/db9")  # a due one: its daily success is 2 days old
-        assert row[1:7] == ["late", "succeeded", "2d ago", "now", "D", "10.0 KiB"]  # 1 KiB × (9 % 97 + 1)
+        assert row[1:8] == [
+            "late",
+            "succeeded",
+            "2d ago",
+            "now",
+            "D",
+            "—",
+            "10.0 KiB",
+        ]  # 1 KiB × (9 % 97 + 1)
         assert "31 services" in screen_text(app) and "by state, ascending" in screen_text(app)
 
 
@@ -64,14 +74,14 @@ async def test_sort_by_each_column_and_back(demo, dflow, clock):
         await open_fleet(pilot)
         table = app.screen.table
         assert table.sort_column == 1  # by state, worst first
-        for column in range(2, 7):
+        for column in range(2, 8):
             await pilot.press("s")
             assert table.sort_column == column and not table.sort_reverse
         await pilot.press("S")  # by size, largest first
-        sizes = [row.sort_keys[6] for row in table.rows]
+        sizes = [row.sort_keys[7] for row in table.rows]
         assert sizes == sorted(sizes, key=lambda s: -1 if s is None else s, reverse=True)
         assert sizes[0] == 30 * 1024 and "by size, descending" in screen_text(app)
-        for column in range(7, 10):
+        for column in range(8, 11):
             await pilot.press("s")
             assert table.sort_column == column
         await pilot.press("s")  # round to the path
@@ -218,3 +228,20 @@ async def test_the_header_counts_late_and_failing_services_and_the_tree_shows_ba
         await wait_until(pilot, lambda: app.sub_title.startswith("1 late · 0 failing · "), "late counted")
         assert tree_label(app, DEMO_SERVICE).startswith("shop-db late ·")
         assert "Database backups · alice (admin)" in app.sub_title
+
+
+async def test_a_drilled_service_shows_when_it_was_proven_and_a_failed_drill(demo, dflow, clock):
+    proven = await dflow.backups.create(DEMO_SERVICE)
+    await dflow.backups.drill(DEMO_SERVICE, proven.id)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fleet(pilot)
+        assert cells(app, DEMO_SERVICE)[6].endswith("s ago")  # seconds ago on the test clock
+    broken = await dflow.backups.create(DEMO_SERVICE)
+    [dump] = [p for p in demo.root.rglob("*.dump") if p.name == broken.location.rsplit("/", 1)[-1]]
+    dump.write_bytes(dump.read_bytes()[:-10])
+    await dflow.backups.drill(DEMO_SERVICE, broken.id)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_fleet(pilot)
+        assert cells(app, DEMO_SERVICE)[6] == "failed"

@@ -37,6 +37,7 @@ COLUMNS = (
     Column("last_success", "Success", 9),
     Column("next_due", "Due", 8),
     Column("tiers", "Tiers", 7),
+    Column("proven", "Proven", 9, essential=False),
     Column("size", "Size", 9, essential=False),
     Column("engine", "Engine", 9, essential=False),
     Column("server", "Server", 14, essential=False),
@@ -82,13 +83,13 @@ class _PendingTexts:
 
     def __call__(self) -> tuple[Text, ...]:
         pending = Text(PENDING, style="dim")
-        return (Text(self.service.path), *(pending,) * 6, *_place(self.service))
+        return (Text(self.service.path), *(pending,) * 7, *_place(self.service))
 
 
 def pending_row(service: ServiceView) -> Row:
     """A service listed before its figures are read: its place now, `…` for the rest."""
     path = service.path
-    sort_keys = (path, None, None, None, None, None, None, *_place_keys(service))
+    sort_keys = (path, None, None, None, None, None, None, None, *_place_keys(service))
     return Row(path, sort_keys, _search(service), _PendingTexts(service))
 
 
@@ -114,9 +115,17 @@ class _FleetTexts:
             Text(age(row.last_success, now)),
             Text(due_in(due, now), style=Style(color=palette.warning) if due and due <= now else ""),
             Text("".join(TIER_LETTERS.get(t, "?") for t in row.tiers) or "off"),
+            _proven(row, now, palette),
             Text(human_size(row.last_size) if row.last_size is not None else NO_VALUE),
             *_place(row.service),
         )
+
+
+def _proven(row: FleetRow, now: datetime, palette: Palette) -> Text:
+    """How long ago a restore drill proved it (`2d ago`), or that the newest one failed."""
+    if row.drill_failed:
+        return Text("failed", style=Style(color=palette.error, bold=True))
+    return Text(age(row.proven_at, now))
 
 
 def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
@@ -130,6 +139,7 @@ def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
         row.last_success,
         row.next_due,
         len(row.tiers),
+        row.proven_at,
         row.last_size,
         *_place_keys(service),
     )
