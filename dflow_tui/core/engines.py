@@ -82,9 +82,22 @@ def drill_problem(expected: Probe | None, found: Probe) -> str | None:
     return None
 
 
+LIVE_COUNT_SECONDS = 60
+"""How long the count beside an export may run on the database server (where the engine
+can bound it): a larger database gives up its count rather than scan on."""
+
+
+def live_probe(engine: Engine) -> str:
+    """The probe sent to the live service beside its export: PostgreSQL cancels it itself
+    after LIVE_COUNT_SECONDS; the others are bounded by the command's own timeout."""
+    if engine == Engine.POSTGRES:
+        return f"SET statement_timeout = '{LIVE_COUNT_SECONDS}s';\n{ENGINES[engine].probe}"
+    return ENGINES[engine].probe
+
+
 def drill_summary(expected: Probe | None, found: Probe) -> str:
-    """What a drill found, beside what the backup counted (the services whose drills run on
-    a schedule are counted beside each export)."""
+    """What a drill found, beside what the live service held when the backup was taken
+    (counted beside its export; none when that count gave up or could not be taken)."""
     if expected is None:
         return f"{found}; no count at backup time"
     if expected == found:

@@ -35,3 +35,12 @@ def test_what_a_drill_says_it_found():
     assert drill_summary(None, Probe(1, 2)) == "1 tables, 2 rows; no count at backup time"
     assert drill_summary(Probe(1, 2), Probe(1, 2)) == "1 tables, 2 rows, as when the backup was taken"
     assert drill_summary(Probe(-1, 1000), Probe(-1, 999)) == "999 keys; 1000 keys when the backup was taken"
+
+
+def test_the_live_count_is_bounded_on_postgresql_and_the_drills_count_is_not():
+    from dflow_tui.core.engines import ENGINES, LIVE_COUNT_SECONDS, live_probe
+
+    assert live_probe(Engine.POSTGRES).startswith(f"SET statement_timeout = '{LIVE_COUNT_SECONDS}s';\n")
+    assert live_probe(Engine.POSTGRES).endswith(ENGINES[Engine.POSTGRES].probe)
+    assert "statement_timeout" not in ENGINES[Engine.POSTGRES].probe
+    assert live_probe(Engine.REDIS) == "DBSIZE"
