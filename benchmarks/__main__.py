@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from benchmarks import codec_speed, data_path, fleet_scale, list_and_table, startup, upload_memory
+from benchmarks import codec_speed, copies, data_path, fleet_scale, list_and_table, startup, upload_memory
 from benchmarks.workspace import Workspace
 
 log = logging.getLogger("benchmarks")
@@ -27,6 +27,7 @@ SECTIONS: dict[str, Callable[[Workspace], None]] = {
     "startup": startup.run,
     "codec_speed": codec_speed.run,
     "data_path": data_path.run,
+    "copies": copies.run,
 }
 
 

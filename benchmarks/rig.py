@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks import report
 from benchmarks.dflow_cli import DflowCli, Features, venv_tool
@@ -46,16 +47,19 @@ class Rig:
         return f"dflow/{provider}/"
 
 
-def start_rig(stack: ExitStack, workspace: Workspace, services: Sequence[str]) -> Rig:
-    """Servers stopped when `stack` closes; dflow-tui knows `services` (host.add_service gives each its dump)."""
-    work = workspace.directory("data-path")
+def start_rig(
+    stack: ExitStack, workspace: Workspace, services: Sequence[str], directory: str = "data-path"
+) -> Rig:
+    """Servers stopped when `stack` closes; dflow-tui knows `services` (host.add_service gives each its dump).
+    Each section that starts a rig gives it a `directory` of its own (state, sshd, moto)."""
+    work = workspace.directory(directory)
     with report.step("starting sshd, moto and the capped proxy"):
         host = start_remote_host(stack, work)
         s3 = start_s3(stack, work)
     cli = DflowCli(work, host.known_hosts)
     with report.step("dflow-tui setup through its CLI"):
         features = cli.features()
-        _configure(cli, host, s3, list(services), features, work.joinpath("server-backups").as_posix())
+        _configure(cli, host, s3, list(services), features, backup_dir_of(work).as_posix())
     aws_config = work / "aws-config"
     aws_config.mkdir(exist_ok=True)
     return Rig(
@@ -66,6 +70,11 @@ def start_rig(stack: ExitStack, workspace: Workspace, services: Sequence[str]) -
         aws_env=s3.aws_env(cli.env, aws_config),
         aws=str(venv_tool("aws")),
     )
+
+
+def backup_dir_of(work: Path) -> Path:
+    """The stand-in server's backup dir (`server add --backup-dir`): where internal backups go."""
+    return work / "server-backups"
 
 
 def _configure(

@@ -53,8 +53,9 @@ class Workspace:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def random_dump(self) -> Dump:
-        return self._dump("random", lambda path: dumps.random_dump(path, DUMP_SIZE))
+    def random_dump(self, size: int = DUMP_SIZE) -> Dump:
+        name = "random" if size == DUMP_SIZE else f"random-{size // MiB}"
+        return self._dump(name, lambda path: dumps.random_dump(path, size))
 
     def sql_dump(self) -> Dump:
         return self._dump("sql", lambda path: dumps.sql_text_dump(path, DUMP_SIZE))
