@@ -814,7 +814,8 @@ async def drill_run(app: Dflow, path, backup_id, identity_file):
     result = await app.backups.drill(path, backup_id, identity=identity, on_progress=print_progress)
     if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Drill of backup {result.backup_id} of {path} failed: {result.error}")
-    click.echo(f"Drill passed: backup {result.backup_id} of {path} restores ({result.probe})")
+    used = f"; from {result.restored_from}" if result.restored_from else ""
+    click.echo(f"Drill passed: backup {result.backup_id} of {path} restores ({result.probe}{used})")
 
 
 @drill.command("schedule")
@@ -1157,7 +1158,36 @@ async def backup_restore(app: Dflow, backup_id, yes, safety_backup, identity_fil
     )
     if result.status != OperationStatus.SUCCEEDED:
         raise DflowError(f"Restore of backup {backup_id} failed: {result.error}")
-    click.echo(f"Restored backup {backup_id} into {target}")
+    used = f" (from {result.restored_from})" if result.restored_from else ""
+    click.echo(f"Restored backup {backup_id} into {target}{used}")
+
+
+@backup.command("copy")
+@click.argument("backup_id", type=int)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="PROVIDER|internal",
+    help="Where the copy goes: a verified storage provider, or `internal` (the server's disk).",
+)
+@click.option(
+    "--identity",
+    "identity_file",
+    type=click.File("r"),
+    help="The private key that opens an encrypted backup, when the copy is read from an "
+    "encrypted place; without it, one saved with `identity add` is used.",
+)
+@with_app
+async def backup_copy(app: Dflow, backup_id, to, identity_file):
+    """Copy a backup that succeeded to one more place, or redo its copy there when that
+    failed or is gone (the backup is no longer degraded then)."""
+    identity = identity_file.read() if identity_file is not None else None
+    made = await app.backups.copy(backup_id, to, identity=identity, on_progress=print_progress)
+    what = "Redid the copy of" if made.repaired else "Copied"
+    click.echo(
+        f"{what} backup {backup_id} to {made.destination}: {made.location} (read from {made.read_from})"
+    )
 
 
 @backup.command("delete")

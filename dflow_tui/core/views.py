@@ -106,6 +106,17 @@ class CopyView:
 
 
 @dataclass(frozen=True)
+class CopiedView:
+    """A copy `backup copy` made (or redone) of a backup."""
+
+    backup_id: int
+    destination: str  # `internal`, or the provider's name
+    location: str | None  # the server file, or s3://bucket/key
+    read_from: str  # "the primary on the server's disk"
+    repaired: bool  # a failed or missing copy was redone
+
+
+@dataclass(frozen=True)
 class BackupView:
     id: int
     service_path: str
@@ -193,6 +204,7 @@ class OperationView:
     status: str
     error: str | None
     probe: str | None = None  # a drill's count of what the restored database holds
+    restored_from: str | None = None  # "the copy in r2": when the backup has copies
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ async def _check_server(
     dumps: list[Backup | BackupCopy] = [*live, *kept_copies]
     internal = [b for b in dumps if b.type == BackupType.INTERNAL and b.server_id == server.id]
     expected = {
-        b.file_path.rsplit("/", 1)[1]: _backup_id(b)
+        b.file_path.rsplit("/", 1)[1]: _whose(b, "on the server's disk")
         for b in internal
         if b.status == BackupStatus.SUCCESS and b.file_path
     }
@@ -113,12 +113,10 @@ async def _check_server(
             )
             ages = files.parse_ages(listing.text)
             found: list[Finding] = []
-            for name, backup_id in sorted(expected.items()):
+            for name, whose in sorted(expected.items()):
                 if name not in ages:
                     found.append(
-                        Finding(
-                            "missing-dump", where, f"backup {backup_id} says success, but {name} is not there"
-                        )
+                        Finding("missing-dump", where, f"{whose} says success, but {name} is not there")
                     )
             for name, age in sorted(ages.items()):
                 if is_dump_file_name(name) and name not in expected:
@@ -142,9 +140,11 @@ async def _check_server(
         return [Finding("unreachable", where, failure_text(error, ctx.secrets))]
 
 
-def _backup_id(row: Backup | BackupCopy) -> int | None:
-    """The backup a dump belongs to: the row itself, or the backup a copy is of."""
-    return row.backup_id if isinstance(row, BackupCopy) else row.id
+def _whose(row: Backup | BackupCopy, place: str) -> str:
+    """Whose dump it is: `backup 12`, or `the copy of backup 12 in r2` (at `place`)."""
+    return (
+        f"the copy of backup {row.backup_id} {place}" if isinstance(row, BackupCopy) else f"backup {row.id}"
+    )
 
 
 async def _check_drill_services(ctx: JobContext, server: Server, fix: bool) -> list[Finding]:
@@ -196,7 +196,9 @@ async def _check_bucket(
     dumps: list[Backup | BackupCopy] = [*live, *kept_copies]
     external = [b for b in dumps if b.type == BackupType.EXTERNAL and b.provider_id == provider.id]
     expected = {
-        b.object_key: _backup_id(b) for b in external if b.status == BackupStatus.SUCCESS and b.object_key
+        b.object_key: _whose(b, f"in {provider.name}")
+        for b in external
+        if b.status == BackupStatus.SUCCESS and b.object_key
     }
     where = f"s3://{provider.bucket}/{provider.prefix}"
     under = f"{provider.prefix}/" if provider.prefix else ""  # the bucket's root when there is no prefix
@@ -206,12 +208,10 @@ async def _check_bucket(
             keys = set(await list_keys(client, provider.bucket, under))
             uploads = await list_incomplete_uploads(client, provider.bucket, under)
             found: list[Finding] = []
-            for key, backup_id in sorted(expected.items()):
+            for key, whose in sorted(expected.items()):
                 if key not in keys:
                     found.append(
-                        Finding(
-                            "missing-dump", where, f"backup {backup_id} says success, but {key} is not there"
-                        )
+                        Finding("missing-dump", where, f"{whose} says success, but {key} is not there")
                     )
             for key in sorted(keys):
                 if is_dump_file_name(key.rsplit("/", 1)[-1]) and key not in expected:

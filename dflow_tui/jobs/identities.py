@@ -21,7 +21,14 @@ def encrypted_for(backup: Backup) -> list[str]:
 async def identity_for(ctx: JobContext, backup: Backup, given: str | None) -> Identity | None:
     """The identity that opens `backup` (None when it is not encrypted); one clear sentence
     when there is none, or when the one given opens something else."""
-    recipients = encrypted_for(backup)
+    return await identity_opening(ctx, backup.id, encrypted_for(backup), given)
+
+
+async def identity_opening(
+    ctx: JobContext, backup_id: int | None, recipients: list[str], given: str | None
+) -> Identity | None:
+    """The identity that opens a dump sealed for `recipients` (one of backup `backup_id`'s
+    places); None when it is not encrypted."""
     if not recipients:
         return None
     whom = ", ".join(recipients)
@@ -30,7 +37,7 @@ async def identity_for(ctx: JobContext, backup: Backup, given: str | None) -> Id
         identity = load_identity(given)
         if identity.fingerprints and not set(identity.fingerprints) & set(recipients):
             raise WrongIdentity(
-                f"Backup {backup.id} is encrypted for {whom}; the identity given "
+                f"Backup {backup_id} is encrypted for {whom}; the identity given "
                 f"({', '.join(identity.fingerprints)}) is not one of them: nothing was restored"
             )
         return identity
@@ -41,7 +48,7 @@ async def identity_for(ctx: JobContext, backup: Backup, given: str | None) -> Id
                 _remember_secret(ctx, text)
                 return load_identity(text)
     raise IdentityNeeded(
-        f"Backup {backup.id} is encrypted for {whom}; restoring it needs the matching identity: "
+        f"Backup {backup_id} is encrypted for {whom}; restoring it needs the matching identity: "
         "give it with `--identity FILE`, or save it on this host with `dflow-tui identity add NAME FILE`"
     )
 

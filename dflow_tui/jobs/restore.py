@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+from dflow_tui.core.copies import CopyFacts, Place, restore_order
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
-from dflow_tui.core.errors import DflowError, RemoteError
+from dflow_tui.core.errors import Cancelled, Conflict, DflowError, RemoteError
 from dflow_tui.core.naming import (
     ZSTD_SUFFIX,
     dump_in_backup_dir,
@@ -25,17 +27,17 @@ from dflow_tui.jobs.cancel import point_of_no_return
 from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.enqueue import record_backup
-from dflow_tui.jobs.failure import command_failure
-from dflow_tui.jobs.identities import encrypted_for, identity_for
+from dflow_tui.jobs.failure import command_failure, failure_text
+from dflow_tui.jobs.identities import encrypted_for, identity_for, identity_opening
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import open_storage, stored_object
+from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_object
 from dflow_tui.pipeline import Identity, Layers, restore_plan, run_pipeline
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import RemoteProcess, Transport
 from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
 from dflow_tui.storage.download import download_parts
-from dflow_tui.store.queries import inventory, rows
-from dflow_tui.store.tables import Backup, Operation, Server, Service, StorageProvider
+from dflow_tui.store.queries import copies, inventory, rows
+from dflow_tui.store.tables import Backup, BackupCopy, Operation, Server, Service, StorageProvider
 
 
 async def run_restore(
@@ -61,6 +63,61 @@ async def run_restore(
     return await run_operation(ctx, operation_id, body, on_progress)
 
 
+@dataclass(frozen=True)
+class _Dump:
+    """One place holding the backup's dump, as a restore reads it: a file on a server's
+    disk, or an object in a bucket; the figures its record holds for the stored bytes."""
+
+    type: BackupType
+    server_id: int | None = None  # internal: the server whose disk holds it
+    file_path: str | None = None
+    stored: StoredObject | None = None  # external: the object
+    stored_sha256: str | None = None
+    stored_size: int | None = None
+    recipients: tuple[str, ...] = ()  # encrypted for these fingerprints
+
+
+def _primary_dump(backup: Backup) -> _Dump:
+    if backup.type == BackupType.INTERNAL:
+        return _Dump(
+            BackupType.INTERNAL,
+            backup.server_id,
+            backup.file_path,
+            stored_sha256=backup.stored_sha256 or backup.sha256,
+            stored_size=backup.stored_size_bytes or backup.size_bytes,
+        )
+    return _Dump(
+        BackupType.EXTERNAL,
+        stored=stored_object(backup),
+        stored_sha256=backup.stored_sha256,
+        recipients=tuple(encrypted_for(backup)),
+    )
+
+
+def _copy_dump(backup: Backup, copy: BackupCopy) -> _Dump:
+    if copy.type == BackupType.INTERNAL:
+        return _Dump(
+            BackupType.INTERNAL,
+            copy.server_id or backup.server_id,
+            copy.file_path,
+            stored_sha256=copy.stored_sha256 or backup.sha256,
+            stored_size=copy.stored_size_bytes or backup.size_bytes,
+        )
+    if copy.provider_id is None or not copy.bucket or not copy.object_key:
+        raise DflowError(f"A copy of backup {backup.id} names no storage provider, bucket and key")
+    return _Dump(
+        BackupType.EXTERNAL,
+        stored=StoredObject(copy.provider_id, copy.bucket, copy.object_key, copy.version_id),
+        stored_sha256=copy.stored_sha256,
+        recipients=tuple(f for f in (copy.encrypted_for or "").split(",") if f),
+    )
+
+
+@dataclass
+class _Attempt:
+    importing: bool = False  # the import started: no other place is tried after this
+
+
 async def import_backup(
     ctx: JobContext,
     transport: Transport,
@@ -75,17 +132,110 @@ async def import_backup(
 ) -> None:
     """Gets the dump onto `server` (already there; copied from `source`, another server;
     or downloaded from the bucket), proves it is the recorded one, and imports it into
-    `service` — a restore's target, or a drill's throwaway service."""
+    `service` — a restore's target, or a drill's throwaway service.
+
+    A backup with copies is read from its places in turn (core.copies.restore_order): a
+    place whose dump is missing, unreadable or not the recorded one is passed over for the
+    next, until the import starts. The place used is recorded on the operation."""
     await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
-    if backup.type == BackupType.INTERNAL:
-        path = join_remote(source.backup_dir, dump_in_backup_dir(source.backup_dir, backup.file_path or ""))
-        # The file as stored (a .zst is decompressed into the import on the server).
-        expected = (
-            backup.stored_sha256 or backup.sha256,
-            backup.stored_size_bytes or backup.size_bytes,
+    recorded = await copies.backup_copies(ctx.db, rows.saved_id(backup.id))
+    if not recorded:
+        dump = _primary_dump(backup)
+        await _import_from(
+            ctx, transport, operation, backup, dump, service, server, source, identity, job, on_progress
         )
+        return
+    by_id = {c.id: c for c in recorded}
+    names = await _providers(ctx, backup, recorded)
+    primary = Place(BackupType(backup.type), names.get(backup.provider_id or -1))
+    facts = [
+        CopyFacts(
+            rows.saved_id(c.id),
+            Place(BackupType(c.type), names.get(c.provider_id or -1)),
+            c.status,
+            c.deleted_at is not None,
+        )
+        for c in recorded
+    ]
+    order = restore_order(primary, facts)
+    failures: list[str] = []
+    for turn, place in enumerate(order):
+        where = place.describe()
+        report(on_progress, job, f"reading the dump from {where}")
+        attempt = _Attempt()
+        try:
+            if place.copy_id is None:
+                dump, opener = _primary_dump(backup), identity
+            else:
+                dump = _copy_dump(backup, by_id[place.copy_id])
+                given = ctx.identities.get(rows.saved_id(operation.id))
+                opener = await identity_opening(ctx, backup.id, list(dump.recipients), given)
+            await _import_from(
+                ctx,
+                transport,
+                operation,
+                backup,
+                dump,
+                service,
+                server,
+                source,
+                opener,
+                job,
+                on_progress,
+                attempt,
+            )
+        except (Cancelled, Conflict, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            if attempt.importing:
+                raise
+            reason = failure_text(error, ctx.secrets)
+            failures.append(f"{where}: {reason}")
+            if turn + 1 < len(order):
+                report(
+                    on_progress,
+                    job,
+                    f"{where} cannot be used ({reason}); trying {order[turn + 1].describe()}",
+                )
+            continue
+        await rows.update(ctx.db, Operation, operation.id, restored_from=where)
+        return
+    raise DflowError(f"No place holds a usable dump of backup {backup.id}: " + "; ".join(failures))
+
+
+async def _providers(ctx: JobContext, backup: Backup, recorded: list[BackupCopy]) -> dict[int, str]:
+    ids = {c.provider_id for c in recorded if c.provider_id is not None}
+    if backup.provider_id is not None:
+        ids.add(backup.provider_id)
+    return {i: (await rows.load(ctx.db, StorageProvider, i)).name for i in ids}
+
+
+async def _import_from(
+    ctx: JobContext,
+    transport: Transport,
+    operation: Operation,
+    backup: Backup,
+    dump: _Dump,
+    service: Service,
+    server: Server,
+    source: Server,
+    identity: Identity | None,
+    job: str,
+    on_progress: ProgressCallback | None,
+    attempt: _Attempt | None = None,
+) -> None:
+    """One place's dump onto `server`, checked, imported; its temp file removed after."""
+    attempt = attempt or _Attempt()
+    if dump.type == BackupType.INTERNAL:
+        if dump.server_id is not None and dump.server_id != source.id:
+            source = await rows.load(ctx.db, Server, dump.server_id)
+        path = join_remote(source.backup_dir, dump_in_backup_dir(source.backup_dir, dump.file_path or ""))
+        # The file as stored (a .zst is decompressed into the import on the server).
+        expected = (dump.stored_sha256, dump.stored_size)
         if server.id == source.id:
-            await _check_and_import(ctx, transport, operation, service, path, expected, job, on_progress)
+            await _check_and_import(
+                ctx, transport, operation, service, path, expected, job, on_progress, attempt
+            )
             return
         # On another server: copied there through this process first, as it is stored.
         assert backup.created_at is not None
@@ -95,7 +245,9 @@ async def import_backup(
         )
         try:
             await _copy_between_servers(ctx, source, path, transport, temp, job, on_progress)
-            await _check_and_import(ctx, transport, operation, service, temp, expected, job, on_progress)
+            await _check_and_import(
+                ctx, transport, operation, service, temp, expected, job, on_progress, attempt
+            )
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(
@@ -105,9 +257,9 @@ async def import_backup(
     assert backup.created_at is not None  # every backup is recorded with its creation time
     temp = restore_temp_path(server.backup_dir, service.name, backup.created_at)
     try:
-        await _download_to_server(ctx, transport, backup, identity, temp, job, on_progress)
+        await _download_to_server(ctx, transport, backup, dump, identity, temp, job, on_progress)
         plain = (backup.sha256, backup.size_bytes)  # the temp file holds the plain dump
-        await _check_and_import(ctx, transport, operation, service, temp, plain, job, on_progress)
+        await _check_and_import(ctx, transport, operation, service, temp, plain, job, on_progress, attempt)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.shield(transport.run(files.remove_partial(temp), timeout=CLEANUP_COMMAND_TIMEOUT))
@@ -197,6 +349,7 @@ async def _download_to_server(
     ctx: JobContext,
     transport: Transport,
     backup: Backup,
+    dump: _Dump,
     identity: Identity | None,
     temp: str,
     job: str,
@@ -205,10 +358,11 @@ async def _download_to_server(
     """The object's ranges, several at once and put back in order, through the data path
     backwards (age, zstd) into a private temp file on the server. The stored bytes' sha256
     is checked on the way; the plain dump's is checked on the server before the import."""
-    source = stored_object(backup)
+    assert dump.stored is not None
+    source = dump.stored
     provider = await rows.load(ctx.db, StorageProvider, source.provider_id)
     layers = Layers.of(source.key)
-    plan = restore_plan(layers, identity=identity, encrypted_for=encrypted_for(backup))
+    plan = restore_plan(layers, identity=identity, encrypted_for=list(dump.recipients))
     sealed = plan.stored is not plan.plain
     async with await open_storage(ctx, source.provider_id) as client:
         download = await download_parts(
@@ -217,7 +371,7 @@ async def _download_to_server(
             source.key,
             version_id=source.version_id,
             parallel=provider.parallel,
-            expected_sha256=backup.stored_sha256 if sealed else backup.sha256,
+            expected_sha256=dump.stored_sha256 if sealed else backup.sha256,
         )
         where = f"s3://{source.bucket}/{source.key}"
         report(on_progress, job, f"downloading {where}", done_bytes=0, total_bytes=download.size)
@@ -256,6 +410,7 @@ async def _check_and_import(
     expected: tuple[str | None, int | None],
     job: str,
     on_progress: ProgressCallback | None,
+    attempt: _Attempt | None = None,
 ) -> None:
     """One server command opens the dump once, prints its checksum, and imports that same
     open file only when told to: nothing can be swapped in between the check and the import.
@@ -284,6 +439,8 @@ async def _check_and_import(
                 f"expected {(expected[0] or '')[:12]}…, {expected[1]} bytes): refusing to import"
             )
         await point_of_no_return(ctx, operation.id)
+        if attempt is not None:
+            attempt.importing = True
         report(on_progress, job, step)
         await process.write(b"import\n")
         await process.write_eof()

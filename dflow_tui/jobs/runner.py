@@ -122,7 +122,7 @@ async def run_job(
         audit.job_result(operation.status == OperationStatus.SUCCEEDED, operation.error),
         service_path=job.service_path,
         target=f"backup {job.backup_id}",
-        detail=operation.error,
+        detail=operation.error or (f"from {operation.restored_from}" if operation.restored_from else None),
     )
     await notify.operation_ended(ctx, operation, job.service_path)
     return _operation_outcome(job, operation)
@@ -164,12 +164,19 @@ async def _run_backup_job(
     )
 
 
+def _read_from(operation: Operation) -> str:
+    return f" (from {operation.restored_from})" if operation.restored_from else ""
+
+
 def _operation_outcome(job: ClaimedJob, operation: Operation) -> JobOutcome:
     done = operation.status == OperationStatus.SUCCEEDED
     if job.kind is JobKind.RESTORE:
         if done:
             return JobOutcome(
-                job, True, "Restore done", f"{job.service_path} now holds the data of backup {job.backup_id}."
+                job,
+                True,
+                "Restore done",
+                f"{job.service_path} now holds the data of backup {job.backup_id}{_read_from(operation)}.",
             )
         return JobOutcome(
             job,

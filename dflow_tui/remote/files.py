@@ -212,6 +212,12 @@ def send_file(path: str) -> str:
     )
 
 
+def is_there(path: str) -> str:
+    """Exit 0 when PATH is a regular file (not a link), EXIT_GONE when it is not."""
+    p = _q(checked_path(path))
+    return f"if [ -f {p} ] && [ ! -L {p} ]; then exit 0; fi\nexit {EXIT_GONE}"
+
+
 def checksum(path: str) -> str:
     """Prints `<sha256> <size>` of a file; parse it with parse_checksum."""
     p = _q(checked_path(path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Awaitable, Sequence
 
-from dflow_tui.core.copies import is_degraded
+from dflow_tui.core.copies import Place, is_degraded
 from dflow_tui.core.enums import (
     ACTIVE_OPERATION_STATUSES,
     AuditResult,
@@ -32,9 +32,10 @@ from dflow_tui.core.policy import (
     server_for_new_backup,
     writer_refusal,
 )
-from dflow_tui.core.views import BackupView, CopyView, DrillView, OperationView
+from dflow_tui.core.views import BackupView, CopiedView, CopyView, DrillView, OperationView
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback
+from dflow_tui.jobs.copy_backup import COPY_REFUSALS, copy_backup
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.identities import identity_for
 from dflow_tui.jobs.runner import backup_job, operation_job
@@ -55,6 +56,7 @@ def operation_view(operation: Operation) -> OperationView:
         status=operation.status,
         error=operation.error,
         probe=operation.probe,
+        restored_from=operation.restored_from,
     )
 
 
@@ -366,6 +368,32 @@ class Backups:
         return await self._operate(
             backup_id, OperationKind.RESTORE, safety_backup, wait, on_progress, identity=identity, into=into
         )
+
+    async def copy(
+        self,
+        backup_id: int,
+        to: str,
+        *,
+        identity: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> CopiedView:
+        """One more copy of a backup that succeeded, at `to` (`internal` or a verified
+        provider's name), or its copy there redone when it failed or is gone; read from the
+        backup's first healthy place, run in this process (jobs/copy_backup.py)."""
+        target = f"backup {backup_id}"
+        await self.access.require(Permission.CREATE, "backup.copy", target=target)
+        where: dict[str, str | None] = {"target": target, "service_path": None}
+        try:
+            backup = await rows.load(self.db, Backup, backup_id)
+            where["service_path"] = await inventory.service_path(self.db, backup.service_id)
+            made = await copy_backup(self.ctx, backup_id, Place.of(to), identity, on_progress)
+        except DflowError as error:
+            result = AuditResult.REFUSED if isinstance(error, COPY_REFUSALS) else AuditResult.FAILED
+            await self.access.audit("backup.copy", result, detail=str(error), **where)
+            raise
+        detail = f"{'redone' if made.repaired else 'copied'} to {made.place}, read from {made.read_from}"
+        await self.access.audit("backup.copy", AuditResult.SUCCEEDED, detail=detail, **where)
+        return CopiedView(backup_id, made.place, _location(made.copy), made.read_from, made.repaired)
 
     async def delete(
         self, backup_id: int, *, wait: bool = True, on_progress: ProgressCallback | None = None

@@ -343,3 +343,263 @@ def test_a_scheduled_backup_keeps_its_copies_and_retention_removes_every_copy(
     assert moto_s3.versions_of(B2, oldest_copy["location"].removeprefix(f"s3://{B2}/")) == []
     kept = {v["Key"] for v in _versions(moto_s3, B2)}
     assert kept == {r["copies"][0]["location"].removeprefix(f"s3://{B2}/") for r in rows}
+
+
+# --- restore falls back across copies ---------------------------------------------------
+
+
+def _restored_line(result) -> str:
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_a_restore_passes_over_a_tampered_file_on_disk_and_says_which_copy_it_used(
+    cli, service_path, buckets, postgres, postgres_db, backup_dir
+):
+    _seed(postgres, postgres_db)
+    cli("destination", "set", service_path, "external", "--provider", "b2", "--copy", "internal")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [row] = cli.json("backup", "list", service_path)
+    [internal] = row["copies"]
+    on_disk = Path(internal["location"])
+    tampered = bytearray(on_disk.read_bytes())
+    tampered[len(tampered) // 2] ^= 0xFF  # one byte changed on the server's disk
+    on_disk.write_bytes(bytes(tampered))
+
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+    result = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup")
+    assert (
+        _restored_line(result) == f"Restored backup {backup_id} into {service_path} (from the primary in b2)"
+    )
+    assert "reading the dump from the copy on the server's disk" in result.stderr
+    assert "the copy on the server's disk cannot be used (The dump does not match its record" in result.stderr
+    assert "trying the primary in b2" in result.stderr
+    [audited] = [e for e in cli.json("audit") if e["action"] == "backup.restore"]
+    assert (audited["result"], audited["detail"]) == ("succeeded", "from the primary in b2")
+    restored = postgres.psql("SELECT customer FROM orders ORDER BY id LIMIT 1", db=postgres_db)
+    assert restored == "customer copies-marker-1"
+    assert _dumps(backup_dir) == [on_disk.name]  # the download's temp file is gone
+
+
+def test_a_restore_reads_the_first_copy_that_is_still_there(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir, age_key, tools
+):
+    _seed(postgres, postgres_db)
+    key_file, public = age_key
+    cli("storage", "encrypt", "r2", "--recipient", public)
+    cli("destination", "set", service_path, "internal", "--copy", "b2", "--copy", "r2")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [row] = cli.json("backup", "list", service_path)
+    b2, _r2 = row["copies"]
+    Path(row["location"]).unlink()  # the primary's file is gone from the server
+    s3 = moto_s3.client()
+    for version in _versions(moto_s3, B2):  # and the object in b2
+        s3.delete_object(Bucket=B2, Key=version["Key"], VersionId=version["VersionId"])
+
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+    result = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup", "--identity", str(key_file))
+    assert _restored_line(result) == f"Restored backup {backup_id} into {service_path} (from the copy in r2)"
+    assert "the primary on the server's disk cannot be used (Dump " in result.stderr
+    assert "is missing on the server); trying the copy in b2" in result.stderr
+    assert "the copy in b2 cannot be used (" in result.stderr
+    restored = postgres.psql("SELECT customer FROM orders ORDER BY id LIMIT 1", db=postgres_db)
+    assert restored == "customer copies-marker-1"
+    assert _dumps(backup_dir) == []  # each attempt's temp file was removed
+    assert b2["location"].startswith(f"s3://{B2}/")
+
+
+def test_a_restore_with_no_usable_place_names_each_one_and_why(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    _seed(postgres, postgres_db)
+    cli("destination", "set", service_path, "internal", "--copy", "b2")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [row] = cli.json("backup", "list", service_path)
+    Path(row["location"]).unlink()
+    _remove_bucket(moto_s3, B2)
+
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+    failed = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup", ok=False)
+    [line] = [x for x in failed.stdout.splitlines() + failed.stderr.splitlines() if x.startswith("Error:")]
+    assert line.startswith(
+        f"Error: Restore of backup {backup_id} failed: No place holds a usable dump of backup {backup_id}: "
+        "the primary on the server's disk: Dump "
+    )
+    assert "is missing on the server; the copy in b2: " in line
+    assert postgres.psql("SELECT customer FROM orders ORDER BY id LIMIT 1", db=postgres_db) == "Mallory"
+    assert _dumps(backup_dir) == []
+
+
+# --- backup copy ID --to ----------------------------------------------------------------
+
+
+def _one_line(result) -> str:
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_backup_copy_repairs_a_degraded_backup_once_its_bucket_is_back(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir, age_key, tools
+):
+    _seed(postgres, postgres_db)
+    key_file, public = age_key
+    cli("storage", "encrypt", "r2", "--recipient", public)
+    cli(
+        "destination",
+        "set",
+        service_path,
+        "internal",
+        "--copy",
+        "b2",
+        "--copy",
+        "r2",
+        "--compression",
+        "zstd",
+    )
+    _remove_bucket(moto_s3, R2)
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    [row] = cli.json("backup", "list", service_path)
+    assert row["degraded"] is True and row["copies"][1]["status"] == "failed"
+
+    moto_s3.make_bucket(R2, versioned=True)  # the bucket is back
+    said = cli("backup", "copy", backup_id, "--to", "r2")
+    [repaired] = cli.json("backup", "list", service_path)
+    r2 = repaired["copies"][1]
+    assert said.stdout.strip() == (
+        f"Redid the copy of backup {backup_id} to r2: {r2['location']} (read from the primary on the server's disk)"
+    )
+    assert (repaired["degraded"], r2["destination"], r2["status"], r2["error"]) == (
+        False,
+        "r2",
+        "succeeded",
+        None,
+    )
+    assert "degraded" not in cli("backup", "list", service_path).stdout
+    assert r2["location"].startswith(f"s3://{R2}/") and r2["location"].endswith(".dump.zst.age")
+    sealed = _body(moto_s3, r2["location"])
+    assert (r2["stored_size"], r2["sha256"]) == (len(sealed), hashlib.sha256(sealed).hexdigest())
+    plain = _open(sealed, tools, key_file=key_file, zstd=True)
+    assert hashlib.sha256(plain).hexdigest() == repaired["sha256"] and plain.startswith(b"PGDMP")
+    [audited] = [e for e in cli.json("audit") if e["action"] == "backup.copy"]
+    assert (audited["result"], audited["detail"]) == (
+        "succeeded",
+        "redone to r2, read from the primary on the server's disk",
+    )
+
+
+def test_backup_copy_adds_a_copy_on_the_servers_disk_that_a_restore_then_reads(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    _seed(postgres, postgres_db)
+    cli("destination", "set", service_path, "external", "--provider", "b2")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    assert cli.json("backup", "list", service_path)[0]["copies"] == []
+
+    said = cli("backup", "copy", backup_id, "--to", "internal")
+    [row] = cli.json("backup", "list", service_path)
+    [internal] = row["copies"]
+    assert said.stdout.strip() == (
+        f"Copied backup {backup_id} to internal: {internal['location']} (read from the primary in b2)"
+    )
+    assert (internal["destination"], internal["status"]) == ("internal", "succeeded")
+    on_disk = Path(internal["location"])
+    assert _dumps(backup_dir) == [on_disk.name]  # no partial file left
+    assert internal["sha256"] == hashlib.sha256(on_disk.read_bytes()).hexdigest()
+    assert "b2+int" in cli("backup", "list", service_path).stdout
+    again = cli("backup", "copy", backup_id, "--to", "internal", ok=False)
+    assert _one_line(again) == f"Error: Backup {backup_id} already has a copy in internal"
+
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+    restored = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup")
+    assert _restored_line(restored) == (
+        f"Restored backup {backup_id} into {service_path} (from the copy on the server's disk)"
+    )
+    assert postgres.psql("SELECT customer FROM orders ORDER BY id LIMIT 1", db=postgres_db) == (
+        "customer copies-marker-1"
+    )
+
+
+def test_backup_copy_refuses_in_one_line_and_redoes_a_copy_that_is_gone(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir, age_key
+):
+    _seed(postgres, postgres_db)
+    moto_s3.make_bucket("dflow-copies-unverified")
+    cli.add_provider("s3", moto_s3, "dflow-copies-unverified")  # never verified
+    cli("destination", "set", service_path, "internal", "--copy", "b2")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+
+    def refusal(*args: str) -> str:
+        return _one_line(cli("backup", "copy", *args, ok=False))
+
+    assert refusal(backup_id, "--to", "internal") == (
+        f"Error: Backup {backup_id} is stored in internal already (its primary): a copy goes to another place"
+    )
+    assert refusal(backup_id, "--to", "b2") == f"Error: Backup {backup_id} already has a copy in b2"
+    assert refusal(backup_id, "--to", "s3") == (
+        "Error: Storage provider 's3' is not verified (Not verified yet); run `dflow-tui storage verify s3`"
+    )
+    assert refusal(backup_id, "--to", "nowhere") == (
+        "Error: No storage provider named 'nowhere' (see `dflow-tui storage list`)"
+    )
+
+    # The copy in b2 is gone from its bucket: it is redone, not refused.
+    [b2] = cli.json("backup", "list", service_path)[0]["copies"]
+    bucket, key = b2["location"].removeprefix("s3://").split("/", 1)
+    for version in moto_s3.versions_of(bucket, key):
+        moto_s3.client().delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    said = cli("backup", "copy", backup_id, "--to", "b2")
+    assert said.stdout.strip().startswith(f"Redid the copy of backup {backup_id} to b2: s3://{B2}/")
+    assert hashlib.sha256(_body(moto_s3, b2["location"])).hexdigest() == b2["sha256"]
+
+    # An encrypted backup that no identity here opens.
+    _key_file, public = age_key
+    cli("storage", "encrypt", "r2", "--recipient", public)
+    cli("destination", "set", service_path, "external", "--provider", "r2")
+    sealed_id = cli("backup", "create", service_path).stdout.strip()
+    sealed = refusal(sealed_id, "--to", "internal")
+    assert sealed.startswith(f"Error: Backup {sealed_id} is encrypted for ") and "--identity FILE" in sealed
+
+    # A backup that failed.
+    postgres.drop_database(postgres_db)
+    cli("destination", "set", service_path, "internal")
+    cli("backup", "create", service_path, ok=False)
+    failed_id = str(cli.json("backup", "list", service_path)[0]["id"])
+    postgres.create_database(postgres_db)
+    assert refusal(failed_id, "--to", "b2") == (
+        f"Error: Backup {failed_id} is failed: only a backup that succeeded is copied"
+    )
+    assert _dumps(backup_dir) == [Path(cli.json("backup", "list", service_path)[-1]["location"]).name]
+    refused = [e for e in cli.json("audit") if e["action"] == "backup.copy" and e["result"] == "refused"]
+    assert len(refused) == 6
+
+
+# --- doctor -----------------------------------------------------------------------------
+
+
+def test_doctor_names_each_copy_whose_dump_is_gone(
+    cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
+):
+    _seed(postgres, postgres_db)
+    cli("destination", "set", service_path, "internal", "--copy", "b2")
+    first = cli("backup", "create", service_path).stdout.strip()
+    cli("destination", "set", service_path, "external", "--provider", "r2", "--copy", "internal")
+    second = cli("backup", "create", service_path).stdout.strip()
+    assert [f for f in cli.json("doctor") if f["kind"] == "missing-dump"] == []
+
+    rows = {str(r["id"]): r for r in cli.json("backup", "list", service_path)}
+    [in_b2] = rows[first]["copies"]
+    key = in_b2["location"].removeprefix(f"s3://{B2}/")
+    for version in moto_s3.versions_of(B2, key):
+        moto_s3.client().delete_object(Bucket=B2, Key=key, VersionId=version["VersionId"])
+    [on_disk] = rows[second]["copies"]
+    Path(on_disk["location"]).unlink()
+
+    said = cli("doctor", ok=False)
+    missing = sorted(line for line in said.stdout.splitlines() if line.startswith("missing-dump"))
+    assert len(missing) == 2, said.output
+    assert missing[0].endswith(f": the copy of backup {first} in b2 says success, but {key} is not there")
+    assert missing[1].endswith(
+        f": the copy of backup {second} on the server's disk says success, "
+        f"but {Path(on_disk['location']).name} is not there"
+    )
+    assert f"backup {first} says" not in said.stdout and f"backup {second} says" not in said.stdout

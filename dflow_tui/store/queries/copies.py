@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlmodel import col, delete, select
 
-from dflow_tui.core.enums import BackupStatus
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, OperationKind
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, BackupCopy, ServiceCopy, StorageProvider
+from dflow_tui.store.tables import Backup, BackupCopy, Operation, ServiceCopy, StorageProvider
 
 # --- a service's copy destinations ----------------------------------------------------
 
@@ -163,3 +163,32 @@ async def settle_copies(
                 copy.finished_at = now
                 session.add(copy)
         await session.commit()
+
+
+async def keep_copy(db: Database, backup_id: int, copy_id: int | None, **values: Any) -> BackupCopy | None:
+    """Records a copy made after its backup: the row `copy_id` redone, or a new row after the
+    backup's others. None (nothing recorded) when the backup was deleted meanwhile or a
+    delete of it is under way: the caller removes what it wrote."""
+    async with db.session() as session:
+        backup = await session.get(Backup, backup_id, with_for_update=True)
+        if backup is None or backup.deleted_at is not None:
+            return None
+        active = await session.exec(
+            select(Operation.id).where(
+                Operation.backup_id == backup_id,
+                Operation.kind == OperationKind.DELETE,
+                col(Operation.status).in_(ACTIVE_OPERATION_STATUSES),
+            )
+        )
+        if active.first() is not None:
+            return None
+        copy = await session.get(BackupCopy, copy_id) if copy_id is not None else None
+        if copy is None:
+            positions = [c.position for c in await backup_copies_in(session, backup_id)]
+            copy = BackupCopy(backup_id=backup_id, position=max(positions, default=0) + 1)
+        for key, value in values.items():
+            setattr(copy, key, value)
+        session.add(copy)
+        await session.commit()
+        await session.refresh(copy)
+        return copy

@@ -1,0 +1,405 @@
+"""`backup copy ID --to PLACE`: one more copy of a backup that succeeded, or a copy redone.
+
+The dump is read from the backup's first healthy place (core.copies.restore_order: the
+server's disk first, then the primary, then the other copies), opened back to the plain
+dump (age with an identity from here, zstd), and written with the destination's own layers:
+zstd as the backup's dump is stored, age for the provider's recipients. The plain dump's
+sha256 and size are checked against the backup's record on the way: a place whose dump is
+missing or is not the recorded one is passed over for the next, and what was written from
+it is removed. The copy's row is written once the copy is whole (a failed or missing copy's
+own row is redone), so the backup is no longer degraded after a repair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dflow_tui.core.copies import (
+    CopyFacts,
+    Place,
+    Source,
+    copy_at,
+    copy_refusal,
+    kept_copy_at,
+    restore_order,
+)
+from dflow_tui.core.enums import BackupStatus, BackupType
+from dflow_tui.core.errors import AlreadyExists, DflowError, InvalidName, NotAllowed, NotFound, RemoteError
+from dflow_tui.core.naming import (
+    PARTIAL_SUFFIX,
+    dump_file_name,
+    dump_in_backup_dir,
+    join_remote,
+    object_key,
+)
+from dflow_tui.core.policy import check_provider_usable
+from dflow_tui.jobs.commands import must_run
+from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.failure import command_failure, failure_text
+from dflow_tui.jobs.identities import encrypted_for, identity_opening
+from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_object
+from dflow_tui.pipeline import (
+    Identity,
+    IdentityNeeded,
+    Layers,
+    WrongIdentity,
+    backup_plan,
+    parse_recipients,
+    restore_plan,
+    run_pipeline,
+)
+from dflow_tui.remote import files
+from dflow_tui.remote.transport import Transport
+from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
+from dflow_tui.storage import S3Client, delete_all_versions
+from dflow_tui.storage.download import download_parts
+from dflow_tui.storage.s3 import head
+from dflow_tui.storage.upload import upload_parts
+from dflow_tui.store.queries import copies, inventory, providers, rows
+from dflow_tui.store.tables import Backup, BackupCopy, Server, StorageProvider
+
+READ_SIZE = 1024 * 1024
+# Refused before anything was written (the rest failed while copying).
+COPY_REFUSALS = (NotAllowed, AlreadyExists, NotFound, InvalidName, IdentityNeeded, WrongIdentity)
+
+
+@dataclass(frozen=True)
+class CopyMade:
+    copy: BackupCopy
+    place: str  # `internal` or the provider's name
+    read_from: str  # "the primary on the server's disk"
+    repaired: bool  # a failed or missing copy's row was redone
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One place the dump is read from: a file on the server, or an object."""
+
+    source: Source
+    file_path: str | None = None
+    stored: StoredObject | None = None
+    stored_sha256: str | None = None
+    recipients: tuple[str, ...] = ()
+
+    @property
+    def layers(self) -> Layers:
+        return Layers.of(self.file_path or (self.stored.key if self.stored else ""))
+
+
+async def copy_backup(
+    ctx: JobContext,
+    backup_id: int,
+    to: Place,
+    identity_text: str | None,
+    on_progress: ProgressCallback | None = None,
+) -> CopyMade:
+    """Makes the copy at `to` (or refuses in one sentence, before anything is written)."""
+    job = f"copy of backup {backup_id}"
+    backup = await rows.load(ctx.db, Backup, backup_id)
+    recorded = await copies.backup_copies(ctx.db, backup_id)
+    async with ctx.db.reading() as session:
+        names = await providers.provider_names(session)
+        place = await inventory.service_rows(session, backup.service_id)
+        provider = (
+            await providers.provider_by_name(session, to.name) if to.type == BackupType.EXTERNAL else None
+        )
+    server = await rows.load(ctx.db, Server, backup.server_id)
+    primary = Place(BackupType(backup.type), names.get(backup.provider_id or -1))
+    facts = [
+        CopyFacts(
+            rows.saved_id(c.id),
+            Place(BackupType(c.type), names.get(c.provider_id or -1)),
+            c.status,
+            c.deleted_at is not None,
+        )
+        for c in recorded
+    ]
+    refusal = copy_refusal(backup_id, backup.status, backup.deleted_at is not None, primary, to)
+    if refusal is not None:
+        raise NotAllowed(refusal)
+    if provider is not None:
+        check_provider_usable(provider, place.path)
+    by_id = {c.id: c for c in recorded}
+    reads = [_read_of(backup, s, by_id) for s in restore_order(primary, facts) if s.place.name != to.name]
+    openers = await _openers(ctx, backup_id, reads, identity_text)
+    existing = copy_at(to, facts)
+    async with contextlib.AsyncExitStack() as stack:
+        transport = await stack.enter_async_context(ctx.connect(server))
+        client: S3Client | None = None
+        if provider is not None:
+            client = await stack.enter_async_context(await open_storage(ctx, rows.saved_id(provider.id)))
+        kept = kept_copy_at(to, facts)
+        if kept is not None and await _still_there(transport, client, by_id[kept.copy_id]):
+            raise AlreadyExists(f"Backup {backup_id} already has a copy in {to.name}")
+        assert backup.created_at is not None
+        compressed = backup.compression == "zstd"
+        recipients = parse_recipients(provider.recipients or "") if provider is not None else []
+        layers = Layers(compressed=compressed, encrypted=bool(recipients))
+        values: dict[str, Any] = {
+            "type": to.type,
+            "server_id": backup.server_id,
+            "compression": "zstd" if compressed else None,
+            "encrypted_for": ",".join(r.fingerprint for r in recipients) or None,
+        }
+        if provider is not None:
+            key = object_key(
+                provider.prefix,
+                place.project.name,
+                place.environment.name,
+                place.service.name,
+                backup.created_at,
+                layers.suffix,
+            )
+            values |= {"provider_id": provider.id, "bucket": provider.bucket, "object_key": key}
+            assert client is not None
+            destination: _Destination = _ToBucket(client, provider, key)
+        else:
+            final = join_remote(
+                server.backup_dir, layers.name(dump_file_name(place.service.name, backup.created_at))
+            )
+            await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
+            values |= {"file_path": final}
+            destination = _ToServer(transport, server, final)
+        failures: list[str] = []
+        for read, opener in zip(reads, openers, strict=True):
+            where = read.source.describe()
+            if isinstance(opener, BaseException):
+                failures.append(f"{where}: {failure_text(opener, ctx.secrets)}")
+                continue
+            report(on_progress, job, f"reading the dump from {where}, writing it to {to.name}")
+            try:
+                figures = await _stream(
+                    ctx, transport, server, backup, read, opener, compressed, recipients, destination.write
+                )
+                await destination.finish()
+            except asyncio.CancelledError:
+                await _undo(destination)
+                raise
+            except Exception as error:
+                await _undo(destination)
+                reason = failure_text(error, ctx.secrets)
+                failures.append(f"{where}: {reason}")
+                report(on_progress, job, f"{where} cannot be used ({reason})")
+                continue
+            made = await copies.keep_copy(
+                ctx.db,
+                backup_id,
+                existing.copy_id if existing is not None else None,
+                status=BackupStatus.SUCCESS,
+                error=None,
+                created_at=ctx.clock.now(),
+                finished_at=ctx.clock.now(),
+                deleted_at=None,
+                **values,
+                **figures,
+            )
+            if made is None:
+                await _undo(destination)
+                raise DflowError(f"Backup {backup_id} was deleted meanwhile: its copy is not kept")
+            return CopyMade(made, to.name, where, existing is not None)
+    raise DflowError(f"No place holds a usable dump of backup {backup_id} to copy: " + "; ".join(failures))
+
+
+def _read_of(backup: Backup, source: Source, by_id: dict[int | None, BackupCopy]) -> _Read:
+    if source.copy_id is None:
+        if backup.type == BackupType.INTERNAL:
+            return _Read(source, backup.file_path, stored_sha256=backup.stored_sha256 or backup.sha256)
+        return _Read(
+            source,
+            stored=stored_object(backup),
+            stored_sha256=backup.stored_sha256 or backup.sha256,
+            recipients=tuple(encrypted_for(backup)),
+        )
+    copy = by_id[source.copy_id]
+    if copy.type == BackupType.INTERNAL:
+        return _Read(source, copy.file_path, stored_sha256=copy.stored_sha256)
+    if copy.provider_id is None or not copy.bucket or not copy.object_key:
+        raise DflowError(f"A copy of backup {backup.id} names no storage provider, bucket and key")
+    return _Read(
+        source,
+        stored=StoredObject(copy.provider_id, copy.bucket, copy.object_key, copy.version_id),
+        stored_sha256=copy.stored_sha256,
+        recipients=tuple(f for f in (copy.encrypted_for or "").split(",") if f),
+    )
+
+
+async def _openers(
+    ctx: JobContext, backup_id: int, reads: list[_Read], given: str | None
+) -> list[Identity | BaseException | None]:
+    """The identity that opens each place (None: not encrypted), or why none does; refused
+    at once when no place can be opened here."""
+    found: list[Identity | BaseException | None] = []
+    for read in reads:
+        try:
+            found.append(await identity_opening(ctx, backup_id, list(read.recipients), given))
+        except DflowError as error:
+            found.append(error)
+    if reads and all(isinstance(f, BaseException) for f in found):
+        first = found[0]
+        assert isinstance(first, BaseException)
+        raise first
+    if not reads:
+        raise NotAllowed(f"Backup {backup_id} has no other place to copy from")
+    return found
+
+
+async def _still_there(transport: Transport, client: S3Client | None, copy: BackupCopy) -> bool:
+    if copy.type == BackupType.INTERNAL:
+        result = await transport.run(files.is_there(copy.file_path or ""), timeout=CLEANUP_COMMAND_TIMEOUT)
+        if result.exit_status == files.EXIT_GONE:
+            return False
+        if not result.ok:
+            raise RemoteError(
+                command_failure("Looking for the copy's file", result.stderr, result.exit_status)
+            )
+        return True
+    assert client is not None and copy.bucket and copy.object_key
+    return await head(client, copy.bucket, copy.object_key, version_id=copy.version_id) is not None
+
+
+class _Destination:
+    """Where the copy is written: `write` takes the stream, `finish` makes it final once it
+    proved whole, `undo` removes what was written (an unfinished upload aborts itself)."""
+
+    async def write(self, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def finish(self) -> None:
+        return None
+
+    async def undo(self) -> None:
+        raise NotImplementedError
+
+
+class _ToBucket(_Destination):
+    def __init__(self, client: S3Client, provider: StorageProvider, key: str) -> None:
+        self.client, self.provider, self.key = client, provider, key
+
+    async def write(self, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+        uploaded = await upload_parts(
+            self.client, self.provider.bucket, self.key, chunks, parallel=self.provider.parallel
+        )
+        return {
+            "version_id": uploaded.version_id,
+            "stored_sha256": uploaded.sha256,
+            "stored_size_bytes": uploaded.size,
+        }
+
+    async def undo(self) -> None:
+        await delete_all_versions(self.client, self.provider.bucket, self.key)
+
+
+class _ToServer(_Destination):
+    """Into the `.partial` file beside the final name; measured, renamed once proved whole."""
+
+    def __init__(self, transport: Transport, server: Server, final: str) -> None:
+        self.transport, self.server, self.final = transport, server, final
+        self.partial = final + PARTIAL_SUFFIX
+        self.finished = False
+
+    async def write(self, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+        process = await self.transport.start(files.receive_to_file(self.partial))
+        try:
+            async for chunk in chunks:
+                await process.write(chunk)
+            await process.write_eof()
+        except BaseException:
+            process.kill()
+            raise
+        done = await process.wait()
+        if not done.ok:
+            raise RemoteError(
+                command_failure("Writing the dump on the server", done.stderr, done.exit_status)
+            )
+        checked = await must_run(
+            self.transport, files.checksum(self.partial), "Checksum of the dump on the server"
+        )
+        sha256, size = files.parse_checksum(checked.stdout)
+        return {"stored_sha256": sha256, "stored_size_bytes": size, "version_id": None}
+
+    async def finish(self) -> None:
+        await must_run(self.transport, files.finalize(self.partial, self.final), "Renaming the dump")
+        self.finished = True
+
+    async def undo(self) -> None:
+        if self.finished:
+            name = dump_in_backup_dir(self.server.backup_dir, self.final)
+            await self.transport.run(
+                files.remove_dump(self.server.backup_dir, name), timeout=CLEANUP_COMMAND_TIMEOUT
+            )
+            return
+        await self.transport.run(files.remove_partial(self.partial), timeout=CLEANUP_COMMAND_TIMEOUT)
+
+
+async def _undo(destination: _Destination) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.shield(destination.undo())
+
+
+async def _stream(
+    ctx: JobContext,
+    transport: Transport,
+    server: Server,
+    backup: Backup,
+    read: _Read,
+    identity: Identity | None,
+    compressed: bool,
+    recipients: list[Any],
+    write: Callable[[AsyncIterator[bytes]], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One place's stored bytes → the plain dump (checked against the record) → the
+    destination's layers → the destination. Returns what the copy's row records."""
+    opened = restore_plan(read.layers, identity=identity, encrypted_for=list(read.recipients))
+    sealed = backup_plan(compress=compressed, recipients=recipients)
+    stages = [*opened.stages, *[s for s in sealed.stages if s is not sealed.plain]]
+    if read.file_path is not None:
+        path = join_remote(server.backup_dir, dump_in_backup_dir(server.backup_dir, read.file_path))
+        sending = await transport.start(files.send_file(path))
+
+        async def from_server() -> bytes:
+            chunk = await sending.read(READ_SIZE)
+            if chunk:
+                return chunk
+            sent = await sending.wait()
+            if sent.exit_status == files.EXIT_GONE:
+                raise RemoteError(f"Dump {path} is missing on the server")
+            if not sent.ok:
+                raise RemoteError(
+                    command_failure("Reading the dump on the server", sent.stderr, sent.exit_status)
+                )
+            return b""
+
+        try:
+            figures = await run_pipeline(from_server, stages, write)
+        except BaseException:
+            sending.kill()
+            raise
+    else:
+        assert read.stored is not None
+        provider = await rows.load(ctx.db, StorageProvider, read.stored.provider_id)
+        async with await open_storage(ctx, read.stored.provider_id) as client:
+            download = await download_parts(
+                client,
+                read.stored.bucket,
+                read.stored.key,
+                version_id=read.stored.version_id,
+                parallel=provider.parallel,
+                expected_sha256=read.stored_sha256 if read.layers != Layers() else backup.sha256,
+            )
+            chunks = aiter(download)
+
+            async def from_bucket() -> bytes:
+                return await anext(chunks, b"")
+
+            async with download:
+                figures = await run_pipeline(from_bucket, stages, write)
+    if (opened.plain.sha256, opened.plain.size) != (backup.sha256, backup.size_bytes):
+        raise RemoteError(
+            f"The dump does not match its record (sha256 {opened.plain.sha256[:12]}…, "
+            f"{opened.plain.size} bytes; expected {(backup.sha256 or '')[:12]}…, {backup.size_bytes} bytes)"
+        )
+    return figures
