@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dflow_tui.core.copies import (
-    CopyFacts,
     Place,
     Source,
     copy_at,
@@ -108,16 +107,7 @@ async def copy_backup(
             await providers.provider_by_name(session, to.name) if to.type == BackupType.EXTERNAL else None
         )
     server = await rows.load(ctx.db, Server, backup.server_id)
-    primary = Place(BackupType(backup.type), names.get(backup.provider_id or -1))
-    facts = [
-        CopyFacts(
-            rows.saved_id(c.id),
-            Place(BackupType(c.type), names.get(c.provider_id or -1)),
-            c.status,
-            c.deleted_at is not None,
-        )
-        for c in recorded
-    ]
+    primary, facts = copies.places(backup, recorded, names)
     refusal = copy_refusal(backup_id, backup.status, backup.deleted_at is not None, primary, to)
     if refusal is not None:
         raise NotAllowed(refusal)

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from dflow_tui.core.copies import CopyFacts, Place, restore_order
+from dflow_tui.core.copies import restore_order
 from dflow_tui.core.enums import BackupStatus, BackupType, Trigger
 from dflow_tui.core.errors import Cancelled, Conflict, DflowError, RemoteError
 from dflow_tui.core.naming import (
@@ -147,16 +147,7 @@ async def import_backup(
         return
     by_id = {c.id: c for c in recorded}
     names = await _providers(ctx, backup, recorded)
-    primary = Place(BackupType(backup.type), names.get(backup.provider_id or -1))
-    facts = [
-        CopyFacts(
-            rows.saved_id(c.id),
-            Place(BackupType(c.type), names.get(c.provider_id or -1)),
-            c.status,
-            c.deleted_at is not None,
-        )
-        for c in recorded
-    ]
+    primary, facts = copies.places(backup, recorded, names)
     order = restore_order(primary, facts)
     failures: list[str] = []
     for turn, place in enumerate(order):

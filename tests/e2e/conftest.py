@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from engine_services import ENGINES, Engine, Service
+from infra.tools import find_program, missing
 
 from dflow_tui.cli import main
 from dflow_tui.service import Dflow
@@ -295,3 +296,24 @@ def local_server(cli, fake_dokku, monkeypatch, tmp_path) -> str:
     cli("project", "add", "staging", "--server", "here")
     cli("env", "add", "staging", "main")
     return "here"
+
+
+@pytest.fixture
+def tools() -> dict[str, str]:
+    """Debian's age, age-keygen and zstd: what reads what dflow-tui writes."""
+    found = {name: find_program(name) for name in ("age", "age-keygen", "zstd")}
+    for name, path in found.items():
+        if path is None:
+            missing(f"the standard {name} tool", "apt-get install age zstd")
+    return {name: str(path) for name, path in found.items()}
+
+
+@pytest.fixture
+def age_key(tools, tmp_path) -> tuple[Path, str]:
+    """A fresh age identity file, and its public key."""
+    key_file = tmp_path / "restore-key.txt"
+    subprocess.run([tools["age-keygen"], "-o", str(key_file)], check=True, capture_output=True)
+    public = subprocess.run(
+        [tools["age-keygen"], "-y", str(key_file)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return key_file, public

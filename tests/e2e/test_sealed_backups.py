@@ -11,29 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from infra.tools import find_program, missing
 
 BUCKET = "dflow-sealed-e2e"
-
-
-@pytest.fixture
-def tools() -> dict[str, str]:
-    found = {name: find_program(name) for name in ("age", "age-keygen", "zstd")}
-    for name, path in found.items():
-        if path is None:
-            missing(f"the standard {name} tool", "apt-get install age zstd")
-    return {name: str(path) for name, path in found.items()}
-
-
-@pytest.fixture
-def age_key(tools, tmp_path) -> tuple[Path, str]:
-    """A fresh age identity file, and its public key."""
-    key_file = tmp_path / "restore-key.txt"
-    subprocess.run([tools["age-keygen"], "-o", str(key_file)], check=True, capture_output=True)
-    public = subprocess.run(
-        [tools["age-keygen"], "-y", str(key_file)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    return key_file, public
 
 
 @pytest.fixture

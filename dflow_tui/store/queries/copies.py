@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlmodel import col, delete, select
 
-from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, OperationKind
+from dflow_tui.core.copies import CopyFacts, Place
+from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, BackupType, OperationKind
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
@@ -192,3 +193,20 @@ async def keep_copy(db: Database, backup_id: int, copy_id: int | None, **values:
         await session.commit()
         await session.refresh(copy)
         return copy
+
+
+def places(
+    backup: Backup, recorded: Sequence[BackupCopy], names: dict[int, str]
+) -> tuple[Place, list[CopyFacts]]:
+    """The backup's primary place and its copies as core.copies' rules see them;
+    `names`: provider names by id."""
+    primary = Place(BackupType(backup.type), names.get(backup.provider_id or -1))
+    return primary, [
+        CopyFacts(
+            rows.saved_id(c.id),
+            Place(BackupType(c.type), names.get(c.provider_id or -1)),
+            c.status,
+            c.deleted_at is not None,
+        )
+        for c in recorded
+    ]
