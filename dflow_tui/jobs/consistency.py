@@ -150,11 +150,12 @@ def _whose(row: Backup | BackupCopy, place: str) -> str:
 async def _check_drill_services(ctx: JobContext, server: Server, fix: bool) -> list[Finding]:
     """Throwaway `dflow-drill-N` services on the server: one a finished drill made and could
     not destroy is a leftover (removed with `fix`, by the drill's own rule); one no drill
-    record here made is reported and kept — it may be somebody's."""
+    record here made is reported and kept — it may be somebody's. A server no drill ran
+    on is not asked (one command per engine drills used there)."""
     server_id = rows.saved_id(server.id)
     async with ctx.db.reading() as session:
         made = await operations.drill_services(session, server_id)
-        engines = await inventory.engines_on_server(session, server_id)
+        engines = await operations.drill_engines_on_server(session, server_id)
     if not engines:
         return []
     where = f"server {server.name}"

@@ -104,6 +104,8 @@ def test_backup_killed_at_every_step(cli, service_path, destination, memory_keyr
     assert [r["status"] for r in rows].count("succeeded") == 1  # only the run that got through
 
 
+# A restore reads one place; its fallback across copies is tested in test_copies.py.
+@pytest.mark.parametrize("destination", ["internal", "external"], indirect=True)
 def test_restore_killed_at_every_step(cli, service_path, destination, postgres, postgres_db, memory_keyring):
     backup_id = cli("backup", "create", service_path).stdout.strip()
     steps = _crash_everywhere(cli, "restore", lambda: backup_id, memory_keyring)
@@ -183,6 +185,8 @@ def test_delete_killed_at_every_step(cli, service_path, destination, memory_keyr
     assert created[-1] not in left  # the run that got through deleted its backup
 
 
+# Retention removes copies with the delete's own code, swept with copies above.
+@pytest.mark.parametrize("destination", ["internal", "external"], indirect=True)
 def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, destination, memory_keyring):
     """A daily run with seven dailies already kept: the new one, then retention of the oldest,
     killed at each step of the retention (the backup's own are swept by the test above)."""

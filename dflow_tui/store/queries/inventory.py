@@ -273,17 +273,6 @@ async def server_of_service(session: StateSession, service_id: int) -> Server:
     return await rows.get(session, Server, server_id)
 
 
-async def engines_on_server(session: StateSession, server_id: int) -> set[Engine]:
-    """The engines of the services with backups on that server (where a drill may run)."""
-    found = await session.exec(
-        select(col(Service.engine))
-        .join(Backup, col(Backup.service_id) == col(Service.id))
-        .where(col(Backup.server_id) == server_id)
-        .distinct()
-    )
-    return set(found.all())
-
-
 async def kept_on_server(session: StateSession, server_id: int) -> Backup | None:
     """A backup whose dump lives on this server's disk, or a job still running there."""
     query = select(Backup).where(

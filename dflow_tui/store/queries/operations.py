@@ -14,7 +14,7 @@ from dflow_tui.core.errors import Conflict
 from dflow_tui.store.db import Database
 from dflow_tui.store.queries import rows
 from dflow_tui.store.session import StateSession
-from dflow_tui.store.tables import Backup, Operation
+from dflow_tui.store.tables import Backup, Operation, Service
 
 
 async def insert_operation(session: StateSession, operation: Operation) -> Operation:
@@ -144,3 +144,15 @@ async def drill_services(session: StateSession, server_id: int) -> dict[str, Ope
         for operation in (await session.exec(query)).all()
         if operation.drill_service
     }
+
+
+async def drill_engines_on_server(session: StateSession, server_id: int) -> set[str]:
+    """The engines drills ever ran with on that server (none: no drill ran there)."""
+    found = await session.exec(
+        select(col(Service.engine))
+        .join(Backup, col(Backup.service_id) == col(Service.id))
+        .join(Operation, col(Operation.backup_id) == col(Backup.id))
+        .where(col(Backup.server_id) == server_id, Operation.kind == OperationKind.DRILL)
+        .distinct()
+    )
+    return {str(engine) for engine in found.all()}
