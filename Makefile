@@ -17,7 +17,7 @@ run: setup
 
 # Two test processes (pytest-xdist): each starts its own PostgreSQL, sshd and moto.
 test: setup system-packages lint
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist worksteal --durations=15
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist worksteal --durations=15
 
 setup: $(VENV)/.installed
 
