@@ -78,7 +78,7 @@ async def backup_ended(ctx: JobContext, backup: Backup, label: str, path: str) -
             if opened:
                 notice = recovered_notice(path, label, min(opened), now)
                 await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
-            missing = await _missing_copies(ctx, backup)
+            missing = await missing_copies(ctx, backup)
             if missing:
                 notice = degraded_notice(path, label, missing)
                 await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
@@ -96,7 +96,7 @@ async def backup_ended(ctx: JobContext, backup: Backup, label: str, path: str) -
         log.exception("recording the notifications of backup %s failed", backup.id)
 
 
-async def _missing_copies(ctx: JobContext, backup: Backup) -> list[tuple[str, str]]:
+async def missing_copies(ctx: JobContext, backup: Backup) -> list[tuple[str, str]]:
     """The copies of a backup that failed: each one's place and why."""
     failed = [
         copy

@@ -62,6 +62,7 @@ class JobOutcome:
     title: str  # "Backup done", "Restore failed"
     message: str  # one sentence, the error included when it failed
     error: str | None = None
+    warning: bool = False  # it succeeded, but not wholly: a copy of the backup failed
 
 
 async def backup_job(ctx: JobContext, backup_id: int) -> ClaimedJob:
@@ -149,12 +150,12 @@ async def _run_backup_job(
         if succeeded:
             await prune_tier(ctx, finished, on_progress)
     if succeeded:
-        return JobOutcome(
-            job,
-            True,
-            "Backup done",
-            f"{job.label} of {job.service_path} finished ({human_size(finished.size_bytes)}).",
-        )
+        done = f"{job.label} of {job.service_path} finished ({human_size(finished.size_bytes)})"
+        missing = await notify.missing_copies(ctx, finished)
+        if missing:
+            why = "; ".join(f"the copy to {name} failed: {reason}" for name, reason in missing)
+            return JobOutcome(job, True, "Backup degraded", f"{done}, but {why}", warning=True)
+        return JobOutcome(job, True, "Backup done", f"{done}.")
     return JobOutcome(
         job,
         False,

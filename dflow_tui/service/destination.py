@@ -29,17 +29,20 @@ class Destinations:
         path: str,
         destination: str,
         provider: str | None = None,
-        compression: str = Compression.AUTO,
+        compression: str | None = Compression.AUTO,
         copy_to: Sequence[str] = (),
     ) -> None:
         """Affects the next run only: existing backups keep their type. `compression`: auto
-        (engines whose export is not compressed already), zstd, or none; on the server's
-        disk, zstd is refused when the server has no `zstd`. `copy_to`: more places each
+        (engines whose export is not compressed already), zstd, or none (None: keep the
+        saved one); on the server's disk, zstd is refused when the server has no `zstd`. `copy_to`: more places each
         backup is also stored in, from the same export (`internal` or verified providers);
         the whole destination is replaced, so none given means no copies."""
         await self.access.require(Permission.DESTINATION, "destination.set", service_path=path)
         if destination not in DESTINATIONS:
             raise InvalidName(f"Unknown destination {destination!r}: use internal or external")
+        if compression is None:
+            async with self.db.reading() as session:
+                compression = (await inventory.service_by_path(session, path)).service.compression
         try:
             chosen_compression = Compression(compression)
         except ValueError:

@@ -444,17 +444,22 @@ class DflowApp(App[None]):
             return
         path = event.service.path
         self._work(
-            partial(self._set_destination, path, event.destination, event.provider),
+            partial(self._set_destination, path, event.destination, event.provider, event.copies),
             DESTINATION,
             f"Saving the destination of {path}",
             exclusive=True,
         )
 
-    async def _set_destination(self, path: str, destination: str, provider: str | None) -> None:
+    async def _set_destination(
+        self, path: str, destination: str, provider: str | None, copies: tuple[str, ...]
+    ) -> None:
         assert self.dflow is not None
-        await self.dflow.destinations.set(path, destination, provider)
+        # The compression saved stays as it is (None): the card does not show it.
+        await self.dflow.destinations.set(path, destination, provider, None, copies)
         await self._load_services()
         where = f"external storage {provider}" if destination == EXTERNAL else "the server's disk (internal)"
+        if copies:
+            where += f", with copies in {', '.join(copies)}"
         self.notify(
             f"The next backups of {path} go to {where}; existing backups keep their type.",
             title="Destination saved",
@@ -732,7 +737,9 @@ class DflowApp(App[None]):
         outcome = event.outcome
         self.running_jobs.end(outcome.job)
         self._show_jobs(outcome.job.service_path)
-        if outcome.succeeded:
+        if outcome.warning:
+            self.notify(outcome.message, title=outcome.title, severity="warning", markup=False, timeout=10)
+        elif outcome.succeeded:
             self.notify(outcome.message, title=outcome.title, markup=False)
         else:
             self.notify(outcome.message, title=outcome.title, severity="error", markup=False, timeout=10)

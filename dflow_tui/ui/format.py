@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
 
+from dflow_tui.core.copies import places_label
 from dflow_tui.core.enums import (
     ACTIVE_OPERATION_STATUSES,
     BackupStatus,
@@ -162,6 +162,8 @@ def status_text(backup: BackupView, palette: Palette) -> Text:
     if backup.queued:  # in progress for the records, but no process has taken it yet
         return badge("queued", palette.muted)
     text = badge(backup.status, _status_colour(backup.status, palette))
+    if backup.degraded:
+        text.append(" degraded", style=Style(color=palette.warning, bold=True))
     if kind and state == OPERATION_FAILED:
         text.append(f" {kind} failed", style=Style(color=palette.error, bold=True))
     elif kind and state == OPERATION_SUCCEEDED:
@@ -182,25 +184,13 @@ BACKUP_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def backup_values(backup: BackupView) -> dict[str, Any]:
-    """What each cell depends on: a cell is redrawn only when its value changes."""
-    return {
-        "id": backup.id,
-        "created": timestamp(backup.created_at),
-        "storage": backup.type,
-        "trigger": trigger_text(backup),
-        "status": (backup.status, backup.queued, backup.operation_kind, backup.operation_status),
-        "size": backup.size_bytes,
-    }
-
-
 def backup_cell(column: str, backup: BackupView, palette: Palette) -> Text:
     if column == "id":
         return Text(str(backup.id), justify="right")
     if column == "created":
         return Text(timestamp(backup.created_at))
     if column == "storage":
-        return Text(backup.type)
+        return places_text(backup, palette)
     if column == "trigger":
         if backup.trigger == Trigger.SCHEDULED:
             return badge(trigger_text(backup), palette.accent)  # the tier: daily, weekly…
@@ -238,11 +228,32 @@ def service_summary(service: ServiceView) -> Text:
     return text
 
 
+def places_text(backup: BackupView, palette: Palette) -> Text:
+    """Where the backup is stored: its type, or with copies `int+b2+r2`, a copy that failed
+    marked `!` in the error colour and one still being written muted."""
+    if not backup.copies:
+        return Text(backup.type)
+    text = Text(places_label([backup.destination or backup.type]))
+    for copy in backup.copies:
+        text.append("+")
+        label = places_label([copy.destination])
+        if copy.status == FAILED:
+            text.append(f"{label}!", style=Style(color=palette.error, bold=True))
+        elif copy.status == IN_PROGRESS:
+            text.append(label, style=Style(color=palette.muted))
+        else:
+            text.append(label)
+    return text
+
+
 def destination_text(service: ServiceView) -> str:
-    """The saved destination: `internal`, or `external · <provider>`."""
+    """The saved destination: `internal`, or `external · <provider>`, then its copies."""
+    where = service.destination
     if service.destination == EXTERNAL:
-        return f"external · {service.provider or 'no provider'}"
-    return service.destination
+        where = f"external · {service.provider or 'no provider'}"
+    if service.copies:
+        where += f" + copies: {', '.join(service.copies)}"
+    return where
 
 
 # --- storage providers ------------------------------------------------------

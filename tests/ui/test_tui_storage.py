@@ -334,6 +334,8 @@ async def test_external_destination_then_a_backup_goes_to_the_bucket(demo, dflow
         await wait_until(pilot, lambda: card.chosen_provider == "moto-ok", "moto-ok chosen")
         assert card.border_subtitle == "not saved"
         await pilot.press("tab")
+        assert app.focused.id == "destination-copies"
+        await pilot.press("tab")
         assert app.focused.id == "save-destination"
         await pilot.press("enter")
         await wait_until(pilot, lambda: any(n[1] == "Destination saved" for n in notes), "saved")
@@ -370,7 +372,7 @@ async def test_a_refused_save_is_a_notification(demo, dflow, memory_keyring, mon
         await focus(pilot, card.query_one(RadioSet))
         await pilot.press("right", "enter", "tab", "enter")
         await wait_until(pilot, lambda: card.query_one(Select).expanded, "the list")
-        await pilot.press("down", "enter", "tab", "enter")
+        await pilot.press("down", "enter", "tab", "tab", "enter")  # b2, past Copies to Save
         await wait_until(pilot, lambda: any(n[0] == "warning" for n in notes), "the refusal")
         severity, title, message = next(n for n in notes if n[0] == "warning")
         assert title == f"Saving the destination of {demo.service}: refused"

@@ -11,8 +11,22 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
-from dflow_tui.core.views import BackupView, human_size
+from dflow_tui.core.views import BackupView, CopyView, human_size
 from dflow_tui.ui.format import FAILED, SUCCESS, timestamp, trigger_text
+
+
+def copy_text(copy: CopyView) -> Text:
+    """`succeeded · 1.2 MiB · s3://bucket/key`, then its sha256 or why it failed."""
+    text = Text(copy.status, style="bold")
+    if copy.stored_size is not None:
+        text.append(f" · {human_size(copy.stored_size)}")
+    if copy.location:
+        text.append(f" · {copy.location}")
+    if copy.sha256:
+        text.append(f"\nSHA-256 {copy.sha256}")
+    if copy.error:
+        text.append(f"\n{copy.error}")
+    return text
 
 
 def detail_table(backup: BackupView) -> Table:
@@ -22,18 +36,20 @@ def detail_table(backup: BackupView) -> Table:
     table.add_row("Service", Text(backup.service_path))
     table.add_row("Created (UTC)", timestamp(backup.created_at))
     table.add_row("Finished (UTC)", timestamp(backup.finished_at))
-    table.add_row("Storage", backup.type)
+    table.add_row("Storage", Text(backup.places) if backup.copies else backup.type)
     trigger = trigger_text(backup)
     if backup.safety_for_backup is not None:
         trigger = f"safety, before the restore of backup {backup.safety_for_backup}"
     table.add_row("Trigger", trigger)
-    table.add_row("Status", backup.status)
+    table.add_row("Status", f"{backup.status}, degraded" if backup.degraded else backup.status)
     table.add_row("Size", human_size(backup.size_bytes))
     table.add_row("Requested by", Text(backup.requested_by or "—"))
     if backup.status == SUCCESS:
         # A failed backup leaves no dump behind: its planned path would mislead.
         table.add_row("Dump", Text(backup.location or "—"))
         table.add_row("SHA-256", backup.sha256 or "—")
+    for copy in backup.copies:
+        table.add_row(f"Copy in {copy.destination}", copy_text(copy))
     if backup.operation_kind:
         table.add_row(f"Last {backup.operation_kind}", backup.operation_status or "—")
         if backup.operation_error:

@@ -20,7 +20,7 @@ from typing import ClassVar, cast
 from rich.text import Text
 
 from dflow_tui.core.views import BackupView, human_size
-from dflow_tui.ui.format import BACKUP_COLUMNS, Palette, backup_cell
+from dflow_tui.ui.format import BACKUP_COLUMNS, FAILED, Palette, backup_cell
 from dflow_tui.ui.widgets.row_list import Column, Row, RowList
 
 FIRST_SLICE = 200  # more rows than any terminal shows
@@ -30,9 +30,15 @@ COLUMN_KEYS = tuple(key for key, _ in BACKUP_COLUMNS)
 # What the width of each column's cell depends on (one measure per distinct value).
 WIDTH_KEYS: dict[str, Callable[[BackupView], Hashable]] = {
     "id": lambda backup: len(str(backup.id)),
-    "status": lambda backup: (backup.status, backup.queued, backup.operation_kind, backup.operation_status),
+    "status": lambda backup: (
+        backup.status,
+        backup.queued,
+        backup.operation_kind,
+        backup.operation_status,
+        backup.degraded,
+    ),
     "trigger": lambda backup: (backup.trigger, backup.schedule_tier),
-    "storage": lambda backup: backup.type,
+    "storage": lambda backup: (backup.places, sum(copy.status == FAILED for copy in backup.copies)),
     "size": lambda backup: len(human_size(backup.size_bytes)),
     "created": lambda backup: backup.created_at is None,
 }
