@@ -202,6 +202,7 @@ def worker_figures(workspace: Workspace, postgres) -> None:
 async def _fleet_view_figures(url: str) -> None:
     from textual.app import App
 
+    from dflow_tui.ui.app import settle_start_up_heap
     from dflow_tui.ui.screens.fleet import FleetScreen
 
     app_state = await _open(url)
@@ -216,6 +217,7 @@ async def _fleet_view_figures(url: str) -> None:
         for _ in range(5):
             bench = Bench()
             async with bench.run_test(size=(160, 48)) as pilot:
+                settle_start_up_heap()  # as the app does once it has started
                 began = time.perf_counter()
                 screen = FleetScreen(app_state.fleet, app_state.clock.now, services)
                 await bench.push_screen(screen)

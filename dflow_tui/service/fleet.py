@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from dflow_tui.core.enums import RecoveryState
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import recovery_point, recovery_state, soonest_due
 from dflow_tui.core.tiers import Tier
-from dflow_tui.core.views import FleetRow
+from dflow_tui.core.views import FleetRow, ServiceView
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.service.inventory import Inventory
@@ -63,13 +64,18 @@ class Fleet:
             undelivered,
         )
 
-    async def rows(self, path: str | None = None) -> list[FleetRow]:
+    async def rows(
+        self, path: str | None = None, *, services: Sequence[ServiceView] | None = None
+    ) -> list[FleetRow]:
         """One row per service (or just `path`'s), in path order: two reads whatever the
-        fleet's size."""
+        fleet's size. `services`: the services as the caller read them a moment ago (the
+        app's main screen holds them), so that they are not read again; a service added
+        since is left out until the next read."""
         await self.access.require(Permission.READ, "fleet.list")
         points = _RecoveryPoints()
         made: dict[int, FleetRow] = {}
-        services = await self.inventory.list_services(path)
+        if services is None or path is not None:
+            services = await self.inventory.list_services(path)
         async with self.ctx.db.reading() as session:
             only = services[0].id if path is not None else None
             found = await fleet.standings(session, only)

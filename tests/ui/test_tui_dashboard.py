@@ -173,9 +173,9 @@ async def test_tab_goes_from_the_tree_to_the_destination_then_the_actions_then_t
         await open_service(pilot)
         app.service_tree.focus()
         visited = []
-        for _ in range(6):
+        for _ in range(7):
             await pilot.press("tab")
             await pilot.pause(0.05)
             visited.append(app.focused.id if app.focused else None)
-        assert visited[:2] == ["destination-kind", "save-destination"]
+        assert visited[:3] == ["destination-kind", "destination-copies", "save-destination"]
         assert "create-backup" in visited and visited.index("create-backup") < visited.index("backup-table")

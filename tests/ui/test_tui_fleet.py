@@ -185,9 +185,9 @@ async def test_the_services_are_listed_before_their_figures_are_read(demo, dflow
     release = asyncio.Event()
     rows = dflow.fleet.rows
 
-    async def held_rows():
+    async def held_rows(**kwargs):
         await release.wait()
-        return await rows()
+        return await rows(**kwargs)
 
     monkeypatch.setattr(dflow.fleet, "rows", held_rows)
     app = make_app(demo, dflow)

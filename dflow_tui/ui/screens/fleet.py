@@ -128,10 +128,15 @@ def _proven(row: FleetRow, now: datetime, palette: Palette) -> Text:
     return Text(age(row.proven_at, now))
 
 
-def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
-    """Sort keys and search text now; the cells' texts when the row is first drawn."""
+def fleet_row(row: FleetRow, now: datetime, palette: Palette, listed: Row | None = None) -> Row:
+    """Sort keys and search text now; the cells' texts when the row is first drawn.
+    `listed`: this service's row as shown before, whose place and search text it takes over."""
     service = row.service
     path = service.path
+    if listed is not None:
+        place, searched = listed.sort_keys[-3:], listed.search
+    else:
+        place, searched = _place_keys(service), _search(service)
     sort_keys = (
         path,
         STATE_ORDER.get(row.state, len(STATE_ORDER)),
@@ -141,9 +146,9 @@ def fleet_row(row: FleetRow, now: datetime, palette: Palette) -> Row:
         len(row.tiers),
         row.proven_at,
         row.last_size,
-        *_place_keys(service),
+        *place,
     )
-    search = _search(service, row.last_result or NO_VALUE, row.state)
+    search = f"{searched} {(row.last_result or NO_VALUE).lower()} {row.state}"
     return Row(path, sort_keys, search, _FleetTexts(row, now, palette))
 
 
@@ -169,6 +174,7 @@ class FleetScreen(Screen[str | None]):
         self.services = services
         self.count = 0  # services listed
         self.loaded = False  # their figures are in
+        self._listed: list[Row] = []  # the services listed before their figures were read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -190,15 +196,18 @@ class FleetScreen(Screen[str | None]):
         self.table.focus()
         if self.services:
             self.count = len(self.services)
-            self.table.show([pending_row(service) for service in self.services])
+            self._listed = [pending_row(service) for service in self.services]
+            self.table.show(self._listed)
             self._summarise()
-            self.call_after_refresh(self.action_reload)  # the list is drawn first
-            return
-        self.action_reload()
+        # Read while the list is drawn; the first read takes the services listed as they are.
+        self._reload(self.services or None)
 
     def action_reload(self) -> None:
+        self._reload(None)
+
+    def _reload(self, services: list[ServiceView] | None) -> None:
         self.run_worker(
-            self._load(),
+            self._load(services),
             name="fleet",
             group="fleet",
             exclusive=True,
@@ -206,12 +215,14 @@ class FleetScreen(Screen[str | None]):
             exit_on_error=False,
         )
 
-    async def _load(self) -> None:
-        rows = await self.fleet.rows()
+    async def _load(self, services: list[ServiceView] | None) -> None:
+        rows = await self.fleet.rows(services=services)
         palette = Palette.from_theme_variables(self.app.theme_variables)
         now = self.now()  # after the rows: what was due when they were read is due now
         self.count = len(rows)
-        self.table.show([fleet_row(row, now, palette) for row in rows])
+        # Read from the services listed: each row takes over its listed row's place and search.
+        listed = {row.key: row for row in self._listed} if services is not None else {}
+        self.table.show([fleet_row(row, now, palette, listed.get(row.path)) for row in rows])
         self.loaded = True
         self._summarise()
 
