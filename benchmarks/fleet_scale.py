@@ -212,27 +212,39 @@ async def _fleet_view_figures(url: str) -> None:
         class Bench(App[None]):
             CSS_PATH = str(REPO / "styles" / "app.tcss")
 
-        services = await app_state.inventory.list_services()  # what the main screen holds already
-        listed, filled = [], []
-        for _ in range(5):
-            bench = Bench()
-            async with bench.run_test(size=(160, 48)) as pilot:
-                settle_start_up_heap()  # as the app does once it has started
-                began = time.perf_counter()
-                screen = FleetScreen(app_state.fleet, app_state.clock.now, services)
-                await bench.push_screen(screen)
-                while not screen.count:  # noqa: ASYNC110 (polling is the measurement)
-                    await asyncio.sleep(0.001)
-                listed.append(time.perf_counter() - began)
-                while not screen.loaded:  # noqa: ASYNC110 (polling is the measurement)
-                    await asyncio.sleep(0.001)
-                await pilot.pause()
-                filled.append(time.perf_counter() - began)
-        for label, samples in (("listed", listed), ("figures filled in", filled)):
+        # What the main screen holds already: the services, and how they stood at its last
+        # health read (every 30 s), which it hands to the Fleet view.
+        services = await app_state.inventory.list_services()
+        held = (await app_state.fleet.health(services)).rows
+        samples: dict[str, list[float]] = {}
+        for label, given in (
+            ("before the app's first health read", None),
+            ("opened on the app's last health read", held),
+        ):
+            shown, fresh = (
+                samples.setdefault(f"{label}: on screen", []),
+                samples.setdefault(f"{label}: figures read", []),
+            )
+            for _ in range(5):
+                bench = Bench()
+                async with bench.run_test(size=(160, 48)) as pilot:
+                    settle_start_up_heap()  # as the app does once it has started
+                    began = time.perf_counter()
+                    screen = FleetScreen(app_state.fleet, app_state.clock.now, services, given)
+                    await bench.push_screen(screen)
+                    # On screen: the first row's texts are made when its line is first drawn.
+                    while not (screen.table.rows and screen.table.rows[0]._texts):  # noqa: ASYNC110
+                        await asyncio.sleep(0.001)
+                    shown.append(time.perf_counter() - began)
+                    while not screen.loaded:  # noqa: ASYNC110 (polling is the measurement)
+                        await asyncio.sleep(0.001)
+                    await pilot.pause()
+                    fresh.append(time.perf_counter() - began)
+        for label, found in samples.items():
             report.line(
-                f"Fleet view at 10,000 services, {label}",
-                f"{min(samples) * 1000:7.1f} ms",
-                note=f"(median {sorted(samples)[len(samples) // 2] * 1000:.1f} ms of {len(samples)})",
+                f"Fleet view, 10,000 services, {label}",
+                f"{min(found) * 1000:7.1f} ms",
+                note=f"(median {sorted(found)[len(found) // 2] * 1000:.1f} ms of {len(found)})",
             )
     finally:
         await app_state.close()

@@ -14,9 +14,9 @@ from dflow_tui.core.views import FleetRow, ServiceView
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.service.access import Access
 from dflow_tui.service.inventory import Inventory
-from dflow_tui.store.queries import drills, fleet, inventory, notices
-from dflow_tui.store.queries.drills import NOT_DRILLED, DrillStanding
-from dflow_tui.store.queries.fleet import RecoveryFacts, Standing
+from dflow_tui.store.queries import drills, fleet, notices
+from dflow_tui.store.queries.drills import NOT_DRILLED
+from dflow_tui.store.queries.fleet import Standing
 
 UNDELIVERED_SHOWN_FOR = timedelta(days=1)
 """Notifications not delivered are shown this long (retried meanwhile; `notify list` has them all)."""
@@ -24,13 +24,18 @@ UNDELIVERED_SHOWN_FOR = timedelta(days=1)
 
 @dataclass(frozen=True)
 class FleetHealth:
-    """What the app's header and service tree say of the whole fleet."""
+    """What the app's header, service tree and Fleet view say of the whole fleet."""
 
-    states: dict[str, RecoveryState]  # service path → state (services without a schedule: off)
+    rows: list[FleetRow]  # every service as the Fleet view lists it, in path order
     undelivered: int  # notifications of the last day that could not be delivered
 
+    @property
+    def states(self) -> dict[str, RecoveryState]:
+        """Service path → state (services without a schedule: off)."""
+        return {row.path: RecoveryState(row.state) for row in self.rows}
+
     def count(self, state: RecoveryState) -> int:
-        return sum(1 for found in self.states.values() if found is state)
+        return sum(1 for row in self.rows if row.state == state)
 
 
 class Fleet:
@@ -39,30 +44,13 @@ class Fleet:
         self.access = access
         self.inventory = inventory
 
-    async def health(self) -> FleetHealth:
-        """Every service's recovery state, in three reads (cheaper than `rows`: no views to
-        build), and how many notifications could not be delivered."""
-        await self.access.require(Permission.READ, "fleet.list")
-        points = _RecoveryPoints()
-        async with self.ctx.db.reading() as session:
-            paths = await inventory.service_paths(session)  # ids and paths only: no views to build
-            found = await fleet.recovery_facts(session)
-            drilled = await drills.drill_standing(session)
-            now = self.ctx.clock.now()
-            by_id = {
-                facts.service_id: recovery_state(
-                    points.of(facts),
-                    facts.last_success,
-                    facts.latest_failed or _drill_failed(drilled, facts.service_id),
-                    now,
-                )
-                for facts in found
-            }
-        undelivered = await notices.undelivered(self.ctx.db, now - UNDELIVERED_SHOWN_FOR)
-        return FleetHealth(
-            {path: by_id.get(service_id, RecoveryState.OFF) for service_id, path in paths.items()},
-            undelivered,
-        )
+    async def health(self, services: Sequence[ServiceView] | None = None) -> FleetHealth:
+        """Every service's row (`rows`, with its recovery state), and how many notifications
+        could not be delivered. The app reads it every 30 s, and the Fleet view opens on its
+        rows at once. `services`: as for `rows`."""
+        rows = await self.rows(services=services)
+        undelivered = await notices.undelivered(self.ctx.db, self.ctx.clock.now() - UNDELIVERED_SHOWN_FOR)
+        return FleetHealth(rows, undelivered)
 
     async def rows(
         self, path: str | None = None, *, services: Sequence[ServiceView] | None = None
@@ -110,11 +98,6 @@ class Fleet:
         return result
 
 
-def _drill_failed(drilled: dict[int, DrillStanding], service_id: int) -> bool:
-    standing = drilled.get(service_id)
-    return standing is not None and standing.last_failed
-
-
 class _RecoveryPoints:
     """Recovery points by tiers and grace: a fleet has few of each, so each is worked out once."""
 
@@ -122,7 +105,7 @@ class _RecoveryPoints:
         self._points: dict[tuple[tuple[Tier, ...], int | None], timedelta | None] = {}
         self._names: dict[tuple[Tier, ...], tuple[str, ...]] = {}
 
-    def of(self, facts: Standing | RecoveryFacts) -> timedelta | None:
+    def of(self, facts: Standing) -> timedelta | None:
         key = (facts.tiers, facts.grace_seconds)
         if key not in self._points:
             grace = facts.grace_seconds

@@ -32,6 +32,7 @@ from dflow_tui.core.errors import DflowError
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.views import (
     BackupView,
+    FleetRow,
     ProviderView,
     ScheduleView,
     ServiceView,
@@ -170,6 +171,8 @@ class DflowApp(App[None]):
         self.dflow: Dflow | None = dflow
         self._owns_dflow = dflow is None
         self.services: list[ServiceView] | None = None
+        # How each service stood at the last health read (every 30 s): the Fleet view opens on it.
+        self.fleet_rows: list[FleetRow] | None = None
         self.providers: list[ProviderView] | None = None
         self.service: ServiceView | None = None
         self._refresh_timer: Timer | None = None
@@ -318,7 +321,8 @@ class DflowApp(App[None]):
 
     async def _load_health(self) -> None:
         assert self.dflow is not None
-        health = await self.dflow.fleet.health()
+        health = await self.dflow.fleet.health(self.services)
+        self.fleet_rows = health.rows
         scheduled = any(state is not RecoveryState.OFF for state in health.states.values())
         late, failing, never = (
             health.count(state) for state in (RecoveryState.LATE, RecoveryState.FAILING, RecoveryState.NEVER)
@@ -441,7 +445,8 @@ class DflowApp(App[None]):
             if path is not None:
                 self.go_to_service(path)
 
-        self.push_screen(FleetScreen(self.dflow.fleet, self.dflow.clock.now, self.services), chosen)
+        screen = FleetScreen(self.dflow.fleet, self.dflow.clock.now, self.services, self.fleet_rows)
+        self.push_screen(screen, chosen)
 
     def action_open_activity(self) -> None:
         if self.dflow is None:

@@ -204,6 +204,36 @@ async def test_the_services_are_listed_before_their_figures_are_read(demo, dflow
         assert "reading how each stands" not in screen_text(app)
 
 
+async def test_it_opens_on_the_apps_last_health_read_and_reads_again(demo, dflow, clock, monkeypatch):
+    """How each service stood at the app's last health read is on screen at once, figures
+    and all; the figures read again then replace it."""
+    import asyncio
+
+    await seed_fleet(dflow.ctx.db, 20, now=clock.now(), due=0.1)
+    app = make_app(demo, dflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.fleet_rows is not None, "the app's health read")
+        release = asyncio.Event()
+        rows = dflow.fleet.rows
+
+        async def held_rows(**kwargs):
+            await release.wait()
+            return await rows(**kwargs)
+
+        monkeypatch.setattr(dflow.fleet, "rows", held_rows)  # every read waits, the app's too
+        await dflow.backups.create(DEMO_SERVICE)  # after that read: shown once read again
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.count, "the view")
+        assert len(shown(app)) == 21 and not app.screen.loaded
+        assert cells(app, "fleet-0/production/db9")[1:3] == ["late", "succeeded"]  # figures at once
+        assert cells(app, DEMO_SERVICE)[1:3] == ["off", "—"]  # as it stood: no backup yet
+        assert "reading again" in screen_text(app)
+        release.set()
+        await wait_until(pilot, lambda: app.screen.loaded, "the figures read again")
+        await wait_until(pilot, lambda: cells(app, DEMO_SERVICE)[2] == "succeeded", "the new backup")
+        assert "reading again" not in screen_text(app)
+
+
 def tree_label(app, path: str) -> str:
     for node in app.service_tree.root.children:
         for environment in node.children:

@@ -69,16 +69,6 @@ class Standing(NamedTuple):
     latest_failed: bool  # its newest finished backup (deleted or not) failed
 
 
-class RecoveryFacts(NamedTuple):
-    """What a service's recovery state is worked out from (a Standing without the figures)."""
-
-    service_id: int
-    grace_seconds: int | None
-    tiers: tuple[Tier, ...]
-    last_success: datetime | None
-    latest_failed: bool
-
-
 _TIER_BITS = {tier: 1 << n for n, tier in enumerate(ORDER)}
 # Each set of enabled tiers by the sum of their bits, in ORDER: one shared tuple per set.
 _TIER_SETS = {bits: tuple(t for t in ORDER if bits & _TIER_BITS[t]) for bits in range(1 << len(ORDER))}
@@ -166,23 +156,6 @@ def _standings(found: Result[*tuple[Any, ...]]) -> Iterator[Standing]:
             size,
             bool(failed),
         )
-
-
-async def recovery_facts(session: StateSession) -> Iterator[RecoveryFacts]:
-    """Every service's RecoveryFacts, in one statement (lighter than `standings`: no
-    per-tier figures, no newest backup); made as they are taken, inside the session."""
-    per_service = _per_service(None)
-    query = select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-        per_service.c.service_id,
-        per_service.c.grace,
-        _tier_bits(per_service.c.service_id),
-        per_service.c.success,
-        per_service.c.failed,
-    )
-    return (
-        RecoveryFacts(service_id, grace, _TIER_SETS[bits or 0], success, bool(failed))
-        for service_id, grace, bits, success, failed in await session.plain(query)
-    )
 
 
 async def scheduled_facts(db: Database) -> list[tuple[int, int | None, datetime | None, datetime | None]]:

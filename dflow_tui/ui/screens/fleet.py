@@ -1,9 +1,10 @@
 """Fleet: every service on one screen — where it is, its schedule, and how its backups stand.
 
 `f` opens it from the main screen (and the palette). One row per service, drawn only
-as far as the screen shows (RowList), so 10,000 services open at once: the services
-the main screen has already read are listed straight away, and how each one stands
-(last result, success, due) fills in when the fleet's figures are read. `s` orders by
+as far as the screen shows (RowList), so 10,000 services open at once: with how each
+one stood at the app's last health read (every 30 s: last result, success, due), read
+again at once; before the app's first read, the services it holds are listed and their
+figures fill in when read. `s` orders by
 the next column (and a click on a header by that one), `S` turns the order round, `/`
 filters by text, Enter opens the service on the main screen, Escape goes back.
 """
@@ -165,13 +166,20 @@ class FleetScreen(Screen[str | None]):
     ]
 
     def __init__(
-        self, fleet: Fleet, now: Callable[[], datetime], services: list[ServiceView] | None = None
+        self,
+        fleet: Fleet,
+        now: Callable[[], datetime],
+        services: list[ServiceView] | None = None,
+        held: list[FleetRow] | None = None,
     ) -> None:
-        """`services`: the ones the main screen has read already, listed at once."""
+        """`services`: the ones the main screen has read already, listed at once; `held`:
+        how they stood at the app's last health read (every 30 s), shown at once with
+        their figures while they are read again."""
         super().__init__(id="fleet-screen")
         self.fleet = fleet
         self.now = now
         self.services = services
+        self.held = held
         self.count = 0  # services listed
         self.loaded = False  # their figures are in
         self._listed: list[Row] = []  # the services listed before their figures were read
@@ -194,12 +202,20 @@ class FleetScreen(Screen[str | None]):
         self.sub_title = "Fleet"
         self.query_one("#fleet-filter", Input).display = False
         self.table.focus()
+        if self.held:
+            self.count = len(self.held)
+            self._show_figures(self.held)
+            self._summarise()
+            # Complete already: read again once they are on screen.
+            self.call_after_refresh(self._reload, self.services or None)
+            return
         if self.services:
             self.count = len(self.services)
             self._listed = [pending_row(service) for service in self.services]
             self.table.show(self._listed)
             self._summarise()
-        # Read while the list is drawn; the first read takes the services listed as they are.
+        # Read while the list is drawn (the read waits on the database most of its time);
+        # the first read takes the services listed as they are.
         self._reload(self.services or None)
 
     def action_reload(self) -> None:
@@ -217,14 +233,18 @@ class FleetScreen(Screen[str | None]):
 
     async def _load(self, services: list[ServiceView] | None) -> None:
         rows = await self.fleet.rows(services=services)
-        palette = Palette.from_theme_variables(self.app.theme_variables)
-        now = self.now()  # after the rows: what was due when they were read is due now
         self.count = len(rows)
-        # Read from the services listed: each row takes over its listed row's place and search.
-        listed = {row.key: row for row in self._listed} if services is not None else {}
-        self.table.show([fleet_row(row, now, palette, listed.get(row.path)) for row in rows])
+        self._show_figures(rows)
         self.loaded = True
         self._summarise()
+
+    def _show_figures(self, rows: list[FleetRow]) -> None:
+        palette = Palette.from_theme_variables(self.app.theme_variables)
+        now = self.now()  # after the rows: what was due when they were read is due now
+        # Rows of the services listed take over their place and search text.
+        listed = {row.key: row for row in self._listed}
+        self._listed = []
+        self.table.show([fleet_row(row, now, palette, listed.get(row.path)) for row in rows])
 
     def _summarise(self) -> None:
         table = self.table
@@ -239,7 +259,12 @@ class FleetScreen(Screen[str | None]):
             else f"{self.count:,} services"
         )
         matching = f"  ·  filter: {table.filter_text!r}" if table.filter_text else ""
-        reading = "" if self.loaded else "  ·  reading how each stands…"
+        if self.loaded:
+            reading = ""
+        elif self.held:
+            reading = "  ·  reading again…"
+        else:
+            reading = "  ·  reading how each stands…"
         self.query_one("#fleet-summary", Static).update(
             Text(f"{shown}  ·  by {column}, {order}{matching}{reading}")
         )
