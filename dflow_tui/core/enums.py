@@ -54,6 +54,7 @@ class OperationKind(StrEnum):
     RESTORE = "restore"
     DELETE = "delete"
     DRILL = "drill"  # a restore into a throwaway service, looked into, then destroyed
+    COPY = "copy"  # one more copy of a backup (or its failed copy redone), read from its places
 
 
 class OperationStatus(StrEnum):

@@ -115,6 +115,7 @@ RUNNING_WORDS = {
     OperationKind.RESTORE: "restoring",
     OperationKind.DELETE: "deleting",
     OperationKind.DRILL: "drilling",
+    OperationKind.COPY: "copying",
 }
 
 
@@ -126,6 +127,17 @@ def restore_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Re
         return Refusal(
             f"Backup {backup.id} is {BackupStatus(backup.status).phrase}; only a successful backup can be restored"
         )
+    if operation is not None and is_active(operation):
+        return Refusal(
+            f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "
+            "wait for it to finish",
+            busy=True,
+        )
+    return None
+
+
+def busy_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:
+    """A restore, delete, drill or copy runs on this backup now: another waits for it."""
     if operation is not None and is_active(operation):
         return Refusal(
             f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from dflow_tui.core.enums import ACTIVE_OPERATION_STATUSES, BackupStatus, BackupType, OperationKind
 from dflow_tui.core.naming import PARTIAL_SUFFIX, is_dump_file_name, join_remote
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.copy_backup import copy_being_written
 from dflow_tui.jobs.drill import DRILL_PREFIX, destroy_throwaway
 from dflow_tui.jobs.failure import failure_text
 from dflow_tui.jobs.recovery import restore_temps
@@ -80,17 +81,20 @@ async def live_work(ctx: JobContext) -> LiveWork:
     """Read fresh, right before anything is removed: a job may have started since the listing."""
     async with ctx.db.reading() as session:
         running = await backups.in_progress(session)
-        importing = [
-            op for op in await operations.active_operations(session) if op.kind != OperationKind.DELETE
-        ]
+        active = await operations.active_operations(session)
         running_copies = await copies.copies_of_in_progress(session)
     writing: list[Backup | BackupCopy] = [*running, *running_copies]
     partials = {b.file_path + PARTIAL_SUFFIX for b in writing if b.file_path}
-    for operation in importing:  # restores and drills: their temp files, on whichever server
-        temps = await restore_temps(ctx, operation)
-        if temps is not None:
-            partials.update(temps[1])
     uploads = {b.object_key for b in writing if b.object_key}
+    for operation in active:
+        if operation.kind == OperationKind.COPY:  # `backup copy`: the file or object it writes
+            partial, key = await copy_being_written(ctx, operation)
+            partials.update([partial] if partial else [])
+            uploads.update([key] if key else [])
+        elif operation.kind != OperationKind.DELETE:  # restores and drills: their temp files
+            temps = await restore_temps(ctx, operation)
+            if temps is not None:
+                partials.update(temps[1])
     return LiveWork(frozenset(partials), frozenset(uploads))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dflow_tui.core.copies import (
+    CopyFacts,
     Place,
     Source,
     copy_at,
@@ -40,6 +41,7 @@ from dflow_tui.jobs.commands import must_run
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure, failure_text
 from dflow_tui.jobs.identities import encrypted_for, identity_opening
+from dflow_tui.jobs.operation import run_operation
 from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_object
 from dflow_tui.pipeline import (
     Identity,
@@ -59,7 +61,7 @@ from dflow_tui.storage.download import download_parts
 from dflow_tui.storage.s3 import head
 from dflow_tui.storage.upload import upload_parts
 from dflow_tui.store.queries import copies, inventory, providers, rows
-from dflow_tui.store.tables import Backup, BackupCopy, Server, StorageProvider
+from dflow_tui.store.tables import Backup, BackupCopy, Operation, Server, StorageProvider
 
 READ_SIZE = 1024 * 1024
 # Refused before anything was written (the rest failed while copying).
@@ -89,6 +91,122 @@ class _Read:
         return Layers.of(self.file_path or (self.stored.key if self.stored else ""))
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a copy of a backup at a place is written, and the row that records it."""
+
+    server: Server
+    provider: StorageProvider | None
+    values: dict[str, Any]  # the copy row's place, layers and location
+    compressed: bool
+    recipients: list[Any]
+
+    @property
+    def partial(self) -> str | None:
+        """The server file written before it is proved whole (a copy on the server's disk)."""
+        path = self.values.get("file_path")
+        return path + PARTIAL_SUFFIX if path else None
+
+    @property
+    def key(self) -> str | None:
+        return self.values.get("object_key")
+
+
+async def _target(ctx: JobContext, backup: Backup, to: Place) -> _Target:
+    async with ctx.db.reading() as session:
+        place = await inventory.service_rows(session, backup.service_id)
+        provider = (
+            await providers.provider_by_name(session, to.name) if to.type == BackupType.EXTERNAL else None
+        )
+    server = await rows.load(ctx.db, Server, backup.server_id)
+    assert backup.created_at is not None
+    compressed = backup.compression == "zstd"
+    recipients = parse_recipients(provider.recipients or "") if provider is not None else []
+    layers = Layers(compressed=compressed, encrypted=bool(recipients))
+    values: dict[str, Any] = {
+        "type": to.type,
+        "server_id": backup.server_id,
+        "compression": "zstd" if compressed else None,
+        "encrypted_for": ",".join(r.fingerprint for r in recipients) or None,
+    }
+    if provider is not None:
+        key = object_key(
+            provider.prefix,
+            place.project.name,
+            place.environment.name,
+            place.service.name,
+            backup.created_at,
+            layers.suffix,
+        )
+        values |= {"provider_id": provider.id, "bucket": provider.bucket, "object_key": key}
+    else:
+        name = layers.name(dump_file_name(place.service.name, backup.created_at))
+        values |= {"file_path": join_remote(server.backup_dir, name)}
+    return _Target(server, provider, values, compressed, recipients)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A copy as decided before a byte is written."""
+
+    backup: Backup
+    to: Place
+    target: _Target
+    reads: list[_Read]
+    openers: list[Identity | BaseException | None]
+    existing: CopyFacts | None  # the copy row at `to` (a repair redoes it)
+    kept: BackupCopy | None  # ... when it says the copy is kept: refused if it is still there
+
+
+async def _plan(ctx: JobContext, backup_id: int, to: Place, identity_text: str | None) -> _Plan:
+    """The copy's plan, or its refusal in one sentence (nothing remote is asked)."""
+    backup = await rows.load(ctx.db, Backup, backup_id)
+    recorded = await copies.backup_copies(ctx.db, backup_id)
+    async with ctx.db.reading() as session:
+        names = await providers.provider_names(session)
+    primary, facts = copies.places(backup, recorded, names)
+    refusal = copy_refusal(backup_id, backup.status, backup.deleted_at is not None, primary, to)
+    if refusal is not None:
+        raise NotAllowed(refusal)
+    target = await _target(ctx, backup, to)
+    if target.provider is not None:
+        check_provider_usable(target.provider, await inventory.service_path(ctx.db, backup.service_id))
+    by_id = {c.id: c for c in recorded}
+    reads = [_read_of(backup, s, by_id) for s in restore_order(primary, facts) if s.place.name != to.name]
+    openers = await _openers(ctx, backup_id, reads, identity_text)
+    kept = kept_copy_at(to, facts)
+    return _Plan(
+        backup, to, target, reads, openers, copy_at(to, facts), by_id[kept.copy_id] if kept else None
+    )
+
+
+@contextlib.asynccontextmanager
+async def _reach(ctx: JobContext, target: _Target) -> AsyncIterator[tuple[Transport, S3Client | None]]:
+    """The backup's server, and the destination's bucket when it is a provider."""
+    async with contextlib.AsyncExitStack() as stack:
+        transport = await stack.enter_async_context(ctx.connect(target.server))
+        client: S3Client | None = None
+        if target.provider is not None:
+            provider_id = rows.saved_id(target.provider.id)
+            client = await stack.enter_async_context(await open_storage(ctx, provider_id))
+        yield transport, client
+
+
+async def _refuse_a_kept_copy(plan: _Plan, transport: Transport, client: S3Client | None) -> None:
+    if plan.kept is not None and await _still_there(transport, client, plan.kept):
+        raise AlreadyExists(f"Backup {plan.backup.id} already has a copy in {plan.to.name}")
+
+
+async def check_copy(ctx: JobContext, backup_id: int, to: Place, identity_text: str | None) -> bool:
+    """Refuses now, in one sentence, what the copy job would refuse before writing; True
+    when a copy row at `to` exists (the job redoes it)."""
+    plan = await _plan(ctx, backup_id, to, identity_text)
+    if plan.kept is not None:
+        async with _reach(ctx, plan.target) as (transport, client):
+            await _refuse_a_kept_copy(plan, transport, client)
+    return plan.existing is not None
+
+
 async def copy_backup(
     ctx: JobContext,
     backup_id: int,
@@ -98,64 +216,20 @@ async def copy_backup(
 ) -> CopyMade:
     """Makes the copy at `to` (or refuses in one sentence, before anything is written)."""
     job = f"copy of backup {backup_id}"
-    backup = await rows.load(ctx.db, Backup, backup_id)
-    recorded = await copies.backup_copies(ctx.db, backup_id)
-    async with ctx.db.reading() as session:
-        names = await providers.provider_names(session)
-        place = await inventory.service_rows(session, backup.service_id)
-        provider = (
-            await providers.provider_by_name(session, to.name) if to.type == BackupType.EXTERNAL else None
-        )
-    server = await rows.load(ctx.db, Server, backup.server_id)
-    primary, facts = copies.places(backup, recorded, names)
-    refusal = copy_refusal(backup_id, backup.status, backup.deleted_at is not None, primary, to)
-    if refusal is not None:
-        raise NotAllowed(refusal)
-    if provider is not None:
-        check_provider_usable(provider, place.path)
-    by_id = {c.id: c for c in recorded}
-    reads = [_read_of(backup, s, by_id) for s in restore_order(primary, facts) if s.place.name != to.name]
-    openers = await _openers(ctx, backup_id, reads, identity_text)
-    existing = copy_at(to, facts)
-    async with contextlib.AsyncExitStack() as stack:
-        transport = await stack.enter_async_context(ctx.connect(server))
-        client: S3Client | None = None
-        if provider is not None:
-            client = await stack.enter_async_context(await open_storage(ctx, rows.saved_id(provider.id)))
-        kept = kept_copy_at(to, facts)
-        if kept is not None and await _still_there(transport, client, by_id[kept.copy_id]):
-            raise AlreadyExists(f"Backup {backup_id} already has a copy in {to.name}")
-        assert backup.created_at is not None
-        compressed = backup.compression == "zstd"
-        recipients = parse_recipients(provider.recipients or "") if provider is not None else []
-        layers = Layers(compressed=compressed, encrypted=bool(recipients))
-        values: dict[str, Any] = {
-            "type": to.type,
-            "server_id": backup.server_id,
-            "compression": "zstd" if compressed else None,
-            "encrypted_for": ",".join(r.fingerprint for r in recipients) or None,
-        }
-        if provider is not None:
-            key = object_key(
-                provider.prefix,
-                place.project.name,
-                place.environment.name,
-                place.service.name,
-                backup.created_at,
-                layers.suffix,
-            )
-            values |= {"provider_id": provider.id, "bucket": provider.bucket, "object_key": key}
-            assert client is not None
-            destination: _Destination = _ToBucket(client, provider, key)
+    plan = await _plan(ctx, backup_id, to, identity_text)
+    backup, target, existing = plan.backup, plan.target, plan.existing
+    async with _reach(ctx, target) as (transport, client):
+        await _refuse_a_kept_copy(plan, transport, client)
+        destination: _Destination
+        if target.provider is not None:
+            assert client is not None and target.key is not None
+            destination = _ToBucket(client, target.provider, target.key)
         else:
-            final = join_remote(
-                server.backup_dir, layers.name(dump_file_name(place.service.name, backup.created_at))
-            )
+            server = target.server
             await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
-            values |= {"file_path": final}
-            destination = _ToServer(transport, server, final)
+            destination = _ToServer(transport, server, target.values["file_path"])
         failures: list[str] = []
-        for read, opener in zip(reads, openers, strict=True):
+        for read, opener in zip(plan.reads, plan.openers, strict=True):
             where = read.source.describe()
             if isinstance(opener, BaseException):
                 failures.append(f"{where}: {failure_text(opener, ctx.secrets)}")
@@ -163,7 +237,15 @@ async def copy_backup(
             report(on_progress, job, f"reading the dump from {where}, writing it to {to.name}")
             try:
                 figures = await _stream(
-                    ctx, transport, server, backup, read, opener, compressed, recipients, destination.write
+                    ctx,
+                    transport,
+                    target.server,
+                    backup,
+                    read,
+                    opener,
+                    target.compressed,
+                    target.recipients,
+                    destination.write,
                 )
                 await destination.finish()
             except asyncio.CancelledError:
@@ -184,7 +266,7 @@ async def copy_backup(
                 created_at=ctx.clock.now(),
                 finished_at=ctx.clock.now(),
                 deleted_at=None,
-                **values,
+                **target.values,
                 **figures,
             )
             if made is None:
@@ -192,6 +274,74 @@ async def copy_backup(
                 raise DflowError(f"Backup {backup_id} was deleted meanwhile: its copy is not kept")
             return CopyMade(made, to.name, where, existing is not None)
     raise DflowError(f"No place holds a usable dump of backup {backup_id} to copy: " + "; ".join(failures))
+
+
+async def run_copy(
+    ctx: JobContext, operation_id: int, on_progress: ProgressCallback | None = None
+) -> Operation:
+    """`backup copy` as a job: its operation says where the copy goes; once made, it records
+    which place the dump was read from."""
+
+    async def body(operation: Operation) -> None:
+        if operation.copy_to is None:
+            raise DflowError(f"Copy operation {operation_id} names no place to copy to")
+        made = await copy_backup(
+            ctx,
+            operation.backup_id,
+            Place.of(operation.copy_to),
+            ctx.identities.get(operation_id),
+            on_progress,
+        )
+        await rows.update(ctx.db, Operation, operation_id, restored_from=made.read_from)
+
+    return await run_operation(ctx, operation_id, body, on_progress)
+
+
+async def copy_being_written(ctx: JobContext, operation: Operation) -> tuple[str | None, str | None]:
+    """What a running copy operation writes: the server's partial file, or the object key."""
+    if operation.copy_to is None:
+        return None, None
+    backup = await rows.load(ctx.db, Backup, operation.backup_id)
+    try:
+        target = await _target(ctx, backup, Place.of(operation.copy_to))
+    except DflowError:  # its provider is gone: nothing of it can be told apart
+        return None, None
+    return target.partial, target.key
+
+
+async def remove_unfinished_copy(ctx: JobContext, operation: Operation) -> None:
+    """For stale cleanup: what a copy whose process died wrote and no copy row keeps — its
+    partial file, or the whole file or object it had not recorded yet (an unfinished
+    upload is left to `doctor`, which aborts the uploads no job is making)."""
+    if operation.copy_to is None:
+        return
+    backup = await rows.load(ctx.db, Backup, operation.backup_id)
+    try:
+        target = await _target(ctx, backup, Place.of(operation.copy_to))
+    except DflowError:  # its provider is gone: nothing of it can be told apart
+        return
+    path, key = target.values.get("file_path"), target.key
+    kept = any(
+        c.status == BackupStatus.SUCCESS
+        and c.deleted_at is None
+        and ((path is not None and c.file_path == path) or (key is not None and c.object_key == key))
+        for c in await copies.backup_copies(ctx.db, rows.saved_id(backup.id))
+    )
+    with contextlib.suppress(Exception):  # a server or bucket down: doctor sees it later
+        if target.provider is None and path is not None:
+            server = target.server
+            async with ctx.connect(server) as transport:
+                await transport.run(
+                    files.remove_partial(path + PARTIAL_SUFFIX), timeout=CLEANUP_COMMAND_TIMEOUT
+                )
+                if not kept:
+                    name = dump_in_backup_dir(server.backup_dir, path)
+                    await transport.run(
+                        files.remove_dump(server.backup_dir, name), timeout=CLEANUP_COMMAND_TIMEOUT
+                    )
+        elif target.provider is not None and key is not None and not kept:
+            async with await open_storage(ctx, rows.saved_id(target.provider.id)) as client:
+                await delete_all_versions(client, target.provider.bucket, key)
 
 
 def _read_of(backup: Backup, source: Source, by_id: dict[int | None, BackupCopy]) -> _Read:

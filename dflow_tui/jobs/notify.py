@@ -119,12 +119,15 @@ async def missing_copies(ctx: JobContext, backup: Backup) -> list[tuple[str, str
 
 
 async def operation_ended(ctx: JobContext, operation: Operation, path: str) -> None:
-    """A restore or delete that ended: one message to whoever listens for it."""
+    """A restore, delete or drill that ended: one message to whoever listens for it (a copy
+    is told to whoever ran it, and a missing copy by the next backup's degraded notice)."""
     event = {
         OperationKind.RESTORE: NotifyEvent.RESTORE,
         OperationKind.DELETE: NotifyEvent.DELETE,
         OperationKind.DRILL: NotifyEvent.DRILL,
-    }[OperationKind(operation.kind)]
+    }.get(OperationKind(operation.kind))
+    if event is None:
+        return
     try:
         succeeded = operation.error is None
         error = redact(operation.error, ctx.secrets) if operation.error else None

@@ -17,6 +17,7 @@ from dflow_tui.core.views import human_size
 from dflow_tui.jobs import audit, notify
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.context import JobContext, ProgressCallback
+from dflow_tui.jobs.copy_backup import run_copy
 from dflow_tui.jobs.delete import run_delete
 from dflow_tui.jobs.drill import run_drill
 from dflow_tui.jobs.prune import prune_tier
@@ -33,6 +34,7 @@ class JobKind(StrEnum):
     RESTORE = "restore"
     DELETE = "delete"
     DRILL = "drill"
+    COPY = "copy"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ async def operation_job(ctx: JobContext, operation: Operation) -> ClaimedJob:
     label = f"{kind.capitalize()} of backup {operation.backup_id}"
     if operation.target_service_id is not None:
         label += f" into {path}"
+    if operation.copy_to is not None:
+        label += f" to {operation.copy_to}"
     return ClaimedJob(
         kind,
         rows.saved_id(operation.id),
@@ -114,7 +118,12 @@ async def run_job(
     """Runs a claimed job to its end and records how it ended."""
     if job.kind is JobKind.BACKUP:
         return await _run_backup_job(ctx, job, on_progress)
-    run = {JobKind.RESTORE: run_restore, JobKind.DELETE: run_delete, JobKind.DRILL: run_drill}[job.kind]
+    run = {
+        JobKind.RESTORE: run_restore,
+        JobKind.DELETE: run_delete,
+        JobKind.DRILL: run_drill,
+        JobKind.COPY: run_copy,
+    }[job.kind]
     operation = await run(ctx, job.row_id, on_progress)
     await audit.record(
         ctx,
@@ -123,7 +132,7 @@ async def run_job(
         audit.job_result(operation.status == OperationStatus.SUCCEEDED, operation.error),
         service_path=job.service_path,
         target=f"backup {job.backup_id}",
-        detail=operation.error or (f"from {operation.restored_from}" if operation.restored_from else None),
+        detail=operation.error or _read_from_detail(operation),
     )
     await notify.operation_ended(ctx, operation, job.service_path)
     return _operation_outcome(job, operation)
@@ -169,6 +178,12 @@ def _read_from(operation: Operation) -> str:
     return f" (from {operation.restored_from})" if operation.restored_from else ""
 
 
+def _read_from_detail(operation: Operation) -> str | None:
+    if operation.copy_to is not None:
+        return f"copied to {operation.copy_to}, read from {operation.restored_from}"
+    return f"from {operation.restored_from}" if operation.restored_from else None
+
+
 def _operation_outcome(job: ClaimedJob, operation: Operation) -> JobOutcome:
     done = operation.status == OperationStatus.SUCCEEDED
     if job.kind is JobKind.RESTORE:
@@ -199,6 +214,22 @@ def _operation_outcome(job: ClaimedJob, operation: Operation) -> JobOutcome:
             False,
             "Drill failed",
             f"The drill of backup {job.backup_id} of {job.service_path} failed: {operation.error}",
+            operation.error,
+        )
+    if job.kind is JobKind.COPY:
+        if done:
+            return JobOutcome(
+                job,
+                True,
+                "Copy done",
+                f"Backup {job.backup_id} of {job.service_path} is copied to {operation.copy_to} "
+                f"(read from {operation.restored_from}).",
+            )
+        return JobOutcome(
+            job,
+            False,
+            "Copy failed",
+            f"The copy of backup {job.backup_id} to {operation.copy_to} failed: {operation.error}",
             operation.error,
         )
     if done:

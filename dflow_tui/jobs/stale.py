@@ -11,6 +11,7 @@ from dflow_tui.core.enums import AuditResult, BackupStatus, OperationKind, Opera
 from dflow_tui.core.policy import owner_place, stale_reason
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.context import JobContext
+from dflow_tui.jobs.copy_backup import remove_unfinished_copy
 from dflow_tui.jobs.drill import destroy_after_crash
 from dflow_tui.jobs.recovery import (
     finish_interrupted_delete,
@@ -89,6 +90,8 @@ async def cleanup_stale(ctx: JobContext) -> list[Cleaned]:
                 await destroy_after_crash(
                     ctx, await rows.load(ctx.db, Operation, rows.saved_id(operation.id))
                 )
+            elif operation.kind == OperationKind.COPY:
+                await remove_unfinished_copy(ctx, operation)
             else:
                 if target.deleted_at is None:
                     await finish_interrupted_delete(ctx, target)

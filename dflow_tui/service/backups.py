@@ -24,6 +24,7 @@ from dflow_tui.core.errors import Conflict, DflowError, InvalidName, NotFound
 from dflow_tui.core.permissions import Permission
 from dflow_tui.core.policy import (
     Refusal,
+    busy_refusal,
     cancel_refusal,
     delete_refusal,
     describe_owner,
@@ -35,7 +36,7 @@ from dflow_tui.core.policy import (
 from dflow_tui.core.views import BackupView, CopiedView, CopyView, DrillView, OperationView
 from dflow_tui.jobs.cancel import request_backup_cancel, request_operation_cancel
 from dflow_tui.jobs.context import JobContext, ProgressCallback
-from dflow_tui.jobs.copy_backup import COPY_REFUSALS, copy_backup
+from dflow_tui.jobs.copy_backup import COPY_REFUSALS, check_copy
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.identities import identity_for
 from dflow_tui.jobs.runner import backup_job, operation_job
@@ -308,7 +309,9 @@ class Backups:
                 return settled
             request = request_backup_cancel(self.ctx, backup_id, self.actor)
         elif operation is not None:
-            permission = Permission.DELETE if operation.kind == OperationKind.DELETE else Permission.RESTORE
+            permission = {OperationKind.DELETE: Permission.DELETE, OperationKind.COPY: Permission.CREATE}.get(
+                OperationKind(operation.kind), Permission.RESTORE
+            )
             await self.access.require(permission, f"backup.{operation.kind}.cancel", **where)
             job = f"The {operation.kind} of backup {backup_id}"
             request = request_operation_cancel(self.ctx, rows.saved_id(operation.id), self.actor)
@@ -379,21 +382,53 @@ class Backups:
     ) -> CopiedView:
         """One more copy of a backup that succeeded, at `to` (`internal` or a verified
         provider's name), or its copy there redone when it failed or is gone; read from the
-        backup's first healthy place, run in this process (jobs/copy_backup.py)."""
+        backup's first healthy place. Refused in one sentence before it is recorded; then run
+        by this process as a job like the others (a `copy` operation: heartbeat, `backup
+        cancel`, cleanup when its process dies; jobs/copy_backup.py)."""
         target = f"backup {backup_id}"
         await self.access.require(Permission.CREATE, "backup.copy", target=target)
         where: dict[str, str | None] = {"target": target, "service_path": None}
         try:
+            place = Place.of(to)
             backup = await rows.load(self.db, Backup, backup_id)
             where["service_path"] = await inventory.service_path(self.db, backup.service_id)
-            made = await copy_backup(self.ctx, backup_id, Place.of(to), identity, on_progress)
+            repaired = await check_copy(self.ctx, backup_id, place, identity)
+            async with self.db.session() as session:
+                refuse(
+                    busy_refusal(
+                        await self._backup(session, backup_id),
+                        await operations.active_operation(session, backup_id),
+                    )
+                )
+                operation = await operations.insert_operation(
+                    session,
+                    Operation(
+                        backup_id=backup_id,
+                        kind=OperationKind.COPY,
+                        status=OperationStatus.QUEUED,
+                        requested_by=self.actor,
+                        worker_id=self.ctx.worker_id,
+                        created_at=self.ctx.clock.now(),
+                        copy_to=place.name,
+                    ),
+                )
         except DflowError as error:
             result = AuditResult.REFUSED if isinstance(error, COPY_REFUSALS) else AuditResult.FAILED
             await self.access.audit("backup.copy", result, detail=str(error), **where)
             raise
-        detail = f"{'redone' if made.repaired else 'copied'} to {made.place}, read from {made.read_from}"
-        await self.access.audit("backup.copy", AuditResult.SUCCEEDED, detail=detail, **where)
-        return CopiedView(backup_id, made.place, _location(made.copy), made.read_from, made.repaired)
+        operation_id = rows.saved_id(operation.id)
+        if identity is not None:
+            self.ctx.identities[operation_id] = identity  # this process runs it: held in memory only
+        await self.worker.run(await operation_job(self.ctx, operation), on_progress)
+        done = await rows.load(self.db, Operation, operation_id)
+        if done.status != OperationStatus.SUCCEEDED:
+            raise DflowError(done.error or f"The copy of backup {backup_id} to {place.name} did not finish")
+        async with self.db.reading() as session:
+            names = await providers.provider_names(session)
+        recorded = await copies.backup_copies(self.db, backup_id)
+        made = next((c for c in recorded if _destination(c, names) == place.name), None)
+        location = _location(made) if made is not None else None
+        return CopiedView(backup_id, place.name, location, done.restored_from or "", repaired)
 
     async def delete(
         self, backup_id: int, *, wait: bool = True, on_progress: ProgressCallback | None = None

@@ -30,7 +30,7 @@ log = logging.getLogger("dflow_tui.state")
 # The newest migration. Opening a database already there needs no Alembic at all (it is
 # slow to import, and every CLI command opens the database); a test keeps it equal to
 # the newest file in migrations/versions.
-HEAD_REVISION = "0017"
+HEAD_REVISION = "0018"
 
 
 def alembic_config(url: str | None = None) -> Config:

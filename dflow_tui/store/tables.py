@@ -315,8 +315,10 @@ class Operation(SQLModel, table=True):
     drill_service: str | None = None
     drill_created_at: datetime | None = _time()
     probe: str | None = None  # what the drill counted in it ("3 tables, 2000 rows", "12 keys")
-    # Which of the backup's places its dump was read from ("the copy in r2"), when it has copies.
+    # Which of the backup's places its dump was read from ("the copy in r2"): a restore's or
+    # drill's when the backup has copies, a copy's always.
     restored_from: str | None = None
+    copy_to: str | None = None  # a copy: where it goes (`internal` or a provider's name)
     # Set when it reached the step that cannot be stopped halfway (a restore's import,
     # a delete's removal): from then on a cancel request is refused.
     irreversible_at: datetime | None = _time()

@@ -37,8 +37,8 @@ INTERNAL = BackupType.INTERNAL
 EXTERNAL = BackupType.EXTERNAL
 VERIFIED = ProviderStatus.VERIFIED
 VERIFYING = "verifying…"
-RUNNING_LABEL = {"restore": "restoring…", "delete": "deleting…"}
-DONE_LABEL = {"restore": "restored", "delete": "deleted"}
+RUNNING_LABEL = {"restore": "restoring…", "delete": "deleting…", "drill": "drilling…", "copy": "copying…"}
+DONE_LABEL = {"restore": "restored", "delete": "deleted", "drill": "drilled", "copy": "copied"}
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,9 @@ async def main(db_url: str, known_hosts: str, flow: str, arg: str) -> None:
             await app.backups.restore(int(backup_id), into=into, safety_backup=False)
         elif flow == "drill":
             await app.backups.drill((await app.backups.get(int(arg))).service_path, int(arg))
+        elif flow == "copy":
+            backup_id, to = arg.split(" ", 1)
+            await app.backups.copy(int(backup_id), to)
     finally:
         await app.close()
 

@@ -292,3 +292,59 @@ def test_cancelling_a_backup_no_worker_has_taken_cancels_it_now(cli, service_pat
     assert said.strip() == f"Backup {queued['id']} had not started (no worker had taken it): it is cancelled."
     [row] = cli.json("backup", "list", service_path)
     assert (row["status"], row["error"]) == ("failed", f"Cancelled by {current_login()} before it started")
+
+
+def test_a_backup_copy_cancelled_midway_leaves_nothing_where_it_was_going(
+    cli, service_path, postgres, postgres_db, moto_s3, backup_dir, memory_keyring, monkeypatch
+):
+    """The copy's writes onto the server stall after the first chunk (a stalled network: the
+    one thing simulated here); `backup cancel` stops it and its partial file is removed."""
+    from dflow_tui.core.errors import DflowError
+    from dflow_tui.jobs import copy_backup
+
+    postgres.psql("CREATE TABLE t (v int); INSERT INTO t VALUES (1)", db=postgres_db)
+    moto_s3.make_bucket("dflow-cancel-copy", versioned=True)
+    cli.add_provider("s3", moto_s3, "dflow-cancel-copy")
+    cli("storage", "verify", "s3")
+    cli("destination", "set", service_path, "external", "--provider", "s3")
+    backup_id = int(cli("backup", "create", service_path).stdout)
+    stalled = asyncio.Event()
+    write = copy_backup._ToServer.write
+
+    async def stalling_write(self, chunks):
+        async def first_chunk_then_stall():
+            async for chunk in chunks:
+                yield chunk
+                stalled.set()
+                await asyncio.Event().wait()
+
+        return await write(self, first_chunk_then_stall())
+
+    monkeypatch.setattr(copy_backup._ToServer, "write", stalling_write)
+
+    async def scenario():
+        app = await cli.open_app()
+        try:
+            copying = asyncio.create_task(app.backups.copy(backup_id, "internal"))
+            await asyncio.wait_for(stalled.wait(), timeout=30)
+            await _until(lambda: _async(list(backup_dir.glob("*.partial"))), "the partial file")
+            said = await app.backups.cancel(backup_id)
+            with pytest.raises(DflowError) as stopped:
+                await asyncio.wait_for(copying, timeout=30)
+            return said, str(stopped.value)
+        finally:
+            await app.close()
+
+    said, error = asyncio.run(scenario())
+    monkeypatch.undo()  # the network is back
+    assert said.startswith(f"The copy of backup {backup_id}")
+    assert error == f"Cancelled by {current_login()}"
+    assert list(backup_dir.iterdir()) == []  # the partial file is gone
+    [row] = cli.json("backup", "list", service_path)
+    assert row["copies"] == [] and not row["degraded"]
+    # Nothing runs on it any more: a copy may be asked for again.
+    assert cli("backup", "copy", str(backup_id), "--to", "internal").stdout.startswith("Copied")
+
+
+async def _async(value):
+    return value

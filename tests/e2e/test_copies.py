@@ -463,7 +463,7 @@ def test_backup_copy_repairs_a_degraded_backup_once_its_bucket_is_back(
     [audited] = [e for e in cli.json("audit") if e["action"] == "backup.copy"]
     assert (audited["result"], audited["detail"]) == (
         "succeeded",
-        "redone to r2, read from the primary on the server's disk",
+        "copied to r2, read from the primary on the server's disk",
     )
 
 

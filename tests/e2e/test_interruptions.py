@@ -113,6 +113,26 @@ def test_restore_killed_at_every_step(cli, service_path, destination, postgres, 
     assert postgres.psql("SELECT v FROM t", db=postgres_db) == "1"
 
 
+@pytest.mark.parametrize("destination", ["external"], indirect=True)
+def test_backup_copy_killed_at_every_step(cli, service_path, destination, backup_dir, memory_keyring):
+    """A copy onto the server's disk of a backup kept in a bucket, killed before each step
+    (read the object, wrote half the file, renamed it, recorded it…): after recovery no
+    file is left that no record keeps, and a copy that got through is whole."""
+
+    def new_backup() -> str:
+        return cli("backup", "create", service_path).stdout.strip() + " internal"
+
+    steps = _crash_everywhere(cli, "copy", new_backup, memory_keyring)
+    assert steps >= 4
+    # A run killed after it recorded its copy (before its operation) made a good copy too.
+    kept = [c for r in cli.json("backup", "list", service_path) for c in r["copies"]]
+    assert kept and all(c["status"] == "succeeded" for c in kept)
+    on_disk = sorted(p.name for p in backup_dir.iterdir())
+    assert on_disk == sorted(c["location"].rsplit("/", 1)[1] for c in kept)
+    operations = [e for e in cli.json("audit") if e["action"] == "backup.copy"]
+    assert operations[-1]["result"] == "succeeded"
+
+
 def _drill_services(postgres) -> list[str]:
     listed = postgres.psql("SELECT datname FROM pg_database WHERE datname LIKE 'dflow-drill-%' ORDER BY 1")
     return listed.split()
