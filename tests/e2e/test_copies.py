@@ -232,11 +232,25 @@ def test_a_copy_that_cannot_be_removed_keeps_the_backup_until_a_later_delete(
     [b2] = row["copies"]
     key = b2["location"].removeprefix(f"s3://{B2}/")
 
-    moto_s3.kill()  # the bucket's endpoint is down while the delete runs
+    # The bucket refuses deletes while the delete runs (its key lost the permission).
+    iam = moto_s3.client("iam")
+    allow_all = iam.get_user_policy(UserName="dflow-admin", PolicyName="dflow-admin-policy")["PolicyDocument"]
+    no_deletes = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"], "Resource": "*"},
+        ],
+    }
+    iam.put_user_policy(
+        UserName="dflow-admin", PolicyName="dflow-admin-policy", PolicyDocument=json.dumps(no_deletes)
+    )
     try:
         refused = cli("backup", "delete", backup_id, "--yes", ok=False)
     finally:
-        moto_s3.restart()
+        iam.put_user_policy(
+            UserName="dflow-admin", PolicyName="dflow-admin-policy", PolicyDocument=json.dumps(allow_all)
+        )
     assert "1 of its copies could not be removed" in refused.output
     [kept] = cli.json("backup", "list", service_path)
     assert kept["id"] == int(backup_id) and kept["copies"][0]["error"].startswith("Not removed yet: ")
