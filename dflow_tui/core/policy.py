@@ -127,13 +127,7 @@ def restore_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Re
         return Refusal(
             f"Backup {backup.id} is {BackupStatus(backup.status).phrase}; only a successful backup can be restored"
         )
-    if operation is not None and is_active(operation):
-        return Refusal(
-            f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "
-            "wait for it to finish",
-            busy=True,
-        )
-    return None
+    return busy_refusal(backup, operation)
 
 
 def busy_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:
@@ -152,13 +146,7 @@ def delete_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Ref
         return Refusal(f"Backup {backup.id} is already deleted")
     if backup.status == BackupStatus.IN_PROGRESS:
         return Refusal(f"Backup {backup.id} is still in progress; wait for it to finish", busy=True)
-    if operation is not None and is_active(operation):
-        return Refusal(
-            f"Backup {backup.id} is {RUNNING_WORDS[operation.kind]} ({operation.kind} {operation.status}); "
-            "wait for it to finish",
-            busy=True,
-        )
-    return None
+    return busy_refusal(backup, operation)
 
 
 def cancel_refusal(backup: BackupFacts, operation: OperationFacts | None) -> Refusal | None:

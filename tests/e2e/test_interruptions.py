@@ -119,10 +119,18 @@ def test_backup_copy_killed_at_every_step(cli, service_path, destination, backup
     (read the object, wrote half the file, renamed it, recorded it…): after recovery no
     file is left that no record keeps, and a copy that got through is whole."""
 
-    def new_backup() -> str:
-        return cli("backup", "create", service_path).stdout.strip() + " internal"
+    backup_id: int | None = None
 
-    steps = _crash_everywhere(cli, "copy", new_backup, memory_keyring)
+    def a_backup_without_its_copy() -> str:
+        """The same backup while killed runs left it without a copy (recovery removed what
+        they wrote); a new one once a run got as far as recording its copy."""
+        nonlocal backup_id
+        listed = {r["id"]: r for r in cli.json("backup", "list", service_path)}
+        if backup_id is None or listed[backup_id]["copies"]:
+            backup_id = int(cli("backup", "create", service_path).stdout)
+        return f"{backup_id} internal"
+
+    steps = _crash_everywhere(cli, "copy", a_backup_without_its_copy, memory_keyring)
     assert steps >= 4
     # A run killed after it recorded its copy (before its operation) made a good copy too.
     kept = [c for r in cli.json("backup", "list", service_path) for c in r["copies"]]

@@ -9,7 +9,16 @@ from __future__ import annotations
 import re
 
 from textual.widgets import Button, Checkbox
-from tui_support import SIZE, make_app, open_service, record_notifications, screen_text, statuses, wait_until
+from tui_support import (
+    SIZE,
+    focus,
+    make_app,
+    open_service,
+    record_notifications,
+    screen_text,
+    statuses,
+    wait_until,
+)
 
 from dflow_tui.ui.screens.copies import CopiesScreen
 
@@ -26,14 +35,6 @@ async def _provider(dflow, moto_s3, name: str, bucket: str) -> None:
         secret_access_key=moto_s3.secret_access_key,
     )
     assert (await dflow.storage.verify(name)).ok
-
-
-async def _focus(pilot, widget) -> None:
-    for _ in range(12):
-        if pilot.app.focused is widget:
-            return
-        await pilot.press("tab")
-    raise AssertionError(f"Tab never reached {widget}")
 
 
 async def test_copies_chosen_on_the_card_land_with_each_backup_and_a_missing_one_is_marked(
@@ -58,7 +59,7 @@ async def test_copies_chosen_on_the_card_land_with_each_backup_and_a_missing_one
         await wait_until(pilot, lambda: card.verified == ["moto-a", "moto-b"], "the providers")
         copies = card.query_one("#destination-copies", Button)
         assert str(copies.label) == "Copies: none"
-        await _focus(pilot, copies)
+        await focus(pilot, copies)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, CopiesScreen), "the copies form")
         form = app.screen
@@ -71,7 +72,7 @@ async def test_copies_chosen_on_the_card_land_with_each_backup_and_a_missing_one
         await wait_until(pilot, lambda: app.screen is not form, "the form to close")
         assert str(copies.label) == "Copies: moto-a+moto-b"
         assert card.border_subtitle == "not saved"
-        await _focus(pilot, card.query_one("#save-destination", Button))
+        await focus(pilot, card.query_one("#save-destination", Button))
         await pilot.press("enter")
         await wait_until(
             pilot,
@@ -121,14 +122,14 @@ async def test_saving_the_card_without_touching_the_copies_keeps_them(demo, dflo
         await wait_until(pilot, lambda: card.verified == ["moto-a"], "the provider")
         assert card.border_title == "Backup destination: external · moto-a + copies: internal"
         assert str(card.query_one("#destination-copies", Button).label) == "Copies: int"
-        await _focus(pilot, card.query_one("#destination-copies", Button))
+        await focus(pilot, card.query_one("#destination-copies", Button))
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, CopiesScreen), "the copies form")
         assert app.screen.places == ["internal"]  # the primary's own place is not offered
         await pilot.press("space", "escape")  # unticked, then cancelled: the draft is unchanged
         await wait_until(pilot, lambda: not isinstance(app.screen, CopiesScreen), "the form to close")
         assert card.border_subtitle == ""
-        await _focus(pilot, card.query_one("#save-destination", Button))
+        await focus(pilot, card.query_one("#save-destination", Button))
         await pilot.press("enter")
         await wait_until(pilot, lambda: any(n[1] == "Destination saved" for n in notes), "saved")
     [service] = [s for s in await dflow.inventory.list_services() if s.path == demo.service]

@@ -18,6 +18,7 @@ from tui_support import (
     UNVERIFIED_REASON,
     add_fixed_providers,
     fix_provider_statuses,
+    focus,
     make_app,
     open_service,
     record_notifications,
@@ -262,15 +263,6 @@ async def test_backup_keys_do_nothing_on_the_storage_screen(demo, dflow, memory_
         await wait_until(pilot, lambda: not isinstance(app.screen, BackupStorageScreen), "back")
         assert statuses(app) == []
     assert await dflow.backups.list(demo.service) == []
-
-
-async def focus(pilot, widget) -> None:
-    """Tabs through the main screen until `widget` has the focus."""
-    for _ in range(12):
-        if pilot.app.focused is widget:
-            return
-        await pilot.press("tab")
-    raise AssertionError(f"Tab never reached {widget}")
 
 
 async def test_external_without_a_verified_provider_offers_backup_storage(demo, dflow, memory_keyring):

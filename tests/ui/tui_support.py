@@ -113,6 +113,15 @@ def record_notifications(app) -> list[tuple[str, str, str]]:
     return seen
 
 
+async def focus(pilot, widget) -> None:
+    """Tabs through the main screen until `widget` has the focus."""
+    for _ in range(12):
+        if pilot.app.focused is widget:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"Tab never reached {widget}")
+
+
 def statuses(app) -> list[tuple[int, str]]:
     """(id, status) of the rows the backup table shows, top to bottom."""
     return [(backup.id, backup.status) for backup in app.table.backups]
