@@ -1184,6 +1184,7 @@ async def backup_copy(app: Dflow, backup_id, to, identity_file):
     failed or is gone (the backup is no longer degraded then)."""
     identity = identity_file.read() if identity_file is not None else None
     made = await app.backups.copy(backup_id, to, identity=identity, on_progress=print_progress)
+    assert made is not None  # waited for
     what = "Redid the copy of" if made.repaired else "Copied"
     click.echo(
         f"{what} backup {backup_id} to {made.destination}: {made.location} (read from {made.read_from})"

@@ -101,14 +101,22 @@ def restore_order(primary: Place, copies: Iterable[CopyFacts]) -> list[Source]:
 def copy_refusal(backup_id: int, status: str, deleted: bool, primary: Place, to: Place) -> str | None:
     """Why `backup copy ID --to PLACE` cannot run now (None: it can). A copy already kept at
     that place is refused by the job only once it proved the copy is still there."""
-    if deleted:
-        return f"Backup {backup_id} is deleted: there is nothing to copy"
-    if status != BackupStatus.SUCCESS:
-        return f"Backup {backup_id} is {BackupStatus(status).phrase}: only a backup that succeeded is copied"
+    refused = uncopyable(backup_id, status, deleted)
+    if refused is not None:
+        return refused
     if to.name == primary.name:
         return (
             f"Backup {backup_id} is stored in {to.name} already (its primary): a copy goes to another place"
         )
+    return None
+
+
+def uncopyable(backup_id: int, status: str, deleted: bool) -> str | None:
+    """Why no copy of this backup can be made anywhere (None: one can)."""
+    if deleted:
+        return f"Backup {backup_id} is deleted: there is nothing to copy"
+    if status != BackupStatus.SUCCESS:
+        return f"Backup {backup_id} is {BackupStatus(status).phrase}: only a backup that succeeded is copied"
     return None
 
 

@@ -152,6 +152,7 @@ class BackupView:
     restore_refusal: str | None = None
     delete_refusal: str | None = None
     cancel_refusal: str | None = None
+    copy_refusal: str | None = None  # `backup copy`, to any place
     # Where the primary went (`internal` or the provider's name), and the copies beside it.
     destination: str | None = None
     copies: tuple[CopyView, ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Awaitable, Sequence
 
-from dflow_tui.core.copies import Place, is_degraded
+from dflow_tui.core.copies import Place, is_degraded, uncopyable
 from dflow_tui.core.enums import (
     ACTIVE_OPERATION_STATUSES,
     AuditResult,
@@ -150,12 +150,19 @@ def _refusals(
         cancel_permission = Permission.CREATE
     elif operation is not None and operation.kind == OperationKind.DELETE:
         cancel_permission = Permission.DELETE
+    elif operation is not None and operation.kind == OperationKind.COPY:
+        cancel_permission = Permission.CREATE
     else:
         cancel_permission = Permission.RESTORE
     return {
         "restore_refusal": first(refusals[Permission.RESTORE], restore_refusal(backup, operation)),
         "delete_refusal": first(refusals[Permission.DELETE], delete_refusal(backup, operation)),
         "cancel_refusal": first(cancel_refusal(backup, operation), refusals[cancel_permission]),
+        "copy_refusal": first(
+            refusals[Permission.CREATE],
+            uncopyable(rows.saved_id(backup.id), backup.status, backup.deleted_at is not None),
+            busy_refusal(backup, operation),
+        ),
     }
 
 
@@ -378,13 +385,15 @@ class Backups:
         to: str,
         *,
         identity: str | None = None,
+        wait: bool = True,
         on_progress: ProgressCallback | None = None,
-    ) -> CopiedView:
+    ) -> CopiedView | None:
         """One more copy of a backup that succeeded, at `to` (`internal` or a verified
         provider's name), or its copy there redone when it failed or is gone; read from the
         backup's first healthy place. Refused in one sentence before it is recorded; then run
         by this process as a job like the others (a `copy` operation: heartbeat, `backup
-        cancel`, cleanup when its process dies; jobs/copy_backup.py)."""
+        cancel`, cleanup when its process dies; jobs/copy_backup.py). Not waited for
+        (`wait=False`, the app): handed to this process's worker, None returned."""
         target = f"backup {backup_id}"
         await self.access.require(Permission.CREATE, "backup.copy", target=target)
         where: dict[str, str | None] = {"target": target, "service_path": None}
@@ -419,7 +428,11 @@ class Backups:
         operation_id = rows.saved_id(operation.id)
         if identity is not None:
             self.ctx.identities[operation_id] = identity  # this process runs it: held in memory only
-        await self.worker.run(await operation_job(self.ctx, operation), on_progress)
+        job = await operation_job(self.ctx, operation)
+        if not wait:
+            self.worker.submit(job, on_progress)
+            return None
+        await self.worker.run(job, on_progress)
         done = await rows.load(self.db, Operation, operation_id)
         if done.status != OperationStatus.SUCCEEDED:
             raise DflowError(done.error or f"The copy of backup {backup_id} to {place.name} did not finish")

@@ -53,6 +53,7 @@ from dflow_tui.ui.screens.confirm import (
     RestoreConfirmScreen,
     RestoreIntoScreen,
 )
+from dflow_tui.ui.screens.copies import CopyToScreen, copy_places
 from dflow_tui.ui.screens.fleet import FleetScreen
 from dflow_tui.ui.screens.help import HelpScreen
 from dflow_tui.ui.screens.schedule import ScheduleScreen
@@ -84,6 +85,7 @@ MAIN_SCREEN_ACTIONS = (
     "restore",
     "restore_into",
     "drill",
+    "copy_backup",
     "delete",
     "show_backup",
     "open_storage",
@@ -139,6 +141,7 @@ class DflowApp(App[None]):
         Binding("v", "open_servers", "Servers"),
         Binding("R", "restore_into", "Restore into another service", show=False),
         Binding("p", "drill", "Prove it restores (a restore drill)", show=False),
+        Binding("y", "copy_backup", "Copy the backup to another place", show=False),
         Binding("f", "open_fleet", "Fleet: every service", show=False),
         Binding("slash", "filter_services", "Filter the services", show=False),
         Binding("t", "toggle_theme", "Light/dark theme", show=False),
@@ -575,7 +578,7 @@ class DflowApp(App[None]):
             return True if self.dflow is not None else None
         if action in ("create_backup", "edit_schedule"):
             return True if (self.dflow is not None and self.service is not None) else None
-        if action in ("restore", "restore_into", "drill", "delete", "show_backup"):
+        if action in ("restore", "restore_into", "drill", "copy_backup", "delete", "show_backup"):
             return True if (self.dflow is not None and self._selected_backup() is not None) else None
         if action == "cancel_job":
             # Offered only on a row where a job runs that may be stopped: the footer stays short.
@@ -676,6 +679,36 @@ class DflowApp(App[None]):
             return
         start = partial(self._start_operation, "drill", backup, False)
         self._work(start, JOBS, f"Drill of backup {backup.id}")
+
+    def action_copy_backup(self) -> None:
+        """One more copy of the backup (or its missing copy redone): the place is asked."""
+        backup = self._selected_backup()
+        if backup is None or self.service is None or self.refused(backup.copy_refusal):
+            return
+        verified = [p.name for p in self.providers or [] if p.verified]
+        places = copy_places(backup, verified)
+        if self.refused(
+            None
+            if places
+            else f"Backup {backup.id} is in every place it can be: add and verify a provider (s)",
+            "Nowhere else to copy to",
+        ):
+            return
+
+        def chosen(place: str | None) -> None:
+            if place is not None:
+                self._work(partial(self._start_copy, backup, place), JOBS, f"Copy of backup {backup.id}")
+
+        self.push_screen(CopyToScreen(backup, places), chosen)
+
+    async def _start_copy(self, backup: BackupView, place: str) -> None:
+        assert self.dflow is not None
+        try:
+            await self.dflow.backups.copy(backup.id, place, wait=False)
+        except DflowError as refusal:
+            self.refused(str(refusal), "Copy not started")
+            return
+        self.refresh_backups()
 
     def action_delete(self) -> None:
         backup = self._selected_backup()

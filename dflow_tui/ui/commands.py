@@ -37,6 +37,11 @@ SCREENS = (
         "A restore drill: into a throwaway service, counted, destroyed (p)",
         "drill",
     ),
+    (
+        "Copy the selected backup to another place",
+        "One more copy, or its missing copy redone: the server's disk or a provider (y)",
+        "copy_backup",
+    ),
     ("Toggle light/dark theme", "Switch between the light and the dark theme", "toggle_theme"),
     ("Show keys", "Every key binding of the main screen", "show_keys"),
 )

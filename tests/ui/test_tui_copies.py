@@ -20,7 +20,8 @@ from tui_support import (
     wait_until,
 )
 
-from dflow_tui.ui.screens.copies import CopiesScreen
+from dflow_tui.ui.screens.backup_detail import BackupDetailScreen
+from dflow_tui.ui.screens.copies import CopiesScreen, CopyToScreen
 
 KEPT, GONE = "tui-copies-kept", "tui-copies-gone"
 
@@ -101,13 +102,31 @@ async def test_copies_chosen_on_the_card_land_with_each_backup_and_a_missing_one
         assert re.search(r"Copy in moto-a\s*succeeded", text) and f"s3://{KEPT}/" in text
         assert re.search(r"Copy in moto-b\s*failed", text) and "NoSuchBucket" in text
         assert re.search(r"Status\s*succeeded, degraded", text)
+        await pilot.press("escape")
+
+        # Its bucket is back: `y` redoes the missing copy (the places that keep one, and the
+        # primary's own, are not offered).
+        moto_s3.make_bucket(GONE)
+        await wait_until(pilot, lambda: not isinstance(app.screen, BackupDetailScreen), "the table")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, CopyToScreen), "the places")
+        assert app.screen.places == [("moto-b", "redo its copy there")]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any(n[1] == "Copy done" for n in notes), "the copy", 30)
+        await wait_until(
+            pilot,
+            lambda: app.table.get_cell(str(backup_id), "storage").plain.strip() == "int+moto-a+moto-b",
+            "the places, none missing",
+        )
+        assert "degraded" not in app.table.get_cell(str(backup_id), "status").plain
 
     [backup] = await dflow.backups.list(demo.service)
     assert backup.compression == "zstd"  # the saved compression was kept
     assert [(c.destination, c.status) for c in backup.copies] == [
         ("moto-a", "succeeded"),
-        ("moto-b", "failed"),
+        ("moto-b", "succeeded"),
     ]
+    assert not backup.degraded
 
 
 async def test_saving_the_card_without_touching_the_copies_keeps_them(demo, dflow, moto_s3, memory_keyring):

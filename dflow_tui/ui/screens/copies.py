@@ -1,5 +1,6 @@
-"""The "Copies" form of the destination card: more places each backup is also stored in,
-from the same export (3-2-1).
+"""Copies in the app: the "Copies" form of the destination card (more places each backup
+is also stored in, from the same export: 3-2-1), and the place one more copy of a backup
+goes (`y`, `backup copy`).
 
 One tick per place — the server's disk, then each verified provider — leaving out the
 place the primary goes to. A view only: it dismisses with the ticked places in the order
@@ -15,9 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Static
+from textual.widgets import Button, Checkbox, Footer, OptionList, Static
+from textual.widgets.option_list import Option
 
-from dflow_tui.ui.format import INTERNAL
+from dflow_tui.core.views import BackupView
+from dflow_tui.ui.format import INTERNAL, SUCCESS
 from dflow_tui.ui.widgets.toggles import Tick
 
 TITLE = "Copies"
@@ -73,6 +76,61 @@ class CopiesScreen(ModalScreen[tuple[str, ...] | None]):
     @on(Button.Pressed, "#done-copies")
     def action_done(self) -> None:
         self.dismiss(self.ticked)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def copy_places(backup: BackupView, verified: list[str]) -> list[tuple[str, str]]:
+    """Where `backup copy` may put one more copy of `backup`: (place, what it does), the
+    server's disk and each verified provider, leaving out its primary's place and the
+    places that keep a copy of it already; a copy that failed or was removed is redone."""
+    primary = backup.destination or backup.type
+    copies = {copy.destination: copy for copy in backup.copies}
+    found: list[tuple[str, str]] = []
+    for place in [INTERNAL, *verified]:
+        copy = copies.get(place)
+        if place == primary or (copy is not None and copy.status == SUCCESS):
+            continue
+        found.append((place, "redo its copy there" if copy is not None else "one more copy"))
+    return found
+
+
+class CopyToScreen(ModalScreen[str | None]):
+    """`y` on a backup: the place one more copy of it goes (or where its missing copy is
+    redone). Dismissed with the place, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, backup: BackupView, places: list[tuple[str, str]]) -> None:
+        super().__init__(id="copy-to", classes="detail-screen")
+        self.backup = backup
+        self.places = places
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = f"Copy backup {self.backup.id} · {self.backup.service_path}"
+            yield Static(
+                "Read from its first healthy place, written with the destination's own layers.",
+                classes="dialog-message",
+            )
+            options = []
+            for place, doing in self.places:
+                label = place_label(place)
+                label.append(f"  {doing}", style="dim")
+                options.append(Option(label, id=place))
+            yield OptionList(*options, id="copy-places")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#copy-places")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
