@@ -8,9 +8,11 @@ that restores needs an identity.
 
 from __future__ import annotations
 
+from dflow_tui.core.enums import BackupStatus
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.pipeline import Identity, IdentityNeeded, WrongIdentity, load_identity
 from dflow_tui.secrets import get_secret_async, identity_secret_name, saved_identities_async
+from dflow_tui.store.queries import copies, rows
 from dflow_tui.store.tables import Backup
 
 
@@ -19,9 +21,23 @@ def encrypted_for(backup: Backup) -> list[str]:
 
 
 async def identity_for(ctx: JobContext, backup: Backup, given: str | None) -> Identity | None:
-    """The identity that opens `backup` (None when it is not encrypted); one clear sentence
-    when there is none, or when the one given opens something else."""
-    return await identity_opening(ctx, backup.id, encrypted_for(backup), given)
+    """The identity that opens `backup`'s primary (None when it is not encrypted); one clear
+    sentence when there is none, or when the one given opens something else — unless one of
+    its copies can be read here (not encrypted, or for an identity here): then None, and a
+    restore passes the primary over for that copy."""
+    try:
+        return await identity_opening(ctx, backup.id, encrypted_for(backup), given)
+    except (IdentityNeeded, WrongIdentity):
+        for copy in await copies.backup_copies(ctx.db, rows.saved_id(backup.id)):
+            if copy.status != BackupStatus.SUCCESS or copy.deleted_at is not None:
+                continue
+            recipients = [f for f in (copy.encrypted_for or "").split(",") if f]
+            try:
+                await identity_opening(ctx, backup.id, recipients, given)
+            except (IdentityNeeded, WrongIdentity):
+                continue
+            return None
+        raise
 
 
 async def identity_opening(

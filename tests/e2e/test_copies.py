@@ -401,6 +401,35 @@ def test_a_restore_reads_the_first_copy_that_is_still_there(
     assert b2["location"].startswith(f"s3://{B2}/")
 
 
+def test_an_encrypted_primary_without_an_identity_here_is_restored_from_a_plain_copy(
+    cli, service_path, buckets, postgres, postgres_db, backup_dir, age_key
+):
+    """No identity here opens the primary (sealed for r2's recipient): a copy on the
+    server's disk is not sealed, so the restore and the drill read it, not refuse."""
+    _seed(postgres, postgres_db)
+    _key_file, public = age_key
+    cli("storage", "encrypt", "r2", "--recipient", public)
+    cli("destination", "set", service_path, "external", "--provider", "r2", "--copy", "internal")
+    backup_id = cli("backup", "create", service_path).stdout.strip()
+    postgres.psql("UPDATE orders SET customer = 'Mallory'", db=postgres_db)
+
+    result = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup")
+    assert _restored_line(result) == (
+        f"Restored backup {backup_id} into {service_path} (from the copy on the server's disk)"
+    )
+    restored = postgres.psql("SELECT customer FROM orders ORDER BY id LIMIT 1", db=postgres_db)
+    assert restored == "customer copies-marker-1"
+    assert "restores (" in cli("drill", "run", service_path, "--backup", backup_id).stdout
+
+    # Once that copy's file is gone, the restore says of each place why it cannot be read.
+    Path(cli.json("backup", "list", service_path)[0]["copies"][0]["location"]).unlink()
+    failed = cli("backup", "restore", backup_id, "--yes", "--no-safety-backup", ok=False)
+    [line] = [x for x in failed.output.splitlines() if x.startswith("Error:")]
+    assert "the copy on the server's disk: Dump " in line and "is missing on the server" in line
+    assert "; the primary in r2: This backup is encrypted for sha256:" in line
+    assert line.endswith("restoring it needs an identity (private key)")
+
+
 def test_a_restore_with_no_usable_place_names_each_one_and_why(
     cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
 ):
