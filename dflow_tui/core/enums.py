@@ -114,3 +114,4 @@ class IncidentKind(StrEnum):
 
     FAILURE = "failure"
     LATE = "late"
+    DEGRADED = "degraded"  # its backups succeed, but a copy of them fails (until one is whole)

@@ -100,9 +100,14 @@ def late_notice(path: str, last_success: datetime | None, rpo: timedelta, now: d
 def reminder_notice(
     kind: IncidentKind, path: str, since: datetime, detail: str | None, now: datetime
 ) -> Notice:
-    event = NotifyEvent.FAILURE if kind is IncidentKind.FAILURE else NotifyEvent.LATE
-    state = "failing" if kind is IncidentKind.FAILURE else "late"
+    event = NotifyEvent.LATE if kind is IncidentKind.LATE else NotifyEvent.FAILURE
+    state = {IncidentKind.FAILURE: "failing", IncidentKind.DEGRADED: "degraded"}.get(kind, "late")
     body = f"Backups of {path} have been {state} for {_for(now - since)} (since {_when(since)})."
+    if kind is IncidentKind.DEGRADED:
+        body = (
+            f"Backups of {path} have been missing a copy for {_for(now - since)} (since {_when(since)}): "
+            "their other places hold them."
+        )
     if detail:
         body += f"\nLatest: {detail}"
     return Notice(event, f"Still {state}: {path}", body, "failure" if state == "failing" else "warning")
@@ -113,6 +118,16 @@ def recovered_notice(path: str, label: str, since: datetime, now: datetime) -> N
         NotifyEvent.RECOVERED,
         f"Backups recovered: {path}",
         f"{label} of {path} succeeded at {_when(now)}, after {_for(now - since)} of trouble.",
+        "success",
+    )
+
+
+def whole_again_notice(path: str, label: str, since: datetime, now: datetime) -> Notice:
+    return Notice(
+        NotifyEvent.RECOVERED,
+        f"Backups whole again: {path}",
+        f"{label} of {path} is stored in every place again at {_when(now)}, after {_for(now - since)} "
+        "with a copy missing.",
         "success",
     )
 

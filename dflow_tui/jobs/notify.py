@@ -38,6 +38,7 @@ from dflow_tui.core.notices import (
     operation_notice,
     recovered_notice,
     reminder_notice,
+    whole_again_notice,
 )
 from dflow_tui.core.policy import recovery
 from dflow_tui.core.redact import redact
@@ -67,21 +68,35 @@ def _messages(notifiers: Sequence[Notifier], notice: Notice, path: str | None) -
 
 async def backup_ended(ctx: JobContext, backup: Backup, label: str, path: str) -> None:
     """A failure opens the service's failure incident (said once per streak); a success
-    closes its incidents (said once, as recovered). Never raises: telling of a backup
-    must not change how it ended."""
+    closes its failure and late incidents (said once, as recovered). A success with a copy
+    missing opens its degraded incident (said once per streak, reminded while it lasts), and
+    the next whole one closes it (said once). Never raises: telling of a backup must not
+    change how it ended."""
     try:
         now = ctx.clock.now()
         notifiers = await notices.list_notifiers(ctx.db)
+        service_id = backup.service_id
         if backup.status == BackupStatus.SUCCESS:
-            closed = await notices.close_incidents(ctx.db, backup.service_id, now)
+            troubles = (IncidentKind.FAILURE, IncidentKind.LATE)
+            closed = await notices.close_incidents(ctx.db, service_id, now, troubles)
             opened = [incident.opened_at for incident in closed if incident.opened_at is not None]
             if opened:
                 notice = recovered_notice(path, label, min(opened), now)
                 await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
             missing = await missing_copies(ctx, backup)
             if missing:
-                notice = degraded_notice(path, label, missing)
-                await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
+                detail = "; ".join(f"copy to {name} failed: {why}" for name, why in missing)
+                messages = _messages(notifiers, degraded_notice(path, label, missing), path)
+                if not await notices.open_incident(
+                    ctx.db, service_id, IncidentKind.DEGRADED, detail, now, messages
+                ):
+                    await notices.update_detail(ctx.db, service_id, IncidentKind.DEGRADED, detail)
+            else:
+                whole = await notices.close_incidents(ctx.db, service_id, now, (IncidentKind.DEGRADED,))
+                since = [incident.opened_at for incident in whole if incident.opened_at is not None]
+                if since:
+                    notice = whole_again_notice(path, label, min(since), now)
+                    await notices.enqueue(ctx.db, _messages(notifiers, notice, path), now)
         elif job_result(False, backup.error) == AuditResult.FAILED:  # not cancelled on purpose
             error = redact(backup.error or "failed", ctx.secrets)
             async with ctx.db.reading() as session:

@@ -174,6 +174,15 @@ def test_a_copy_that_is_down_makes_the_backup_degraded_and_says_so(
     assert message["title"] == f"Backup degraded: {service_path} (copy to r2 failed)"
     assert "copy to r2 failed: " in message["message"] and "b2" not in message["title"]
 
+    # Still down at the next backup: no second message (the streak is one incident,
+    # reminded while it lasts); back at the one after: one message that it is whole again.
+    cli("backup", "create", service_path)
+    assert len(receiver.requests) == 1
+    moto_s3.make_bucket(R2, versioned=True)
+    cli("backup", "create", service_path)
+    titles = [json.loads(body)["title"] for _method, _path, body in receiver.requests]
+    assert titles[1:] == [f"Backups whole again: {service_path}"]
+
 
 def test_when_the_primary_fails_nothing_is_left_in_the_other_places(
     cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir

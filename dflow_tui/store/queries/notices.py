@@ -9,7 +9,7 @@ worker that died mid-delivery leaves it to another).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,14 +105,18 @@ async def update_detail(db: Database, service_id: int, kind: IncidentKind, detai
         await session.commit()
 
 
-async def close_incidents(db: Database, service_id: int, now: datetime) -> list[Incident]:
-    """Closes the service's open incidents; returns those this call closed (none when
-    another worker closed them first), in the transaction that writes nothing else."""
+async def close_incidents(
+    db: Database, service_id: int, now: datetime, kinds: Collection[IncidentKind]
+) -> list[Incident]:
+    """Closes the service's open incidents of these kinds; returns those this call closed
+    (none when another worker closed them first), in the transaction that writes nothing else."""
     async with db.session() as session:
         found = (
             await session.exec(
                 select(Incident).where(
-                    col(Incident.service_id) == service_id, col(Incident.closed_at).is_(None)
+                    col(Incident.service_id) == service_id,
+                    col(Incident.closed_at).is_(None),
+                    col(Incident.kind).in_(list(kinds)),
                 )
             )
         ).all()
