@@ -37,7 +37,7 @@ from dflow_tui.core.naming import (
     object_key,
 )
 from dflow_tui.core.policy import check_provider_usable
-from dflow_tui.jobs.commands import must_run
+from dflow_tui.jobs.commands import must_run, write_file
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure, failure_text
 from dflow_tui.jobs.identities import encrypted_for, identity_opening
@@ -442,19 +442,7 @@ class _ToServer(_Destination):
         self.finished = False
 
     async def write(self, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
-        process = await self.transport.start(files.receive_to_file(self.partial))
-        try:
-            async for chunk in chunks:
-                await process.write(chunk)
-            await process.write_eof()
-        except BaseException:
-            process.kill()
-            raise
-        done = await process.wait()
-        if not done.ok:
-            raise RemoteError(
-                command_failure("Writing the dump on the server", done.stderr, done.exit_status)
-            )
+        await write_file(self.transport, self.partial, chunks)
         checked = await must_run(
             self.transport, files.checksum(self.partial), "Checksum of the dump on the server"
         )

@@ -24,7 +24,7 @@ from dflow_tui.core.naming import (
 from dflow_tui.jobs import audit
 from dflow_tui.jobs.backup import run_backup
 from dflow_tui.jobs.cancel import point_of_no_return
-from dflow_tui.jobs.commands import must_run
+from dflow_tui.jobs.commands import must_run, write_file
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.failure import command_failure, failure_text
@@ -312,27 +312,24 @@ async def _copy_between_servers(
     process as it is stored; the import checks its sha256 and size on arrival."""
     async with ctx.connect(source) as reader:
         sending = await reader.start(files.send_file(path))
-        receiving = await transport.start(files.receive_to_file(temp))
-        moved = 0
         report(on_progress, job, f"copying {path} from {source.name}", done_bytes=0)
-        try:
+
+        async def sent_chunks() -> AsyncIterator[bytes]:
+            moved = 0
             while chunk := await sending.read():
-                await receiving.write(chunk)
+                yield chunk
                 moved += len(chunk)
                 report(on_progress, job, "copying", done_bytes=moved)
-            await receiving.write_eof()
+
+        try:
+            await write_file(transport, temp, sent_chunks())
         except BaseException:
             sending.kill()
-            receiving.kill()
             raise
-        sent, received = await sending.wait(), await receiving.wait()
-    if not sent.ok:
+        sent = await sending.wait()
+    if not sent.ok:  # the file written is short: the reader's own words say why
         raise RemoteError(
             command_failure(f"Reading the dump on {source.name}", sent.stderr, sent.exit_status)
-        )
-    if not received.ok:
-        raise RemoteError(
-            command_failure("Writing the dump on the server", received.stderr, received.exit_status)
         )
 
 
@@ -366,7 +363,6 @@ async def _download_to_server(
         )
         where = f"s3://{source.bucket}/{source.key}"
         report(on_progress, job, f"downloading {where}", done_bytes=0, total_bytes=download.size)
-        process = await transport.start(files.receive_to_file(temp))
         chunks = aiter(download)
 
         async def read() -> bytes:
@@ -375,21 +371,10 @@ async def _download_to_server(
             return chunk
 
         async def write_to_server(plain: AsyncIterator[bytes]) -> None:
-            async for chunk in plain:
-                await process.write(chunk)
-            await process.write_eof()
+            await write_file(transport, temp, plain)
 
-        try:
-            async with download:
-                await run_pipeline(read, plan.stages if sealed else (), write_to_server)
-        except BaseException:
-            process.kill()
-            raise
-        finished = await process.wait()
-        if not finished.ok:
-            raise RemoteError(
-                command_failure("Writing the dump on the server", finished.stderr, finished.exit_status)
-            )
+        async with download:
+            await run_pipeline(read, plan.stages if sealed else (), write_to_server)
 
 
 async def _check_and_import(
