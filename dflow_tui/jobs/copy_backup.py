@@ -40,9 +40,10 @@ from dflow_tui.core.policy import check_provider_usable
 from dflow_tui.jobs.commands import must_run, write_file
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
 from dflow_tui.jobs.failure import command_failure, failure_text
-from dflow_tui.jobs.identities import encrypted_for, identity_opening
+from dflow_tui.jobs.identities import identity_opening
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_object
+from dflow_tui.jobs.places import Dump, dump_at
+from dflow_tui.jobs.storage_access import open_storage
 from dflow_tui.pipeline import (
     Identity,
     IdentityNeeded,
@@ -74,21 +75,6 @@ class CopyMade:
     place: str  # `internal` or the provider's name
     read_from: str  # "the primary on the server's disk"
     repaired: bool  # a failed or missing copy's row was redone
-
-
-@dataclass(frozen=True)
-class _Read:
-    """One place the dump is read from: a file on the server, or an object."""
-
-    source: Source
-    file_path: str | None = None
-    stored: StoredObject | None = None
-    stored_sha256: str | None = None
-    recipients: tuple[str, ...] = ()
-
-    @property
-    def layers(self) -> Layers:
-        return Layers.of(self.file_path or (self.stored.key if self.stored else ""))
 
 
 @dataclass(frozen=True)
@@ -152,7 +138,7 @@ class _Plan:
     backup: Backup
     to: Place
     target: _Target
-    reads: list[_Read]
+    reads: list[tuple[Source, Dump]]  # the places read from, in turn
     openers: list[Identity | BaseException | None]
     existing: CopyFacts | None  # the copy row at `to` (a repair redoes it)
     kept: BackupCopy | None  # ... when it says the copy is kept: refused if it is still there
@@ -172,7 +158,7 @@ async def _plan(ctx: JobContext, backup_id: int, to: Place, identity_text: str |
     if target.provider is not None:
         check_provider_usable(target.provider, await inventory.service_path(ctx.db, backup.service_id))
     by_id = {c.id: c for c in recorded}
-    reads = [_read_of(backup, s, by_id) for s in restore_order(primary, facts) if s.place.name != to.name]
+    reads = [(s, dump_at(backup, s, by_id)) for s in restore_order(primary, facts) if s.place.name != to.name]
     openers = await _openers(ctx, backup_id, reads, identity_text)
     kept = kept_copy_at(to, facts)
     return _Plan(
@@ -229,8 +215,8 @@ async def copy_backup(
             await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
             destination = _ToServer(transport, server, target.values["file_path"])
         failures: list[str] = []
-        for read, opener in zip(plan.reads, plan.openers, strict=True):
-            where = read.source.describe()
+        for (source, dump), opener in zip(plan.reads, plan.openers, strict=True):
+            where = source.describe()
             if isinstance(opener, BaseException):
                 failures.append(f"{where}: {failure_text(opener, ctx.secrets)}")
                 continue
@@ -241,7 +227,7 @@ async def copy_backup(
                     transport,
                     target.server,
                     backup,
-                    read,
+                    dump,
                     opener,
                     target.compressed,
                     target.recipients,
@@ -344,38 +330,15 @@ async def remove_unfinished_copy(ctx: JobContext, operation: Operation) -> None:
                 await delete_all_versions(client, target.provider.bucket, key)
 
 
-def _read_of(backup: Backup, source: Source, by_id: dict[int | None, BackupCopy]) -> _Read:
-    if source.copy_id is None:
-        if backup.type == BackupType.INTERNAL:
-            return _Read(source, backup.file_path, stored_sha256=backup.stored_sha256 or backup.sha256)
-        return _Read(
-            source,
-            stored=stored_object(backup),
-            stored_sha256=backup.stored_sha256 or backup.sha256,
-            recipients=tuple(encrypted_for(backup)),
-        )
-    copy = by_id[source.copy_id]
-    if copy.type == BackupType.INTERNAL:
-        return _Read(source, copy.file_path, stored_sha256=copy.stored_sha256)
-    if copy.provider_id is None or not copy.bucket or not copy.object_key:
-        raise DflowError(f"A copy of backup {backup.id} names no storage provider, bucket and key")
-    return _Read(
-        source,
-        stored=StoredObject(copy.provider_id, copy.bucket, copy.object_key, copy.version_id),
-        stored_sha256=copy.stored_sha256,
-        recipients=tuple(f for f in (copy.encrypted_for or "").split(",") if f),
-    )
-
-
 async def _openers(
-    ctx: JobContext, backup_id: int, reads: list[_Read], given: str | None
+    ctx: JobContext, backup_id: int, reads: list[tuple[Source, Dump]], given: str | None
 ) -> list[Identity | BaseException | None]:
     """The identity that opens each place (None: not encrypted), or why none does; refused
     at once when no place can be opened here."""
     found: list[Identity | BaseException | None] = []
-    for read in reads:
+    for _source, dump in reads:
         try:
-            found.append(await identity_opening(ctx, backup_id, list(read.recipients), given))
+            found.append(await identity_opening(ctx, backup_id, list(dump.recipients), given))
         except DflowError as error:
             found.append(error)
     if reads and all(isinstance(f, BaseException) for f in found):
@@ -473,7 +436,7 @@ async def _stream(
     transport: Transport,
     server: Server,
     backup: Backup,
-    read: _Read,
+    dump: Dump,
     identity: Identity | None,
     compressed: bool,
     recipients: list[Any],
@@ -481,11 +444,11 @@ async def _stream(
 ) -> dict[str, Any]:
     """One place's stored bytes → the plain dump (checked against the record) → the
     destination's layers → the destination. Returns what the copy's row records."""
-    opened = restore_plan(read.layers, identity=identity, encrypted_for=list(read.recipients))
+    opened = restore_plan(dump.layers, identity=identity, encrypted_for=list(dump.recipients))
     sealed = backup_plan(compress=compressed, recipients=recipients)
     stages = [*opened.stages, *[s for s in sealed.stages if s is not sealed.plain]]
-    if read.file_path is not None:
-        path = join_remote(server.backup_dir, dump_in_backup_dir(server.backup_dir, read.file_path))
+    if dump.file_path is not None:
+        path = join_remote(server.backup_dir, dump_in_backup_dir(server.backup_dir, dump.file_path))
         sending = await transport.start(files.send_file(path))
 
         async def from_server() -> bytes:
@@ -507,16 +470,16 @@ async def _stream(
             sending.kill()
             raise
     else:
-        assert read.stored is not None
-        provider = await rows.load(ctx.db, StorageProvider, read.stored.provider_id)
-        async with await open_storage(ctx, read.stored.provider_id) as client:
+        assert dump.stored is not None
+        provider = await rows.load(ctx.db, StorageProvider, dump.stored.provider_id)
+        async with await open_storage(ctx, dump.stored.provider_id) as client:
             download = await download_parts(
                 client,
-                read.stored.bucket,
-                read.stored.key,
-                version_id=read.stored.version_id,
+                dump.stored.bucket,
+                dump.stored.key,
+                version_id=dump.stored.version_id,
                 parallel=provider.parallel,
-                expected_sha256=read.stored_sha256 if read.layers != Layers() else backup.sha256,
+                expected_sha256=dump.stored_sha256 if dump.layers != Layers() else backup.sha256,
             )
             chunks = aiter(download)
 

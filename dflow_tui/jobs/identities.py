@@ -13,11 +13,12 @@ from dflow_tui.jobs.context import JobContext
 from dflow_tui.pipeline import Identity, IdentityNeeded, WrongIdentity, load_identity
 from dflow_tui.secrets import get_secret_async, identity_secret_name, saved_identities_async
 from dflow_tui.store.queries import copies, rows
-from dflow_tui.store.tables import Backup
+from dflow_tui.store.tables import Backup, BackupCopy
 
 
-def encrypted_for(backup: Backup) -> list[str]:
-    return [f for f in (backup.encrypted_for or "").split(",") if f]
+def encrypted_for(stored: Backup | BackupCopy) -> list[str]:
+    """The fingerprints a backup's primary, or one of its copies, is encrypted for."""
+    return [f for f in (stored.encrypted_for or "").split(",") if f]
 
 
 async def identity_for(ctx: JobContext, backup: Backup, given: str | None) -> Identity | None:
@@ -31,9 +32,8 @@ async def identity_for(ctx: JobContext, backup: Backup, given: str | None) -> Id
         for copy in await copies.backup_copies(ctx.db, rows.saved_id(backup.id)):
             if copy.status != BackupStatus.SUCCESS or copy.deleted_at is not None:
                 continue
-            recipients = [f for f in (copy.encrypted_for or "").split(",") if f]
             try:
-                await identity_opening(ctx, backup.id, recipients, given)
+                await identity_opening(ctx, backup.id, encrypted_for(copy), given)
             except (IdentityNeeded, WrongIdentity):
                 continue
             return None

@@ -28,10 +28,11 @@ from dflow_tui.jobs.commands import must_run, write_file
 from dflow_tui.jobs.context import JobContext, ProgressCallback, output_reporter, report
 from dflow_tui.jobs.enqueue import record_backup
 from dflow_tui.jobs.failure import command_failure, failure_text
-from dflow_tui.jobs.identities import encrypted_for, identity_for, identity_opening
+from dflow_tui.jobs.identities import identity_for, identity_opening
 from dflow_tui.jobs.operation import run_operation
-from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_object
-from dflow_tui.pipeline import Identity, Layers, restore_plan, run_pipeline
+from dflow_tui.jobs.places import Dump, dump_at, primary_dump
+from dflow_tui.jobs.storage_access import open_storage
+from dflow_tui.pipeline import Identity, restore_plan, run_pipeline
 from dflow_tui.remote import files
 from dflow_tui.remote.transport import RemoteProcess, Transport
 from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT
@@ -63,56 +64,6 @@ async def run_restore(
     return await run_operation(ctx, operation_id, body, on_progress)
 
 
-@dataclass(frozen=True)
-class _Dump:
-    """One place holding the backup's dump, as a restore reads it: a file on a server's
-    disk, or an object in a bucket; the figures its record holds for the stored bytes."""
-
-    type: BackupType
-    server_id: int | None = None  # internal: the server whose disk holds it
-    file_path: str | None = None
-    stored: StoredObject | None = None  # external: the object
-    stored_sha256: str | None = None
-    stored_size: int | None = None
-    recipients: tuple[str, ...] = ()  # encrypted for these fingerprints
-
-
-def _primary_dump(backup: Backup) -> _Dump:
-    if backup.type == BackupType.INTERNAL:
-        return _Dump(
-            BackupType.INTERNAL,
-            backup.server_id,
-            backup.file_path,
-            stored_sha256=backup.stored_sha256 or backup.sha256,
-            stored_size=backup.stored_size_bytes or backup.size_bytes,
-        )
-    return _Dump(
-        BackupType.EXTERNAL,
-        stored=stored_object(backup),
-        stored_sha256=backup.stored_sha256,
-        recipients=tuple(encrypted_for(backup)),
-    )
-
-
-def _copy_dump(backup: Backup, copy: BackupCopy) -> _Dump:
-    if copy.type == BackupType.INTERNAL:
-        return _Dump(
-            BackupType.INTERNAL,
-            copy.server_id or backup.server_id,
-            copy.file_path,
-            stored_sha256=copy.stored_sha256 or backup.sha256,
-            stored_size=copy.stored_size_bytes or backup.size_bytes,
-        )
-    if copy.provider_id is None or not copy.bucket or not copy.object_key:
-        raise DflowError(f"A copy of backup {backup.id} names no storage provider, bucket and key")
-    return _Dump(
-        BackupType.EXTERNAL,
-        stored=StoredObject(copy.provider_id, copy.bucket, copy.object_key, copy.version_id),
-        stored_sha256=copy.stored_sha256,
-        recipients=tuple(f for f in (copy.encrypted_for or "").split(",") if f),
-    )
-
-
 @dataclass
 class _Attempt:
     importing: bool = False  # the import started: no other place is tried after this
@@ -140,7 +91,7 @@ async def import_backup(
     await must_run(transport, files.ensure_dir(server.backup_dir), "Checking the backup directory")
     recorded = await copies.backup_copies(ctx.db, rows.saved_id(backup.id))
     if not recorded:
-        dump = _primary_dump(backup)
+        dump = primary_dump(backup)
         await _import_from(
             ctx, transport, operation, backup, dump, service, server, source, identity, job, on_progress
         )
@@ -155,10 +106,8 @@ async def import_backup(
         report(on_progress, job, f"reading the dump from {where}")
         attempt = _Attempt()
         try:
-            if place.copy_id is None:
-                dump, opener = _primary_dump(backup), identity
-            else:
-                dump = _copy_dump(backup, by_id[place.copy_id])
+            dump, opener = dump_at(backup, place, by_id), identity
+            if place.copy_id is not None:
                 given = ctx.identities.get(rows.saved_id(operation.id))
                 opener = await identity_opening(ctx, backup.id, list(dump.recipients), given)
             await _import_from(
@@ -206,7 +155,7 @@ async def _import_from(
     transport: Transport,
     operation: Operation,
     backup: Backup,
-    dump: _Dump,
+    dump: Dump,
     service: Service,
     server: Server,
     source: Server,
@@ -337,7 +286,7 @@ async def _download_to_server(
     ctx: JobContext,
     transport: Transport,
     backup: Backup,
-    dump: _Dump,
+    dump: Dump,
     identity: Identity | None,
     temp: str,
     job: str,
@@ -349,7 +298,7 @@ async def _download_to_server(
     assert dump.stored is not None
     source = dump.stored
     provider = await rows.load(ctx.db, StorageProvider, source.provider_id)
-    layers = Layers.of(source.key)
+    layers = dump.layers
     plan = restore_plan(layers, identity=identity, encrypted_for=list(dump.recipients))
     sealed = plan.stored is not plan.plain
     async with await open_storage(ctx, source.provider_id) as client:
