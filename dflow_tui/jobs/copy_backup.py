@@ -31,14 +31,13 @@ from dflow_tui.core.enums import BackupStatus, BackupType
 from dflow_tui.core.errors import AlreadyExists, DflowError, InvalidName, NotAllowed, NotFound, RemoteError
 from dflow_tui.core.naming import (
     PARTIAL_SUFFIX,
-    dump_file_name,
     dump_in_backup_dir,
     join_remote,
-    object_key,
 )
 from dflow_tui.core.policy import check_provider_usable
 from dflow_tui.jobs.commands import must_run, write_file
 from dflow_tui.jobs.context import JobContext, ProgressCallback, report
+from dflow_tui.jobs.enqueue import stored_at
 from dflow_tui.jobs.failure import command_failure, failure_text
 from dflow_tui.jobs.identities import identity_opening
 from dflow_tui.jobs.operation import run_operation
@@ -108,26 +107,11 @@ async def _target(ctx: JobContext, backup: Backup, to: Place) -> _Target:
     assert backup.created_at is not None
     compressed = backup.compression == "zstd"
     recipients = parse_recipients(provider.recipients or "") if provider is not None else []
-    layers = Layers(compressed=compressed, encrypted=bool(recipients))
-    values: dict[str, Any] = {
+    values = {
         "type": to.type,
         "server_id": backup.server_id,
-        "compression": "zstd" if compressed else None,
-        "encrypted_for": ",".join(r.fingerprint for r in recipients) or None,
+        **stored_at(place, server, provider, backup.created_at, compressed, recipients),
     }
-    if provider is not None:
-        key = object_key(
-            provider.prefix,
-            place.project.name,
-            place.environment.name,
-            place.service.name,
-            backup.created_at,
-            layers.suffix,
-        )
-        values |= {"provider_id": provider.id, "bucket": provider.bucket, "object_key": key}
-    else:
-        name = layers.name(dump_file_name(place.service.name, backup.created_at))
-        values |= {"file_path": join_remote(server.backup_dir, name)}
     return _Target(server, provider, values, compressed, recipients)
 
 

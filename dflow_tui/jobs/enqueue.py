@@ -6,8 +6,10 @@ scheduler (left unclaimed for any worker). A refused request leaves no row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from dflow_tui.core.engines import compresses
 from dflow_tui.core.enums import BackupStatus, BackupType, Compression, Trigger
@@ -23,7 +25,7 @@ from dflow_tui.core.policy import (
 from dflow_tui.core.tiers import Tier
 from dflow_tui.jobs.context import JobContext
 from dflow_tui.jobs.failure import failure_text
-from dflow_tui.pipeline import Layers, parse_recipients
+from dflow_tui.pipeline import Layers, Recipient, parse_recipients
 from dflow_tui.store.queries import backups, copies, inventory, operations, providers, rows
 from dflow_tui.store.queries.inventory import ServiceRows
 from dflow_tui.store.tables import Backup, BackupCopy, Operation, Server, ServiceCopy, StorageProvider
@@ -140,6 +142,36 @@ async def record_scheduled(ctx: JobContext, due: dict[int, Tier], actor: str) ->
     return Queued(rows, refused, {service_id: place.path for service_id, place in places.items()})
 
 
+def stored_at(
+    place: ServiceRows,
+    server: Server,
+    provider: StorageProvider | None,
+    created_at: datetime,
+    compressed: bool,
+    recipients: Sequence[Recipient] = (),
+) -> dict[str, Any]:
+    """Where a dump of `place`'s service made at `created_at` is stored, and how, as a
+    backup's row or one of its copies' records it: a file on `server`'s disk (no
+    `provider`), or an object in the provider's bucket, sealed for `recipients`."""
+    layers = Layers(compressed=compressed, encrypted=bool(recipients))
+    values: dict[str, Any] = {
+        "compression": "zstd" if compressed else None,
+        "encrypted_for": ",".join(r.fingerprint for r in recipients) or None,
+    }
+    if provider is None:
+        name = layers.name(dump_file_name(place.service.name, created_at))
+        return values | {"file_path": join_remote(server.backup_dir, name)}
+    key = object_key(
+        provider.prefix,
+        place.project.name,
+        place.environment.name,
+        place.service.name,
+        created_at,
+        layers.suffix,
+    )
+    return values | {"provider_id": provider.id, "bucket": provider.bucket, "object_key": key}
+
+
 def new_backup(
     ctx: JobContext,
     facts: Facts,
@@ -178,22 +210,14 @@ def new_backup(
         compressed = compresses(service.compression, service.engine)
     else:  # on the server: `auto` becomes zstd in the job, when the server has zstd
         compressed = service.compression == Compression.ZSTD
-    backup.compression = "zstd" if compressed else None
+    provider, recipients = None, []
     if service.destination == BackupType.EXTERNAL:
         provider = facts.provider
         check_provider_usable(provider, path)
         assert provider is not None  # check_provider_usable refuses a missing provider
         recipients = parse_recipients(provider.recipients or "")
-        backup.encrypted_for = ",".join(r.fingerprint for r in recipients) or None
-        backup.provider_id = provider.id
-        backup.bucket = provider.bucket
-        suffix = Layers(compressed=compressed, encrypted=bool(recipients)).suffix
-        backup.object_key = object_key(
-            provider.prefix, place.project.name, place.environment.name, service.name, now, suffix
-        )
-    else:
-        name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
-        backup.file_path = join_remote(server.backup_dir, name)
+    for key, value in stored_at(place, server, provider, now, compressed, recipients).items():
+        setattr(backup, key, value)
     return backup
 
 
@@ -214,32 +238,24 @@ def new_copies(ctx: JobContext, facts: Facts, backup: Backup) -> list[BackupCopy
             server_id=backup.server_id,
             created_at=now,
         )
+        made.append(copy)
         if wanted.type == BackupType.INTERNAL:
             compressed = service.compression == Compression.ZSTD  # `auto`: decided in the job
-            copy.compression = "zstd" if compressed else None
-            name = Layers(compressed=compressed).name(dump_file_name(service.name, now))
-            copy.file_path = join_remote(facts.server.backup_dir, name)
-            made.append(copy)
-            continue
-        provider = facts.copy_providers.get(wanted.provider_id or 0)
-        copy.provider_id = wanted.provider_id
-        try:
-            check_provider_usable(provider, facts.path)
-        except DflowError as error:
-            copy.status = BackupStatus.FAILED
-            copy.error = f"Not made: {failure_text(error, ctx.secrets)}"
-            copy.finished_at = now
-            made.append(copy)
-            continue
-        assert provider is not None  # check_provider_usable refuses a missing provider
-        compressed = compresses(service.compression, service.engine)
-        recipients = parse_recipients(provider.recipients or "")
-        copy.compression = "zstd" if compressed else None
-        copy.encrypted_for = ",".join(r.fingerprint for r in recipients) or None
-        copy.bucket = provider.bucket
-        suffix = Layers(compressed=compressed, encrypted=bool(recipients)).suffix
-        copy.object_key = object_key(
-            provider.prefix, place.project.name, place.environment.name, service.name, now, suffix
-        )
-        made.append(copy)
+            values = stored_at(place, facts.server, None, now, compressed)
+        else:
+            provider = facts.copy_providers.get(wanted.provider_id or 0)
+            copy.provider_id = wanted.provider_id
+            try:
+                check_provider_usable(provider, facts.path)
+            except DflowError as error:
+                copy.status = BackupStatus.FAILED
+                copy.error = f"Not made: {failure_text(error, ctx.secrets)}"
+                copy.finished_at = now
+                continue
+            assert provider is not None  # check_provider_usable refuses a missing provider
+            compressed = compresses(service.compression, service.engine)
+            recipients = parse_recipients(provider.recipients or "")
+            values = stored_at(place, facts.server, provider, now, compressed, recipients)
+        for key, value in values.items():
+            setattr(copy, key, value)
     return made
