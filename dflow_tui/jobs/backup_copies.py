@@ -33,6 +33,7 @@ from dflow_tui.jobs.storage_access import StoredObject, open_storage, stored_obj
 from dflow_tui.pipeline import Layers, Tap, backup_plan, parse_recipients, run_pipeline
 from dflow_tui.pipeline.channel import Channel
 from dflow_tui.pipeline.errors import PipelineStopped
+from dflow_tui.pipeline.runner import settle
 from dflow_tui.remote import dokku, files
 from dflow_tui.remote.transport import Transport
 from dflow_tui.settings import CLEANUP_COMMAND_TIMEOUT, PROBE_COMMAND_TIMEOUT
@@ -302,16 +303,7 @@ async def _upload(branch: _Branch) -> UploadResult:
 async def _settle_branches(branches: Sequence[_Branch]) -> None:
     """Waits for every branch to end (an upload that fails aborts itself first); records
     each one's outcome on its place. A cancellation meanwhile is held until they ended."""
-    tasks = [b.task for b in branches if b.task is not None]
-    cancelled = False
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        try:
-            _, pending = await asyncio.wait(pending)
-        except asyncio.CancelledError:
-            cancelled = True
-            for task in pending:
-                task.cancel()
+    cancelled = await settle([b.task for b in branches if b.task is not None], cancel_pending=True)
     for branch in branches:
         ended = branch.task
         if ended is None:

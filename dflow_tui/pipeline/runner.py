@@ -80,7 +80,7 @@ async def run_pipeline(
             channel.abort()
         for task in tasks:
             task.cancel()
-        if await _settle([*tasks, *(thread.done for thread in threads)]):
+        if await settle([*tasks, *(thread.done for thread in threads)]):
             raise asyncio.CancelledError() from None
         raise
     finally:
@@ -167,11 +167,12 @@ async def _all_or_first_failure(futures: list[asyncio.Future[Any]]) -> None:
                 future.result()
 
 
-async def _settle(futures: list[asyncio.Future[Any]]) -> bool:
+async def settle(futures: Sequence[asyncio.Future[Any]], *, cancel_pending: bool = False) -> bool:
     """Wait until every task and thread has ended; tell whether the caller was cancelled meanwhile.
 
     A cancellation while settling is held back until the threads are gone: returning early
-    would leave them running.
+    would leave them running. With `cancel_pending`, it is passed on to the tasks still
+    running (ones that stop early and clean up, as an upload aborts itself).
     """
     cancelled = False
     pending = {future for future in futures if not future.done()}
@@ -180,6 +181,9 @@ async def _settle(futures: list[asyncio.Future[Any]]) -> bool:
             _, pending = await asyncio.wait(pending)
         except asyncio.CancelledError:
             cancelled = True
+            if cancel_pending:
+                for future in pending:
+                    future.cancel()
     for future in futures:
         if not future.cancelled():
             future.exception()  # retrieved: the secondary failures are consequences, not news
