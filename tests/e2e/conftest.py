@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from dflow_tui.cli import main
 from dflow_tui.service import Dflow
 from dflow_tui.settings import Settings
 from dflow_tui.store.db import open_database
+from dflow_tui.store.tables import Backup
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,24 @@ class Cli:
     async def open_app(self, clock=None, **overrides) -> Dflow:
         """The service layer on the same state as the CLI, for acting while a job runs."""
         return await Dflow.open(self.settings(**overrides), clock=clock)
+
+    def age_into_daily_backups(self, ids: list[int]) -> None:
+        """Makes real backups look like daily scheduled ones of the previous days (the
+        newest, last in `ids`, one day old)."""
+
+        async def age() -> None:
+            app = await self.open_app()
+            now = app.clock.now()
+            async with app.db.session() as session:
+                for days, backup_id in enumerate(reversed(ids), start=1):
+                    row = await session.get(Backup, backup_id)
+                    row.trigger, row.schedule_tier = "scheduled", "daily"
+                    row.created_at = now - timedelta(days=days, minutes=5)
+                    session.add(row)
+                await session.commit()
+            await app.close()
+
+        asyncio.run(age())
 
     def add_provider(
         self,

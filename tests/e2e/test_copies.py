@@ -304,33 +304,14 @@ def test_destination_set_refuses_copies_it_cannot_keep(cli, service_path, bucket
     assert cli.json("service", "list")[0]["copies"] == []
 
 
-async def _age_into_daily_backups(cli, ids: list[int]) -> None:
-    """Make real backups look like daily scheduled ones from the previous days."""
-    from datetime import timedelta
-
-    from dflow_tui.store.tables import Backup
-
-    app = await cli.open_app()
-    now = app.clock.now()
-    async with app.db.session() as session:
-        for age, backup_id in enumerate(reversed(ids), start=1):
-            row = await session.get(Backup, backup_id)
-            row.trigger, row.schedule_tier = "scheduled", "daily"
-            row.created_at = now - timedelta(days=age, minutes=5)
-            session.add(row)
-        await session.commit()
-    await app.close()
-
-
 def test_a_scheduled_backup_keeps_its_copies_and_retention_removes_every_copy(
     cli, service_path, buckets, postgres, postgres_db, moto_s3, backup_dir
 ):
-    import asyncio
 
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
     cli("destination", "set", service_path, "internal", "--copy", "b2")
     ids = [int(cli("backup", "create", service_path).stdout) for _ in range(7)]
-    asyncio.run(_age_into_daily_backups(cli, ids))
+    cli.age_into_daily_backups(ids)
     oldest = cli.json("backup", "list", service_path)[-1]
     [oldest_copy] = oldest["copies"]
 

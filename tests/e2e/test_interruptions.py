@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.jobs.scheduler import run_pass
-from dflow_tui.store.tables import Backup, Server
+from dflow_tui.store.tables import Server
 
 BUCKET = "dflow-crash-tests"
 MAX_STEPS = 40
@@ -230,21 +230,15 @@ def test_scheduled_backup_and_pruning_killed_at_every_step(cli, service_path, de
         for extra in kept[7:]:
             cli("backup", "delete", str(extra), "--yes")
 
-        async def age_and_queue():
+        cli.age_into_daily_backups(list(reversed(kept[:7])))  # the newest, kept[0], a day old
+
+        async def queue():
             app = await cli.open_app()
-            now = app.clock.now()
-            async with app.db.session() as session:
-                for age, backup_id in enumerate(kept[:7], start=1):
-                    row = await session.get(Backup, backup_id)
-                    row.trigger, row.schedule_tier = "scheduled", "daily"
-                    row.created_at = now - timedelta(days=age, minutes=5)
-                    session.add(row)
-                await session.commit()
             report = await app.schedules.set(service_path, ["daily"])
             await app.close()
             return report.queued[0].id
 
-        return str(asyncio.run(age_and_queue()))
+        return str(asyncio.run(queue()))
 
     steps = _crash_everywhere(cli, "scheduled", arrange, memory_keyring)
     assert steps >= 2  # the prune's steps, after the backup is recorded (see crash_harness)

@@ -12,27 +12,12 @@ from pathlib import Path
 
 from dflow_tui.core.clock import FixedClock
 from dflow_tui.jobs.scheduler import run_pass
-from dflow_tui.store.tables import Backup
-
-
-async def _age_into_daily_backups(cli, ids: list[int]) -> None:
-    """Make real backups look like daily scheduled ones from the previous days."""
-    app = await cli.open_app()
-    now = app.clock.now()
-    async with app.db.session() as session:
-        for age, backup_id in enumerate(reversed(ids), start=1):
-            row = await session.get(Backup, backup_id)
-            row.trigger, row.schedule_tier = "scheduled", "daily"
-            row.created_at = now - timedelta(days=age, minutes=5)
-            session.add(row)
-        await session.commit()
-    await app.close()
 
 
 def test_worker_once_runs_due_backups_and_prunes(cli, service_path, postgres, postgres_db, backup_dir):
     postgres.psql("CREATE TABLE t (v int)", db=postgres_db)
     ids = [int(cli("backup", "create", service_path).stdout) for _ in range(7)]
-    asyncio.run(_age_into_daily_backups(cli, ids))
+    cli.age_into_daily_backups(ids)
     oldest = cli.json("backup", "list", service_path)[-1]
     saved = cli("schedule", "set", service_path, "--tier", "daily")  # queued, not run: no worker yet
     assert "Queued daily backup" in saved.stdout
