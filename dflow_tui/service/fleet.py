@@ -30,9 +30,9 @@ class FleetHealth:
     undelivered: int  # notifications of the last day that could not be delivered
 
     @property
-    def states(self) -> dict[str, RecoveryState]:
-        """Service path → state (services without a schedule: off)."""
-        return {row.path: RecoveryState(row.state) for row in self.rows}
+    def states(self) -> dict[str, str]:
+        """Service path → its recovery state's word (services without a schedule: off)."""
+        return {row.path: row.state for row in self.rows}
 
     def count(self, state: RecoveryState) -> int:
         return sum(1 for row in self.rows if row.state == state)

@@ -326,7 +326,8 @@ class DflowApp(App[None]):
         assert self.dflow is not None
         health = await self.dflow.fleet.health(self.services)
         self.fleet_rows = health.rows
-        scheduled = any(state is not RecoveryState.OFF for state in health.states.values())
+        states = health.states
+        scheduled = any(state != RecoveryState.OFF for state in states.values())
         late, failing, never = (
             health.count(state) for state in (RecoveryState.LATE, RecoveryState.FAILING, RecoveryState.NEVER)
         )
@@ -336,7 +337,6 @@ class DflowApp(App[None]):
             self._health = ""
         self._show_title()
         palette = Palette.from_theme_variables(self.theme_variables)
-        states = {path: state.value for path, state in health.states.items()}
         if states != self.service_tree.states:
             self.service_tree.show_states(states, palette)
 
