@@ -150,9 +150,10 @@ class LocalTransport:
         proc = await self._spawn(command, PIPE if stdin is not None else DEVNULL)
         try:  # streamed: each stderr line is handed over as it comes, stdout is capped
             what = f"`{short_command(command)}` on this machine"
-            collected = await asyncio.wait_for(
-                collect(LocalProcess(proc, command, on_output), stdin, what=what), timeout
-            )
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that lands as the
+            # command ends, and the job asked to stop runs on.
+            async with asyncio.timeout(timeout):
+                collected = await collect(LocalProcess(proc, command, on_output), stdin, what=what)
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()

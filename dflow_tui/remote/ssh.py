@@ -343,7 +343,10 @@ class SSHTransport:
         process = await self.start(command, on_output)
         try:
             what = f"`{short_command(command)}` on {self.label}"
-            return await asyncio.wait_for(collect(process, stdin, what=what), timeout)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that lands as the
+            # command ends, and the job asked to stop runs on.
+            async with asyncio.timeout(timeout):
+                return await collect(process, stdin, what=what)
         except TimeoutError:
             process.kill()
             await process.killed()
